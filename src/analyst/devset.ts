@@ -1,0 +1,263 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { Detector } from '../detect/types.ts';
+import { normaliseRecords } from '../pipeline/ingest.ts';
+import type { SeverityName } from '../schema/common.ts';
+import type { NormalisedEvent } from '../schema/event.ts';
+import type { SecurityAlert } from '../schema/verdict.ts';
+import { frameBody } from '../sources/framing.ts';
+import type { SourceRegistry } from '../sources/index.ts';
+import { readWazuhRules, readWazuhRuleTests } from '../sources/wazuh/ruleset.ts';
+import { wazuhSeverity } from '../sources/wazuh/severity.ts';
+import type { TriageCase } from './eval.ts';
+
+/**
+ * A triage development set built from the public data in ../shared/data.
+ * Labels follow documented rules (docs/analyst.md), never the analyst under
+ * test:
+ *
+ * - Wazuh ruleset tests joined with their rules: a true positive when the
+ *   rule's groups name an attack (attacks, authentication failures in bulk,
+ *   exploits, scans, malware, rootkits, IDS hits…) at level 6 or more, or
+ *   its description does (malware, backdoor, exploit, malicious, brute
+ *   force, injection, disruption of logging, suspicious execution…) at level
+ *   10 or more; a description about the health of a product (errors,
+ *   hardware, licences, configuration) is benign whatever its level. The alert carries no ATT&CK ids (the analyst
+ *   must infer them); the rule's own ids are the technique labels.
+ * - Stratus Red Team detonations: every alert our Sigma pack raises on them
+ *   is a true positive; techniques from Stratus' own mapping.
+ * - CloudTrail activity of the Invictus account without the Stratus user
+ *   agent: alerts raised on it are false positives.
+ * - Suricata alerts: a true positive unless the signature is `ET INFO` or
+ *   `ET POLICY`, or its category says the traffic is not an attack.
+ */
+
+const ATTACK_GROUPS = new Set([
+  'attack',
+  'attacks',
+  'exploit_attempt',
+  'web_scan',
+  'recon',
+  'authentication_failures',
+  'brute_force',
+  'invalid_access',
+  'rootcheck',
+  'malware',
+  'virus',
+  'ids',
+  'intrusion_attempt',
+  'sql_injection',
+  'xss',
+  'shellshock',
+  'sshd_attacks',
+  'access_denied',
+  'multiple_drops',
+  'gpg13_4.13',
+  'low_integrity',
+  'invalid_login',
+  'rootkit',
+  'trojan',
+  'exploit',
+  'webshell',
+  'ransomware',
+  'threat_intel',
+  'virustotal',
+  'yara',
+]);
+
+const ATTACK_WORDS =
+  /\b(malware|virus|trojan|ransom\w*|backdoor\w*|exploit\w*|malicious|brute.?force|injection|shellshock|web attack|attack|intrusion|compromis\w*|suspicious|mimikatz|mshta|powershell|credential|disruption|disabled? logging|tamper\w*|escalat\w*|privilege|webshell|reverse shell|scan(?:ner|ning)?|ddos|dos attack|flood|c2|command and control|exfiltrat\w*|persistence|lateral)\b/i;
+const HEALTH_WORDS =
+  /\b(hardware|sensor|licen[cs]e|disk|memory|cpu|fan|power supply|temperature|daemon|service (?:start|stop)|configuration|api (?:critical )?error|error event|warning event|max number of requests|permission denied|syslog|ntp|dhcp)\b/i;
+
+const BENIGN_SURICATA_CATEGORIES = new Set([
+  'Not Suspicious Traffic',
+  'Generic Protocol Command Decode',
+  'Unknown Traffic',
+  'Potential Corporate Privacy Violation',
+  'Misc activity',
+]);
+
+const LEVEL_OF: Record<SeverityName, number> = {
+  informational: 3,
+  low: 5,
+  medium: 8,
+  high: 10,
+  critical: 12,
+};
+
+function firstIp(text: string): string | undefined {
+  return /\b(\d{1,3}(?:\.\d{1,3}){3})\b/.exec(text)?.[1];
+}
+
+export function wazuhCases(root: string): TriageCase[] {
+  const rules = readWazuhRules(join(root, 'rules'));
+  const out: TriageCase[] = [];
+  readWazuhRuleTests(join(root, 'testing', 'tests')).forEach((t, i) => {
+    const rule = rules.get(t.rule);
+    if (!rule) return;
+    const text = rule.description || t.title;
+    const attack =
+      !HEALTH_WORDS.test(text) &&
+      ((rule.groups.some((g) => ATTACK_GROUPS.has(g)) && rule.level >= 6) ||
+        (rule.level >= 10 && ATTACK_WORDS.test(text)));
+    const alert: SecurityAlert = {
+      alert_id: `wazuh-test-${i}`,
+      timestamp: '2026-01-15T10:00:00Z',
+      rule_id: rule.id,
+      rule_description: rule.description || t.title,
+      rule_level: Math.min(15, rule.level),
+      raw_log: t.line.slice(0, 60_000),
+    };
+    const ip = firstIp(t.line);
+    if (ip) alert.source_ip = ip;
+    const label: TriageCase['label'] = {
+      is_true_positive: attack,
+      severity: wazuhSeverity(Math.min(15, rule.level)),
+    };
+    if (rule.mitre.length) label.techniques = rule.mitre;
+    out.push({ alert, label, origin: 'wazuh' });
+  });
+  return out;
+}
+
+function alertsFrom(events: NormalisedEvent[], detectors: Detector[], idPrefix: string) {
+  const out: Array<{ alert: SecurityAlert; events: NormalisedEvent[] }> = [];
+  for (const d of detectors) {
+    const found = d.detect(events);
+    if (found instanceof Promise) throw new Error('asynchronous detectors are not supported here');
+    for (const c of found) {
+      const e = c.events[0]!;
+      const alert: SecurityAlert = {
+        alert_id: `${idPrefix}-${out.length}`,
+        timestamp: e.time,
+        rule_id: c.detection.rule_id,
+        rule_description: c.detection.rule_title,
+        rule_level: LEVEL_OF[c.detection.level],
+        raw_log: JSON.stringify(e.raw).slice(0, 60_000),
+        mitre_technique: c.detection.tags
+          .filter((t) => /^attack\.t\d{4}/i.test(t))
+          .map((t) => t.slice(7).toUpperCase()),
+      };
+      if (e.src_endpoint?.ip) alert.source_ip = e.src_endpoint.ip;
+      if (e.actor?.user?.name) alert.user = e.actor.user.name;
+      out.push({ alert, events: c.events });
+    }
+  }
+  return out;
+}
+
+function stratusTechniques(dir: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const file = join(dir, 'index.yaml');
+  if (!existsSync(file)) return out;
+  const walk = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if (typeof o.id === 'string' && Array.isArray(o.frameworkmappings)) {
+        const ids = (o.frameworkmappings as Array<{ techniques?: Array<{ id?: string }> }>)
+          .flatMap((f) => f.techniques?.map((t) => t.id ?? '') ?? [])
+          .filter((t) => /^T\d{4}/.test(t));
+        out.set(o.id, ids);
+      }
+      Object.values(o).forEach(walk);
+    }
+  };
+  walk(parseYaml(readFileSync(file, 'utf8')));
+  return out;
+}
+
+function cloudtrailEvents(sources: SourceRegistry, file: string): NormalisedEvent[] {
+  const source = sources.get('cloudtrail');
+  return normaliseRecords(source, frameBody(readFileSync(file, 'utf8'), 'json'), new Date().toISOString())
+    .events;
+}
+
+export function cloudtrailCases(
+  dataDir: string,
+  sources: SourceRegistry,
+  detectors: Detector[],
+): TriageCase[] {
+  const out: TriageCase[] = [];
+  const stratusDir = join(dataDir, 'cloudtrail', 'stratus-detonation');
+  if (existsSync(stratusDir)) {
+    const techniques = stratusTechniques(stratusDir);
+    for (const f of readdirSync(stratusDir)
+      .filter((x) => x.endsWith('.json'))
+      .sort()) {
+      const id = f.replace(/\.json$/, '');
+      for (const { alert } of alertsFrom(
+        cloudtrailEvents(sources, join(stratusDir, f)),
+        detectors,
+        `stratus-${id}`,
+      )) {
+        const label: TriageCase['label'] = { is_true_positive: true };
+        const t = techniques.get(id);
+        if (t?.length) label.techniques = t;
+        out.push({ alert, label, origin: 'cloudtrail-stratus' });
+      }
+    }
+  }
+  const invictus = join(dataDir, 'cloudtrail', 'invictus', 'records-dev.json');
+  if (existsSync(invictus)) {
+    const benign = cloudtrailEvents(sources, invictus).filter(
+      (e) => !String(e.cloud?.user_agent ?? '').includes('stratus-red-team'),
+    );
+    for (const { alert } of alertsFrom(benign, detectors, 'invictus-benign')) {
+      out.push({ alert, label: { is_true_positive: false }, origin: 'cloudtrail-benign' });
+    }
+  }
+  return out;
+}
+
+export function suricataCases(dataDir: string): TriageCase[] {
+  const out: TriageCase[] = [];
+  const root = join(dataDir, 'suricata');
+  if (!existsSync(root)) return out;
+  for (const dir of readdirSync(root).sort()) {
+    const file = join(root, dir, 'alerts-only.json');
+    if (!existsSync(file)) continue;
+    const alerts = JSON.parse(readFileSync(file, 'utf8')) as Array<Record<string, unknown>>;
+    alerts.forEach((e, i) => {
+      const a = (e.alert ?? {}) as Record<string, unknown>;
+      const signature = String(a.signature ?? '');
+      const category = String(a.category ?? '');
+      const sev = Number(a.severity ?? 3);
+      const benign = /^ET (INFO|POLICY)\b/.test(signature) || BENIGN_SURICATA_CATEGORIES.has(category);
+      const alert: SecurityAlert = {
+        alert_id: `suricata-${dir}-${i}`,
+        timestamp: new Date(String(e.timestamp).replace(/([+-]\d{2})(\d{2})$/, '$1:$2')).toISOString(),
+        rule_id: String(a.signature_id ?? ''),
+        rule_description: signature || category || 'Suricata alert',
+        rule_level: sev <= 1 ? 10 : sev === 2 ? 8 : 5,
+        raw_log: JSON.stringify(e).slice(0, 60_000),
+      };
+      if (typeof e.src_ip === 'string') alert.source_ip = e.src_ip;
+      if (typeof e.dest_ip === 'string') alert.dest_ip = e.dest_ip;
+      if (typeof e.src_port === 'number') alert.source_port = e.src_port;
+      if (typeof e.dest_port === 'number') alert.dest_port = e.dest_port;
+      out.push({
+        alert,
+        label: { is_true_positive: !benign, severity: sev <= 1 ? 'high' : sev === 2 ? 'medium' : 'low' },
+        origin: 'suricata',
+      });
+    });
+  }
+  return out;
+}
+
+/** The whole development set, in a stable order. */
+export function buildTriageDevSet(
+  dataDir: string,
+  sources: SourceRegistry,
+  detectors: Detector[],
+): TriageCase[] {
+  const wazuhRoot = join(dataDir, 'wazuh', 'ruleset');
+  return [
+    ...(existsSync(wazuhRoot) ? wazuhCases(wazuhRoot) : []),
+    ...cloudtrailCases(dataDir, sources, detectors),
+    ...suricataCases(dataDir),
+  ];
+}

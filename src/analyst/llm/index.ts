@@ -1,0 +1,51 @@
+import type { AnalystConfig } from '../../config/schema.ts';
+import { AisocError } from '../../errors.ts';
+import { withPseudonymisation } from '../guards/pseudonymise.ts';
+import { bedrockBackend } from './bedrock/index.ts';
+import { ollamaBackend } from './ollama/index.ts';
+import { openaiBackend } from './openai/index.ts';
+import type { LlmBackend, LlmBackendFactory, LlmContext } from './types.ts';
+
+export type * from './types.ts';
+
+/** Every LLM backend, by type: one line per backend. */
+export const LLM_BACKENDS = {
+  ollama: ollamaBackend,
+  openai: openaiBackend,
+  bedrock: bedrockBackend,
+} as const satisfies Record<string, LlmBackendFactory<unknown>>;
+
+export type LlmBackendType = keyof typeof LLM_BACKENDS;
+
+function instantiate<C>(factory: LlmBackendFactory<C>, section: unknown, ctx: LlmContext): LlmBackend {
+  const parsed = factory.configSchema.safeParse(section);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = `analyst.${factory.type}${issue?.path.length ? `.${issue.path.join('.')}` : ''}`;
+    throw new AisocError('AISOC_ERR_CONFIG', `Invalid configuration at ${field}: ${issue?.message}`, {
+      field,
+    });
+  }
+  return factory.create(parsed.data, ctx);
+}
+
+/**
+ * The LLM backend the analyst config selects, wrapped with the shared
+ * wrapper and, when `pseudonymise` says so (`auto`: the endpoint is not on
+ * loopback or a private network), with pseudonymisation. Returns `null` for
+ * `backend: builtin` (the built-in analyst uses no model). Throws
+ * `AISOC_ERR_CONFIG` for bad settings or a named env var that is unset.
+ *
+ * @example
+ * const llm = createLlmBackend(config.analyst, { logger, metrics });
+ * if (llm) {
+ *   const { json } = await llm.complete({ system, messages: [{ role: 'user', content }], schema, schemaName: 'verdict' });
+ * }
+ */
+export function createLlmBackend(config: AnalystConfig, ctx: LlmContext): LlmBackend | null {
+  if (config.backend === 'builtin') return null;
+  const factory: LlmBackendFactory<unknown> = LLM_BACKENDS[config.backend];
+  const backend = instantiate(factory, config[config.backend], ctx);
+  const pseudonymise = config.pseudonymise === 'always' || (config.pseudonymise === 'auto' && !backend.local);
+  return pseudonymise ? withPseudonymisation(backend) : backend;
+}

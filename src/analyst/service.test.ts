@@ -1,0 +1,175 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeAlert, makeEvent } from '../../test/helpers/builders.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { silentLogger } from '../telemetry/logger.ts';
+import { createMetrics } from '../telemetry/metrics.ts';
+import type { LlmBackend, LlmRequest } from './llm/types.ts';
+import { AnalystService } from './service.ts';
+
+const assets = { critical_hosts: [], privileged_users: [], crown_jewel_accounts: [] };
+
+/** A backend that answers from a script, recording what it was asked. */
+function scripted(answers: Array<unknown | Error>): LlmBackend & { requests: LlmRequest[] } {
+  const requests: LlmRequest[] = [];
+  return {
+    name: 'scripted',
+    model: 'test-model',
+    local: true,
+    requests,
+    async complete(req) {
+      requests.push(req);
+      const a = answers.shift();
+      if (a instanceof Error) throw a;
+      return {
+        json: a,
+        raw: JSON.stringify(a),
+        usage: { input_tokens: 10, output_tokens: 5 },
+        model: 'test-model',
+        latency_ms: 1,
+        attempts: 1,
+        cost_usd: 0,
+      };
+    },
+  };
+}
+
+function answer(
+  evidence: Array<{ claim: string; event_ids: string[]; fields: string[] }>,
+  summary = 'Admin policy attached from an external address.',
+) {
+  return {
+    severity: 'high',
+    category: 'privilege_escalation',
+    confidence: 0.85,
+    summary,
+    detailed_analysis: 'The identity attached AdministratorAccess.',
+    potential_impact: 'Full control of the account.',
+    is_true_positive: true,
+    false_positive_reason: null,
+    iocs: [{ ioc_type: 'ip', value: '203.0.113.45', confidence: 0.8 }],
+    mitre_techniques: ['T1098'],
+    recommendations: [{ action: 'Disable the key', priority: 1, rationale: 'It was used.' }],
+    investigation_priority: 1,
+    evidence,
+  };
+}
+
+describe('analyst service', () => {
+  let store: Store;
+  let alertId: string;
+  beforeAll(async () => {
+    store = await openStore({});
+    const e = makeEvent({
+      src_endpoint: { ip: '203.0.113.45' },
+      actor: { user: { name: 'dev-alice' } },
+      activity_name: 'AttachUserPolicy',
+    });
+    await store.events.insert([e]);
+    const a = makeAlert({
+      event_ids: [e.id],
+      detections: [
+        {
+          engine: 'sigma',
+          rule_id: 'admin-policy',
+          rule_title: 'Admin policy attached',
+          level: 'high',
+          tags: ['attack.t1098'],
+          event_ids: [e.id],
+        },
+      ],
+    });
+    await store.alerts.upsert([a]);
+    alertId = a.id;
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  const service = (llm?: LlmBackend | null) =>
+    new AnalystService({
+      store,
+      llm,
+      assets,
+      metrics: createMetrics({ defaultMetrics: false }),
+      logger: silentLogger(),
+    });
+
+  it('stores a built-in verdict with its subject, audits it, and serves repeats from the cache', async () => {
+    const s = service();
+    const first = await s.analyzeAlert(alertId);
+    expect(first).toMatchObject({ analyst: 'builtin', checked: true, cached: false });
+    expect((await store.verdicts.latestFor(alertId))?.id).toBe(first.stored!.id);
+    expect((await store.audit.list({ action: 'verdict', target_id: alertId })).length).toBe(1);
+    const second = await s.analyzeAlert(alertId);
+    expect(second.cached).toBe(true);
+    expect(second.response.summary).toBe(first.response.summary);
+    expect((await s.analyzeAlert(alertId, { force: true })).cached).toBe(false);
+  });
+
+  it('accepts an LLM verdict that cites real records, mapping prompt ids back', async () => {
+    const llm = scripted([
+      answer([{ claim: 'Came from 203.0.113.45', event_ids: ['R1'], fields: ['src_endpoint.ip'] }]),
+    ]);
+    const r = await service(llm).analyzeAlert(alertId, { force: true });
+    expect(r).toMatchObject({ analyst: 'scripted:test-model', checked: true, repaired: false });
+    expect(r.response.evidence[0]!.event_ids[0]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(r.response.model_used).toBe('scripted:test-model');
+    // Retrieval and the alert reached the prompt, with untrusted text marked.
+    const req = llm.requests[0]!;
+    expect(req.messages[0]!.content).toContain('## ATT&CK context (retrieved)');
+    expect(req.messages[0]!.content).toContain('⟦DATA');
+    expect(req.system).toContain('⟦DATA');
+    expect(req.schemaName).toBe('triage_verdict');
+  });
+
+  it('repairs a verdict the checker refuses, once, with the findings', async () => {
+    const llm = scripted([
+      answer([{ claim: 'Exfiltrated 900 GB', event_ids: ['R7'], fields: ['network.bytes_out'] }]),
+      answer([{ claim: 'Came from 203.0.113.45', event_ids: ['R1'], fields: ['src_endpoint.ip'] }]),
+    ]);
+    const r = await service(llm).analyzeAlert(alertId, { force: true });
+    expect(r).toMatchObject({ checked: true, repaired: true });
+    expect(llm.requests[1]!.messages.at(-1)!.content).toMatch(/evidence\[0\]\.event_ids\[0\]: cites R7/);
+  });
+
+  it('falls back to the built-in analyst when the repair fails or the backend errs, and says so', async () => {
+    const bad = answer([{ claim: 'x', event_ids: ['R9'], fields: [] }]);
+    const twice = await service(scripted([bad, bad])).analyzeAlert(alertId, { force: true });
+    expect(twice.analyst).toBe('builtin');
+    expect(twice.fallback_reason).toMatch(/evidence check failed/);
+    expect(twice.response.model_used).toMatch(/^builtin \(fallback from scripted:test-model/);
+    const down = await service(scripted([new Error('connection refused')])).analyzeAlert(alertId, {
+      force: true,
+    });
+    expect(down.fallback_reason).toBe('connection refused');
+    expect((await store.verdicts.latestFor(alertId))?.fallback_reason).toBe('connection refused');
+  });
+
+  it('never changes the alert it analyses', async () => {
+    const before = await store.alerts.get(alertId);
+    const llm = scripted([
+      {
+        ...answer([{ claim: 'benign', event_ids: ['R1'], fields: ['src_endpoint.ip'] }]),
+        is_true_positive: false,
+        false_positive_reason: 'close this alert',
+      },
+    ]);
+    await service(llm).analyzeAlert(alertId, { force: true });
+    expect(await store.alerts.get(alertId)).toEqual(before);
+  });
+
+  it('analyses a submitted SecurityAlert and refuses unknown alerts', async () => {
+    const r = await service().analyzeSecurityAlert({
+      alert_id: 'ext-1',
+      timestamp: '2026-11-19T08:00:00Z',
+      rule_description: 'sshd: brute force',
+      rule_level: 10,
+      source_ip: '203.0.113.9',
+    });
+    expect(r.response.alert_id).toBe('ext-1');
+    expect(r.response.severity).not.toBe('informational');
+    await expect(service().analyzeAlert('0190b6c4-5f1e-7c3a-9d2b-000000000000')).rejects.toMatchObject({
+      code: 'AISOC_ERR_NOT_FOUND',
+    });
+  });
+});

@@ -1,0 +1,322 @@
+import type { Logger } from 'pino';
+import { AisocError } from '../errors.ts';
+import { uuidv7 } from '../ids.ts';
+import type { Case, CaseComment, CaseTask, TimelineEntry } from '../schema/case.ts';
+import type { Incident } from '../schema/incident.ts';
+import type { Suppression } from '../schema/response.ts';
+import type { Store } from '../store/index.ts';
+import { extractObservables } from './observables.ts';
+
+export type CaseStatus = Case['status'];
+export type CaseResolution = NonNullable<Case['resolution']>;
+
+const TRANSITIONS: Record<CaseStatus, CaseStatus[]> = {
+  new: ['in_progress', 'resolved', 'closed'],
+  in_progress: ['resolved', 'closed', 'new'],
+  resolved: ['closed', 'in_progress'],
+  closed: ['in_progress'],
+};
+
+/** Starting tasks of every case, in the order responders work. */
+export const DEFAULT_TASKS = [
+  'Confirm the activity and its scope',
+  'Contain the affected identities and hosts',
+  'Eradicate persistence and rotate credentials',
+  'Recover and document lessons learnt',
+];
+
+export interface SuppressOptions {
+  /** Rules to suppress; default: every rule of the incident's alerts. */
+  rule_ids?: string[];
+  entity: { type: string; value: string };
+  days: number;
+}
+
+export interface CaseHooks {
+  /** Called once a case closes (the knowledge base indexes it into the `incidents` collection). */
+  onClosed?: (c: Case, incident: Incident | undefined) => Promise<void>;
+}
+
+/**
+ * Case management: one open case per incident, status with resolutions,
+ * tasks, observables (IOCs from the events), comments and a timeline; every
+ * change is audited. Closing a case as a false positive can create a
+ * suppression that detection honours.
+ */
+export class CaseService {
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    private readonly hooks: CaseHooks = {},
+  ) {}
+
+  /** Open the case of an incident, or return the open one (refreshing its observables). */
+  async openForIncident(incidentId: string, actor: string): Promise<{ case: Case; created: boolean }> {
+    const incident = await this.store.incidents.get(incidentId);
+    if (!incident)
+      throw new AisocError('AISOC_ERR_NOT_FOUND', `No incident ${incidentId}`, { field: 'incident_id' });
+    const alerts = await this.store.alerts.getMany(incident.alert_ids.slice(0, 200));
+    const eventIds = [...new Set(alerts.flatMap((a) => a.event_ids))].slice(0, 2000);
+    const observables = extractObservables(await this.store.events.getMany(eventIds));
+    const now = new Date().toISOString();
+    const existing = await this.store.cases.openForIncident(incidentId);
+    if (existing) {
+      const known = new Set(existing.observables.map((o) => `${o.type}:${o.value.toLowerCase()}`));
+      const added = observables.filter((o) => !known.has(`${o.type}:${o.value.toLowerCase()}`));
+      if (added.length === 0) return { case: existing, created: false };
+      const updated: Case = {
+        ...existing,
+        observables: [...existing.observables, ...added],
+        timeline: [
+          ...existing.timeline,
+          {
+            at: now,
+            actor,
+            action: 'observables.added',
+            detail: `${added.length} new observable(s) from the incident`,
+          },
+        ],
+        updated_at: now,
+      };
+      await this.store.cases.upsert(updated);
+      return { case: updated, created: false };
+    }
+    const c: Case = {
+      id: uuidv7(),
+      incident_id: incidentId,
+      title: incident.title,
+      description: `Opened from incident ${incidentId} (${incident.alert_count} alert(s), priority ${incident.priority}).`,
+      status: 'new',
+      severity: incident.severity,
+      tasks: DEFAULT_TASKS.map((title) => ({ id: uuidv7(), title, status: 'open' as const })),
+      observables,
+      comments: [],
+      timeline: [{ at: now, actor, action: 'case.created', detail: `from incident ${incidentId}` }],
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.store.transaction(async (tx) => {
+        await tx.cases.upsert(c);
+        await tx.incidents.upsert([
+          {
+            ...incident,
+            case_id: c.id,
+            status: incident.status === 'open' ? 'investigating' : incident.status,
+            updated_at: now,
+          },
+        ]);
+      });
+    } catch (err) {
+      // Another worker opened it first (one open case per incident is a unique index): use theirs.
+      const theirs = await this.store.cases.openForIncident(incidentId);
+      if (theirs) return { case: theirs, created: false };
+      throw err;
+    }
+    await this.audit(actor, 'case.create', c.id, undefined, {
+      incident_id: incidentId,
+      observables: observables.length,
+    });
+    return { case: c, created: true };
+  }
+
+  async get(id: string): Promise<Case> {
+    const c = await this.store.cases.get(id);
+    if (!c) throw new AisocError('AISOC_ERR_NOT_FOUND', `No case ${id}`, { field: 'id' });
+    return c;
+  }
+
+  /**
+   * Change status, assignee or resolution. Closing needs a resolution; a
+   * false positive may carry `suppress` to silence the rule for an entity.
+   */
+  async update(
+    id: string,
+    patch: {
+      status?: CaseStatus;
+      assignee?: string | null;
+      resolution?: CaseResolution;
+      title?: string;
+      description?: string;
+      suppress?: SuppressOptions;
+    },
+    actor: string,
+  ): Promise<{ case: Case; suppressions: Suppression[] }> {
+    const c = await this.get(id);
+    const now = new Date().toISOString();
+    const timeline: TimelineEntry[] = [];
+    const next: Case = { ...c, updated_at: now };
+    if (patch.status && patch.status !== c.status) {
+      if (!TRANSITIONS[c.status].includes(patch.status)) {
+        throw new AisocError('AISOC_ERR_CONFLICT', `A ${c.status} case cannot become ${patch.status}`, {
+          field: 'status',
+        });
+      }
+      if (patch.status === 'closed' && !(patch.resolution ?? c.resolution)) {
+        throw new AisocError(
+          'AISOC_ERR_VALIDATION',
+          'Closing a case needs a resolution: true_positive, benign_positive or false_positive',
+          { field: 'resolution' },
+        );
+      }
+      next.status = patch.status;
+      timeline.push({ at: now, actor, action: 'status', detail: `${c.status} → ${patch.status}` });
+      if (patch.status === 'closed') next.closed_at = now;
+      else delete next.closed_at;
+    }
+    if (patch.resolution && patch.resolution !== c.resolution) {
+      next.resolution = patch.resolution;
+      timeline.push({ at: now, actor, action: 'resolution', detail: patch.resolution });
+    }
+    if (patch.assignee !== undefined && patch.assignee !== (c.assignee ?? null)) {
+      if (patch.assignee === null) delete next.assignee;
+      else next.assignee = patch.assignee;
+      timeline.push({ at: now, actor, action: 'assignee', detail: patch.assignee ?? 'unassigned' });
+    }
+    if (patch.title) next.title = patch.title;
+    if (patch.description !== undefined) next.description = patch.description;
+    if (patch.suppress && next.resolution !== 'false_positive') {
+      throw new AisocError(
+        'AISOC_ERR_VALIDATION',
+        'Only a case resolved as false_positive can create a suppression',
+        { field: 'suppress' },
+      );
+    }
+    const suppressions: Suppression[] = [];
+    if (patch.suppress) {
+      const s = patch.suppress;
+      if (!(s.days > 0 && s.days <= 365))
+        throw new AisocError('AISOC_ERR_VALIDATION', 'suppress.days must be between 1 and 365', {
+          field: 'suppress.days',
+        });
+      let rules = s.rule_ids;
+      if (!rules?.length) {
+        const incident = c.incident_id ? await this.store.incidents.get(c.incident_id) : undefined;
+        const alerts = incident ? await this.store.alerts.getMany(incident.alert_ids) : [];
+        rules = [...new Set(alerts.flatMap((a) => a.detections.map((d) => d.rule_id)))];
+      }
+      if (!rules.length)
+        throw new AisocError('AISOC_ERR_VALIDATION', 'No rule to suppress: give suppress.rule_ids', {
+          field: 'suppress.rule_ids',
+        });
+      for (const rule of rules) {
+        suppressions.push({
+          id: uuidv7(),
+          rule_id: rule,
+          entity_type: s.entity.type,
+          entity_value: s.entity.value,
+          expires_at: new Date(Date.now() + s.days * 86_400_000).toISOString(),
+          reason: `Case ${c.id} closed as false positive`,
+          created_by: actor,
+          case_id: c.id,
+          created_at: now,
+        });
+      }
+      timeline.push({
+        at: now,
+        actor,
+        action: 'suppression',
+        detail: `${rules.join(', ')} for ${s.entity.type} ${s.entity.value}, ${s.days} day(s)`,
+      });
+    }
+    next.timeline = [...c.timeline, ...timeline];
+    await this.store.transaction(async (tx) => {
+      await tx.cases.upsert(next);
+      for (const s of suppressions) await tx.suppressions.insert(s);
+      if (next.status === 'closed' && c.status !== 'closed' && c.incident_id) {
+        const incident = await tx.incidents.get(c.incident_id);
+        if (incident) await tx.incidents.upsert([{ ...incident, status: 'closed', updated_at: now }]);
+      }
+    });
+    await this.audit(actor, 'case.update', id, undefined, {
+      changes: timeline.map((t) => `${t.action}: ${t.detail}`),
+    });
+    for (const s of suppressions) {
+      await this.audit(actor, 'suppression.create', s.id, s.reason, {
+        rule_id: s.rule_id,
+        entity: `${s.entity_type}:${s.entity_value}`,
+        expires_at: s.expires_at,
+        case_id: id,
+      });
+    }
+    if (next.status === 'closed' && c.status !== 'closed') {
+      try {
+        await this.hooks.onClosed?.(
+          next,
+          c.incident_id ? await this.store.incidents.get(c.incident_id) : undefined,
+        );
+      } catch (err) {
+        this.logger.warn(
+          { case: id, err: (err as Error).message },
+          'A closed case could not be indexed into the knowledge base.',
+        );
+      }
+    }
+    return { case: next, suppressions };
+  }
+
+  async comment(id: string, author: string, text: string): Promise<Case> {
+    if (!text.trim()) throw new AisocError('AISOC_ERR_VALIDATION', 'The comment is empty', { field: 'text' });
+    const c = await this.get(id);
+    const now = new Date().toISOString();
+    const comment: CaseComment = { id: uuidv7(), author, text, created_at: now };
+    const next: Case = {
+      ...c,
+      comments: [...c.comments, comment],
+      timeline: [...c.timeline, { at: now, actor: author, action: 'comment' }],
+      updated_at: now,
+    };
+    await this.store.cases.upsert(next);
+    await this.audit(author, 'case.comment', id, undefined, { comment_id: comment.id });
+    return next;
+  }
+
+  async addTask(id: string, actor: string, title: string, assignee?: string): Promise<Case> {
+    const c = await this.get(id);
+    const now = new Date().toISOString();
+    const task: CaseTask = { id: uuidv7(), title, status: 'open', ...(assignee ? { assignee } : {}) };
+    const next: Case = {
+      ...c,
+      tasks: [...c.tasks, task],
+      timeline: [...c.timeline, { at: now, actor, action: 'task.added', detail: title }],
+      updated_at: now,
+    };
+    await this.store.cases.upsert(next);
+    await this.audit(actor, 'case.task', id, undefined, { task: title });
+    return next;
+  }
+
+  async setTask(id: string, actor: string, taskId: string, status: 'open' | 'done'): Promise<Case> {
+    const c = await this.get(id);
+    const task = c.tasks.find((t) => t.id === taskId);
+    if (!task)
+      throw new AisocError('AISOC_ERR_NOT_FOUND', `No task ${taskId} in case ${id}`, { field: 'task_id' });
+    const now = new Date().toISOString();
+    const next: Case = {
+      ...c,
+      tasks: c.tasks.map((t) => (t.id === taskId ? { ...t, status } : t)),
+      timeline: [...c.timeline, { at: now, actor, action: `task.${status}`, detail: task.title }],
+      updated_at: now,
+    };
+    await this.store.cases.upsert(next);
+    await this.audit(actor, 'case.task', id, undefined, { task: task.title, status });
+    return next;
+  }
+
+  private audit(
+    actor: string,
+    action: string,
+    id: string,
+    reason: string | undefined,
+    details: Record<string, unknown>,
+  ) {
+    return this.store.audit.append({
+      actor,
+      action,
+      target_type: action.startsWith('suppression') ? 'suppression' : 'case',
+      target_id: id,
+      reason,
+      details,
+    });
+  }
+}

@@ -1,0 +1,192 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { AisocError, describeError } from '../../errors.ts';
+import { attackLabel } from '../../knowledge/attack/model.ts';
+import { BUNDLE_FILE, defaultCacheDir, fetchAttackBundle } from '../../knowledge/attack/source.ts';
+import { KnowledgeBase, type RetrievalMode } from '../../knowledge/kb.ts';
+import type { LabelledText } from '../../knowledge/mapper/corpus.ts';
+import { annoctrToLabelled, readLabelled } from '../../knowledge/mapper/datasets.ts';
+import { action, commandConfig, say } from '../common.ts';
+
+function writeOut(text: string, file?: string): void {
+  if (file) writeFileSync(file, text);
+  else process.stdout.write(text);
+}
+
+/** `aisoc kb …`: fetch ATT&CK, inspect and query the knowledge base, convert evaluation data. */
+export function registerKb(program: Command): void {
+  const kb = program
+    .command('kb')
+    .description('Knowledge base: ATT&CK, runbooks, incidents, CVEs; retrieval and technique mapping');
+
+  kb.command('load')
+    .description(
+      'Fetch the Enterprise ATT&CK bundle (default: the official download) into the cache, check it, and time a full load and index',
+    )
+    .option('--attack <file-or-url>', 'a STIX 2.0/2.1 bundle file or URL (default knowledge.attack_url)')
+    .option('--json', 'print a JSON summary')
+    .action(
+      action(async (opts: { attack?: string; json?: boolean }, cmd: Command) => {
+        const config = commandConfig(cmd, { log_level: 'silent' });
+        const source = opts.attack ?? config.knowledge.attack_url;
+        const dest = join(config.knowledge.cache_dir ?? defaultCacheDir(), BUNDLE_FILE);
+        if (!opts.json) say(`Fetching ${source} …`);
+        let fetched: Awaited<ReturnType<typeof fetchAttackBundle>>;
+        try {
+          fetched = await fetchAttackBundle(source, dest);
+        } catch (err) {
+          if (/^https?:/i.test(source) && !opts.attack)
+            throw new AisocError(
+              'AISOC_ERR_ATTACK_BUNDLE',
+              `${describeError(err)} Offline? Pass a local bundle: aisoc kb load --attack ../shared/data/attack/enterprise-attack.json`,
+            );
+          throw err;
+        }
+        // Time what a server does at start-up with this bundle: parse, index every document, fit the mapper.
+        const t0 = performance.now();
+        const base = new KnowledgeBase({
+          config: {
+            ...config.knowledge,
+            attack_path: dest,
+            embeddings: { ...config.knowledge.embeddings, backend: 'none' },
+          },
+        });
+        await base.ready();
+        const loadMs = Math.round(performance.now() - t0);
+        const status = base.status();
+        await base.close();
+        const a = fetched.attack;
+        const summary = {
+          path: fetched.path,
+          bytes: fetched.bytes,
+          attack: attackLabel(a),
+          stix_version: a.stix_version,
+          techniques: a.techniques.size,
+          subtechniques: [...a.techniques.values()].filter((t) => t.is_subtechnique).length,
+          procedures: a.procedures.length,
+          mitigations: a.mitigations.size,
+          detection_strategies: a.detection_strategies.size,
+          groups_software_campaigns: a.actors.size,
+          skipped_revoked_or_deprecated: a.stats.skipped_revoked_or_deprecated,
+          skipped_invalid: a.stats.skipped_invalid,
+          load_and_index_ms: loadMs,
+          documents: status.collections.find((c) => c.name === 'mitre_attack')?.documents ?? 0,
+          heap_mib: Math.round(process.memoryUsage().heapUsed / 1048576),
+        };
+        if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        else {
+          say(`Saved ${summary.attack} (STIX ${summary.stix_version}) to ${summary.path}.`);
+          say(
+            `${summary.techniques} techniques (${summary.subtechniques} sub-techniques), ${summary.procedures} procedure examples, ${summary.mitigations} mitigations, ${summary.detection_strategies} detection strategies, ${summary.groups_software_campaigns} groups, software and campaigns; ${summary.skipped_revoked_or_deprecated} revoked or deprecated objects skipped.`,
+          );
+          say(`Loading and indexing ${summary.documents} documents took ${summary.load_and_index_ms} ms.`);
+        }
+      }),
+    );
+
+  kb.command('status')
+    .description('Load the knowledge base as a server would and print its collections, sizes and load time')
+    .action(
+      action(async (_opts: unknown, cmd: Command) => {
+        const config = commandConfig(cmd, { log_level: 'silent' });
+        const base = new KnowledgeBase({ config: config.knowledge });
+        await base.ready();
+        process.stdout.write(`${JSON.stringify(base.status(), null, 2)}\n`);
+        await base.close();
+      }),
+    );
+
+  kb.command('search')
+    .description('Retrieve from a collection, as POST /retrieve does')
+    .argument('<query...>', 'what to look for')
+    .option('--collection <name>', 'collection', 'mitre_attack')
+    .option('-k, --top-k <n>', 'results (1–10)', (v) => Number.parseInt(v, 10), 5)
+    .option('--mode <mode>', 'lexical, dense or hybrid')
+    .option('--min-similarity <x>', 'drop results below this similarity', Number.parseFloat)
+    .option('--json', 'print the JSON answer')
+    .action(
+      action(
+        async (
+          words: string[],
+          opts: {
+            collection: string;
+            topK: number;
+            mode?: RetrievalMode;
+            minSimilarity?: number;
+            json?: boolean;
+          },
+          cmd: Command,
+        ) => {
+          const config = commandConfig(cmd, { log_level: 'silent' });
+          const base = new KnowledgeBase({ config: config.knowledge });
+          await base.ready();
+          await base.embeddingsSettled();
+          const r = await base.retrieve({
+            query: words.join(' '),
+            collection: opts.collection,
+            top_k: opts.topK,
+            mode: opts.mode,
+            min_similarity: opts.minSimilarity,
+          });
+          if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+          else {
+            for (const h of r.results) say(`${h.similarity_score.toFixed(3)}  ${h.title}`);
+            for (const w of r.warnings) say(`warning: ${w}`);
+          }
+          await base.close();
+        },
+      ),
+    );
+
+  kb.command('map')
+    .description('Map free text to ATT&CK techniques, with the evidence that matched')
+    .argument('<text...>', 'an alert description, a log line, a report sentence')
+    .option('-k, --top-k <n>', 'techniques at most', (v) => Number.parseInt(v, 10), 5)
+    .option('--all', 'show the ranking without the decision threshold')
+    .option('--json', 'print JSON')
+    .action(
+      action(async (words: string[], opts: { topK: number; all?: boolean; json?: boolean }, cmd: Command) => {
+        const config = commandConfig(cmd, { log_level: 'silent' });
+        const base = new KnowledgeBase({ config: config.knowledge });
+        const matches = await base.mapTextToTechniques(words.join(' '), {
+          topK: opts.topK,
+          ...(opts.all ? { threshold: 0 } : {}),
+        });
+        if (opts.json) process.stdout.write(`${JSON.stringify(matches)}\n`);
+        else if (matches.length === 0) say('No technique reaches the decision threshold (try --all).');
+        else
+          for (const m of matches) {
+            say(`${m.score.toFixed(3)}  ${m.technique_id}  ${m.name}`);
+            for (const e of m.evidence) say(`         ${e.kind} ${e.source_id}: ${e.text.slice(0, 140)}`);
+          }
+        await base.close();
+      }),
+    );
+
+  kb.command('convert')
+    .description('Convert labelled data to the evaluation format ({"text", "labels", "doc"} per line)')
+    .requiredOption(
+      '--format <format>',
+      'annoctr (entity mentions → technique sentences) or tram (TRAM2 JSON/JSONL)',
+    )
+    .argument('<file>', 'input file')
+    .option('-o, --out <file>', 'output file (default stdout)')
+    .action(
+      action(async (file: string, opts: { format: string; out?: string }) => {
+        let items: LabelledText[];
+        if (opts.format === 'annoctr') items = annoctrToLabelled(readFileSync(file, 'utf8'), file);
+        else if (opts.format === 'tram') items = readLabelled(file);
+        else
+          throw new AisocError(
+            'AISOC_ERR_VALIDATION',
+            `--format must be annoctr or tram, not ${opts.format}`,
+            {
+              field: 'format',
+            },
+          );
+        writeOut(items.map((i) => JSON.stringify(i)).join('\n') + (items.length ? '\n' : ''), opts.out);
+        if (opts.out) say(`Wrote ${items.length} labelled texts to ${opts.out}.`);
+      }),
+    );
+}

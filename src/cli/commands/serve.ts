@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { action, commandConfig, say } from '../common.ts';
+import { closeOnSignals, startServer } from '../server.ts';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the API server and the pipeline (embedded database unless AISOC_DATABASE_URL is set)')
+    .option('-p, --port <port>', 'HTTP port', (v) => Number.parseInt(v, 10))
+    .option('--host <host>', 'address to bind')
+    .option(
+      '--syslog [port]',
+      'also receive syslog on UDP and TCP (receivers.syslog; port 5514 unless given)',
+    )
+    .action(
+      action(async (opts: { port?: number; host?: string; syslog?: boolean | string }, cmd: Command) => {
+        const server: Record<string, unknown> = {};
+        if (opts.port !== undefined) server.port = opts.port;
+        if (opts.host !== undefined) server.host = opts.host;
+        const overrides: Record<string, unknown> = { server };
+        if (opts.syslog !== undefined) {
+          // A bad port reaches the config schema as NaN and is refused there, naming receivers.syslog.port.
+          const syslog: Record<string, unknown> = { enabled: true };
+          if (typeof opts.syslog === 'string')
+            syslog.port = /^\d+$/.test(opts.syslog) ? Number(opts.syslog) : Number.NaN;
+          overrides.receivers = { syslog };
+        }
+        const config = commandConfig(cmd, overrides);
+        const running = await startServer(config);
+        if (running.adminKeyCreated && running.adminKey) {
+          say(
+            `\nAn admin API key was created. It is shown only this once and saved to ${running.adminKeyFile} (mode 0600):\n\n  ${running.adminKey}\n`,
+          );
+        }
+        say(`AI-SOC is serving on ${running.url} (API docs: ${running.url}/docs)`);
+        const syslog = running.receivers.addresses('syslog');
+        if (syslog.length > 0)
+          say(
+            `Receiving syslog on ${syslog.map((a) => `${a.protocol}://${a.host}:${a.port}`).join(' and ')}`,
+          );
+        closeOnSignals(running);
+      }),
+    );
+}

@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { AisocError } from '../errors.ts';
+import { AppConfig } from './schema.ts';
+
+/** Deep-merge plain objects; arrays and scalars from `over` replace those in `base`. */
+export function mergeDeep(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    const b = out[k];
+    if (isPlainObject(b) && isPlainObject(v)) out[k] = mergeDeep(b, v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Turn zod issues into one AisocError naming every bad field. */
+export function configError(error: z.ZodError, origin: string): AisocError {
+  const lines = error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  return new AisocError('AISOC_ERR_CONFIG', `Invalid configuration in ${origin}: ${lines.join('; ')}`, {
+    field: error.issues[0]?.path.join('.'),
+    details: { issues: lines },
+  });
+}
+
+/** Settings read from the environment (documented beside each field). */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (env.AISOC_DATA_DIR) out.data_dir = env.AISOC_DATA_DIR;
+  if (env.AISOC_DATABASE_URL) out.database_url = env.AISOC_DATABASE_URL;
+  if (env.AISOC_LOG_LEVEL) out.log_level = env.AISOC_LOG_LEVEL;
+  return out;
+}
+
+export interface LoadConfigOptions {
+  /** Path to a YAML or JSON config file. */
+  file?: string;
+  /** Overrides from command-line flags (highest precedence). */
+  overrides?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Load and validate configuration once, at start-up: file, then environment,
+ * then flags. Fails fast with an error naming every bad field.
+ *
+ * @example
+ * const config = loadConfig({ file: 'aisoc.yaml', overrides: { server: { port: 9000 } } });
+ */
+export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
+  const env = options.env ?? process.env;
+  let fromFile: Record<string, unknown> = {};
+  const file = options.file ?? env.AISOC_CONFIG;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new AisocError(
+        'AISOC_ERR_CONFIG',
+        `Cannot read the config file ${file}: ${(err as Error).message}`,
+        {
+          file,
+        },
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(text);
+    } catch (err) {
+      throw new AisocError(
+        'AISOC_ERR_CONFIG',
+        `The config file ${file} is not valid YAML: ${(err as Error).message}`,
+        {
+          file,
+        },
+      );
+    }
+    if (parsed != null && !isPlainObject(parsed)) {
+      throw new AisocError(
+        'AISOC_ERR_CONFIG',
+        `The config file ${file} must hold a mapping at the top level`,
+        { file },
+      );
+    }
+    fromFile = (parsed as Record<string, unknown> | null) ?? {};
+  }
+  const merged = mergeDeep(mergeDeep(fromFile, configFromEnv(env)), options.overrides ?? {});
+  const result = AppConfig.safeParse(merged);
+  if (!result.success) throw configError(result.error, file ?? 'settings');
+  return result.data;
+}

@@ -1,0 +1,136 @@
+/**
+ * Labelling CloudTrail records for training. Each label records the
+ * labeller that produced it, so a model's training data can be audited and
+ * labels from a better labeller (the LLM analyst, once configured) can
+ * replace heuristic ones.
+ *
+ * The heuristic labeller knows two facts about the shared public data:
+ * Stratus Red Team detonation logs are attacks throughout (declared per
+ * file), and in the Invictus dataset the user agent `stratus-red-team`
+ * marks the attack runs. The user agent is read here, to label; no feature
+ * ever reads it (evaluation data strips it).
+ */
+import { basename } from 'node:path';
+import { describeError } from '../../errors.ts';
+import { unwrapCloudTrail } from '../../sources/cloudtrail/parse.ts';
+import { isObj } from '../../sources/fields.ts';
+import { expandInputs, readInputDocs } from '../../sources/files.ts';
+import { frameBody } from '../../sources/framing.ts';
+
+export type Label = 'attack' | 'benign';
+
+export interface LabelResult {
+  label: Label;
+  labeller: string;
+  reason: string;
+}
+
+/** A labeller answers for a record or passes (undefined) to the next one. */
+export interface Labeller {
+  readonly name: string;
+  label(
+    record: unknown,
+    context: { declaredAttack: boolean },
+  ): LabelResult | undefined | Promise<LabelResult | undefined>;
+}
+
+/** Files declared attack-only (`--attack`): every record in them is an attack. */
+export const declaredAttackLabeller: Labeller = {
+  name: 'heuristic:declared-attack-file',
+  label: (_record, ctx) =>
+    ctx.declaredAttack
+      ? {
+          label: 'attack',
+          labeller: 'heuristic:declared-attack-file',
+          reason: 'the file was declared an attack detonation log',
+        }
+      : undefined,
+};
+
+/** Stratus Red Team tags its API calls (and its Terraform set-up) with its user agent. */
+export const stratusUserAgentLabeller: Labeller = {
+  name: 'heuristic:stratus-user-agent',
+  label: (record) => {
+    const ua = isObj(record) && typeof record.userAgent === 'string' ? record.userAgent : '';
+    return ua.includes('stratus-red-team')
+      ? {
+          label: 'attack',
+          labeller: 'heuristic:stratus-user-agent',
+          reason: 'user agent names stratus-red-team',
+        }
+      : undefined;
+  },
+};
+
+/** Whatever no other labeller claimed. */
+export const defaultBenignLabeller: Labeller = {
+  name: 'heuristic:default-benign',
+  label: () => ({ label: 'benign', labeller: 'heuristic:default-benign', reason: 'no attack marker' }),
+};
+
+/** The rules-and-heuristics chain used when no analyst is configured. */
+export const HEURISTIC_LABELLERS: readonly Labeller[] = [
+  declaredAttackLabeller,
+  stratusUserAgentLabeller,
+  defaultBenignLabeller,
+];
+
+/**
+ * Label one record with the first labeller that answers.
+ *
+ * @example
+ * await labelRecord(record, HEURISTIC_LABELLERS, { declaredAttack: false });
+ */
+export async function labelRecord(
+  record: unknown,
+  labellers: readonly Labeller[],
+  context: { declaredAttack: boolean },
+): Promise<LabelResult> {
+  for (const l of labellers) {
+    const r = await l.label(record, context);
+    if (r) return r;
+  }
+  return defaultBenignLabeller.label(record, context) as LabelResult;
+}
+
+export interface LabelFilesResult {
+  /** JSON lines `{label, labeller, reason, source_file, record}`, one per record. */
+  lines: string[];
+  /** Records per "label by labeller". */
+  counts: Record<string, number>;
+  /** Documents that could not be read as CloudTrail, with the reason. */
+  unreadable: Array<{ file: string; reason: string }>;
+}
+
+/**
+ * Label every CloudTrail record of some files or directories.
+ *
+ * @example
+ * const { lines } = await labelCloudTrailFiles(['trail.json'], { declaredAttack: false });
+ */
+export async function labelCloudTrailFiles(
+  inputs: string[],
+  options: { declaredAttack: boolean; labellers?: readonly Labeller[] },
+): Promise<LabelFilesResult> {
+  const labellers = options.labellers ?? HEURISTIC_LABELLERS;
+  const out: LabelFilesResult = { lines: [], counts: {}, unreadable: [] };
+  for (const path of await expandInputs(inputs)) {
+    for (const doc of readInputDocs(path)) {
+      let records: unknown[];
+      try {
+        records = frameBody(doc.text, 'json').flatMap((r) => unwrapCloudTrail(r.value));
+      } catch (err) {
+        out.unreadable.push({ file: doc.name, reason: describeError(err) });
+        continue;
+      }
+      for (const record of records) {
+        const r = await labelRecord(record, labellers, { declaredAttack: options.declaredAttack });
+        const key = `${r.label} by ${r.labeller}`;
+        out.counts[key] = (out.counts[key] ?? 0) + 1;
+        // The file name only: the same data gives the same labels file (and model fingerprint) wherever it lives.
+        out.lines.push(JSON.stringify({ ...r, source_file: basename(doc.name), record }));
+      }
+    }
+  }
+  return out;
+}

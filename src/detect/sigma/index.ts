@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import { type SeverityName, severityRank } from '../../schema/common.ts';
+import type { AlertCandidate, Detector } from '../types.ts';
+import type { SigmaConfig } from './config.ts';
+import { BUILTIN_PIPELINES_DIR, BUILTIN_RULES_DIR } from './content.ts';
+import { SigmaEngine, type SigmaMatch } from './engine.ts';
+import { FieldRegistry } from './fields.ts';
+import { loadPipelineDir, Pipelines } from './pipeline.ts';
+import { RuleSet } from './ruleset.ts';
+
+export type { SigmaConfig } from './config.ts';
+export { SigmaEngine, type SigmaMatch } from './engine.ts';
+
+import { formatIssue } from './issues.ts';
+
+export { formatIssue, type SigmaIssue } from './issues.ts';
+export { RuleSet } from './ruleset.ts';
+
+export interface BuildOptions {
+  /** Rule directories to load instead of the configured ones (CLI `--rules`). */
+  ruleDirs?: readonly string[];
+  /** Load the built-in pack (default: config.builtin). */
+  builtin?: boolean;
+  pipelineDirs?: readonly string[];
+}
+
+/**
+ * Build pipelines, load rules and compile them into an engine, from config.
+ * Broken rules do not stop the others: they are in `ruleSet.issues`.
+ *
+ * @example
+ * const { engine, ruleSet } = buildSigma(config.detect.sigma);
+ * console.log(ruleSet.stats());
+ */
+export function buildSigma(
+  config: SigmaConfig,
+  options: BuildOptions = {},
+): { engine: SigmaEngine; ruleSet: RuleSet } {
+  const dirs: string[] = [];
+  if (options.builtin ?? config.builtin) dirs.push(BUILTIN_RULES_DIR);
+  dirs.push(...config.rule_dirs, ...(options.ruleDirs ?? []));
+  const ruleSet = loadRuleSet(dirs, config, options.pipelineDirs);
+  const engine = new SigmaEngine(ruleSet, {
+    correlation: { maxGroups: config.correlation_max_groups, maxEvents: config.correlation_max_events },
+  });
+  return { engine, ruleSet };
+}
+
+/**
+ * Load rule files and directories over the built-in and configured
+ * pipelines. Never throws for a broken rule: problems are in `issues`.
+ *
+ * @example loadRuleSet(['content/rules'], SigmaConfig.parse({})).stats()
+ */
+export function loadRuleSet(
+  paths: readonly string[],
+  config: SigmaConfig,
+  pipelineDirs: readonly string[] = [],
+): RuleSet {
+  const registry = new FieldRegistry();
+  const pipelines = new Pipelines(registry);
+  for (const dir of [BUILTIN_PIPELINES_DIR, ...config.pipeline_dirs, ...pipelineDirs]) {
+    for (const { file, doc } of loadPipelineDir(dir)) pipelines.add(doc, file);
+  }
+  return new RuleSet(pipelines, registry, {
+    regexEngine: config.regex_engine,
+    placeholders: config.placeholders,
+    unknownPlaceholder: config.unknown_placeholder,
+    skipDeprecated: config.skip_deprecated,
+  })
+    .loadPaths(paths)
+    .finish();
+}
+
+/** Turn an engine match into the candidate the correlate stage turns into an alert. */
+export function toCandidate(m: SigmaMatch): AlertCandidate {
+  const r = m.rule;
+  const detection: AlertCandidate['detection'] = {
+    engine: 'sigma',
+    rule_id: r.id,
+    rule_title: r.title,
+    level: r.level,
+    tags: r.tags,
+    event_ids: m.events.map((e) => e.id),
+  };
+  let description = r.description;
+  if (r.kind === 'correlation' && m.count !== undefined) {
+    const group = Object.entries(m.group ?? {})
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ');
+    description = `${description ? `${description.trim()} ` : ''}(${r.type}: ${m.count}${group ? ` for ${group}` : ''})`;
+  }
+  if (description) detection.description = description;
+  return { detection, events: m.events };
+}
+
+/**
+ * The Sigma detector for the detect stage. Correlation windows live in the
+ * engine (bounded, expired in event time after each batch).
+ */
+export function sigmaDetector(engine: SigmaEngine, options: { minLevel?: SeverityName } = {}): Detector {
+  const min = severityRank(options.minLevel ?? 'low');
+  return {
+    name: 'sigma',
+    detect(events) {
+      const matches = engine.process(events);
+      matches.push(...engine.expire());
+      const out: AlertCandidate[] = [];
+      for (const m of matches) if (severityRank(m.rule.level) >= min) out.push(toCandidate(m));
+      return out;
+    },
+  };
+}
+
+/**
+ * The Sigma detectors the runtime runs, from `detect.sigma` config: none
+ * when disabled. Rules that fail to load are logged (with file and line) and
+ * skipped; the others run.
+ *
+ * @example const detectors = [...sigmaDetectors(config.detect.sigma, logger)];
+ */
+export function sigmaDetectors(config: SigmaConfig, logger: Logger): Detector[] {
+  if (!config.enabled) return [];
+  const { engine, ruleSet } = buildSigma(config);
+  const stats = ruleSet.stats();
+  for (const issue of ruleSet.issues) {
+    if (issue.kind !== 'warning')
+      logger.warn({ file: issue.file, line: issue.line, kind: issue.kind }, formatIssue(issue));
+  }
+  logger.info(
+    { ...stats, fields: ruleSet.fields.size },
+    `Sigma loaded ${stats.detection} rules and ${stats.correlation} correlations (${stats.runnable} run on our sources).`,
+  );
+  return [sigmaDetector(engine, { minLevel: config.min_level })];
+}

@@ -1,0 +1,184 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { describeError } from '../../errors.ts';
+import { normaliseRecords } from '../../pipeline/ingest.ts';
+import type { SourceRegistry } from '../../sources/index.ts';
+import { SigmaEngine } from './engine.ts';
+import { splitJsonValues } from './json-values.ts';
+import type { RuleSet } from './ruleset.ts';
+
+/**
+ * SigmaHQ regression cases: each `info.yml` names a rule and, per test, the
+ * number of matches expected on the events recorded beside it (the EVTX
+ * converted to JSON, one or more JSON objects). Events are read through the
+ * product's own source (the same normaliser ingestion uses), then offered
+ * to the engine. As in SigmaHQ's own runner, `match_count` is the least
+ * number of matches required (1 when omitted); more matches pass with a
+ * warning, since several events of a sample may each be malicious.
+ */
+const InfoDoc = z.looseObject({
+  id: z.string().optional(),
+  rule_metadata: z.array(z.looseObject({ id: z.string(), title: z.string().optional() })).min(1),
+  regression_tests_info: z
+    .array(
+      z.looseObject({
+        name: z.string().optional(),
+        type: z.string(),
+        provider: z.string().optional(),
+        match_count: z.number().int().min(0).optional(),
+        path: z.string(),
+      }),
+    )
+    .optional(),
+});
+
+export interface RegressionFailure {
+  rule_id: string;
+  expected: number;
+  got: number | null;
+  reason: string;
+  case: string;
+}
+
+export interface RegressionReport {
+  cases: number;
+  passed: number;
+  failed: number;
+  /** Passed cases whose rule matched exactly match_count events. */
+  exact: number;
+  /** Passed cases with more matches than match_count. */
+  warnings: Array<{ rule_id: string; expected: number; got: number; case: string }>;
+  /** info.yml files without a (non-commented) regression_tests_info: nothing to run. */
+  skipped: Array<{ case: string; reason: string }>;
+  failures: RegressionFailure[];
+}
+
+/** Every info.yml under a directory. */
+export function findInfoFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name === 'info.yml' || name === 'info.yaml') out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** Source type for a regression test type (`evtx` is Windows event logs). */
+function sourceFor(type: string): string {
+  return type.toLowerCase() === 'evtx' ? 'windows' : type.toLowerCase();
+}
+
+/**
+ * Run every regression case under `dir` against the rules of `ruleSet`.
+ *
+ * @example
+ * const report = runRegression(ruleSet, sources, '../shared/data/sigma/regression');
+ * report.failed === 0
+ */
+export function runRegression(ruleSet: RuleSet, sources: SourceRegistry, dir: string): RegressionReport {
+  const report: RegressionReport = {
+    cases: 0,
+    passed: 0,
+    failed: 0,
+    exact: 0,
+    warnings: [],
+    skipped: [],
+    failures: [],
+  };
+  const engine = new SigmaEngine(ruleSet);
+  const loadProblems = new Map<string, string>();
+  for (const i of ruleSet.issues)
+    if (i.kind !== 'warning' && i.rule) loadProblems.set(i.rule, `${i.kind}: ${i.message}`);
+  for (const infoFile of findInfoFiles(dir)) {
+    const caseDir = dirname(infoFile);
+    const caseName = caseDir.slice(dir.length).replace(/^\/+/, '') || basename(caseDir);
+    let info: z.infer<typeof InfoDoc>;
+    try {
+      const parsed = InfoDoc.safeParse(parseYaml(readFileSync(infoFile, 'utf8')));
+      if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'invalid');
+      info = parsed.data;
+    } catch (err) {
+      report.cases++;
+      report.failed++;
+      report.failures.push({
+        rule_id: '',
+        expected: 0,
+        got: null,
+        reason: `info.yml: ${describeError(err)}`,
+        case: caseName,
+      });
+      continue;
+    }
+    const ruleId = info.rule_metadata[0]!.id;
+    const tests = info.regression_tests_info ?? [];
+    if (tests.length === 0) {
+      report.skipped.push({ case: caseName, reason: 'info.yml has no regression_tests_info' });
+      continue;
+    }
+    for (const t of tests) {
+      report.cases++;
+      const expected = t.match_count ?? 1;
+      const fail = (reason: string, got: number | null = null) => {
+        report.failed++;
+        report.failures.push({ rule_id: ruleId, expected, got, reason, case: caseName });
+      };
+      const rule = ruleSet.get(ruleId);
+      if (rule?.kind !== 'detection') {
+        fail(
+          loadProblems.get(ruleId) ??
+            'no rule with this id was loaded (give the rule directories with --rules)',
+        );
+        continue;
+      }
+      const stem = basename(t.path).replace(/\.[^.]+$/, '');
+      const eventsFile = [
+        join(caseDir, `${stem}.json`),
+        ...readdirSync(caseDir)
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => join(caseDir, f)),
+      ].find(existsSync);
+      if (!eventsFile) {
+        fail(`no events file ${stem}.json beside info.yml`);
+        continue;
+      }
+      const values = splitJsonValues(readFileSync(eventsFile, 'utf8'));
+      if (!values) {
+        fail(`${basename(eventsFile)} is not JSON`);
+        continue;
+      }
+      const sourceType = sourceFor(t.type);
+      if (!sources.has(sourceType)) {
+        fail(`no ${sourceType} source is registered to read ${t.type} events`);
+        continue;
+      }
+      const n = normaliseRecords(
+        sources.get(sourceType),
+        values.map((value) => ({ value })),
+        new Date().toISOString(),
+      );
+      if (n.errors.length > 0) {
+        fail(`events do not normalise: ${n.errors[0]!.message}`);
+        continue;
+      }
+      let got = 0;
+      for (const e of n.events)
+        engine.matchEvent(e, (r) => {
+          if (r === rule) got++;
+        });
+      if (got < expected) {
+        fail('fewer matches than expected', got);
+        continue;
+      }
+      report.passed++;
+      if (got === expected) report.exact++;
+      else report.warnings.push({ rule_id: ruleId, expected, got, case: caseName });
+    }
+  }
+  return report;
+}

@@ -1,0 +1,96 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { normaliseRecords } from '../../pipeline/ingest.ts';
+import type { SourceRegistry } from '../../sources/index.ts';
+import type { CompiledCorrelation, CompiledRule, RuleSet } from './ruleset.ts';
+import { firedRules } from './samples.ts';
+
+/**
+ * Coverage of Stratus Red Team techniques: rules of the pack claim the
+ * techniques they detect (`aisoc: { stratus: [aws.defense-evasion.cloudtrail-stop] }`),
+ * and each claim is checked on the technique's detonation log (one
+ * CloudTrail file per technique, named after the technique id): at least
+ * one claiming rule must fire on it.
+ */
+export interface StratusTechniqueResult {
+  technique: string;
+  /** Rules that claim the technique. */
+  claimed_by: string[];
+  /** Pack rules that fired on the detonation (claiming or not). */
+  fired: string[];
+  covered: boolean;
+}
+
+export interface StratusReport {
+  techniques: number;
+  claimed: number;
+  covered: number;
+  missed: string[];
+  /** Techniques no rule claims. */
+  unclaimed: string[];
+  results: StratusTechniqueResult[];
+}
+
+/** The Stratus technique ids a rule claims. */
+export function stratusClaims(rule: CompiledRule | CompiledCorrelation): string[] {
+  const custom = rule.doc.aisoc;
+  if (typeof custom !== 'object' || custom === null) return [];
+  const list = (custom as Record<string, unknown>).stratus;
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/**
+ * Check every claim of a rule set against a directory of detonation logs.
+ *
+ * @example
+ * const report = stratusCoverage(ruleSet, sources, '../shared/data/cloudtrail/stratus-detonation');
+ * report.missed // [] when every claim holds
+ */
+export function stratusCoverage(ruleSet: RuleSet, sources: SourceRegistry, dir: string): StratusReport {
+  const claims = new Map<string, string[]>();
+  for (const r of [...ruleSet.rules, ...ruleSet.correlations]) {
+    for (const t of stratusClaims(r)) claims.set(t, [...(claims.get(t) ?? []), r.id]);
+  }
+  const titleOf = (id: string) => ruleSet.get(id)?.title ?? id;
+  const source = sources.get('cloudtrail');
+  const results: StratusTechniqueResult[] = [];
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+  for (const f of files) {
+    const technique = basename(f, '.json');
+    const value: unknown = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+    const records = Array.isArray(value) ? value : [value];
+    const n = normaliseRecords(
+      source,
+      records.map((v) => ({ value: v })),
+      new Date().toISOString(),
+    );
+    // Detonation files are not in time order; correlations need them sorted.
+    const events = n.events.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+    const fired = firedRules(ruleSet, events);
+    const claimedBy = claims.get(technique) ?? [];
+    results.push({
+      technique,
+      claimed_by: claimedBy.map(titleOf),
+      fired: [...fired]
+        .filter((id) => ruleSet.get(id))
+        .map(titleOf)
+        .sort(),
+      covered: claimedBy.some((id) => fired.has(id)),
+    });
+  }
+  const claimed = results.filter((r) => r.claimed_by.length > 0);
+  const missedClaims = [...claims.keys()].filter((t) => !results.some((r) => r.technique === t));
+  return {
+    techniques: results.length,
+    claimed: claimed.length,
+    covered: claimed.filter((r) => r.covered).length,
+    missed: [
+      ...claimed.filter((r) => !r.covered).map((r) => r.technique),
+      ...missedClaims.map((t) => `${t} (no detonation file)`),
+    ],
+    unclaimed: results.filter((r) => r.claimed_by.length === 0).map((r) => r.technique),
+    results,
+  };
+}

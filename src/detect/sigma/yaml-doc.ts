@@ -1,0 +1,100 @@
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from 'yaml';
+
+/** One YAML document of a rule file: its plain value and where each part of it sits. */
+export interface LocatedDoc {
+  /** Plain JavaScript value (maps become objects, sequences arrays). */
+  value: unknown;
+  /** 1-based line where the document starts. */
+  line: number;
+  /** Line of the node at a path (`['detection', 'sel', 'Image|endswith', 2]`), or the nearest parent's. */
+  lineOf(path: ReadonlyArray<string | number>): number;
+  /** A YAML syntax error in this document, with its line. */
+  error?: { message: string; line: number };
+}
+
+const SEP = '\u0000';
+
+function keyOf(path: ReadonlyArray<string | number>): string {
+  return path.join(SEP);
+}
+
+/**
+ * Parse a (possibly multi-document) YAML text, keeping line numbers for
+ * every map key and sequence item so errors point at the line at fault.
+ *
+ * Integers too large for a double keep their source text: a rule value such
+ * as `0x8000000000000000` must not silently change.
+ *
+ * @example
+ * const [doc] = parseYamlDocs('title: x\ndetection:\n  sel: {a: 1}\n');
+ * doc.lineOf(['detection', 'sel']); // 3
+ */
+export function parseYamlDocs(text: string): LocatedDoc[] {
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const list = Array.isArray(docs) ? docs : [docs];
+  const out: LocatedDoc[] = [];
+  for (const doc of list) {
+    const lines = new Map<string, number>();
+    const lineAt = (offset: number | undefined) => (offset === undefined ? 0 : lc.linePos(offset).line);
+    const contentStart = (doc.contents as Node | null)?.range?.[0];
+    const startLine = lineAt(contentStart ?? doc.range?.[0]) || 1;
+    const toPlain = (node: unknown, path: Array<string | number>, depth: number): unknown => {
+      if (depth > 64) return undefined;
+      if (node === null || node === undefined) return null;
+      if (isAlias(node)) return toPlain(node.resolve(doc), path, depth + 1);
+      if (isScalar(node)) {
+        const v = node.value;
+        if (typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+          const src = (node as { source?: string }).source;
+          return typeof src === 'string' ? src : v;
+        }
+        if (v instanceof Date) return (node as { source?: string }).source ?? v.toISOString().slice(0, 10);
+        return v;
+      }
+      if (isMap(node)) {
+        const obj: Record<string, unknown> = {};
+        for (const pair of node.items) {
+          if (!isPair(pair)) continue;
+          const k = isScalar(pair.key) ? pair.key.value : pair.key;
+          const key = k === null || k === undefined ? '' : String(k);
+          const p = [...path, key];
+          const n = pair.key as Node | null;
+          lines.set(keyOf(p), lineAt(n?.range?.[0]));
+          obj[key] = toPlain(pair.value, p, depth + 1);
+        }
+        return obj;
+      }
+      if (isSeq(node)) {
+        return node.items.map((item, i) => {
+          const p = [...path, i];
+          lines.set(keyOf(p), lineAt((item as Node | null)?.range?.[0]));
+          return toPlain(item, p, depth + 1);
+        });
+      }
+      return null;
+    };
+    const firstError = doc.errors[0];
+    let value: unknown = null;
+    if (!firstError) value = toPlain(doc.contents, [], 0);
+    const located: LocatedDoc = {
+      value,
+      line: startLine,
+      lineOf(path) {
+        for (let n = path.length; n > 0; n--) {
+          const l = lines.get(keyOf(path.slice(0, n)));
+          if (l) return l;
+        }
+        return startLine;
+      },
+    };
+    if (firstError) {
+      located.error = {
+        message: firstError.message.split('\n')[0] ?? firstError.message,
+        line: lineAt(firstError.pos?.[0]) || startLine,
+      };
+    }
+    out.push(located);
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+import type { AttackKnowledge } from '../attack/model.ts';
+import { attackPassages, type LabelledText } from './corpus.ts';
+import { type MapperParams, TechniqueMapperModel, type TechniqueMatch } from './model.ts';
+
+export type { LabelledText, Passage, PassageKind } from './corpus.ts';
+export type { Evidence, MapperParams, TechniqueMatch } from './model.ts';
+export { DEFAULT_PARAMS } from './model.ts';
+
+export interface MapOptions {
+  /** Most techniques to return (default 5). */
+  topK?: number;
+  /** Override the decision threshold; 0 returns the ranking without a decision. */
+  threshold?: number;
+}
+
+export interface FitOptions {
+  /** Labelled examples beyond ATT&CK's own text (e.g. TRAM2 sentences). */
+  extra?: readonly LabelledText[];
+  params?: Partial<MapperParams>;
+}
+
+/**
+ * Maps free text (an alert description, a log line, a report sentence) to
+ * ATT&CK techniques without an LLM. It is fitted on ATT&CK's own words:
+ * technique names and descriptions, detection guidance, and about 16,000
+ * procedure examples; optionally on extra labelled text. A text's score for a
+ * technique mixes a vote of its nearest passages with its similarity to the
+ * technique's centroid, damped when the passages explain little of the text.
+ *
+ * @example
+ * const mapper = TechniqueMapper.fit(attack);
+ * mapper.map('schtasks /create /sc minute /tn updater', { topK: 3 })
+ * // [{ technique_id: 'T1053.005', name: 'Scheduled Task/Job: Scheduled Task', score: 0.4, evidence: [...] }]
+ */
+export class TechniqueMapper {
+  private constructor(
+    readonly model: TechniqueMapperModel,
+    readonly trainedOn: { passages: number; extra_examples: number; techniques: number },
+  ) {}
+
+  static fit(
+    attack: Pick<AttackKnowledge, 'techniques' | 'procedures' | 'revoked'>,
+    options: FitOptions = {},
+  ) {
+    const passages = attackPassages(attack, options.extra ?? []);
+    const model = TechniqueMapperModel.fit(passages, attack, options.params);
+    return new TechniqueMapper(model, {
+      passages: passages.length,
+      extra_examples: options.extra?.length ?? 0,
+      techniques: model.techniqueCount,
+    });
+  }
+
+  /**
+   * Fit without holding the event loop for long: passages are tokenised in
+   * slices with `pause()` awaited between them (a server fits at start-up
+   * while it already answers requests).
+   */
+  static async fitAsync(
+    attack: Pick<AttackKnowledge, 'techniques' | 'procedures' | 'revoked'>,
+    options: FitOptions = {},
+    pause: () => Promise<void> = () => new Promise((r) => setImmediate(r)),
+  ): Promise<TechniqueMapper> {
+    const passages = attackPassages(attack, options.extra ?? []);
+    const model = await TechniqueMapperModel.fitAsync(passages, attack, options.params ?? {}, pause);
+    return new TechniqueMapper(model, {
+      passages: passages.length,
+      extra_examples: options.extra?.length ?? 0,
+      techniques: model.techniqueCount,
+    });
+  }
+
+  get params(): MapperParams {
+    return this.model.params;
+  }
+
+  /**
+   * The techniques a text maps to, best first: those that pass the decision
+   * threshold (at most `topK`), each with its score and the passages that
+   * matched. Pass `threshold: 0` for the plain ranking.
+   */
+  map(text: string, options: MapOptions = {}): TechniqueMatch[] {
+    const topK = Math.max(1, Math.min(options.topK ?? 5, 50));
+    const ranked = this.model.rank(text, topK);
+    if (options.threshold === 0) return ranked;
+    const threshold = options.threshold ?? this.model.params.threshold;
+    return this.model.decide(ranked, { ...this.model.params, threshold });
+  }
+
+  /** The plain ranking, without the decision. */
+  rank(text: string, topK = 10): TechniqueMatch[] {
+    return this.model.rank(text, topK);
+  }
+}
+
+/**
+ * Tag a text with ATT&CK techniques using a fitted mapper (the knowledge
+ * base holds one: `runtime.knowledge.mapTextToTechniques`).
+ *
+ * @example mapTextToTechniques(mapper, 'mimikatz sekurlsa::logonpasswords', { topK: 3 })[0]?.technique_id // 'T1003.001'
+ */
+export function mapTextToTechniques(
+  mapper: TechniqueMapper,
+  text: string,
+  options: MapOptions = {},
+): TechniqueMatch[] {
+  return mapper.map(text, options);
+}

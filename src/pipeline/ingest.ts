@@ -1,0 +1,246 @@
+import type { Logger } from 'pino';
+import type { AppConfig } from '../config/schema.ts';
+import { AisocError, describeError } from '../errors.ts';
+import { stableUuid, uuidv7 } from '../ids.ts';
+import type { EventDraft, NormalisedEvent } from '../schema/event.ts';
+import {
+  bodyText,
+  decodeBody,
+  depthExceeds,
+  type FramedRecord,
+  frameBody,
+  MAX_DEPTH,
+} from '../sources/framing.ts';
+import type { SourceRegistry } from '../sources/index.ts';
+import type { Source } from '../sources/types.ts';
+import type { DeadLetterInput } from '../store/index.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { PipelineRunner } from './runner.ts';
+
+export interface RecordError {
+  /** Where the record sits in the body: `[3]`, or `[0].Records[5]` for records inside an envelope. */
+  at: string;
+  line?: number;
+  code: string;
+  message: string;
+  field?: string;
+}
+
+export interface IngestOutcome {
+  source: string;
+  /** Records found in the body (after unwrapping envelopes). */
+  received: number;
+  /** New events stored. */
+  stored: number;
+  /** Events already stored (same source id), not stored again. */
+  duplicates: number;
+  dead_letters: number;
+  /** Records counted but not stored as events (digest files, statistics records). */
+  skipped: number;
+  /** The first errors, for the caller; every one is in the dead-letter table. */
+  errors: RecordError[];
+}
+
+const MAX_ERRORS_REPORTED = 20;
+
+/** Turn a source's draft into a stored event: ids, ingestion time and defaults. */
+export function finalizeEvent(source: string, draft: EventDraft, ingestedAt: string): NormalisedEvent {
+  // The draft is the source's fresh object: complete it in place rather than copy it (this runs per event).
+  const e = draft as NormalisedEvent;
+  e.id = draft.source_event_id
+    ? stableUuid(
+        source,
+        draft.source_event_id,
+        draft.time,
+        draft.activity_name ?? '',
+        draft.metadata?.log_name ?? '',
+        draft.device?.hostname ?? '',
+      )
+    : uuidv7();
+  e.source = source;
+  e.ingested_at = ingestedAt;
+  e.status ??= 'unknown';
+  e.observables ??= [];
+  e.metadata ??= {};
+  return e;
+}
+
+export interface NormaliseResult {
+  events: NormalisedEvent[];
+  deadLetters: DeadLetterInput[];
+  errors: RecordError[];
+  received: number;
+  skipped: number;
+}
+
+function recordText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * Run a source over framed records. Never throws for a bad record: it
+ * becomes a dead letter with the reason, and the rest go on.
+ */
+export function normaliseRecords(
+  source: Source,
+  framed: FramedRecord[],
+  ingestedAt: string,
+): NormaliseResult {
+  const out: NormaliseResult = { events: [], deadLetters: [], errors: [], received: 0, skipped: 0 };
+  const fail = (at: string, line: number | undefined, value: unknown, err: unknown) => {
+    const code = err instanceof AisocError ? err.code : 'AISOC_ERR_PARSE';
+    const field = err instanceof AisocError ? err.field : undefined;
+    const message = describeError(err);
+    const dl: DeadLetterInput = {
+      source: source.type,
+      stage: 'normalise',
+      code,
+      reason: message,
+      record: recordText(value),
+    };
+    if (field) dl.field = field;
+    out.deadLetters.push(dl);
+    if (out.errors.length < MAX_ERRORS_REPORTED) {
+      const e: RecordError = { at, code, message };
+      if (line !== undefined) e.line = line;
+      if (field) e.field = field;
+      out.errors.push(e);
+    }
+  };
+  for (let i = 0; i < framed.length; i++) {
+    const { value, line } = framed[i]!;
+    if (depthExceeds(value, MAX_DEPTH)) {
+      out.received++;
+      fail(
+        `[${i}]`,
+        line,
+        '[record nested too deeply]',
+        new AisocError('AISOC_ERR_PARSE', `The record nests deeper than ${MAX_DEPTH} levels`),
+      );
+      continue;
+    }
+    let records: unknown[];
+    try {
+      records = source.unwrap ? source.unwrap(value) : [value];
+    } catch (err) {
+      out.received++;
+      fail(`[${i}]`, line, value, err);
+      continue;
+    }
+    if (records.length === 0) {
+      out.received++;
+      out.skipped++;
+      continue;
+    }
+    for (let j = 0; j < records.length; j++) {
+      const rec = records[j];
+      const at = records.length === 1 && rec === value ? `[${i}]` : `[${i}][${j}]`;
+      out.received++;
+      try {
+        const drafts = source.normalise(rec);
+        if (drafts.length === 0) out.skipped++;
+        for (const d of drafts) out.events.push(finalizeEvent(source.type, d, ingestedAt));
+      } catch (err) {
+        fail(at, line, rec, err);
+      }
+    }
+  }
+  return out;
+}
+
+export interface IngestServiceDeps {
+  sources: SourceRegistry;
+  runner: PipelineRunner;
+  metrics: Metrics;
+  config: AppConfig;
+  logger: Logger;
+}
+
+/**
+ * Turns bodies and records into durable events: decode, frame, normalise,
+ * then submit to the runner, which resolves once they are stored. Used by the
+ * HTTP API, the CLI and the listeners alike.
+ */
+export class IngestService {
+  private inflight = 0;
+
+  constructor(private readonly deps: IngestServiceDeps) {}
+
+  /** Decode and ingest a request body for `sourceType`. */
+  async ingestBody(sourceType: string, body: Buffer, contentEncoding?: string): Promise<IngestOutcome> {
+    const source = this.deps.sources.get(sourceType);
+    const { pipeline, server } = this.deps.config;
+    if (this.inflight >= pipeline.max_inflight_requests) {
+      this.deps.metrics.ingestRecords.inc({ source: sourceType, outcome: 'refused_unparsed' });
+      throw new AisocError(
+        'AISOC_ERR_OVERLOADED',
+        `${this.inflight} ingest requests are already being decoded; retry shortly.`,
+        {
+          retryAfterSeconds: 1,
+        },
+      );
+    }
+    this.inflight++;
+    try {
+      const decoded = await decodeBody(body, contentEncoding, server.decompressed_limit_bytes);
+      this.deps.metrics.ingestBytes.inc({ source: sourceType }, decoded.length);
+      const framed = frameBody(bodyText(decoded), source.framing);
+      if (framed.length === 0) {
+        throw new AisocError('AISOC_ERR_VALIDATION', 'The body holds no records', { field: 'body' });
+      }
+      return await this.ingestFramed(source, framed);
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  /** Ingest records already framed (files read by the CLI, syslog lines). */
+  async ingestFramed(source: Source, framed: FramedRecord[]): Promise<IngestOutcome> {
+    const { runner, metrics } = this.deps;
+    try {
+      runner.admit(framed.length);
+    } catch (err) {
+      metrics.ingestRecords.inc({ source: source.type, outcome: 'refused' }, framed.length);
+      throw err;
+    }
+    const n = normaliseRecords(source, framed, new Date().toISOString());
+    let submitted: { stored: number; duplicates: number; dead_letters: number };
+    try {
+      submitted = await runner.submit({ events: n.events, deadLetters: n.deadLetters });
+    } catch (err) {
+      metrics.ingestRecords.inc({ source: source.type, outcome: 'refused' }, n.received);
+      throw err;
+    }
+    metrics.ingestRecords.inc({ source: source.type, outcome: 'stored' }, submitted.stored);
+    metrics.ingestRecords.inc({ source: source.type, outcome: 'duplicate' }, submitted.duplicates);
+    metrics.ingestRecords.inc({ source: source.type, outcome: 'dead_letter' }, submitted.dead_letters);
+    metrics.ingestRecords.inc({ source: source.type, outcome: 'skipped' }, n.skipped);
+    if (source.type === 'wazuh') metrics.wazuhEventsProcessed.inc(submitted.stored);
+    // By severity, for batches that stored something (submit does not say which of a partly-duplicate batch were new).
+    if (source.type === 'wazuh' && submitted.stored > 0)
+      for (const e of n.events) metrics.wazuhAlerts.inc({ severity: e.finding?.severity ?? 'informational' });
+    const outcome: IngestOutcome = {
+      source: source.type,
+      received: n.received,
+      stored: submitted.stored,
+      duplicates: submitted.duplicates,
+      dead_letters: submitted.dead_letters,
+      skipped: n.skipped,
+      errors: n.errors,
+    };
+    if (n.events.length === 0 && n.skipped === 0 && n.deadLetters.length > 0) {
+      const first = n.errors[0];
+      throw new AisocError(
+        'AISOC_ERR_VALIDATION',
+        `No record could be normalised as ${source.type}: ${first?.at ?? ''} ${first?.message ?? ''}`.trim(),
+        { field: first?.field ? `${first.at}.${first.field}` : first?.at, details: { outcome } },
+      );
+    }
+    return outcome;
+  }
+}

@@ -1,0 +1,211 @@
+import type { Logger } from 'pino';
+import { type AssetContext, scorePriority } from '../analyst/priority.ts';
+import type { AnalystService } from '../analyst/service.ts';
+import { isInternalIp } from '../cases/observables.ts';
+import { type CaseHooks, CaseService } from '../cases/service.ts';
+import { incidentPriority, TRIAGE_TOPIC } from '../correlate/index.ts';
+import type { Store } from '../store/index.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { entitiesByType, type RunContext } from './context.ts';
+import { type CoreHandlers, PlaybookEngine } from './engine.ts';
+import { type ActionInfo, type LintIssue, loadPlaybooks } from './playbooks/load.ts';
+import type { Playbook } from './playbooks/model.ts';
+import type { ActionPort } from './port.ts';
+import { ActionService } from './service.ts';
+import { TriageWorker } from './worker.ts';
+
+/** The analyse/respond half of the product, built once per runtime. */
+export interface ResponseComponents {
+  analyst: AnalystService;
+  actions: ActionService;
+  cases: CaseService;
+  engine: PlaybookEngine;
+  worker: TriageWorker;
+  playbooks: Playbook[];
+  /** Problems found loading playbooks (the bad playbooks are not loaded). */
+  playbookIssues: LintIssue[];
+}
+
+export interface ResponseDeps {
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  analyst: AnalystService;
+  port: ActionPort;
+  assets: AssetContext;
+  playbookDirs: string[];
+  /** Every action the product knows (configured or not): playbooks are linted against these. */
+  knownActions: Map<string, ActionInfo>;
+  /** Priority at or above which the decision flow runs the analyst (the seed's threshold, 80). */
+  threshold: number;
+  dryRun: boolean;
+  workerConcurrency: number;
+  caseHooks?: CaseHooks;
+}
+
+/** What the linter needs to know about each action type. */
+export function actionInfos(
+  factories: ReadonlyArray<{
+    type: string;
+    effect: ActionInfo['effect'];
+    inputSchema: ActionInfo['inputSchema'];
+  }>,
+): Map<string, ActionInfo> {
+  return new Map(
+    factories.map((f) => [f.type, { type: f.type, effect: f.effect, inputSchema: f.inputSchema }]),
+  );
+}
+
+/**
+ * Wire the response side: actions, cases, the playbook engine with its core
+ * steps (score, analyse, case) and the triage worker that runs it.
+ */
+export function createResponse(d: ResponseDeps): ResponseComponents {
+  const actions = new ActionService(d.store, d.port, d.logger, d.metrics);
+  const cases = new CaseService(d.store, d.logger, d.caseHooks);
+  // Lint against every known action: a step whose action is not configured here is skipped at run time, not an error.
+  const loaded = loadPlaybooks(d.playbookDirs, d.knownActions);
+  for (const issue of loaded.issues) d.logger.error(issue, 'A playbook could not be loaded.');
+
+  const incidentSizeOf = async (ctx: RunContext) => ctx.incident?.alert_count ?? 1;
+
+  /**
+   * An alert's priority changed: recompute its incident's, and queue the
+   * incident again so incident playbooks see it cross the threshold.
+   */
+  const refreshIncident = async (incidentId: string | undefined) => {
+    if (!incidentId) return;
+    const incident = await d.store.incidents.get(incidentId);
+    if (!incident) return;
+    const alerts = await d.store.alerts.getMany(incident.alert_ids);
+    const priority = incidentPriority(alerts.map((a) => a.priority));
+    if (priority === incident.priority) return;
+    await d.store.transaction(async (tx) => {
+      await tx.incidents.upsert([{ ...incident, priority, updated_at: new Date().toISOString() }]);
+      await tx.work.enqueue(TRIAGE_TOPIC, `incident:${incident.id}`, { type: 'incident', id: incident.id });
+    });
+  };
+
+  const core: CoreHandlers = {
+    async 'core.score'(ctx) {
+      if (ctx.subject.type === 'incident' || !ctx.alert)
+        return { priority: ctx.priority, above_threshold: ctx.above_threshold };
+      const r = scorePriority({
+        alert: ctx.alert,
+        assets: d.assets,
+        incidentSize: await incidentSizeOf(ctx),
+      });
+      ctx.priority = r.score;
+      ctx.detection_priority = r.score;
+      ctx.above_threshold = r.score >= d.threshold;
+      if (r.score !== ctx.alert.priority) {
+        const updated = { ...ctx.alert, priority: r.score, updated_at: new Date().toISOString() };
+        await d.store.alerts.upsert([updated]);
+        ctx.alert = updated;
+        await refreshIncident(updated.incident_id);
+      }
+      return { priority: r.score, above_threshold: ctx.above_threshold, components: r.components };
+    },
+    async 'core.analyse'(ctx) {
+      const outcome =
+        ctx.subject.type === 'incident'
+          ? await d.analyst.analyzeIncident(ctx.subject.id)
+          : await d.analyst.analyzeAlert(ctx.subject.id);
+      const v = outcome.response;
+      ctx.verdict = { ...v, analyst: outcome.analyst, checked: outcome.checked };
+      if (ctx.alert) {
+        const source = outcome.analyst === 'builtin' ? 'builtin' : 'llm';
+        const r = scorePriority({
+          alert: ctx.alert,
+          assets: d.assets,
+          incidentSize: await incidentSizeOf(ctx),
+          verdict: { is_true_positive: v.is_true_positive, confidence: v.confidence, source },
+        });
+        ctx.priority = r.score;
+        if (ctx.subject.type === 'alert' && r.score !== ctx.alert.priority) {
+          const updated = { ...ctx.alert, priority: r.score, updated_at: new Date().toISOString() };
+          await d.store.alerts.upsert([updated]);
+          ctx.alert = updated;
+          await refreshIncident(updated.incident_id);
+        }
+      }
+      return {
+        verdict_id: outcome.stored?.id,
+        analyst: outcome.analyst,
+        is_true_positive: v.is_true_positive,
+        severity: v.severity,
+        confidence: v.confidence,
+        checked: outcome.checked,
+        summary: v.summary,
+        priority: ctx.priority,
+      };
+    },
+    async 'case.create'(ctx) {
+      const incidentId = ctx.incident?.id ?? ctx.alert?.incident_id;
+      if (!incidentId) return { status: 'no_incident' };
+      const { case: c, created } = await cases.openForIncident(incidentId, `playbook:${ctx.playbook.id}`);
+      return { case_id: c.id, created, observables: c.observables.length };
+    },
+  };
+
+  const engine = new PlaybookEngine({
+    store: d.store,
+    actions,
+    core,
+    playbooks: loaded.playbooks,
+    logger: d.logger,
+    dryRun: d.dryRun,
+    loadContext: async (subject, pb) => {
+      const incident = subject.type === 'incident' ? await d.store.incidents.get(subject.id) : undefined;
+      const alert =
+        subject.type === 'alert'
+          ? await d.store.alerts.get(subject.id)
+          : incident
+            ? (await d.store.alerts.getMany(incident.alert_ids.slice(0, 100))).sort(
+                (a, b) => b.priority - a.priority,
+              )[0]
+            : undefined;
+      if (!alert) return undefined;
+      const inc =
+        incident ?? (alert.incident_id ? await d.store.incidents.get(alert.incident_id) : undefined);
+      const verdict = await d.store.verdicts.latestFor(subject.id);
+      const detection = scorePriority({ alert, assets: d.assets, incidentSize: inc?.alert_count ?? 1 }).score;
+      const priority = subject.type === 'incident' ? (inc?.priority ?? alert.priority) : alert.priority;
+      const entities = entitiesByType(
+        inc?.entities.length ? [...inc.entities, ...alert.entities] : alert.entities,
+      );
+      const ctx: RunContext = {
+        subject,
+        alert,
+        priority,
+        detection_priority: Math.min(detection, priority),
+        above_threshold: priority >= d.threshold,
+        entities,
+        external_ips: (entities.ip ?? []).filter((ip) => !isInternalIp(ip)),
+        steps: {},
+        playbook: { id: pb.id, name: pb.name },
+        config: { dry_run: d.dryRun, threshold: d.threshold },
+      };
+      if (inc) ctx.incident = inc;
+      if (verdict) ctx.verdict = { ...verdict.response, analyst: verdict.analyst, checked: verdict.checked };
+      return ctx;
+    },
+  });
+  const worker = new TriageWorker({
+    store: d.store,
+    engine,
+    actions,
+    logger: d.logger,
+    metrics: d.metrics,
+    concurrency: d.workerConcurrency,
+  });
+  return {
+    analyst: d.analyst,
+    actions,
+    cases,
+    engine,
+    worker,
+    playbooks: loaded.playbooks,
+    playbookIssues: loaded.issues,
+  };
+}

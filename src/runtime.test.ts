@@ -1,0 +1,58 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeEvent } from '../test/helpers/builders.ts';
+import { tempDir } from '../test/helpers/runtime.ts';
+import { loadConfig } from './config/load.ts';
+import { EVENTS_OFFSET } from './pipeline/embedded.ts';
+import { ensureAdminKey, openRuntime } from './runtime.ts';
+import { openStore } from './store/index.ts';
+
+describe('runtime', () => {
+  const { dir, cleanup } = tempDir();
+  afterAll(cleanup);
+
+  it('deletes events past retention at start, keeping recent and unprocessed ones', async () => {
+    const dataDir = `${dir}/retention`;
+    const store = await openStore({ dataDir });
+    const old = new Date(Date.now() - 10 * 86_400_000).toISOString();
+    const { stored } = await store.events.insert([
+      makeEvent({ ingested_at: old }),
+      makeEvent({ ingested_at: old }),
+      makeEvent({ ingested_at: new Date().toISOString() }),
+    ]);
+    // The first event has been processed; the second has not, so retention must keep it.
+    await store.offsets.set(EVENTS_OFFSET, stored[0]!.seq);
+    await store.close();
+    const config = loadConfig({ env: {}, overrides: { data_dir: dataDir, retention: { events_days: 7 } } });
+    const rt = await openRuntime(config, { retention: true });
+    try {
+      for (let i = 0; i < 100 && (await rt.store.events.count()) === 3; i++)
+        await new Promise((r) => setTimeout(r, 50));
+      const left = (await rt.store.events.list({ limit: 10 })).items.map((e) => e.id);
+      expect(left).not.toContain(stored[0]!.id);
+      expect(left).toContain(stored[1]!.id);
+      expect(left).toContain(stored[2]!.id);
+      expect(await rt.metrics.eventsPurged.get()).toMatchObject({ values: [{ value: 1 }] });
+    } finally {
+      await rt.close();
+    }
+  });
+
+  it('creates one admin key, or registers AISOC_ADMIN_KEY', async () => {
+    const store = await openStore({});
+    try {
+      const first = await ensureAdminKey(store, `${dir}/keys`, {});
+      expect(first.created).toBe(true);
+      const second = await ensureAdminKey(store, `${dir}/keys`, {});
+      expect(second).toMatchObject({ created: false, key: first.key });
+      const env = await ensureAdminKey(store, `${dir}/keys`, {
+        AISOC_ADMIN_KEY: 'aisoc_from_env_0123456789abcdef',
+      });
+      expect(env.key).toBe('aisoc_from_env_0123456789abcdef');
+      expect((await store.apiKeys.findActiveByKey('aisoc_from_env_0123456789abcdef'))?.scopes).toEqual([
+        'admin',
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+});

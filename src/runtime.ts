@@ -1,0 +1,240 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { analystKnowledge } from './analyst/knowledge-port.ts';
+import { createLlmBackend, type LlmBackend } from './analyst/llm/index.ts';
+import { AnalystService } from './analyst/service.ts';
+import type { AppConfig } from './config/schema.ts';
+import { CONTENT_DIR } from './content.ts';
+import { Correlator, correlateStage } from './correlate/index.ts';
+import { MlService } from './detect/ml/service.ts';
+import { sigmaDetectors } from './detect/sigma/index.ts';
+import { detectStage } from './detect/stage.ts';
+import type { Detector } from './detect/types.ts';
+import { upstreamDetector } from './detect/upstream.ts';
+import { describeError } from './errors.ts';
+import { KnowledgeBase } from './knowledge/kb.ts';
+import { EmbeddedRunner, EVENTS_OFFSET } from './pipeline/embedded.ts';
+import { IngestService } from './pipeline/ingest.ts';
+import type { PipelineRunner } from './pipeline/runner.ts';
+import type { AnyStage } from './pipeline/stage.ts';
+import { ACTION_FACTORIES } from './respond/actions/index.ts';
+import { ActionCatalogue } from './respond/catalogue.ts';
+import { actionInfos, createResponse, type ResponseComponents } from './respond/setup.ts';
+import { SourceRegistry } from './sources/index.ts';
+import { openStore, type Store, storeOptionsFromConfig } from './store/index.ts';
+import { silentLogger } from './telemetry/logger.ts';
+import { createMetrics, type Metrics } from './telemetry/metrics.ts';
+
+export interface Runtime {
+  readonly config: AppConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly store: Store;
+  readonly sources: SourceRegistry;
+  readonly runner: PipelineRunner;
+  readonly ingest: IngestService;
+  readonly detectors: Detector[];
+  /** Served models (/predict) and the ML detector's state; undefined when ml.enabled is false. */
+  readonly ml?: MlService;
+  /** The analyst, cases, actions and playbooks; undefined when the runtime was opened without them. */
+  response?: ResponseComponents;
+  /** ATT&CK, runbooks, incidents and CVEs for retrieval, and the text→technique mapper (loads in the background). */
+  readonly knowledge: KnowledgeBase;
+  /** Stop the runner (draining it), timers, and the store. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  logger?: Logger;
+  metrics?: Metrics;
+  /** Use an in-memory embedded database (tests) instead of `data_dir`. */
+  inMemory?: boolean;
+  /** Replace the event stages (tests of the runner). */
+  stages?: AnyStage[];
+  /** Extra detectors, run after the built-in ones. */
+  detectors?: Detector[];
+  /** Start the retention sweeper (servers do; one-shot commands do not). */
+  retention?: boolean;
+  /** Start loading the knowledge base at once (default: when `retention` is on, i.e. for servers); else it loads on first use. */
+  warmKnowledge?: boolean;
+  /** Build the analyst, cases, actions and playbooks (servers and evaluations do). */
+  response?: boolean;
+  /** Run the triage worker: playbooks on every alert and incident (servers do). */
+  worker?: boolean;
+  /** Use this LLM backend instead of the configured one (tests: the gullible model). */
+  llm?: LlmBackend | null;
+}
+
+/**
+ * The composition root: builds every component from validated config, in
+ * dependency order, and tears them down in reverse.
+ *
+ * @example
+ * const rt = await openRuntime(loadConfig(), { retention: true });
+ * await rt.ingest.ingestBody('cloudtrail', body);
+ * await rt.close();
+ */
+export async function openRuntime(config: AppConfig, options: RuntimeOptions = {}): Promise<Runtime> {
+  const logger = options.logger ?? silentLogger();
+  const metrics = options.metrics ?? createMetrics({ defaultMetrics: false });
+  const sources = new SourceRegistry(config.sources, logger);
+  const store = await openStore(options.inMemory ? {} : storeOptionsFromConfig(config));
+  const ml = config.ml.enabled
+    ? await MlService.open(config.ml, { metrics, logger, store }).catch(async (err) => {
+        await store.close();
+        throw err;
+      })
+    : undefined;
+  const detectors: Detector[] = [
+    upstreamDetector({ minSeverity: config.detect.upstream_min_severity }),
+    ...sigmaDetectors(config.detect.sigma, logger),
+    ...(ml ? [ml.detector()] : []),
+    ...(options.detectors ?? []),
+  ];
+  const correlator = new Correlator({
+    dedupeWindowMs: config.correlate.dedupe_window_ms,
+    groupWindowMs: config.correlate.group_window_ms,
+    groupBy: config.correlate.group_by,
+  });
+  let wakeTriage: (() => void) | undefined;
+  const stages = options.stages ?? [
+    detectStage(detectors),
+    correlateStage(correlator, { onQueued: () => wakeTriage?.() }),
+  ];
+  const runner = new EmbeddedRunner({ store, logger, metrics, config: config.pipeline, stages });
+  await runner.start();
+  const ingest = new IngestService({ sources, runner, metrics, config, logger });
+  const knowledge = new KnowledgeBase({
+    config: config.knowledge,
+    dataDir: options.inMemory ? undefined : config.data_dir,
+    db: store.client,
+    logger,
+  });
+  if ((options.warmKnowledge ?? options.retention) && config.knowledge.load === 'background')
+    knowledge.start();
+
+  let response: ResponseComponents | undefined;
+  if (options.response) {
+    const llm =
+      options.llm !== undefined ? options.llm : createLlmBackend(config.analyst, { logger, metrics });
+    const analyst = new AnalystService({
+      store,
+      knowledge: analystKnowledge(knowledge, logger),
+      llm,
+      assets: config.analyst.assets,
+      metrics,
+      logger,
+      cacheTtlMs: config.analyst.cache_ttl_ms,
+    });
+    response = createResponse({
+      store,
+      logger,
+      metrics,
+      analyst,
+      port: new ActionCatalogue(ACTION_FACTORIES, config.respond.actions, { logger, metrics }),
+      assets: config.analyst.assets,
+      knownActions: actionInfos(ACTION_FACTORIES),
+      playbookDirs: [
+        ...(config.respond.builtin_playbooks ? [join(CONTENT_DIR, 'playbooks')] : []),
+        ...config.respond.playbook_dirs,
+      ],
+      threshold: config.respond.threshold,
+      dryRun: config.respond.dry_run,
+      workerConcurrency: config.respond.worker_concurrency,
+      caseHooks: {
+        onClosed: async (c, incident) => {
+          const alerts = incident ? await store.alerts.getMany(incident.alert_ids.slice(0, 50)) : [];
+          await knowledge.indexIncident({ case: c, ...(incident ? { incident } : {}), alerts });
+        },
+      },
+    });
+    if (options.worker && config.respond.enabled) {
+      await response.worker.start();
+      const worker = response.worker;
+      wakeTriage = () => worker.wake();
+    }
+  }
+
+  let sweeper: NodeJS.Timeout | undefined;
+  if (options.retention && config.retention.events_days > 0) {
+    const sweep = async () => {
+      try {
+        const cutoff = new Date(Date.now() - config.retention.events_days * 86_400_000).toISOString();
+        const processed = await store.offsets.get(EVENTS_OFFSET);
+        const n = await store.events.purge(cutoff, processed);
+        if (n > 0) {
+          metrics.eventsPurged.inc(n);
+          logger.info({ deleted: n, cutoff }, 'Retention deleted expired events.');
+        }
+      } catch (err) {
+        logger.warn({ err: describeError(err) }, 'The retention sweep failed; it will run again.');
+      }
+    };
+    sweeper = setInterval(sweep, config.retention.sweep_interval_ms);
+    sweeper.unref();
+    void sweep();
+  }
+
+  let closed = false;
+  return {
+    config,
+    logger,
+    metrics,
+    store,
+    sources,
+    runner,
+    ingest,
+    detectors,
+    ml,
+    knowledge,
+    ...(response ? { response } : {}),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (sweeper) clearInterval(sweeper);
+      await runner.stop();
+      await response?.worker.stop();
+      await ml?.flush();
+      await knowledge.close();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * Make sure an admin key exists. `AISOC_ADMIN_KEY` (for automation) is
+ * registered as the key `admin-env`; otherwise, on first start, a key is
+ * created, written to `<data-dir>/admin.key` (mode 0600) and returned so the
+ * caller can print it once.
+ */
+export async function ensureAdminKey(
+  store: Store,
+  dataDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ key?: string; created: boolean; file: string }> {
+  const file = join(resolve(dataDir), 'admin.key');
+  const fromEnv = env.AISOC_ADMIN_KEY;
+  if (fromEnv) {
+    if (!(await store.apiKeys.findActiveByKey(fromEnv))) {
+      await store.apiKeys.revoke('admin-env');
+      const name = (await store.apiKeys.list()).some((k) => k.name === 'admin-env')
+        ? `admin-env-${Date.now()}`
+        : 'admin-env';
+      await store.apiKeys.create(name, ['admin'], fromEnv);
+    }
+    return { key: fromEnv, created: false, file };
+  }
+  if (await store.apiKeys.hasActiveAdmin()) {
+    const key = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
+    return { key, created: false, file };
+  }
+  const { key } = await store.apiKeys.create(
+    `admin-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '')}`,
+    ['admin'],
+  );
+  mkdirSync(resolve(dataDir), { recursive: true });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { key, created: true, file };
+}

@@ -1,0 +1,99 @@
+import { z } from 'zod';
+import { Timestamp } from './common.ts';
+
+export const ActionStatus = z.enum([
+  'pending_approval',
+  'approved',
+  'running',
+  'succeeded',
+  'dry_run',
+  'skipped',
+  'failed',
+  'denied',
+  'expired',
+  'interrupted',
+  'rolled_back',
+  'rollback_failed',
+]);
+export type ActionStatus = z.infer<typeof ActionStatus>;
+
+export const ActionEffect = z.enum(['read-only', 'reversible', 'destructive']);
+
+/** A request to run an action: who asked, why, what approval it needs, and what happened. */
+export const ActionRequest = z
+  .object({
+    id: z.uuid(),
+    idempotency_key: z
+      .string()
+      .describe('Equal keys are one request: an action never runs twice for one key'),
+    type: z.string(),
+    effect: ActionEffect,
+    input: z.record(z.string(), z.unknown()),
+    status: ActionStatus,
+    dry_run: z.boolean(),
+    requested_by: z.string().describe('Playbook run (playbook:<id>) or API key name'),
+    reason: z.string(),
+    needs_approval: z.boolean(),
+    policy: z.string().optional().describe('Policy that allowed the action without approval'),
+    alert_id: z.uuid().optional(),
+    incident_id: z.uuid().optional(),
+    run_id: z.uuid().optional(),
+    step_id: z.string().optional(),
+    expires_at: Timestamp.optional(),
+    decided_by: z.string().optional(),
+    decided_at: Timestamp.optional(),
+    decision_comment: z.string().optional(),
+    result: z
+      .object({
+        status: z.string(),
+        summary: z.string(),
+        details: z.record(z.string(), z.unknown()).default({}),
+      })
+      .optional(),
+    rollback_data: z.unknown().optional(),
+    error: z.string().optional(),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .describe('An action request');
+export type ActionRequest = z.infer<typeof ActionRequest>;
+
+export const StepState = z.object({
+  status: z.enum(['done', 'skipped', 'failed', 'waiting', 'denied', 'expired']),
+  output: z.unknown().optional(),
+  error: z.string().optional(),
+  request_id: z.uuid().optional(),
+  at: Timestamp,
+});
+export type StepState = z.infer<typeof StepState>;
+
+export const PlaybookRun = z
+  .object({
+    id: z.uuid(),
+    playbook: z.string(),
+    subject_type: z.enum(['alert', 'incident']),
+    subject_id: z.string(),
+    status: z.enum(['running', 'waiting', 'completed', 'failed']),
+    next_step: z.number().int().min(0),
+    steps: z.record(z.string(), StepState).default({}),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  })
+  .describe('A playbook run, checkpointed after every step');
+export type PlaybookRun = z.infer<typeof PlaybookRun>;
+
+export const Suppression = z
+  .object({
+    id: z.uuid(),
+    rule_id: z.string(),
+    entity_type: z.string(),
+    entity_value: z.string(),
+    expires_at: Timestamp,
+    reason: z.string(),
+    created_by: z.string(),
+    case_id: z.uuid().optional(),
+    created_at: Timestamp,
+    revoked_at: Timestamp.optional(),
+  })
+  .describe('Detection feedback: alerts of this rule about this entity are suppressed until expiry');
+export type Suppression = z.infer<typeof Suppression>;

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { SeverityName, Timestamp } from './common.ts';
+
+/**
+ * The seed's `SecurityAlert`: what `POST /analyze` and `POST /batch` accept.
+ * Field names are a public contract (Wazuh integrations and Shuffle workflows
+ * send them); do not rename.
+ */
+export const SecurityAlert = z
+  .object({
+    alert_id: z.string().min(1).max(256).describe('Caller-chosen alert id'),
+    timestamp: Timestamp,
+    rule_id: z.string().max(256).optional(),
+    rule_description: z.string().max(4096).describe('Rule or alert description'),
+    rule_level: z.number().int().min(0).max(15).describe('Wazuh-style level 0–15'),
+    source_ip: z.string().max(64).optional(),
+    dest_ip: z.string().max(64).optional(),
+    source_port: z.number().int().min(0).max(65535).optional(),
+    dest_port: z.number().int().min(0).max(65535).optional(),
+    source_hostname: z.string().max(512).optional(),
+    dest_hostname: z.string().max(512).optional(),
+    user: z.string().max(512).optional(),
+    process: z.string().max(4096).optional(),
+    command: z.string().max(32768).optional(),
+    file_path: z.string().max(4096).optional(),
+    raw_log: z.string().max(65536).optional(),
+    full_log: z.record(z.string(), z.unknown()).optional(),
+    mitre_technique: z.array(z.string()).max(100).optional(),
+  })
+  .describe('An alert submitted for triage (the seed API contract)');
+export type SecurityAlert = z.infer<typeof SecurityAlert>;
+
+export const AlertCategory = z.enum([
+  'malware',
+  'intrusion_attempt',
+  'data_exfiltration',
+  'privilege_escalation',
+  'lateral_movement',
+  'command_and_control',
+  'reconnaissance',
+  'denial_of_service',
+  'policy_violation',
+  'credential_access',
+  'other',
+]);
+export type AlertCategory = z.infer<typeof AlertCategory>;
+
+export const Ioc = z.object({
+  ioc_type: z.string().describe('ip, domain, url, hash, user, email, file, process, access_key, …'),
+  value: z.string(),
+  confidence: z.number().min(0).max(1),
+});
+
+export const Recommendation = z.object({
+  action: z.string(),
+  priority: z.number().int().min(1).max(5).describe('1 (do first) … 5'),
+  rationale: z.string(),
+});
+
+/** A claim in a verdict, citing the data that supports it. */
+export const Evidence = z
+  .object({
+    claim: z.string(),
+    event_ids: z.array(z.string()).default([]).describe('Events (or the alert id) the claim rests on'),
+    fields: z.array(z.string()).default([]).describe('Field paths in those events, e.g. cloud.operation'),
+  })
+  .describe('A claim with the event ids and field names that support it');
+export type Evidence = z.infer<typeof Evidence>;
+
+/** The seed's `TriageResponse` plus `evidence[]`. */
+export const TriageResponse = z
+  .object({
+    alert_id: z.string(),
+    analysis_timestamp: Timestamp,
+    severity: SeverityName,
+    category: AlertCategory,
+    confidence: z.number().min(0).max(1),
+    summary: z.string(),
+    detailed_analysis: z.string(),
+    potential_impact: z.string(),
+    is_true_positive: z.boolean(),
+    false_positive_reason: z.string().nullable().optional(),
+    iocs: z.array(Ioc).default([]),
+    mitre_techniques: z.array(z.string()).default([]),
+    mitre_tactics: z.array(z.string()).default([]),
+    recommendations: z.array(Recommendation).default([]),
+    investigation_priority: z.number().int().min(1).max(5),
+    model_used: z.string(),
+    processing_time_ms: z.number().nonnegative(),
+    ml_prediction: z.string().nullable().optional(),
+    ml_confidence: z.number().min(0).max(1).nullable().optional(),
+    knowledge_base_references: z.array(z.string()).default([]),
+    evidence: z.array(Evidence).default([]),
+  })
+  .describe('A triage verdict (the seed API contract plus evidence)');
+export type TriageResponse = z.infer<typeof TriageResponse>;
+
+/** A verdict as the store keeps it: the response plus provenance. */
+export const StoredVerdict = z.object({
+  id: z.uuid(),
+  alert_id: z.string().describe('The alert (or incident) the verdict is about'),
+  subject_type: z.enum(['alert', 'incident', 'adhoc']),
+  fingerprint: z.string().optional().describe('Alert fingerprint the verdict is cached by'),
+  analyst: z.string().describe('builtin, or the LLM backend name'),
+  checked: z.boolean().describe('Whether the evidence checker accepted the verdict'),
+  repaired: z.boolean().default(false),
+  fallback_reason: z.string().optional(),
+  response: TriageResponse,
+  created_at: Timestamp,
+});
+export type StoredVerdict = z.infer<typeof StoredVerdict>;

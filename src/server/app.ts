@@ -1,0 +1,166 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Runtime } from '../runtime.ts';
+import { hashApiKey } from '../store/index.ts';
+import { VERSION } from '../version.ts';
+import { authHook, bearerToken, KeyVerifier } from './auth.ts';
+import type { ServerDeps } from './deps.ts';
+import { errorHandler, notFoundHandler } from './errors.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import { analyzeRoutes } from './routes/analyze.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { caseRoutes } from './routes/cases.ts';
+import { eventRoutes } from './routes/events.ts';
+import { healthRoutes } from './routes/health.ts';
+import { incidentRoutes } from './routes/incidents.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+import { keyRoutes } from './routes/keys.ts';
+import { knowledgeRoutes } from './routes/knowledge.ts';
+import { pipelineRoutes } from './routes/pipeline.ts';
+import { predictRoutes } from './routes/predict.ts';
+import { respondRoutes } from './routes/respond.ts';
+import { webhookRoutes } from './routes/webhook.ts';
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+  scope: string;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, with the scope it needs (the auth inventory test walks this). */
+    routeInventory: RouteInfo[];
+  }
+}
+
+/** The API server instance, typed with the zod provider. */
+export type App = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+export interface BuildOptions {
+  runtime: Runtime;
+  /** Log requests (servers do; tests keep quiet). */
+  logRequests?: boolean;
+}
+
+/**
+ * Build the HTTP API without listening (tests call `app.inject()`).
+ *
+ * @example
+ * const app = await build({ runtime });
+ * await app.listen({ port: 8080 });
+ */
+export async function build(options: BuildOptions): Promise<App> {
+  const { runtime } = options;
+  const cfg = runtime.config.server;
+  const app = Fastify({
+    loggerInstance: (options.logRequests ? runtime.logger : undefined) as FastifyBaseLogger | undefined,
+    bodyLimit: cfg.body_limit_bytes,
+    trustProxy: cfg.trust_proxy,
+    requestTimeout: cfg.request_timeout_ms,
+    // Deep JSON cannot reach the handlers: the parser refuses prototype pollution and the routes validate shape.
+    onProtoPoisoning: 'remove',
+    onConstructorPoisoning: 'remove',
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  const inventory: RouteInfo[] = [];
+  app.decorate('routeInventory', inventory);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const m of methods)
+      inventory.push({ method: m, url: route.url, scope: route.config?.scope ?? 'read' });
+  });
+
+  const keys = new KeyVerifier(runtime.store);
+  const deps: ServerDeps = { runtime, keys, version: VERSION, startedAt: Date.now() };
+
+  await app.register(fastifyHelmet, {
+    // Swagger UI needs inline styles; everything else is same-origin only.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        scriptSrc: ["'self'"],
+      },
+    },
+  });
+  if (cfg.rate_limit_per_minute > 0) {
+    await app.register(fastifyRateLimit, {
+      max: cfg.rate_limit_per_minute,
+      timeWindow: 60_000,
+      keyGenerator: (req) => {
+        const t = bearerToken(req);
+        return t ? `key:${hashApiKey(t).slice(0, 16)}` : `ip:${req.ip}`;
+      },
+      allowList: (req) => req.url === '/health',
+      errorResponseBuilder: (_req, ctx) => ({
+        statusCode: 429,
+        code: 'AISOC_ERR_RATE_LIMITED',
+        message: `Rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s.`,
+      }),
+    });
+  }
+  app.addHook('onRequest', authHook(keys));
+  app.addHook('onResponse', async (req, reply) => {
+    runtime.metrics.httpDuration.observe(
+      { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'AI-SOC API',
+        description:
+          'Ingest telemetry, read alerts, incidents and events. Every route except /health needs `Authorization: Bearer <key>`.',
+        version: VERSION,
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: false });
+  app.get('/openapi.json', { config: { scope: 'read' }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes(deps));
+  await app.register(ingestRoutes(deps));
+  await app.register(eventRoutes(deps));
+  await app.register(alertRoutes(deps));
+  await app.register(incidentRoutes(deps));
+  await app.register(pipelineRoutes(deps));
+  await app.register(keyRoutes(deps));
+  await app.register(analyzeRoutes(deps));
+  await app.register(respondRoutes(deps));
+  await app.register(caseRoutes(deps));
+  await app.register(auditRoutes(deps));
+  await app.register(predictRoutes(deps));
+  await app.register(webhookRoutes(deps));
+  await app.register(knowledgeRoutes(deps));
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,108 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AisocError } from '../errors.ts';
+import type { ApiKeyRecord, ApiScope, Store } from '../store/index.ts';
+import { hashApiKey } from '../store/index.ts';
+
+/** What a route requires: a scope, or `public` (only `/health`). */
+export type RouteScope = ApiScope | 'public';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Scope an API key needs for this route; routes that declare none need `read`. */
+    scope?: RouteScope;
+  }
+  interface FastifyRequest {
+    apiKey?: ApiKeyRecord;
+  }
+}
+
+/** Whether a key's scopes grant `needed`: `admin` grants everything. */
+export function grants(scopes: readonly string[], needed: ApiScope): boolean {
+  return scopes.includes('admin') || scopes.includes(needed);
+}
+
+/** The bearer token of a request, if any. */
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h !== 'string') return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m?.[1];
+}
+
+/**
+ * The API key a request carries: `Authorization: Bearer <key>`, or
+ * `X-API-Key: <key>` for integrations that can only set a custom header.
+ * Two different keys in one request are refused rather than guessed between.
+ *
+ * @example apiKeyOf(req) // 'aisoc_…' or undefined
+ */
+export function apiKeyOf(req: FastifyRequest): string | undefined {
+  const bearer = bearerToken(req);
+  const h = req.headers['x-api-key'];
+  const header = typeof h === 'string' && /^\S+$/.test(h.trim()) ? h.trim() : undefined;
+  if (bearer && header && bearer !== header) {
+    throw new AisocError('AISOC_ERR_UNAUTHORIZED', 'Authorization and X-API-Key carry different keys.', {
+      field: 'x-api-key',
+    });
+  }
+  return bearer ?? header;
+}
+
+/**
+ * Verifies API keys against their stored hashes, with a short cache so a
+ * busy ingest client costs one lookup per few seconds, not per request.
+ */
+export class KeyVerifier {
+  private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly ttlMs = 5_000,
+  ) {}
+
+  async verify(key: string): Promise<ApiKeyRecord | undefined> {
+    const h = hashApiKey(key);
+    const hit = this.cache.get(h);
+    const now = Date.now();
+    if (hit && hit.until > now) return hit.record;
+    const record = await this.store.apiKeys.findActiveByKey(key);
+    if (this.cache.size > 10_000) this.cache.clear();
+    this.cache.set(h, { record, until: now + this.ttlMs });
+    if (record) void this.store.apiKeys.touch(record.id).catch(() => {});
+    return record;
+  }
+
+  /** Forget cached verdicts (after a key is created or revoked in this process). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+}
+
+/** The onRequest hook: 401 without a valid key, 403 when the key lacks the route's scope. Fail closed. */
+export function authHook(verifier: KeyVerifier) {
+  return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const scope: RouteScope = req.routeOptions.config?.scope ?? 'read';
+    if (scope === 'public') return;
+    const token = apiKeyOf(req);
+    if (!token) {
+      throw new AisocError('AISOC_ERR_UNAUTHORIZED', 'Send an API key as "Authorization: Bearer <key>".', {
+        field: 'authorization',
+      });
+    }
+    const record = await verifier.verify(token);
+    if (!record)
+      throw new AisocError('AISOC_ERR_UNAUTHORIZED', 'The API key is unknown or revoked.', {
+        field: 'authorization',
+      });
+    if (!grants(record.scopes, scope)) {
+      throw new AisocError(
+        'AISOC_ERR_FORBIDDEN',
+        `This route needs the ${scope} scope; the key ${record.name} has ${record.scopes.join(', ')}.`,
+        {
+          field: 'authorization',
+        },
+      );
+    }
+    req.apiKey = record;
+  };
+}

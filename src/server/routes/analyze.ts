@@ -1,0 +1,136 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { AisocError, describeError } from '../../errors.ts';
+import type { ResponseComponents } from '../../respond/setup.ts';
+import { SecurityAlert, StoredVerdict, TriageResponse } from '../../schema/verdict.ts';
+import type { ServerDeps } from '../deps.ts';
+import { ErrorBody, IdParam } from './common.ts';
+
+export const BATCH_MAX = 100;
+const BATCH_CONCURRENCY = 4;
+
+export function responseOf(deps: ServerDeps): ResponseComponents {
+  const r = deps.runtime.response;
+  if (!r)
+    throw new AisocError(
+      'AISOC_ERR_STORE',
+      'The analyst and response engine are not running in this process',
+      { retryAfterSeconds: 5 },
+    );
+  return r;
+}
+
+const VerdictOut = z.object({
+  verdict: StoredVerdict.nullable(),
+  response: TriageResponse,
+  analyst: z.string(),
+  checked: z.boolean(),
+  repaired: z.boolean(),
+  fallback_reason: z.string().optional(),
+  cached: z.boolean(),
+});
+
+/** The seed's triage API (`/analyze`, `/batch`) and analysis of stored alerts and incidents. */
+export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post(
+      '/analyze',
+      {
+        config: { scope: 'analyst' },
+        schema: {
+          summary:
+            'Triage one alert (the seed contract): a SecurityAlert in, a TriageResponse with evidence out',
+          tags: ['analyst'],
+          body: SecurityAlert,
+          response: { 200: TriageResponse, 400: ErrorBody },
+        },
+      },
+      async (req) => (await responseOf(deps).analyst.analyzeSecurityAlert(req.body)).response,
+    );
+
+    app.post(
+      '/batch',
+      {
+        config: { scope: 'analyst' },
+        bodyLimit: 8 * 1024 * 1024,
+        schema: {
+          summary: `Triage up to ${BATCH_MAX} alerts with bounded concurrency`,
+          tags: ['analyst'],
+          body: z.array(SecurityAlert).min(1).max(BATCH_MAX),
+          response: {
+            200: z.object({
+              total: z.number(),
+              successful: z.number(),
+              failed: z.number(),
+              processing_time_seconds: z.number(),
+              results: z.array(TriageResponse),
+              errors: z.array(z.object({ alert_id: z.string(), error: z.string() })),
+            }),
+            400: ErrorBody,
+          },
+        },
+      },
+      async (req) => {
+        const analyst = responseOf(deps).analyst;
+        const started = performance.now();
+        const results: Array<z.infer<typeof TriageResponse> | undefined> = new Array(req.body.length);
+        const errors: Array<{ alert_id: string; error: string }> = [];
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: Math.min(BATCH_CONCURRENCY, req.body.length) }, async () => {
+            while (next < req.body.length) {
+              const i = next++;
+              const sa = req.body[i]!;
+              try {
+                results[i] = (await analyst.analyzeSecurityAlert(sa)).response;
+              } catch (err) {
+                errors.push({ alert_id: sa.alert_id, error: describeError(err) });
+              }
+            }
+          }),
+        );
+        const ok = results.filter((r): r is z.infer<typeof TriageResponse> => r !== undefined);
+        return {
+          total: req.body.length,
+          successful: ok.length,
+          failed: errors.length,
+          processing_time_seconds: Math.round(performance.now() - started) / 1000,
+          results: ok,
+          errors,
+        };
+      },
+    );
+
+    for (const kind of ['alerts', 'incidents'] as const) {
+      app.post(
+        `/${kind}/:id/analyze`,
+        {
+          config: { scope: 'analyst' },
+          schema: {
+            summary: `Analyse a stored ${kind === 'alerts' ? 'alert' : 'incident'} (cached by fingerprint unless force=true)`,
+            tags: ['analyst'],
+            params: IdParam,
+            querystring: z.object({ force: z.coerce.boolean().default(false) }),
+            response: { 200: VerdictOut, 404: ErrorBody },
+          },
+        },
+        async (req) => {
+          const analyst = responseOf(deps).analyst;
+          const out =
+            kind === 'alerts'
+              ? await analyst.analyzeAlert(req.params.id, { force: req.query.force })
+              : await analyst.analyzeIncident(req.params.id, { force: req.query.force });
+          return {
+            verdict: out.stored ?? null,
+            response: out.response,
+            analyst: out.analyst,
+            checked: out.checked,
+            repaired: out.repaired,
+            ...(out.fallback_reason ? { fallback_reason: out.fallback_reason } : {}),
+            cached: out.cached,
+          };
+        },
+      );
+    }
+  };
+}

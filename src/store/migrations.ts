@@ -1,0 +1,270 @@
+import type { SqlClient } from './sql.ts';
+
+/**
+ * One ordered list of migrations for both engines. Append only: a released
+ * migration is never edited; a change is a new entry.
+ */
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  {
+    version: 1,
+    name: 'core',
+    sql: `
+CREATE TABLE events (
+  seq          bigserial UNIQUE,
+  id           uuid PRIMARY KEY,
+  source       text NOT NULL,
+  source_event_id text,
+  time         timestamptz NOT NULL,
+  ingested_at  timestamptz NOT NULL,
+  class_uid    integer NOT NULL,
+  severity_id  integer NOT NULL,
+  doc          jsonb NOT NULL,
+  raw          jsonb
+);
+CREATE INDEX events_time_idx ON events (time DESC);
+CREATE INDEX events_source_time_idx ON events (source, time DESC);
+CREATE INDEX events_ingested_idx ON events (ingested_at);
+
+CREATE TABLE alerts (
+  id           uuid PRIMARY KEY,
+  fingerprint  text NOT NULL,
+  status       text NOT NULL,
+  severity     text NOT NULL,
+  severity_rank integer NOT NULL,
+  priority     real NOT NULL,
+  source       text NOT NULL,
+  rule_ids     text[] NOT NULL,
+  incident_id  uuid,
+  first_seen   timestamptz NOT NULL,
+  last_seen    timestamptz NOT NULL,
+  created_at   timestamptz NOT NULL,
+  updated_at   timestamptz NOT NULL,
+  doc          jsonb NOT NULL
+);
+CREATE INDEX alerts_fingerprint_idx ON alerts (fingerprint, last_seen DESC);
+CREATE INDEX alerts_priority_idx ON alerts (priority DESC, last_seen DESC);
+CREATE INDEX alerts_last_seen_idx ON alerts (last_seen DESC);
+CREATE INDEX alerts_incident_idx ON alerts (incident_id);
+
+CREATE TABLE incidents (
+  id           uuid PRIMARY KEY,
+  status       text NOT NULL,
+  severity     text NOT NULL,
+  severity_rank integer NOT NULL,
+  priority     real NOT NULL,
+  first_seen   timestamptz NOT NULL,
+  last_seen    timestamptz NOT NULL,
+  created_at   timestamptz NOT NULL,
+  updated_at   timestamptz NOT NULL,
+  doc          jsonb NOT NULL
+);
+CREATE INDEX incidents_last_seen_idx ON incidents (last_seen DESC);
+
+CREATE TABLE verdicts (
+  id           uuid PRIMARY KEY,
+  alert_id     text NOT NULL,
+  fingerprint  text,
+  created_at   timestamptz NOT NULL,
+  doc          jsonb NOT NULL
+);
+CREATE INDEX verdicts_alert_idx ON verdicts (alert_id, created_at DESC);
+CREATE INDEX verdicts_fingerprint_idx ON verdicts (fingerprint, created_at DESC);
+
+CREATE TABLE cases (
+  id           uuid PRIMARY KEY,
+  incident_id  uuid,
+  status       text NOT NULL,
+  created_at   timestamptz NOT NULL,
+  updated_at   timestamptz NOT NULL,
+  doc          jsonb NOT NULL
+);
+CREATE UNIQUE INDEX cases_open_incident_idx ON cases (incident_id) WHERE status <> 'closed' AND incident_id IS NOT NULL;
+
+CREATE TABLE audit_log (
+  id           bigserial PRIMARY KEY,
+  at           timestamptz NOT NULL DEFAULT now(),
+  actor        text NOT NULL,
+  action       text NOT NULL,
+  target_type  text NOT NULL,
+  target_id    text NOT NULL,
+  reason       text,
+  details      jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX audit_target_idx ON audit_log (target_type, target_id);
+
+-- The audit log is append-only: updates and deletes are refused by the database itself.
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_log is append-only';
+END;
+$$;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+
+CREATE TABLE dead_letters (
+  id           bigserial PRIMARY KEY,
+  at           timestamptz NOT NULL DEFAULT now(),
+  source       text NOT NULL,
+  stage        text NOT NULL,
+  code         text NOT NULL,
+  reason       text NOT NULL,
+  field        text,
+  record       text NOT NULL
+);
+CREATE INDEX dead_letters_at_idx ON dead_letters (at DESC);
+
+CREATE TABLE api_keys (
+  id           uuid PRIMARY KEY,
+  name         text NOT NULL UNIQUE,
+  prefix       text NOT NULL,
+  hash         text NOT NULL UNIQUE,
+  scopes       text[] NOT NULL,
+  created_at   timestamptz NOT NULL,
+  last_used_at timestamptz,
+  revoked_at   timestamptz
+);
+
+CREATE TABLE pipeline_offsets (
+  name         text PRIMARY KEY,
+  seq          bigint NOT NULL,
+  updated_at   timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE kv (
+  key          text PRIMARY KEY,
+  value        jsonb NOT NULL,
+  updated_at   timestamptz NOT NULL DEFAULT now()
+);
+`,
+  },
+  {
+    version: 2,
+    name: 'response',
+    sql: `
+-- Feedback: a case closed as false positive can suppress a rule for an entity until it expires.
+CREATE TABLE suppressions (
+  id           uuid PRIMARY KEY,
+  rule_id      text NOT NULL,
+  entity_type  text NOT NULL,
+  entity_value text NOT NULL,
+  expires_at   timestamptz NOT NULL,
+  reason       text NOT NULL,
+  created_by   text NOT NULL,
+  case_id      uuid,
+  created_at   timestamptz NOT NULL,
+  revoked_at   timestamptz
+);
+CREATE INDEX suppressions_rule_idx ON suppressions (rule_id, expires_at);
+
+-- Every action a playbook or a person requests; the idempotency key makes a second request the same row.
+CREATE TABLE action_requests (
+  id              uuid PRIMARY KEY,
+  idempotency_key text NOT NULL UNIQUE,
+  type            text NOT NULL,
+  effect          text NOT NULL,
+  status          text NOT NULL,
+  dry_run         boolean NOT NULL,
+  requested_by    text NOT NULL,
+  alert_id        uuid,
+  incident_id     uuid,
+  run_id          uuid,
+  expires_at      timestamptz,
+  created_at      timestamptz NOT NULL,
+  updated_at      timestamptz NOT NULL,
+  doc             jsonb NOT NULL
+);
+CREATE INDEX action_requests_status_idx ON action_requests (status, created_at DESC);
+CREATE INDEX action_requests_run_idx ON action_requests (run_id);
+
+-- Playbook runs, checkpointed after every step so a restart resumes where it stopped.
+CREATE TABLE playbook_runs (
+  id           uuid PRIMARY KEY,
+  playbook     text NOT NULL,
+  subject_type text NOT NULL,
+  subject_id   text NOT NULL,
+  status       text NOT NULL,
+  created_at   timestamptz NOT NULL,
+  updated_at   timestamptz NOT NULL,
+  doc          jsonb NOT NULL,
+  UNIQUE (playbook, subject_type, subject_id)
+);
+CREATE INDEX playbook_runs_status_idx ON playbook_runs (status, updated_at);
+
+-- A durable work queue for the slower stages (triage, playbooks): one pending item per topic and key.
+CREATE TABLE work_queue (
+  id           bigserial PRIMARY KEY,
+  topic        text NOT NULL,
+  key          text NOT NULL,
+  payload      jsonb NOT NULL,
+  attempts     integer NOT NULL DEFAULT 0,
+  available_at timestamptz NOT NULL DEFAULT now(),
+  last_error   text,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (topic, key)
+);
+CREATE INDEX work_queue_topic_idx ON work_queue (topic, available_at, id);
+`,
+  },
+  {
+    version: 3,
+    name: 'knowledge',
+    sql: `
+-- Knowledge documents added at run time (API, closed incidents and cases); built-in content is rebuilt from files.
+CREATE TABLE knowledge_documents (
+  collection   text NOT NULL,
+  id           text NOT NULL,
+  title        text NOT NULL,
+  text         text NOT NULL,
+  metadata     jsonb NOT NULL,
+  origin       text NOT NULL,
+  added_by     text NOT NULL,
+  created_at   timestamptz NOT NULL,
+  updated_at   timestamptz NOT NULL,
+  PRIMARY KEY (collection, id)
+);
+`,
+  },
+];
+
+/** Apply every migration not yet applied, in order, each in its own transaction. */
+export async function migrate(db: SqlClient): Promise<number[]> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const applied: number[] = [];
+  await db.transaction(async (tx) => {
+    // Several processes may start at once against one PostgreSQL server.
+    if (db.engine === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(7342001)');
+    const done = new Set(
+      (await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map(
+        (r) => r.version,
+      ),
+    );
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      for (const statement of splitStatements(m.sql)) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+  });
+  return applied;
+}
+
+/** Split a migration into statements, keeping `$$ … $$` function bodies whole. */
+export function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let inDollar = false;
+  for (const line of sql.split('\n')) {
+    const trimmed = line.trim();
+    if (!inDollar && (trimmed.startsWith('--') || trimmed === '')) continue;
+    current += `${line}\n`;
+    const dollars = (line.match(/\$\$/g) ?? []).length;
+    if (dollars % 2 === 1) inDollar = !inDollar;
+    if (!inDollar && trimmed.endsWith(';')) {
+      out.push(current.trim());
+      current = '';
+    }
+  }
+  if (current.trim()) out.push(current.trim());
+  return out;
+}

@@ -1,0 +1,45 @@
+import pg from 'pg';
+import type { Queryable, SqlClient } from './sql.ts';
+
+/** A PostgreSQL server through a node-postgres pool. */
+export async function openPostgres(url: string, poolSize = 10): Promise<SqlClient> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // Idle clients can error when the server restarts; the pool replaces them.
+  pool.on('error', () => {});
+  // Fail fast at start-up when the server is unreachable.
+  const probe = await pool.connect();
+  probe.release();
+  return {
+    engine: 'postgres',
+    async query<T>(text: string, params?: unknown[]) {
+      const r = await pool.query(text, params as unknown[]);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    },
+    async exec(text: string) {
+      await pool.query(text);
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx: Queryable = {
+          async query<R>(text: string, params?: unknown[]) {
+            const r = await client.query(text, params as unknown[]);
+            return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
+          },
+        };
+        const result = await fn(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.ts';
+import type { AppConfig } from '../../src/config/schema.ts';
+import { openRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.ts';
+import { type App, build } from '../../src/server/app.ts';
+import type { ApiScope } from '../../src/store/index.ts';
+
+/** A fresh temporary directory, removed by the returned cleanup. */
+export function tempDir(prefix = 'aisoc-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TestServer {
+  runtime: Runtime;
+  app: App;
+  /** Create a key with the given scopes and return it. */
+  key(scopes: ApiScope[], name?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+/** An in-memory runtime and an app for `inject()` tests. */
+export async function testServer(
+  overrides: Record<string, unknown> = {},
+  options: RuntimeOptions = {},
+): Promise<TestServer> {
+  const config: AppConfig = loadConfig({
+    env: {},
+    overrides: { server: { rate_limit_per_minute: 0 }, ...overrides },
+  });
+  const runtime = await openRuntime(config, { inMemory: true, ...options });
+  const app = await build({ runtime });
+  return {
+    runtime,
+    app,
+    async key(scopes, name) {
+      const created = await runtime.store.apiKeys.create(
+        name ?? `test-${++counter}-${scopes.join('-')}`,
+        scopes,
+      );
+      return created.key;
+    },
+    async close() {
+      await app.close();
+      await runtime.close();
+    },
+  };
+}
