@@ -1,9 +1,21 @@
+import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import type { AppConfig } from '../../config/schema.ts';
 import { AisocError } from '../../errors.ts';
 import type { IngestOutcome } from '../../pipeline/ingest.ts';
 import { openRuntime, type Runtime } from '../../runtime.ts';
 import { detectSource, expandInputs, readInputDocs } from '../../sources/files.ts';
+import {
+  assertFollowable,
+  defaultStateFile,
+  filePositionStore,
+  followFile,
+  kvPositionStore,
+  linesToRecords,
+  lockStateFile,
+} from '../../sources/follow.ts';
 import type { FramedRecord } from '../../sources/framing.ts';
 import { frameBody } from '../../sources/framing.ts';
 import { SourceRegistry } from '../../sources/index.ts';
@@ -65,15 +77,23 @@ function httpSender(url: string, key: string): Sender {
         ),
       );
       for (let attempt = 0; ; attempt++) {
-        const res = await fetch(`${base}/ingest/${encodeURIComponent(source)}`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${key}`,
-            'content-type': 'application/x-ndjson',
-            'content-encoding': 'gzip',
-          },
-          body,
-        });
+        let res: Response;
+        try {
+          res = await fetch(`${base}/ingest/${encodeURIComponent(source)}`, {
+            method: 'POST',
+            headers: {
+              authorization: `Bearer ${key}`,
+              'content-type': 'application/x-ndjson',
+              'content-encoding': 'gzip',
+            },
+            body,
+          });
+        } catch (err) {
+          // The server is down or restarting: a follower waits and sends the same batch again.
+          throw new AisocError('AISOC_ERR_INTERNAL', `Cannot reach ${base}: ${(err as Error).message}`, {
+            details: { retryable: true },
+          });
+        }
         const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
         if (res.status === 202) return json as unknown as IngestOutcome;
         if ((res.status === 429 || res.status === 503) && attempt < 600) {
@@ -90,11 +110,97 @@ function httpSender(url: string, key: string): Sender {
         throw new AisocError(
           'AISOC_ERR_INTERNAL',
           `The server answered ${res.status}: ${String(json.message ?? res.statusText)}`,
+          { details: { retryable: res.status >= 500 } },
         );
       }
     },
     async close() {},
   };
+}
+
+interface FollowContext {
+  config: AppConfig;
+  registry: SourceRegistry;
+  logger: Logger;
+  key: string | undefined;
+}
+
+/**
+ * `ingest --follow FILE`: tail one file into the local store or a server
+ * until SIGINT/SIGTERM. The position is saved after each acknowledged
+ * batch: in the store beside the events when local, in a state file (locked
+ * against a second follower) when sending to a server.
+ */
+async function followOne(
+  files: string[],
+  opts: { source?: string; url?: string; batch: number; json?: boolean; state?: string; fromEnd?: boolean },
+  ctx: FollowContext,
+): Promise<void> {
+  if (files.length !== 1 || /[*?[\]{}]/.test(files[0]!))
+    throw new AisocError('AISOC_ERR_VALIDATION', '--follow takes exactly one file (not a glob)', {
+      field: 'files',
+    });
+  const path = resolve(files[0]!);
+  let source = opts.source;
+  if (source) assertFollowable(ctx.registry.get(source));
+  const runtime = opts.url ? undefined : await openRuntime(ctx.config, { logger: ctx.logger });
+  const sender = runtime ? localSender(runtime) : httpSender(opts.url!, ctx.key!);
+  const stateFile = opts.state ?? (runtime ? undefined : defaultStateFile(ctx.config.data_dir, path));
+  const release = stateFile ? await lockStateFile(stateFile) : undefined;
+  const store = stateFile ? filePositionStore(stateFile) : kvPositionStore(runtime!.store.kv, path);
+  const summary = { files: 1, events: 0, new_events: 0, duplicates: 0, dead_letters: 0, skipped: 0 };
+  const bySource: Record<string, number> = {};
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  if (!opts.json) say(`Following ${path} (position in ${store.where}); Ctrl-C stops.`);
+  let stats: Awaited<ReturnType<typeof followFile>>;
+  try {
+    stats = await followFile({
+      path,
+      store,
+      batchLines: opts.batch,
+      fromEnd: opts.fromEnd,
+      signal: stop.signal,
+      logger: ctx.logger,
+      send: async (lines) => {
+        if (!source) {
+          source = detectSource({ name: path, text: lines.join('\n') }, ctx.registry);
+          if (!source)
+            throw new AisocError(
+              'AISOC_ERR_VALIDATION',
+              `No source recognises the first lines of ${path}; pass --source`,
+              { field: 'source' },
+            );
+          assertFollowable(ctx.registry.get(source));
+          if (!opts.json) say(`Detected source: ${source}`);
+        }
+        const outcome = await sender.send(source, linesToRecords(ctx.registry.get(source), lines));
+        const accepted = outcome.stored + outcome.duplicates;
+        summary.events += accepted;
+        summary.new_events += outcome.stored;
+        summary.duplicates += outcome.duplicates;
+        summary.dead_letters += outcome.dead_letters;
+        summary.skipped += outcome.skipped;
+        bySource[source] = (bySource[source] ?? 0) + accepted;
+        if (!opts.json)
+          say(`  +${accepted} events (${outcome.dead_letters} dead letters); ${summary.events} in all`);
+      },
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await sender.close();
+    await release?.();
+  }
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, by_source: bySource, follow: stats })}\n`);
+  } else {
+    say(
+      `Stopped following ${path}: ${summary.events} events (${summary.new_events} new), ${summary.dead_letters} dead letters; ${stats.rotations} rotations, ${stats.truncations} truncations, ${stats.dropped_lines} lines dropped.`,
+    );
+  }
 }
 
 export function registerIngest(program: Command): void {
@@ -110,6 +216,12 @@ export function registerIngest(program: Command): void {
     .option('--local', 'write to the local data directory (the default without --url)')
     .option('--batch <n>', 'records per request', (v) => Number.parseInt(v, 10), 1000)
     .option('--json', 'print a JSON summary at the end')
+    .option(
+      '-f, --follow',
+      'tail one growing file (Suricata eve.json, Wazuh alerts.json) until interrupted: survives rotation and truncation, and resumes from its stored position',
+    )
+    .option('--state <file>', 'with --follow: where the position is kept (default: the data directory)')
+    .option('--from-end', 'with --follow and no stored position: start at the end of the file, not its start')
     .action(
       action(
         async (
@@ -121,6 +233,9 @@ export function registerIngest(program: Command): void {
             local?: boolean;
             batch: number;
             json?: boolean;
+            follow?: boolean;
+            state?: string;
+            fromEnd?: boolean;
           },
           cmd: Command,
         ) => {
@@ -140,6 +255,10 @@ export function registerIngest(program: Command): void {
             throw new AisocError('AISOC_ERR_VALIDATION', '--url needs --key (or AISOC_API_KEY)', {
               field: 'key',
             });
+          if (opts.follow) {
+            await followOne(files, opts, { config, registry, logger, key });
+            return;
+          }
           const paths = await expandInputs(files);
           const sender = opts.url
             ? httpSender(opts.url, key!)
