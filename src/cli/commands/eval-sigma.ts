@@ -8,8 +8,6 @@ import { SourceRegistry } from '../../sources/index.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { action, commandConfig, say } from '../common.ts';
 
-const collect = (v: string, prev: string[]) => [...prev, v];
-
 /**
  * `aisoc eval sigma`: SigmaHQ regression cases; `aisoc eval stratus`: the
  * pack's Stratus Red Team claims checked on detonation logs.
@@ -20,7 +18,7 @@ export function registerEvalSigma(evalCommand: Command): void {
     .description(
       'Run SigmaHQ regression cases (info.yml + events) and print {"cases","passed","failed","failures":[{rule_id,expected,got,reason}]}',
     )
-    .requiredOption('--rules <dir>', 'rule directory (repeatable)', collect, [])
+    .requiredOption('--rules <dir...>', 'rule directories (several after one --rules, or --rules repeated)')
     .requiredOption('--regression <dir>', 'directory of regression cases')
     .option('--json', 'print only the JSON report')
     .action(
@@ -46,7 +44,7 @@ export function registerEvalSigma(evalCommand: Command): void {
           warnings: report.warnings,
           skipped: report.skipped,
         };
-        process.stdout.write(`${JSON.stringify(opts.json ? out : out, null, opts.json ? undefined : 2)}\n`);
+        process.stdout.write(`${JSON.stringify(out, null, opts.json ? undefined : 2)}\n`);
         if (!opts.json) {
           say(
             `Rules: ${stats.files} files, ${stats.detection} detection rules loaded, ${stats.invalid} invalid, ${stats.unsupported} unsupported (${Math.round(performance.now() - t0)} ms with the run).`,
@@ -65,12 +63,12 @@ export function registerEvalSigma(evalCommand: Command): void {
       'Check that each Stratus Red Team technique the rule pack claims (aisoc.stratus) fires on its detonation log',
     )
     .requiredOption('--data <dir>', 'directory of detonation logs, one <technique-id>.json per technique')
-    .option('--rules <dir>', 'rule directory (repeatable; default: the built-in pack)', collect, [])
+    .option('--rules <dir...>', 'rule directories (default: the built-in pack)')
     .option('--json', 'print only the JSON report')
     .action(
-      action(async (opts: { data: string; rules: string[]; json?: boolean }, cmd: Command) => {
+      action(async (opts: { data: string; rules?: string[]; json?: boolean }, cmd: Command) => {
         const config = commandConfig(cmd);
-        const set = loadRuleSet(opts.rules.length ? opts.rules : [BUILTIN_RULES_DIR], config.detect.sigma);
+        const set = loadRuleSet(opts.rules?.length ? opts.rules : [BUILTIN_RULES_DIR], config.detect.sigma);
         const errors = set.issues.filter((i) => i.kind !== 'warning');
         if (errors.length) {
           throw new AisocError(
