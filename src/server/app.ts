@@ -13,7 +13,7 @@ import {
 import type { Runtime } from '../runtime.ts';
 import { hashApiKey } from '../store/index.ts';
 import { VERSION } from '../version.ts';
-import { authHook, bearerToken, KeyVerifier } from './auth.ts';
+import { apiKeyOf, authHook, KeyVerifier } from './auth.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { alertRoutes } from './routes/alerts.ts';
@@ -111,7 +111,13 @@ export async function build(options: BuildOptions): Promise<App> {
       max: cfg.rate_limit_per_minute,
       timeWindow: 60_000,
       keyGenerator: (req) => {
-        const t = bearerToken(req);
+        // Two different keys in one request are refused by the auth hook; here they count by address.
+        let t: string | undefined;
+        try {
+          t = apiKeyOf(req);
+        } catch {
+          t = undefined;
+        }
         return t ? `key:${hashApiKey(t).slice(0, 16)}` : `ip:${req.ip}`;
       },
       allowList: (req) => req.url === '/health',
