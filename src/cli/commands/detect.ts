@@ -9,7 +9,7 @@ import { AisocError, describeError } from '../../errors.ts';
 import { normaliseRecords } from '../../pipeline/ingest.ts';
 import { SEVERITY_ORDER, type SeverityName, severityRank } from '../../schema/common.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
-import { detectSource, expandInputs, type InputDoc, readInputDocs } from '../../sources/files.ts';
+import { detectDoc, expandInputs, type InputDoc, readInputDocs } from '../../sources/files.ts';
 import { type FramedRecord, frameBody } from '../../sources/framing.ts';
 import { SourceRegistry } from '../../sources/index.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
@@ -79,11 +79,12 @@ function tableLine(l: DetectLine): string {
  * concatenated pretty-printed JSON (which line sniffing cannot read) by the
  * first values.
  */
-function sourceOf(doc: InputDoc, registry: SourceRegistry): string | undefined {
-  const found = detectSource(doc, registry);
-  if (found) return found;
+function sourceOf(doc: InputDoc, registry: SourceRegistry): { type?: string; reason?: string } {
+  const found = detectDoc(doc, registry);
+  if (found.source) return { type: found.source };
   const values = splitJsonValues(doc.text.length > 8 * 1024 * 1024 ? '' : doc.text);
-  return values?.length ? registry.sniff(values[0])?.type : undefined;
+  const type = values?.length ? registry.sniff(values[0])?.type : undefined;
+  return type ? { type } : { reason: 'reason' in found ? found.reason : undefined };
 }
 
 /**
@@ -258,11 +259,12 @@ export function registerDetect(program: Command): void {
             for (const doc of docs) {
               summary.documents++;
               lastFile = doc.name;
-              const type = opts.source ?? sourceOf(doc, registry);
+              const detected = opts.source ? { type: opts.source } : sourceOf(doc, registry);
+              const type = detected.type;
               if (!type) {
                 summary.errors.push({
                   file: doc.name,
-                  message: 'no source recognises this content (pass --source)',
+                  message: `skipped: ${detected.reason ?? 'no source recognises this content'}`,
                 });
                 continue;
               }

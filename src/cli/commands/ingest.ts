@@ -6,7 +6,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import { AisocError } from '../../errors.ts';
 import type { IngestOutcome } from '../../pipeline/ingest.ts';
 import { openRuntime, type Runtime } from '../../runtime.ts';
-import { detectSource, expandInputs, readInputDocs } from '../../sources/files.ts';
+import { detectDoc, detectSource, expandInputs, readInputDocs } from '../../sources/files.ts';
 import {
   assertFollowable,
   defaultStateFile,
@@ -285,11 +285,12 @@ export function registerIngest(program: Command): void {
                 continue;
               }
               for (const doc of docs) {
-                const source = opts.source ?? detectSource(doc, registry);
+                const detected = opts.source ? undefined : detectDoc(doc, registry);
+                const source = opts.source ?? detected?.source;
                 if (!source) {
                   summary.errors.push({
                     file: doc.name,
-                    message: 'No source recognises this content; pass --source',
+                    message: `skipped: ${detected && 'reason' in detected ? detected.reason : 'no source recognises this content; pass --source'}`,
                   });
                   continue;
                 }
