@@ -122,6 +122,18 @@ describe('command line', () => {
     expect(out.alerts_above_threshold).toBeGreaterThan(0);
     expect(out.alerts_with_checked_verdict).toBe(out.alerts_above_threshold);
     // The top incident walked the response flow end to end, and the audit log has every step.
+    // Retrieval and the models answer on the demo's own data, over the API.
+    expect(out.probes.retrieve.total_results).toBeGreaterThan(0);
+    expect(out.probes.retrieve.top[0].id).toMatch(/^T\d{4}/);
+    const featureSets = out.probes.predict_event.map((p: { feature_set: string }) => p.feature_set);
+    expect(featureSets).toContain('cloudtrail18');
+    expect(featureSets).toContain('flow-portable');
+    const first = out.probes.predict_event[0];
+    expect(out.probes.predict).toEqual({
+      model: first.model,
+      prediction: first.prediction,
+      confidence: first.confidence,
+    });
     const walk = out.walkthrough;
     expect(walk.incident.case_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(walk.incident.verdict.checked).toBe(true);

@@ -55,6 +55,117 @@ export interface DemoResult {
   cases: number;
   steps: Array<{ source: string; file: string; stored: number; duplicates: number; dead_letters: number }>;
   walkthrough?: Walkthrough;
+  probes?: DemoProbes;
+}
+
+/** What the demo asks of retrieval and the models, to show they answer on its data. */
+export interface DemoProbes {
+  retrieve: {
+    query: string;
+    total_results: number;
+    top: Array<{ id: string; name?: string; score: number }>;
+  };
+  /** /predict/event on one event of each source a default model describes. */
+  predict_event: Array<{
+    source: string;
+    event_id: string;
+    model: string;
+    feature_set: string;
+    prediction: string;
+    confidence: number;
+  }>;
+  /** /predict with the feature vector /predict/event computed for the first of them: the same answer. */
+  predict?: { model: string; prediction: string; confidence: number };
+}
+
+interface PredictResult {
+  model_used: string;
+  feature_set: string;
+  prediction: string;
+  confidence: number;
+  features: number[];
+}
+
+/**
+ * Ask the knowledge base about the top incident and the models about the
+ * demo's own events, over the API, as an integration would.
+ */
+export async function probe(
+  url: string,
+  key: string,
+  query: string,
+  log: (s: string) => void,
+): Promise<DemoProbes> {
+  const r = await api<{
+    total_results: number;
+    results: Array<{ metadata: Record<string, unknown>; similarity_score: number }>;
+  }>(url, key, 'POST', '/retrieve', { query, collection: 'mitre_attack', top_k: 3 });
+  const out: DemoProbes = {
+    retrieve: {
+      query,
+      total_results: r.total_results,
+      top: r.results.map((x) => ({
+        kind: String(x.metadata.kind ?? ''),
+        id: String(x.metadata.technique_id ?? x.metadata.mitigation_id ?? x.metadata.tactic_id ?? ''),
+        ...(typeof x.metadata.name === 'string' ? { name: x.metadata.name } : {}),
+        score: x.similarity_score,
+      })),
+    },
+    predict_event: [],
+  };
+  log(
+    `  → /retrieve "${query}": ${out.retrieve.top.map((t) => `${t.id} ${t.name ?? ''}`.trim()).join('; ')}`,
+  );
+  let first: PredictResult | undefined;
+  for (const source of ['cloudtrail', 'suricata']) {
+    const events = await api<{ items: Array<Record<string, unknown> & { id: string }> }>(
+      url,
+      key,
+      'GET',
+      `/events?source=${source}&limit=1`,
+    );
+    const event = events.items[0];
+    if (!event) continue;
+    const res = await fetch(`${url}/predict/event`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ event }),
+    });
+    // 422: no served model's feature set describes this kind of event.
+    if (res.status === 422) continue;
+    const body = (await res.json()) as { results?: PredictResult[]; message?: string };
+    if (!res.ok || !body.results)
+      throw new AisocError(
+        'AISOC_ERR_INTERNAL',
+        `POST /predict/event answered ${res.status}: ${body.message ?? ''}`,
+      );
+    for (const p of body.results) {
+      first ??= p;
+      out.predict_event.push({
+        source,
+        event_id: event.id,
+        model: p.model_used,
+        feature_set: p.feature_set,
+        prediction: p.prediction,
+        confidence: p.confidence,
+      });
+      log(`  → /predict/event (${source}, ${p.model_used}): ${p.prediction} (${p.confidence.toFixed(2)})`);
+    }
+  }
+  if (first) {
+    const p = await api<{ prediction: string; confidence: number; model_used: string }>(
+      url,
+      key,
+      'POST',
+      '/predict',
+      {
+        features: first.features,
+        model_name: first.model_used,
+      },
+    );
+    out.predict = { model: p.model_used, prediction: p.prediction, confidence: p.confidence };
+  }
+  return out;
 }
 
 /**
@@ -305,7 +416,14 @@ export function registerDemo(program: Command): void {
             ? await walkthrough(running.url, key, waitIdle, receiver.received, log)
             : undefined;
           const { store } = runtime;
+          const topIncident = (await store.incidents.list({ limit: 1 })).items[0];
           const alerts = (await store.alerts.list({ limit: 1000 })).items;
+          // Ask about the top incident the way an analyst would: by the title of its highest-priority
+          // alert that a rule (not a model) raised, which names the behaviour.
+          const ruled = alerts
+            .filter((a) => a.incident_id === topIncident?.id && a.detections.some((d) => d.engine !== 'ml'))
+            .sort((a, b) => b.priority - a.priority)[0];
+          const probes = await probe(running.url, key, ruled?.title ?? scenario.title, log);
           const above = alerts.filter((a) => a.priority >= config.respond.threshold);
           let checked = 0;
           for (const a of above) if ((await store.verdicts.latestFor(a.id))?.checked) checked++;
@@ -320,6 +438,7 @@ export function registerDemo(program: Command): void {
             cases: (await store.cases.list({ limit: 1 })).total,
             steps,
             ...(walk ? { walkthrough: walk } : {}),
+            probes,
           };
           if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
           else {
