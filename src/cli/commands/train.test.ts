@@ -44,7 +44,7 @@ function flowsCsv(n: number, seed: number, bad = 0): string {
   return `${lines.join('\n')}\n`;
 }
 
-describe('aisoc train, eval model and label', () => {
+describe('aisoc train, eval model and label', { timeout: 180_000 }, () => {
   const { dir, cleanup } = tempDir('aisoc-train-cli-');
   afterAll(cleanup);
 
