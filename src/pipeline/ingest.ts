@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config/schema.ts';
 import { AisocError, describeError } from '../errors.ts';
-import { stableUuid, uuidv7 } from '../ids.ts';
+import { stableUuidOf, uuidv7 } from '../ids.ts';
 import type { EventDraft, NormalisedEvent } from '../schema/event.ts';
 import {
   bodyText,
@@ -47,14 +47,10 @@ const MAX_ERRORS_REPORTED = 20;
 export function finalizeEvent(source: string, draft: EventDraft, ingestedAt: string): NormalisedEvent {
   // The draft is the source's fresh object: complete it in place rather than copy it (this runs per event).
   const e = draft as NormalisedEvent;
+  // The name is joined here rather than by stableUuid(...parts): same id, no array per event.
   e.id = draft.source_event_id
-    ? stableUuid(
-        source,
-        draft.source_event_id,
-        draft.time,
-        draft.activity_name ?? '',
-        draft.metadata?.log_name ?? '',
-        draft.device?.hostname ?? '',
+    ? stableUuidOf(
+        `${source}\u0000${draft.source_event_id}\u0000${draft.time ?? ''}\u0000${draft.activity_name ?? ''}\u0000${draft.metadata?.log_name ?? ''}\u0000${draft.device?.hostname ?? ''}`,
       )
     : uuidv7();
   e.source = source;
@@ -112,6 +108,7 @@ export function normaliseRecords(
       out.errors.push(e);
     }
   };
+  const unwrap = source.unwrap;
   for (let i = 0; i < framed.length; i++) {
     const { value, line } = framed[i]!;
     if (depthExceeds(value, MAX_DEPTH)) {
@@ -124,9 +121,14 @@ export function normaliseRecords(
       );
       continue;
     }
+    if (unwrap === undefined) {
+      // Most sources have no envelope: no array per record.
+      normaliseOne(source, value, i, -1, line, ingestedAt, out, fail);
+      continue;
+    }
     let records: unknown[];
     try {
-      records = source.unwrap ? source.unwrap(value) : [value];
+      records = unwrap(value);
     } catch (err) {
       out.received++;
       fail(`[${i}]`, line, value, err);
@@ -137,20 +139,37 @@ export function normaliseRecords(
       out.skipped++;
       continue;
     }
-    for (let j = 0; j < records.length; j++) {
-      const rec = records[j];
-      const at = records.length === 1 && rec === value ? `[${i}]` : `[${i}][${j}]`;
-      out.received++;
-      try {
-        const drafts = source.normalise(rec);
-        if (drafts.length === 0) out.skipped++;
-        for (const d of drafts) out.events.push(finalizeEvent(source.type, d, ingestedAt));
-      } catch (err) {
-        fail(at, line, rec, err);
-      }
-    }
+    const single = records.length === 1 && records[0] === value;
+    for (let j = 0; j < records.length; j++)
+      normaliseOne(source, records[j], i, single ? -1 : j, line, ingestedAt, out, fail);
   }
   return out;
+}
+
+/**
+ * One record through the source. `j` is the record's place in its envelope,
+ * -1 when the record is the framed value itself; the error's `at` text is
+ * only built for a failure (this runs per record).
+ */
+function normaliseOne(
+  source: Source,
+  rec: unknown,
+  i: number,
+  j: number,
+  line: number | undefined,
+  ingestedAt: string,
+  out: NormaliseResult,
+  fail: (at: string, line: number | undefined, value: unknown, err: unknown) => void,
+): void {
+  out.received++;
+  try {
+    const drafts = source.normalise(rec);
+    if (drafts.length === 0) out.skipped++;
+    for (let k = 0; k < drafts.length; k++)
+      out.events.push(finalizeEvent(source.type, drafts[k]!, ingestedAt));
+  } catch (err) {
+    fail(j < 0 ? `[${i}]` : `[${i}][${j}]`, line, rec, err);
+  }
 }
 
 export interface IngestServiceDeps {
