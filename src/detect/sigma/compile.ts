@@ -47,10 +47,36 @@ export interface Atom {
   value: string;
 }
 
-/** The atoms of the child with the fewest (any one child's condition is necessary for AND). */
+/**
+ * A rough chance that one atom holds for an event's value: the prefilter
+ * evaluates a rule whenever one of its atoms holds, so an AND should offer
+ * its rarest child (`Image|endswith: \\x.exe` rather than `CommandLine|contains: /s`).
+ */
+function atomOdds(a: Atom): number {
+  if (a.kind === 'exact' || a.kind === 'basename') return 0.01;
+  const n = a.value.length;
+  const base = a.kind === 'substring' ? 1 : 0.3;
+  return base * (n <= 2 ? 0.3 : n === 3 ? 0.1 : n === 4 ? 0.04 : n < 8 ? 0.02 : 0.01);
+}
+
+function atomsOdds(atoms: Atom[]): number {
+  let p = 0;
+  for (const a of atoms) p += atomOdds(a);
+  return p;
+}
+
+/** The atoms of the child least likely to hold (any one child's condition is necessary for AND). */
 function bestAtoms(items: Node[]): Atom[] | undefined {
   let best: Atom[] | undefined;
-  for (const n of items) if (n.atoms && (!best || n.atoms.length < best.length)) best = n.atoms;
+  let bestOdds = Number.POSITIVE_INFINITY;
+  for (const n of items) {
+    if (!n.atoms) continue;
+    const odds = atomsOdds(n.atoms);
+    if (odds < bestOdds) {
+      best = n.atoms;
+      bestOdds = odds;
+    }
+  }
   return best;
 }
 
@@ -71,7 +97,13 @@ function patternAtoms(slot: number, patterns: Part[][]): Atom[] | undefined {
   const out: Atom[] = [];
   for (const p of patterns) {
     const shape = shapeOf(p);
-    const text = shape.kind === 'any' || shape.kind === 'glob' ? '' : shape.text.toLowerCase();
+    if (shape.kind === 'glob') {
+      const atom = globAtom(slot, p);
+      if (!atom) return undefined;
+      out.push(atom);
+      continue;
+    }
+    const text = shape.kind === 'any' ? '' : shape.text.toLowerCase();
     if (shape.kind === 'exact') out.push({ slot, kind: 'exact', value: text });
     else if (shape.kind === 'suffix' && BASENAME_SUFFIX.test(text)) {
       out.push({ slot, kind: 'basename', value: text.slice(1) });
@@ -82,6 +114,39 @@ function patternAtoms(slot: number, patterns: Part[][]): Atom[] | undefined {
     else return undefined;
   }
   return out;
+}
+
+/**
+ * An atom of a pattern with inner wildcards or `windash` classes
+ * (`* -enc *` under windash is `*`, DASH, `enc *`): every literal run of a
+ * pattern occurs in whatever it matches, so the longest run is a necessary
+ * substring, or prefix/suffix when it is the anchored first/last run.
+ */
+function globAtom(slot: number, parts: readonly Part[]): Atom | undefined {
+  let best = '';
+  let bestAt = -1;
+  let bestEnd = -1;
+  let run = '';
+  let start = 0;
+  for (let i = 0; i <= parts.length; i++) {
+    const p = parts[i];
+    if (typeof p === 'string') {
+      if (run === '') start = i;
+      run += p;
+      continue;
+    }
+    if (run.length > best.length) {
+      best = run;
+      bestAt = start;
+      bestEnd = i;
+    }
+    run = '';
+  }
+  const text = best.toLowerCase();
+  if (text.length < 2) return undefined;
+  if (bestAt === 0) return { slot, kind: 'prefix', value: text };
+  if (bestEnd === parts.length) return { slot, kind: 'suffix', value: text };
+  return { slot, kind: 'substring', value: text };
 }
 
 type Path = ReadonlyArray<string | number>;
@@ -569,10 +634,13 @@ function stringNode(slot: number, fk: FieldKey, values: unknown[], path: Path, c
   let node: Node | undefined;
   if (perValue.length > 0) {
     if (all) {
-      const parts = perValue.map((variants) => ({
-        match: fieldTest(slot, anyGlob(variants), cased),
-        cost: costOf(variants),
-      }));
+      const parts = perValue.map((variants): Node => {
+        const part: Node = { match: fieldTest(slot, anyGlob(variants), cased), cost: costOf(variants) };
+        // Each value is necessary, so its atoms index the rule (`contains|all` lists are common).
+        const atoms = patternAtoms(slot, variants);
+        if (atoms) part.atoms = atoms;
+        return part;
+      });
       node = andNode(parts);
     } else {
       const flat = perValue.flat();
@@ -688,7 +756,13 @@ function regexNode(
     if (!lit) return { match: full, cost: COST.regex };
     // A substring every match must contain rules most events out before the regex runs.
     const pre = fieldTest(slot, (s) => s.includes(lit.text), !lit.caseInsensitive);
-    return { match: (v) => pre(v) && full(v), cost: COST.regex };
+    const node: Node = { match: (v) => pre(v) && full(v), cost: COST.regex };
+    // The prefilter compares lowercased values: an ASCII literal stays a substring of the lowercased
+    // value whatever its case (lowercasing other characters can change lengths, never ASCII runs).
+    const text = lit.text.toLowerCase();
+    if (text.length >= 2 && /^[\x20-\x7e]+$/.test(text))
+      node.atoms = [{ slot, kind: 'substring', value: text }];
+    return node;
   });
   return mods.has('all') ? andNode(nodes) : orNode(nodes);
 }
