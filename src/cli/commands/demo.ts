@@ -63,7 +63,9 @@ export interface DemoProbes {
   retrieve: {
     query: string;
     total_results: number;
-    top: Array<{ id: string; name?: string; score: number }>;
+    top: Array<{ kind: string; id: string; name?: string; score: number }>;
+    /** Why retrieval did not answer (no ATT&CK bundle loaded). */
+    unavailable?: string;
   };
   /** /predict/event on one event of each source a default model describes. */
   predict_event: Array<{
@@ -96,26 +98,27 @@ export async function probe(
   query: string,
   log: (s: string) => void,
 ): Promise<DemoProbes> {
-  const r = await api<{
-    total_results: number;
-    results: Array<{ metadata: Record<string, unknown>; similarity_score: number }>;
-  }>(url, key, 'POST', '/retrieve', { query, collection: 'mitre_attack', top_k: 3 });
-  const out: DemoProbes = {
-    retrieve: {
-      query,
-      total_results: r.total_results,
-      top: r.results.map((x) => ({
-        kind: String(x.metadata.kind ?? ''),
-        id: String(x.metadata.technique_id ?? x.metadata.mitigation_id ?? x.metadata.tactic_id ?? ''),
-        ...(typeof x.metadata.name === 'string' ? { name: x.metadata.name } : {}),
-        score: x.similarity_score,
-      })),
-    },
-    predict_event: [],
-  };
-  log(
-    `  → /retrieve "${query}": ${out.retrieve.top.map((t) => `${t.id} ${t.name ?? ''}`.trim()).join('; ')}`,
-  );
+  const out: DemoProbes = { retrieve: { query, total_results: 0, top: [] }, predict_event: [] };
+  try {
+    const r = await api<{
+      total_results: number;
+      results: Array<{ metadata: Record<string, unknown>; similarity_score: number }>;
+    }>(url, key, 'POST', '/retrieve', { query, collection: 'mitre_attack', top_k: 3 });
+    out.retrieve.total_results = r.total_results;
+    out.retrieve.top = r.results.map((x) => ({
+      kind: String(x.metadata.kind ?? ''),
+      id: String(x.metadata.technique_id ?? x.metadata.mitigation_id ?? x.metadata.tactic_id ?? ''),
+      ...(typeof x.metadata.name === 'string' ? { name: x.metadata.name } : {}),
+      score: x.similarity_score,
+    }));
+    log(
+      `  → /retrieve "${query}": ${out.retrieve.top.map((t) => `${t.id} ${t.name ?? ''}`.trim()).join('; ')}`,
+    );
+  } catch (err) {
+    // Without an ATT&CK bundle (no ../shared/data, never `aisoc kb load`), retrieval answers 503.
+    out.retrieve.unavailable = (err as Error).message;
+    log(`  → /retrieve is unavailable: ${out.retrieve.unavailable}`);
+  }
   let first: PredictResult | undefined;
   for (const source of ['cloudtrail', 'suricata']) {
     const events = await api<{ items: Array<Record<string, unknown> & { id: string }> }>(
