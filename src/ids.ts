@@ -37,8 +37,12 @@ export function stableUuid(...parts: string[]): string {
  */
 const hashHex = (nodeCrypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
 
-/** The variant nibble (`10xx`) from the digest's nibble at that place: `(n & 3) | 8`. */
-const VARIANT = '89ab89ab89ab89ab';
+/** The variant nibble (`10xx`, so `(n & 3) | 8`) by the char code of the digest's hex digit at that place. */
+const VARIANT: string[] = [];
+for (let c = 0; c < 128; c++) {
+  const n = Number.parseInt(String.fromCharCode(c), 16);
+  VARIANT.push(Number.isNaN(n) ? '' : '89ab'[n & 3]!);
+}
 
 /**
  * {@link stableUuid} of a name already joined with NUL separators: the same
@@ -54,7 +58,7 @@ export function stableUuidOf(name: string): string {
     return formatUuid(b);
   }
   const h = hashHex('sha256', name, 'hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${VARIANT[Number.parseInt(h[16]!, 16)]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${VARIANT[h.charCodeAt(16)]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** Short hex hash for fingerprints. */

@@ -1,6 +1,6 @@
 import type { SeverityName } from '../../schema/common.ts';
 import type { UpstreamFinding } from '../../schema/event.ts';
-import { isObj, type Obj, optInt, optStr, ParseError, typeName } from '../fields.ts';
+import { intOf, isObj, type Obj, ParseError, strOf, typeName } from '../fields.ts';
 
 /**
  * Suricata's `alert.severity` is the priority of the rule's classtype in
@@ -71,16 +71,17 @@ function metadataValues(v: unknown, field: string): string[] {
  * @example mapAlert({ signature_id: 2001219, signature: 'ET SCAN Potential SSH Scan', severity: 2 }).finding.severity // 'medium'
  */
 export function mapAlert(alert: Obj): AlertMapping {
-  const sid = optStr(alert, 'signature_id', 'alert.signature_id');
+  // Fields read by name (see strOf in ../fields.ts): every alert passes here.
+  const sid = strOf(alert.signature_id, 'alert.signature_id');
   if (sid === undefined) throw new ParseError('alert.signature_id is required', 'alert.signature_id');
-  const priority = optInt(alert, 'severity', 'alert.severity');
+  const priority = intOf(alert.severity, 'alert.severity');
   if (priority !== undefined && priority < 1)
     throw new ParseError(`alert.severity must be 1 or more, got ${priority}`, 'alert.severity');
-  const signature = optStr(alert, 'signature', 'alert.signature');
-  const category = optStr(alert, 'category', 'alert.category');
-  const action = optStr(alert, 'action', 'alert.action');
-  const gid = optInt(alert, 'gid', 'alert.gid');
-  const rev = optInt(alert, 'rev', 'alert.rev');
+  const signature = strOf(alert.signature, 'alert.signature');
+  const category = strOf(alert.category, 'alert.category');
+  const action = strOf(alert.action, 'alert.action');
+  const gid = intOf(alert.gid, 'alert.gid');
+  const rev = intOf(alert.rev, 'alert.rev');
 
   const tags: string[] = [];
   if (category) tags.push(`category:${category}`);
@@ -125,9 +126,6 @@ export function mapAlert(alert: Obj): AlertMapping {
   };
   if (priority !== undefined) finding.level = priority;
   if (confidence !== undefined) finding.confidence = confidence;
-  const out: AlertMapping = { finding, signatureId: sid };
-  if (action !== undefined) out.action = action;
-  if (gid !== undefined) out.gid = gid;
-  if (rev !== undefined) out.rev = rev;
-  return out;
+  // One shape whatever the alert holds (absent values undefined): the caller reads every field.
+  return { finding, action, gid, rev, signatureId: sid };
 }

@@ -5,7 +5,7 @@
  * the event being built.
  */
 import type { EventDraft, File } from '../../schema/event.ts';
-import { isObj, type Obj, optInt, optPort, optStr, ParseError, typeName } from '../fields.ts';
+import { intOf, isObj, type Obj, optInt, optStr, ParseError, portOf, strOf, typeName } from '../fields.ts';
 import { isIp, type Observables, omit } from './network.ts';
 
 /**
@@ -110,13 +110,16 @@ export function mapDns(dns: Obj, b: Building): void {
 
 const HTTP_MAPPED = new Set(['hostname', 'url', 'http_method', 'http_user_agent', 'status', 'http_refer']);
 
+const ABSOLUTE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
 /**
  * The URL a request named: absolute already (proxy requests), or host + port + path.
  *
  * @example absoluteUrl('example.org', 8080, '/a?b=1') // 'http://example.org:8080/a?b=1'
  */
 export function absoluteUrl(host: string | undefined, port: number | undefined, path: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) return path;
+  // A path starting with `/` (nearly all) cannot be absolute: no regular expression for those.
+  if (path.charCodeAt(0) !== 47 && ABSOLUTE.test(path)) return path;
   if (host === undefined) return path;
   const h = host.includes(':') && !host.startsWith('[') && isIp(host) ? `[${host}]` : host;
   const p = port !== undefined && port !== 80 ? `:${port}` : '';
@@ -129,7 +132,12 @@ export function absoluteUrl(host: string | undefined, port: number | undefined, 
  * @example statusCode({ status: '404' }, 'status', 'http.status') // 404
  */
 export function statusCode(o: Obj, key: string, field: string): number | undefined {
-  const n = optInt(o, key, field);
+  return httpStatus(o[key], field);
+}
+
+/** {@link statusCode} of a value already read. */
+export function httpStatus(v: unknown, field: string): number | undefined {
+  const n = intOf(v, field);
   if (n !== undefined && (n < 0 || n > 999))
     throw new ParseError(`${field} must be an HTTP status code, got ${n}`, field);
   return n;
@@ -137,13 +145,14 @@ export function statusCode(o: Obj, key: string, field: string): number | undefin
 
 /** EVE `http`: method, URL (made absolute from hostname + path), user agent, status, referrer. */
 export function mapHttp(http: Obj, b: Building): void {
-  const hostname = optStr(http, 'hostname', 'http.hostname');
-  const path = optStr(http, 'url', 'http.url');
-  const port = optPort(http, 'http_port', 'http.http_port');
-  const method = optStr(http, 'http_method', 'http.http_method');
-  const ua = optStr(http, 'http_user_agent', 'http.http_user_agent');
-  const status = statusCode(http, 'status', 'http.status');
-  const referrer = optStr(http, 'http_refer', 'http.http_refer');
+  // Fields read by name: see strOf in ../fields.ts.
+  const hostname = strOf(http.hostname, 'http.hostname');
+  const path = strOf(http.url, 'http.url');
+  const port = portOf(http.http_port, 'http.http_port');
+  const method = strOf(http.http_method, 'http.http_method');
+  const ua = strOf(http.http_user_agent, 'http.http_user_agent');
+  const status = httpStatus(http.status, 'http.status');
+  const referrer = strOf(http.http_refer, 'http.http_refer');
   const out: NonNullable<EventDraft['http']> = {};
   if (method !== undefined) out.method = method;
   if (path !== undefined) {
@@ -161,10 +170,27 @@ export function mapHttp(http: Obj, b: Building): void {
   if (status !== undefined) out.status_code = status;
   if (referrer !== undefined) out.referrer = referrer;
   b.http = out;
-  const rest = omit(http, HTTP_MAPPED);
   // The path as sent is kept beside the absolute URL: detections on web logs match on it.
-  if (path !== undefined) b.unmapped.http = { uri: path, ...rest };
-  else if (rest) b.unmapped.http = rest;
+  if (path !== undefined) b.unmapped.http = withUri(path, http);
+  else {
+    const rest = omit(http, HTTP_MAPPED);
+    if (rest) b.unmapped.http = rest;
+  }
+}
+
+/**
+ * `{ uri: path, ...omit(http, HTTP_MAPPED) }` in one pass, without the
+ * intermediate object. A `__proto__` key is left out, as the spread of
+ * omit's copy (where it set the prototype) left it out.
+ */
+function withUri(path: string, http: Obj): Obj {
+  const out: Obj = { uri: path };
+  for (const k in http) {
+    if (HTTP_MAPPED.has(k) || k === '__proto__') continue;
+    const v = http[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------

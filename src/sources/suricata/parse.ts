@@ -1,6 +1,6 @@
-import { ocsfFromSeverity } from '../../schema/common.ts';
+import { type OcsfSeverityId, ocsfFromSeverity, type SeverityName } from '../../schema/common.ts';
 import { type Endpoint, type EventDraft, type Network, OCSF } from '../../schema/event.ts';
-import { asObj, isObj, type Obj, optObj, optPort, optStr, ParseError, typeName } from '../fields.ts';
+import { asObj, isObj, type Obj, objOf, ParseError, portOf, strOf, typeName } from '../fields.ts';
 import { mapAlert } from './alert.ts';
 import { type Building, mapDns, mapFileinfo, mapHttp, mapMail, mapSsh, mapTls } from './app.ts';
 import { applyFlow, applyNetflow, sourceIsClient } from './flow.ts';
@@ -28,33 +28,43 @@ const CLASS_OF: Record<string, number> = {
   dhcp: 4004,
 };
 
-/** Top-level fields mapped into the event (or left to `raw` only: payloads can be large). */
-const TOP_MAPPED = new Set([
-  'timestamp',
-  'flow_id',
-  'event_type',
-  'src_ip',
-  'src_port',
-  'dest_ip',
-  'dest_port',
-  'proto',
-  'app_proto',
-  'in_iface',
-  'host',
-  'flow',
-  'netflow',
-  'alert',
-  'http',
-  'dns',
-  'tls',
-  'ssh',
-  'fileinfo',
-  'smtp',
-  'email',
-  'payload',
-  'payload_printable',
-  'packet',
-]);
+/**
+ * Top-level fields mapped into the event (or left to `raw` only: payloads
+ * can be large). A switch rather than a Set: V8 compares the record's keys
+ * (interned strings) by identity, several times faster than hashing each
+ * key of every record.
+ */
+function isTopMapped(k: string): boolean {
+  switch (k) {
+    case 'timestamp':
+    case 'flow_id':
+    case 'event_type':
+    case 'src_ip':
+    case 'src_port':
+    case 'dest_ip':
+    case 'dest_port':
+    case 'proto':
+    case 'app_proto':
+    case 'in_iface':
+    case 'host':
+    case 'flow':
+    case 'netflow':
+    case 'alert':
+    case 'http':
+    case 'dns':
+    case 'tls':
+    case 'ssh':
+    case 'fileinfo':
+    case 'smtp':
+    case 'email':
+    case 'payload':
+    case 'payload_printable':
+    case 'packet':
+      return true;
+    default:
+      return false;
+  }
+}
 const FLOW_MAPPED = new Set([
   'pkts_toserver',
   'pkts_toclient',
@@ -64,7 +74,36 @@ const FLOW_MAPPED = new Set([
   'end',
 ]);
 const NETFLOW_MAPPED = new Set(['pkts', 'bytes', 'start', 'end']);
-const ALERT_UNMAPPED = ['gid', 'rev', 'category', 'action', 'metadata', 'source', 'target', 'xff', 'rule'];
+
+/**
+ * The alert's fields kept in `unmapped.alert`, in this order: gid, rev,
+ * category, action, metadata, source, target, xff, rule (those set). Read
+ * by name rather than `alert[k]` over a list: that generic lookup per key
+ * was a visible share of every alert's cost.
+ */
+function alertUnmapped(alert: Obj): Obj {
+  const a: Obj = {};
+  const { gid, rev, category, action, metadata, source, target, xff, rule } = alert;
+  if (gid !== undefined && gid !== null) a.gid = gid;
+  if (rev !== undefined && rev !== null) a.rev = rev;
+  if (category !== undefined && category !== null) a.category = category;
+  if (action !== undefined && action !== null) a.action = action;
+  if (metadata !== undefined && metadata !== null) a.metadata = metadata;
+  if (source !== undefined && source !== null) a.source = source;
+  if (target !== undefined && target !== null) a.target = target;
+  if (xff !== undefined && xff !== null) a.xff = xff;
+  if (rule !== undefined && rule !== null) a.rule = rule;
+  return a;
+}
+
+/** ocsfFromSeverity as a table: it builds its lookup object on every call. */
+const SEVERITY_ID: Readonly<Record<SeverityName, OcsfSeverityId>> = {
+  informational: ocsfFromSeverity('informational'),
+  low: ocsfFromSeverity('low'),
+  medium: ocsfFromSeverity('medium'),
+  high: ocsfFromSeverity('high'),
+  critical: ocsfFromSeverity('critical'),
+};
 
 export interface SuricataOptions {
   homeNet: HomeNet;
@@ -101,38 +140,40 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
   const { homeNet, skip } = options;
   return (record) => {
     const r = asObj(record);
-    const eventType = optStr(r, 'event_type');
+    // Fields are read by name (`strOf(r.src_ip, …)`), not with optStr(r, key): see strOf in ../fields.ts.
+    const eventType = strOf(r.event_type, 'event_type');
     if (eventType === undefined) throw new ParseError('event_type is required', 'event_type');
     if (eventType === 'stats' || skip.has(eventType)) return [];
     const rawTime = r.timestamp;
     const time = parseSensorTime(rawTime, 'timestamp');
-    const srcIp = optStr(r, 'src_ip');
-    const srcPort = optPort(r, 'src_port');
-    const dstIp = optStr(r, 'dest_ip');
-    const dstPort = optPort(r, 'dest_port');
-    const proto = optStr(r, 'proto');
-    const appProto = optStr(r, 'app_proto');
+    const srcIp = strOf(r.src_ip, 'src_ip');
+    const srcPort = portOf(r.src_port, 'src_port');
+    const dstIp = strOf(r.dest_ip, 'dest_ip');
+    const dstPort = portOf(r.dest_port, 'dest_port');
+    const proto = strOf(r.proto, 'proto');
+    const appProto = strOf(r.app_proto, 'app_proto');
     const flowId = flowIdOf(r);
 
     const obs = new Observables();
-    obs.ip(srcIp, 'src_endpoint.ip');
-    obs.ip(dstIp, 'dst_endpoint.ip');
+    // homeNet.contains answers isIp from its cache (undefined: not an address), and warms it for direction().
+    if (srcIp !== undefined && homeNet.contains(srcIp) !== undefined) obs.add('ip', srcIp, 'src_endpoint.ip');
+    if (dstIp !== undefined && homeNet.contains(dstIp) !== undefined) obs.add('ip', dstIp, 'dst_endpoint.ip');
 
     const network: Network = {};
     if (proto !== undefined) network.protocol = proto.toLowerCase();
     // `failed` means protocol detection gave up: no application protocol.
     if (appProto !== undefined && appProto !== 'failed') network.app_protocol = appProto.toLowerCase();
     if (flowId !== undefined) network.flow_uid = flowId;
-    const flow = optObj(r, 'flow');
-    const tcp = optObj(r, 'tcp');
-    const dns = optObj(r, 'dns');
+    const flow = objOf(r.flow, 'flow');
+    const tcp = objOf(r.tcp, 'tcp');
+    const dns = objOf(r.dns, 'dns');
     const fromClient = sourceIsClient(r, flow, srcIp, srcPort) && !isDnsAnswer(r, dns);
     // Direction is the connection's, seen from its client, whichever way this record's packet went.
     const direction = fromClient ? homeNet.direction(srcIp, dstIp) : homeNet.direction(dstIp, srcIp);
     if (direction !== undefined) network.direction = direction;
     const unmapped: Record<string, unknown> = {};
     if (eventType === 'netflow') {
-      const nf = optObj(r, 'netflow');
+      const nf = objOf(r.netflow, 'netflow');
       if (nf) {
         applyNetflow(network, nf, tcp);
         const rest = omit(nf, NETFLOW_MAPPED);
@@ -143,14 +184,14 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
       const rest = omit(flow, FLOW_MAPPED);
       if (rest) unmapped.flow = rest;
     } else if (tcp) {
-      const flags = optStr(tcp, 'tcp_flags', 'tcp.tcp_flags');
+      const flags = strOf(tcp.tcp_flags, 'tcp.tcp_flags');
       if (flags !== undefined) network.state = `flags=${flags}`;
     }
 
     let src = endpointOf(srcIp, srcPort);
     let dst = endpointOf(dstIp, dstPort);
-    const iface = optStr(r, 'in_iface');
-    const sensor = optStr(r, 'host');
+    const iface = strOf(r.in_iface, 'in_iface');
+    const sensor = strOf(r.host, 'host');
     let device: Endpoint | undefined;
     if (iface !== undefined || sensor !== undefined) {
       device = {};
@@ -158,22 +199,30 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
       if (iface !== undefined) device.interface = iface;
     }
 
-    const b: Building = { obs, unmapped };
+    // Every field set up front: one shape for all records, so reading them below stays cheap.
+    const b: Building = {
+      obs,
+      unmapped,
+      dns: undefined,
+      http: undefined,
+      file: undefined,
+      serverName: undefined,
+    };
     // Application-layer objects: in their own records, and as context in alerts.
-    const http = optObj(r, 'http');
+    const http = objOf(r.http, 'http');
     if (http) mapHttp(http, b);
     if (dns) mapDns(dns, b);
-    const tls = optObj(r, 'tls');
+    const tls = objOf(r.tls, 'tls');
     const tlsVersion = tls ? mapTls(tls, b) : undefined;
     // The SNI names the server: the destination, unless this record's packet came from the server.
     if (b.serverName !== undefined) {
       if (fromClient) dst = { ...dst, hostname: b.serverName };
       else src = { ...src, hostname: b.serverName };
     }
-    const ssh = optObj(r, 'ssh');
+    const ssh = objOf(r.ssh, 'ssh');
     const sshSoftware = ssh ? mapSsh(ssh, b) : undefined;
-    const smtp = optObj(r, 'smtp');
-    const email = optObj(r, 'email');
+    const smtp = objOf(r.smtp, 'smtp');
+    const email = objOf(r.email, 'email');
     if (smtp || email) mapMail(smtp, email, b);
 
     const from = endpoint(srcIp, srcPort);
@@ -186,15 +235,13 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
     let finding: EventDraft['finding'];
     switch (eventType) {
       case 'alert': {
-        const alert = optObj(r, 'alert');
+        const alert = objOf(r.alert, 'alert');
         if (!alert) throw new ParseError('alert is required for event_type alert', 'alert');
         const m = mapAlert(alert);
         finding = m.finding;
-        severityId = ocsfFromSeverity(m.finding.severity);
+        severityId = SEVERITY_ID[m.finding.severity];
         statusDetail = m.action;
-        const a: Obj = {};
-        for (const k of ALERT_UNMAPPED) if (alert[k] !== undefined && alert[k] !== null) a[k] = alert[k];
-        unmapped.alert = a;
+        unmapped.alert = alertUnmapped(alert);
         message = `${m.finding.title} [${m.gid ?? 1}:${m.signatureId}:${m.rev ?? 0}] ${from} → ${to}`;
         discriminator = `:${m.gid ?? 1}:${m.signatureId}`;
         break;
@@ -210,13 +257,13 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
       }
       case 'dns': {
         const d = b.dns;
-        const type = dns ? optStr(dns, 'type', 'dns.type') : undefined;
+        const type = dns ? strOf(dns.type, 'dns.type') : undefined;
         message = `DNS ${type ?? 'event'} ${d?.query ?? '?'}${d?.qtype ? ` ${d.qtype}` : ''}${d?.rcode ? ` ${d.rcode}` : ''}`;
         if (d?.rcode !== undefined) status = d.rcode === 'NOERROR' ? 'success' : 'failure';
         // Version 1 writes one record per answer, all with the same id and time.
         if (dns) {
-          const rdata = optStr(dns, 'rdata', 'dns.rdata');
-          discriminator = `:${type ?? ''}:${optStr(dns, 'id', 'dns.id') ?? ''}${rdata === undefined ? '' : `:${rdata}`}`;
+          const rdata = strOf(dns.rdata, 'dns.rdata');
+          discriminator = `:${type ?? ''}:${strOf(dns.id, 'dns.id') ?? ''}${rdata === undefined ? '' : `:${rdata}`}`;
         }
         break;
       }
@@ -233,17 +280,17 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
         message = `SSH ${sshSoftware?.client ?? '?'} ${from} → ${sshSoftware?.server ?? '?'} ${to}`;
         break;
       case 'fileinfo': {
-        const fi = optObj(r, 'fileinfo');
+        const fi = objOf(r.fileinfo, 'fileinfo');
         if (!fi) throw new ParseError('fileinfo is required for event_type fileinfo', 'fileinfo');
         const f = mapFileinfo(fi, b);
         message = `File ${f.path ?? '?'}${f.size !== undefined ? ` (${f.size} bytes)` : ''} ${from} → ${to}`;
-        discriminator = `:${optStr(fi, 'file_id', 'fileinfo.file_id') ?? optStr(fi, 'fid', 'fileinfo.fid') ?? f.path ?? ''}`;
+        discriminator = `:${strOf(fi.file_id, 'fileinfo.file_id') ?? strOf(fi.fid, 'fileinfo.fid') ?? f.path ?? ''}`;
         break;
       }
       case 'anomaly': {
-        const an = optObj(r, 'anomaly');
-        const kind = an ? optStr(an, 'type', 'anomaly.type') : undefined;
-        const ev = an ? optStr(an, 'event', 'anomaly.event') : undefined;
+        const an = objOf(r.anomaly, 'anomaly');
+        const kind = an ? strOf(an.type, 'anomaly.type') : undefined;
+        const ev = an ? strOf(an.event, 'anomaly.event') : undefined;
         // Protocol anomalies are unusual but rarely malicious on their own.
         severityId = 2;
         statusDetail = ev;
@@ -260,7 +307,7 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
     }
 
     let anyUnmapped = false;
-    for (const k in r) if (!TOP_MAPPED.has(k) && r[k] !== undefined && !(k in unmapped)) unmapped[k] = r[k];
+    for (const k in r) if (!isTopMapped(k) && r[k] !== undefined && !(k in unmapped)) unmapped[k] = r[k];
     for (const _ in unmapped) {
       anyUnmapped = true;
       break;
