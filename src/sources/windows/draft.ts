@@ -5,6 +5,37 @@ import { baseName, ipOf, parseHashes, pidOf, portOf, splitAccount, text } from '
 
 type Process = NonNullable<EventDraft['process']>;
 type Endpoint = NonNullable<EventDraft['src_endpoint']>;
+type ClassQuartet = ReturnType<typeof ocsfClass>;
+
+/** The data fields a process is read from (any may be missing); mappers keep these as constants. */
+export interface ProcessFields {
+  path?: string;
+  cmd?: string;
+  pid?: string;
+  guid?: string;
+  user?: string;
+  integrity?: string;
+  hashes?: string;
+}
+
+/** The data fields an endpoint is read from. */
+export interface EndpointFields {
+  ip?: string;
+  port?: string;
+  host?: string;
+}
+
+/** ocsfClass per class id, computed once: a Windows source meets a dozen classes. */
+const CLASSES = new Map<number, ClassQuartet>();
+
+function classOf(classUid: number): ClassQuartet {
+  let c = CLASSES.get(classUid);
+  if (!c) {
+    c = ocsfClass(classUid);
+    CLASSES.set(classUid, c);
+  }
+  return c;
+}
 
 /**
  * An event under construction: the mappers of each event id fill it from
@@ -19,7 +50,17 @@ export class WinDraft {
     readonly rec: WinRecord,
     classUid: number,
   ) {
-    this.draft = { ...ocsfClass(classUid), time: rec.time, severity_id: 1, raw: undefined };
+    const c = classOf(classUid);
+    // One literal in the order the spread wrote (class quartet, time, severity, raw).
+    this.draft = {
+      class_uid: c.class_uid,
+      class_name: c.class_name,
+      category_uid: c.category_uid,
+      category_name: c.category_name,
+      time: rec.time,
+      severity_id: 1,
+      raw: undefined,
+    };
   }
 
   get data(): Obj {
@@ -32,12 +73,22 @@ export class WinDraft {
   }
 
   setClass(classUid: number): void {
-    Object.assign(this.draft, ocsfClass(classUid));
+    const c = classOf(classUid);
+    this.draft.class_uid = c.class_uid;
+    this.draft.class_name = c.class_name;
+    this.draft.category_uid = c.category_uid;
+    this.draft.category_name = c.category_name;
   }
 
   observe(type: Observable['type'], value: string | undefined, name: string): void {
-    if (value && !this.observables.some((o) => o.type === type && o.value === value && o.name === name))
-      this.observables.push({ type, value, name });
+    if (!value) return;
+    // A loop, not `some` with a closure allocated per call: events have a handful of observables.
+    const list = this.observables;
+    for (let i = 0; i < list.length; i++) {
+      const o = list[i]!;
+      if (o.type === type && o.value === value && o.name === name) return;
+    }
+    list.push({ type, value, name });
   }
 
   /** actor.user from a `DOMAIN\name` field or from name/domain/SID fields. */
@@ -56,57 +107,88 @@ export class WinDraft {
   }
 
   /** A process from data fields (any of which may be missing). */
-  processFrom(fields: {
-    path?: string;
-    cmd?: string;
-    pid?: string;
-    guid?: string;
-    user?: string;
-    integrity?: string;
-    hashes?: string;
-  }): Process | undefined {
+  processFrom(fields: ProcessFields): Process | undefined {
     const p: Process = {};
+    // Whether a field was set, tracked as we go rather than counted with Object.keys.
+    let any = false;
     const path = fields.path ? this.str(fields.path) : undefined;
     if (path) {
       p.path = path;
       p.name = baseName(path);
+      any = true;
     }
     const cmd = fields.cmd ? this.str(fields.cmd) : undefined;
-    if (cmd) p.cmd_line = cmd;
+    if (cmd) {
+      p.cmd_line = cmd;
+      any = true;
+    }
     const pid = fields.pid ? pidOf(this.rec.data[fields.pid]) : undefined;
     // Security events write 0x0 when no process applies.
-    if (pid !== undefined && pid !== 0) p.pid = pid;
+    if (pid !== undefined && pid !== 0) {
+      p.pid = pid;
+      any = true;
+    }
     const guid = fields.guid ? this.str(fields.guid) : undefined;
-    if (guid) p.uid = guid;
+    if (guid) {
+      p.uid = guid;
+      any = true;
+    }
     const user = fields.user ? this.str(fields.user) : undefined;
-    if (user) p.user = user;
+    if (user) {
+      p.user = user;
+      any = true;
+    }
     const integrity = fields.integrity ? this.str(fields.integrity) : undefined;
-    if (integrity) p.integrity = integrity;
+    if (integrity) {
+      p.integrity = integrity;
+      any = true;
+    }
     const hashes = fields.hashes ? parseHashes(this.rec.data[fields.hashes]) : undefined;
-    if (hashes) p.hashes = hashes;
-    return Object.keys(p).length ? p : undefined;
+    if (hashes) {
+      p.hashes = hashes;
+      any = true;
+    }
+    return any ? p : undefined;
   }
 
   setProcess(p: Process | undefined, name = 'process'): void {
     if (!p) return;
     this.draft.process = p;
-    this.observe('process', p.path ?? p.name, `${name}.path`);
-    for (const h of Object.values(p.hashes ?? {})) this.observe('hash', h, `${name}.hashes`);
+    this.observe('process', p.path ?? p.name, name === 'process' ? 'process.path' : `${name}.path`);
+    const hashes = p.hashes;
+    if (hashes) {
+      const field = name === 'process' ? 'process.hashes' : `${name}.hashes`;
+      for (const algo in hashes) this.observe('hash', hashes[algo], field);
+    }
   }
 
-  endpoint(which: 'src_endpoint' | 'dst_endpoint', f: { ip?: string; port?: string; host?: string }): void {
+  endpoint(which: 'src_endpoint' | 'dst_endpoint', f: EndpointFields): void {
     const e: Endpoint = {};
+    let any = false;
     const ip = f.ip ? ipOf(this.rec.data[f.ip]) : undefined;
-    if (ip) e.ip = ip;
+    if (ip) {
+      e.ip = ip;
+      any = true;
+    }
     const port = f.port ? portOf(this.rec.data[f.port]) : undefined;
     // Security events write port 0 when there is none.
-    if (port !== undefined && port !== 0) e.port = port;
+    if (port !== undefined && port !== 0) {
+      e.port = port;
+      any = true;
+    }
     const host = f.host ? this.str(f.host) : undefined;
-    if (host) e.hostname = host;
-    if (!Object.keys(e).length) return;
+    if (host) {
+      e.hostname = host;
+      any = true;
+    }
+    if (!any) return;
     this.draft[which] = e;
-    this.observe('ip', e.ip, `${which}.ip`);
-    this.observe('host', e.hostname, `${which}.hostname`);
+    this.observe('ip', e.ip, which === 'src_endpoint' ? 'src_endpoint.ip' : 'dst_endpoint.ip');
+    this.observe(
+      'host',
+      e.hostname,
+      which === 'src_endpoint' ? 'src_endpoint.hostname' : 'dst_endpoint.hostname',
+    );
   }
 
   file(pathField: string, hashesField?: string): void {
@@ -117,7 +199,7 @@ export class WinDraft {
     if (hashes) f.hashes = hashes;
     this.draft.file = f;
     this.observe('file', path, 'file.path');
-    for (const h of Object.values(hashes ?? {})) this.observe('hash', h, 'file.hashes');
+    if (hashes) for (const algo in hashes) this.observe('hash', hashes[algo], 'file.hashes');
   }
 
   finish(): EventDraft {

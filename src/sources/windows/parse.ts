@@ -34,7 +34,8 @@ function severityOf(level: number | undefined): OcsfSeverityId {
 export function normaliseWindows(record: unknown): EventDraft[] {
   const rec = readWinRecord(record);
   const sysmon = isSysmon(rec.channel, rec.provider);
-  const known = sysmon ? SYSMON_EVENTS[rec.eventId] : windowsEventInfo(rec.channel, rec.eventId);
+  const info = sysmon ? undefined : windowsEventInfo(rec.channel, rec.eventId);
+  const known = sysmon ? SYSMON_EVENTS[rec.eventId] : info;
   const d = new WinDraft(rec, known?.class ?? 0);
   const draft = d.draft;
   draft.raw = record;
@@ -53,7 +54,6 @@ export function normaliseWindows(record: unknown): EventDraft[] {
 
   if (sysmon) mapSysmon(d);
   else {
-    const info = windowsEventInfo(rec.channel, rec.eventId);
     if (info) mapWindowsEvent(d, info.key);
     // Without an account in the event data, the account the event was logged under is the actor.
     // Not for Sysmon, whose events are all logged by its service as SYSTEM.

@@ -1,4 +1,5 @@
 import { asObj, isObj, type Obj, ParseError, toIsoTime, typeName } from '../fields.ts';
+import { isSysmon } from './sysmon.ts';
 import { text } from './values.ts';
 
 /**
@@ -45,6 +46,7 @@ const CANONICAL_CHANNELS = [
   'Microsoft-Windows-Windows Defender/Operational',
 ];
 const CHANNEL_BY_LOWER = new Map(CANONICAL_CHANNELS.map((c) => [c.toLowerCase(), c]));
+const CHANNEL_EXACT: ReadonlyMap<string, string> = new Map(CANONICAL_CHANNELS.map((c) => [c, c]));
 
 /**
  * Channel names are case-insensitive in Windows and some exports lower-case
@@ -53,10 +55,16 @@ const CHANNEL_BY_LOWER = new Map(CANONICAL_CHANNELS.map((c) => [c.toLowerCase(),
  */
 export function canonicalChannel(channel: string | undefined): string | undefined {
   if (channel === undefined) return undefined;
+  // Most events already carry the canonical spelling: one lookup, no lowercase copy. The constant
+  // comes back (same text): later lookups keyed by the channel find its hash already computed.
+  const exact = CHANNEL_EXACT.get(channel);
+  if (exact !== undefined) return exact;
   return CHANNEL_BY_LOWER.get(channel.toLowerCase()) ?? channel;
 }
 
 function eventIdOf(v: unknown, field: string): number {
+  // The common case first: a JSON number in range (flat exports write EventID so).
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535) return v;
   const raw = isObj(v) ? (v['#text'] ?? v.value ?? v['#value']) : v;
   const n =
     typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
@@ -70,20 +78,27 @@ function eventIdOf(v: unknown, field: string): number {
   return n;
 }
 
+const LEVEL_BY_NAME: ReadonlyMap<string, number> = new Map([
+  ['critical', 1],
+  ['error', 2],
+  ['warning', 3],
+  ['information', 4],
+  ['informational', 4],
+  ['info', 4],
+  ['verbose', 5],
+]);
+
 function levelOf(v: unknown): number | undefined {
   if (typeof v === 'number' && Number.isInteger(v)) return v;
   if (typeof v === 'string') {
-    if (/^\d$/.test(v.trim())) return Number(v);
-    const byName: Record<string, number> = {
-      critical: 1,
-      error: 2,
-      warning: 3,
-      information: 4,
-      informational: 4,
-      info: 4,
-      verbose: 5,
-    };
-    return byName[v.trim().toLowerCase()];
+    // One digit, as NXLog and evtx write it ("4"), without a regular expression.
+    if (v.length === 1) {
+      const c = v.charCodeAt(0);
+      if (c >= 48 && c <= 57) return c - 48;
+    }
+    const t = v.trim();
+    if (/^\d$/.test(t)) return Number(v);
+    return LEVEL_BY_NAME.get(t.toLowerCase());
   }
   return undefined;
 }
@@ -92,8 +107,27 @@ function levelOf(v: unknown): number | undefined {
 const AUDIT_SUCCESS_BIT = 0x20000000000000n;
 const AUDIT_FAILURE_BIT = 0x10000000000000n;
 
+/**
+ * Outcomes of keyword values seen so far: a dataset uses a handful of
+ * keyword values, and reading one (a BigInt per event) cost more than the
+ * rest of the record. Bounded: past the cap values are computed each time.
+ */
+const AUDIT_CACHE = new Map<string | number, 'success' | 'failure' | undefined>();
+const AUDIT_CACHE_MAX = 1024;
+
 /** Audit outcome from keywords in any of their spellings: hex, signed 64-bit number, names. */
 export function auditOf(keywords: unknown): 'success' | 'failure' | undefined {
+  if (typeof keywords === 'number' || (typeof keywords === 'string' && keywords.length <= 40)) {
+    const hit = AUDIT_CACHE.get(keywords);
+    if (hit !== undefined || AUDIT_CACHE.has(keywords)) return hit;
+    const outcome = auditOfUncached(keywords);
+    if (AUDIT_CACHE.size < AUDIT_CACHE_MAX) AUDIT_CACHE.set(keywords, outcome);
+    return outcome;
+  }
+  return auditOfUncached(keywords);
+}
+
+function auditOfUncached(keywords: unknown): 'success' | 'failure' | undefined {
   if (Array.isArray(keywords)) {
     const names = keywords.map((k) => String(k).toLowerCase());
     if (names.includes('audit failure')) return 'failure';
@@ -119,9 +153,73 @@ export function auditOf(keywords: unknown): 'success' | 'failure' | undefined {
 function firstTime(candidates: Array<[unknown, string]>, fallbackField: string): string {
   for (const [v, field] of candidates) {
     if (v === undefined || v === null || v === '') continue;
-    return toIsoTime(v, field);
+    return timeOf(v, field);
   }
   throw new ParseError(`${fallbackField} is required`, fallbackField);
+}
+
+/** Whether a time value is present (the rule {@link firstTime} applies to each candidate). */
+function given(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== '';
+}
+
+/**
+ * {@link toIsoTime}, with the two spellings the Windows exports use per
+ * event read by hand: `2020-06-10T02:50:54.631Z` (already the result) and
+ * Sysmon's `2020-06-10 02:50:54.631` (UTC without a zone). Parsing them
+ * through `Date` was a large share of normalising a Windows event. Only
+ * valid dates in 1970–9999 take this path; anything else goes through
+ * toIsoTime, so results and errors are the same.
+ */
+function timeOf(v: unknown, field: string): string {
+  if (typeof v === 'string') {
+    if (v.length === 24 && v.charCodeAt(10) === 84 && v.charCodeAt(23) === 90 && isValidMsTime(v)) return v;
+    if (v.length === 23 && v.charCodeAt(10) === 32 && isValidMsTime(v))
+      return `${v.slice(0, 10)}T${v.slice(11)}Z`;
+  }
+  return toIsoTime(v, field);
+}
+
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function digits(v: string, at: number, n: number): number {
+  let x = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    x = x * 10 + c;
+  }
+  return x;
+}
+
+/** `YYYY-MM-DD?HH:MM:SS.mmm` (any character at 10) naming a real instant in 1970–9999. */
+function isValidMsTime(v: string): boolean {
+  if (
+    v.charCodeAt(4) !== 45 ||
+    v.charCodeAt(7) !== 45 ||
+    v.charCodeAt(13) !== 58 ||
+    v.charCodeAt(16) !== 58 ||
+    v.charCodeAt(19) !== 46
+  )
+    return false;
+  const year = digits(v, 0, 4);
+  const month = digits(v, 5, 2);
+  const day = digits(v, 8, 2);
+  if (year < 1970 || month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month]!)) return false;
+  const hour = digits(v, 11, 2);
+  const minute = digits(v, 14, 2);
+  const second = digits(v, 17, 2);
+  return (
+    hour >= 0 &&
+    hour < 24 &&
+    minute >= 0 &&
+    minute < 60 &&
+    second >= 0 &&
+    second < 60 &&
+    digits(v, 20, 3) >= 0
+  );
 }
 
 function attr(o: unknown, name: string): unknown {
@@ -243,30 +341,36 @@ const NXLOG_EVENT_TYPES = new Set([
   'VERBOSE',
 ]);
 
+/** The time of a flat record: the first of its time fields present (read in place, no list built). */
+function flatTime(r: Obj, sysmon: boolean): string {
+  if (given(r.TimeCreated)) return timeOf(r.TimeCreated, 'TimeCreated');
+  // Sysmon's UtcTime is the event's own time; @timestamp is when the collector received it.
+  if (sysmon && given(r.UtcTime)) return timeOf(r.UtcTime, 'UtcTime');
+  if (given(r['@timestamp'])) return timeOf(r['@timestamp'], '@timestamp');
+  if (given(r.EventTime)) return timeOf(r.EventTime, 'EventTime');
+  throw new ParseError('@timestamp is required', '@timestamp');
+}
+
 function fromFlat(r: Obj): WinRecord {
   const eventId = eventIdOf(r.EventID, 'EventID');
   const channel = canonicalChannel(text(r.Channel));
-  const sysmon = /sysmon/i.test(channel ?? '') || /sysmon/i.test(text(r.SourceName) ?? '');
-  const time = firstTime(
-    [
-      [r.TimeCreated, 'TimeCreated'],
-      // Sysmon's UtcTime is the event's own time; @timestamp is when the collector received it.
-      [sysmon ? r.UtcTime : undefined, 'UtcTime'],
-      [r['@timestamp'], '@timestamp'],
-      [r.EventTime, 'EventTime'],
-    ],
-    '@timestamp',
-  );
+  const provider = text(r.SourceName);
+  const sysmon = isSysmon(channel, provider);
+  const time = flatTime(r, sysmon);
   const nxlogType = text(r.EventTypeOrignal) ?? text(r.EventType);
+  const hasOriginalType = r.EventTypeOrignal !== undefined;
+  // Keys read once (not Object.entries, which builds a [key, value] array per field).
   const data: Obj = {};
-  for (const [k, v] of Object.entries(r)) {
+  const keys = Object.keys(r);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
     if (FLAT_ENVELOPE_KEYS.has(k)) continue;
-    if (k === 'EventType' && r.EventTypeOrignal === undefined && NXLOG_EVENT_TYPES.has(String(v))) continue;
+    const v = r[k];
+    if (k === 'EventType' && !hasOriginalType && NXLOG_EVENT_TYPES.has(String(v))) continue;
     data[k] = v;
   }
   const rec: WinRecord = { shape: 'otrf', eventId, time, data };
   if (channel) rec.channel = channel;
-  const provider = text(r.SourceName);
   if (provider) rec.provider = provider;
   const computer = text(r.Hostname) ?? text(r.Computer);
   if (computer) rec.computer = computer;

@@ -60,19 +60,42 @@ export const WINDOWS_EVENTS: Readonly<Record<string, { name: string; class: numb
   'Microsoft-Windows-TaskScheduler/Operational:200': { name: 'Action started', class: 1006 },
 };
 
-/** The table entry of a non-Sysmon event: Security ids are matched on the channel `Security` (any case). */
-export function windowsEventInfo(
-  channel: string | undefined,
-  eventId: number,
-): { key: string; name: string; class: number } | undefined {
-  const ch = channel ?? '';
-  if (ch.toLowerCase() === 'security') {
-    const e = WINDOWS_EVENTS[String(eventId)];
-    return e ? { key: String(eventId), ...e } : undefined;
+export interface WindowsEventInfo {
+  readonly key: string;
+  readonly name: string;
+  readonly class: number;
+}
+
+/**
+ * WINDOWS_EVENTS as lookups by channel then id, built once: the entry of an
+ * event is found without building its key string or a new object per event.
+ */
+const SECURITY_INFO = new Map<number, WindowsEventInfo>();
+const CHANNEL_INFO = new Map<string, Map<number, WindowsEventInfo>>();
+for (const [key, e] of Object.entries(WINDOWS_EVENTS)) {
+  const colon = key.lastIndexOf(':');
+  const info: WindowsEventInfo = { key, ...e };
+  if (colon < 0) {
+    SECURITY_INFO.set(Number(key), info);
+    continue;
   }
-  const key = `${ch}:${eventId}`;
-  const e = WINDOWS_EVENTS[key];
-  return e ? { key, ...e } : undefined;
+  const channel = key.slice(0, colon);
+  let byId = CHANNEL_INFO.get(channel);
+  if (!byId) {
+    byId = new Map();
+    CHANNEL_INFO.set(channel, byId);
+  }
+  byId.set(Number(key.slice(colon + 1)), info);
+}
+
+/**
+ * The table entry of a non-Sysmon event: Security ids are matched on the
+ * channel `Security` (any case). The entry is shared: do not modify it.
+ */
+export function windowsEventInfo(channel: string | undefined, eventId: number): WindowsEventInfo | undefined {
+  const ch = channel ?? '';
+  if (ch === 'Security' || ch.toLowerCase() === 'security') return SECURITY_INFO.get(eventId);
+  return CHANNEL_INFO.get(ch)?.get(eventId);
 }
 
 /** Logon type numbers (4624/4625 `LogonType`) → names. */

@@ -1,4 +1,4 @@
-import type { WinDraft } from './draft.ts';
+import type { EndpointFields, ProcessFields, WinDraft } from './draft.ts';
 import { protocolOf, text, truthy } from './values.ts';
 
 /** Sysmon event ids → name and OCSF class (0: no class fits; the event stays a Base Event). */
@@ -37,7 +37,25 @@ export const SYSMON_EVENTS: Readonly<Record<number, { name: string; class: numbe
 
 /** Whether a record comes from Sysmon (by channel or provider). */
 export function isSysmon(channel: string | undefined, provider: string | undefined): boolean {
-  return /sysmon/i.test(channel ?? '') || /sysmon/i.test(provider ?? '');
+  return mentionsSysmon(channel) || mentionsSysmon(provider);
+}
+
+/**
+ * Channel and provider names seen so far → whether they name Sysmon: a few
+ * dozen names recur in every event, and a lookup is cheaper than the
+ * case-insensitive search. Bounded; past the cap names are searched each time.
+ */
+const SYSMON_NAMES = new Map<string, boolean>();
+const SYSMON_NAMES_MAX = 1024;
+
+function mentionsSysmon(name: string | undefined): boolean {
+  if (name === undefined) return false;
+  let hit = SYSMON_NAMES.get(name);
+  if (hit === undefined) {
+    hit = /sysmon/i.test(name);
+    if (SYSMON_NAMES.size < SYSMON_NAMES_MAX && name.length <= 256) SYSMON_NAMES.set(name, hit);
+  }
+  return hit;
 }
 
 /**
@@ -57,30 +75,52 @@ export function dnsAnswers(v: unknown): string[] | undefined {
   return out.length ? out : undefined;
 }
 
+// Which data fields make up each process a Sysmon event names: constants, not objects built per event.
+const IMAGE: ProcessFields = { path: 'Image', pid: 'ProcessId', guid: 'ProcessGuid', user: 'User' };
+const IMAGE_CMD: ProcessFields = { ...IMAGE, cmd: 'CommandLine' };
+const CREATED: ProcessFields = {
+  ...IMAGE,
+  cmd: 'CommandLine',
+  integrity: 'IntegrityLevel',
+  hashes: 'Hashes',
+};
+const CREATED_PARENT: ProcessFields = {
+  path: 'ParentImage',
+  cmd: 'ParentCommandLine',
+  pid: 'ParentProcessId',
+  guid: 'ParentProcessGuid',
+  user: 'ParentUser',
+};
+const SOURCE_PROCESS: ProcessFields = {
+  path: 'SourceImage',
+  pid: 'SourceProcessId',
+  guid: 'SourceProcessGuid',
+  user: 'SourceUser',
+};
+const TARGET_PROCESS: ProcessFields = {
+  path: 'TargetImage',
+  pid: 'TargetProcessId',
+  guid: 'TargetProcessGuid',
+  user: 'TargetUser',
+};
+const SOURCE_ENDPOINT: EndpointFields = { ip: 'SourceIp', port: 'SourcePort', host: 'SourceHostname' };
+const DESTINATION_ENDPOINT: EndpointFields = {
+  ip: 'DestinationIp',
+  port: 'DestinationPort',
+  host: 'DestinationHostname',
+};
+
 /** Fill a draft from a Sysmon event; fields the schema has no place for stay in `unmapped` only. */
 export function mapSysmon(d: WinDraft): void {
   const id = d.rec.eventId;
-  const image = { path: 'Image', pid: 'ProcessId', guid: 'ProcessGuid', user: 'User' };
+  const image = IMAGE;
   d.actorFrom('User');
   switch (id) {
     case 1: {
-      const p = d.processFrom({
-        ...image,
-        cmd: 'CommandLine',
-        integrity: 'IntegrityLevel',
-        hashes: 'Hashes',
-      });
-      const parent = d.processFrom({
-        path: 'ParentImage',
-        cmd: 'ParentCommandLine',
-        pid: 'ParentProcessId',
-        guid: 'ParentProcessGuid',
-        user: 'ParentUser',
-      });
-      if (p && parent) {
-        const { hashes: _h, parent: _p, ...core } = parent;
-        p.parent = core;
-      }
+      const p = d.processFrom(CREATED);
+      // CREATED_PARENT reads no hashes and processFrom sets no parent: the parent is used as it is.
+      const parent = d.processFrom(CREATED_PARENT);
+      if (p && parent) p.parent = parent;
       d.setProcess(p);
       if (parent?.path) d.observe('process', parent.path, 'process.parent.path');
       d.draft.activity_name = 'Process Create';
@@ -88,12 +128,8 @@ export function mapSysmon(d: WinDraft): void {
     }
     case 3: {
       d.setProcess(d.processFrom(image));
-      d.endpoint('src_endpoint', { ip: 'SourceIp', port: 'SourcePort', host: 'SourceHostname' });
-      d.endpoint('dst_endpoint', {
-        ip: 'DestinationIp',
-        port: 'DestinationPort',
-        host: 'DestinationHostname',
-      });
+      d.endpoint('src_endpoint', SOURCE_ENDPOINT);
+      d.endpoint('dst_endpoint', DESTINATION_ENDPOINT);
       const protocol = protocolOf(d.data.Protocol);
       d.draft.network = { direction: truthy(d.data.Initiated) ? 'outbound' : 'inbound' };
       if (protocol) d.draft.network.protocol = protocol;
@@ -109,18 +145,8 @@ export function mapSysmon(d: WinDraft): void {
     case 8:
     case 10: {
       // The source process acts on the target: OCSF puts the actor in actor.process.
-      const source = d.processFrom({
-        path: 'SourceImage',
-        pid: 'SourceProcessId',
-        guid: 'SourceProcessGuid',
-        user: 'SourceUser',
-      });
-      const target = d.processFrom({
-        path: 'TargetImage',
-        pid: 'TargetProcessId',
-        guid: 'TargetProcessGuid',
-        user: 'TargetUser',
-      });
+      const source = d.processFrom(SOURCE_PROCESS);
+      const target = d.processFrom(TARGET_PROCESS);
       if (source) {
         d.draft.actor = { ...d.draft.actor, process: source };
         d.observe('process', source.path, 'actor.process.path');
@@ -169,6 +195,6 @@ export function mapSysmon(d: WinDraft): void {
       break;
     }
     default:
-      d.setProcess(d.processFrom({ ...image, cmd: 'CommandLine' }));
+      d.setProcess(d.processFrom(IMAGE_CMD));
   }
 }
