@@ -522,6 +522,13 @@ export class HomeNet {
 
   /** Whether the address is internal; undefined when it is not an IP address. */
   contains(ip: string): boolean | undefined {
+    // IPv4 (nearly every address) is parsed and checked on the spot: cheaper than hashing it for the cache.
+    const n = parseIpv4(ip);
+    if (n !== undefined) {
+      const v4 = this.v4;
+      for (let i = 0; i < v4.length; i++) if ((n & v4[i]![1]) >>> 0 === v4[i]![0]) return true;
+      return false;
+    }
     const cached = this.cache.get(ip);
     if (cached !== undefined || this.cache.has(ip)) return cached;
     const answer = this.lookup(ip);
@@ -550,10 +557,25 @@ export class HomeNet {
    */
   direction(src: string | undefined, dst: string | undefined): Network['direction'] | undefined {
     if (this.cidrs.length === 0 || src === undefined || dst === undefined) return undefined;
+    return this.directionOf(src, dst, this.contains(src), this.contains(dst));
+  }
+
+  /**
+   * {@link direction} for a caller that has already asked {@link contains}
+   * of both addresses (`srcHome`, `dstHome` are its answers): each address
+   * is looked up once per record.
+   */
+  directionOf(
+    src: string | undefined,
+    dst: string | undefined,
+    srcHome: boolean | undefined,
+    dstHome: boolean | undefined,
+  ): Network['direction'] | undefined {
+    if (this.cidrs.length === 0 || src === undefined || dst === undefined) return undefined;
     if (src === dst || isLoopback(src) || isLoopback(dst)) return 'local';
-    const s = this.contains(src);
+    const s = srcHome;
     // Multicast and broadcast stay on the local network whatever the home ranges say.
-    const d = isGroupAddress(dst) || this.contains(dst);
+    const d = isGroupAddress(dst) || dstHome;
     if (s === undefined || d === undefined) return undefined;
     if (s && d) return 'lateral';
     if (s) return 'outbound';

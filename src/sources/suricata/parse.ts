@@ -65,14 +65,29 @@ function isTopMapped(k: string): boolean {
       return false;
   }
 }
-const FLOW_MAPPED = new Set([
-  'pkts_toserver',
-  'pkts_toclient',
-  'bytes_toserver',
-  'bytes_toclient',
-  'start',
-  'end',
-]);
+/**
+ * `omit(flow, …)` of the counters applyFlow maps (pkts_/bytes_ toserver and
+ * toclient, start, end), with a switch for the same reason as isTopMapped.
+ */
+function flowRest(flow: Obj): Obj | undefined {
+  let out: Obj | undefined;
+  for (const k in flow) {
+    switch (k) {
+      case 'pkts_toserver':
+      case 'pkts_toclient':
+      case 'bytes_toserver':
+      case 'bytes_toclient':
+      case 'start':
+      case 'end':
+        continue;
+    }
+    const v = flow[k];
+    if (v === undefined) continue;
+    if (!out) out = {};
+    out[k] = v;
+  }
+  return out;
+}
 const NETFLOW_MAPPED = new Set(['pkts', 'bytes', 'start', 'end']);
 
 /**
@@ -155,9 +170,11 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
     const flowId = flowIdOf(r);
 
     const obs = new Observables();
-    // homeNet.contains answers isIp from its cache (undefined: not an address), and warms it for direction().
-    if (srcIp !== undefined && homeNet.contains(srcIp) !== undefined) obs.add('ip', srcIp, 'src_endpoint.ip');
-    if (dstIp !== undefined && homeNet.contains(dstIp) !== undefined) obs.add('ip', dstIp, 'dst_endpoint.ip');
+    // homeNet.contains answers isIp too (undefined: not an address): each address is looked at once.
+    const srcHome = srcIp === undefined ? undefined : homeNet.contains(srcIp);
+    const dstHome = dstIp === undefined ? undefined : homeNet.contains(dstIp);
+    if (srcHome !== undefined) obs.add('ip', srcIp, 'src_endpoint.ip');
+    if (dstHome !== undefined) obs.add('ip', dstIp, 'dst_endpoint.ip');
 
     const network: Network = {};
     if (proto !== undefined) network.protocol = proto.toLowerCase();
@@ -169,7 +186,9 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
     const dns = objOf(r.dns, 'dns');
     const fromClient = sourceIsClient(r, flow, srcIp, srcPort) && !isDnsAnswer(r, dns);
     // Direction is the connection's, seen from its client, whichever way this record's packet went.
-    const direction = fromClient ? homeNet.direction(srcIp, dstIp) : homeNet.direction(dstIp, srcIp);
+    const direction = fromClient
+      ? homeNet.directionOf(srcIp, dstIp, srcHome, dstHome)
+      : homeNet.directionOf(dstIp, srcIp, dstHome, srcHome);
     if (direction !== undefined) network.direction = direction;
     const unmapped: Record<string, unknown> = {};
     if (eventType === 'netflow') {
@@ -181,7 +200,7 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
       }
     } else if (flow) {
       applyFlow(network, flow, fromClient, time, tcp);
-      const rest = omit(flow, FLOW_MAPPED);
+      const rest = flowRest(flow);
       if (rest) unmapped.flow = rest;
     } else if (tcp) {
       const flags = strOf(tcp.tcp_flags, 'tcp.tcp_flags');
