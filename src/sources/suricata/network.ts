@@ -444,8 +444,18 @@ function parseIp(s: string): Parsed | undefined {
  */
 export function isIp(s: string): boolean {
   // IPv4 first, without the object parseIp builds: observables ask this of every address.
-  return parseIpv4(s) !== undefined || (s.includes(':') && parseIp(s) !== undefined);
+  if (parseIpv4(s) !== undefined) return true;
+  if (!s.includes(':')) return false;
+  // IPv6 parsing splits and tests each group: remember the answer (bounded), as HomeNet does.
+  const known = v6Answers.get(s);
+  if (known !== undefined) return known;
+  const answer = parseIp(s) !== undefined;
+  if (v6Answers.size >= 65_536) v6Answers.clear();
+  v6Answers.set(s, answer);
+  return answer;
 }
+
+const v6Answers = new Map<string, boolean>();
 
 interface Cidr {
   v: 4 | 6;

@@ -5,7 +5,7 @@
  */
 import { ocsfFromSeverity } from '../../schema/common.ts';
 import type { EventDraft, Network, User } from '../../schema/event.ts';
-import { type Obj, optBool, optInt, optNum, optStr, ParseError, typeName } from '../fields.ts';
+import { boolOf, intOf, numOf, type Obj, optStr, ParseError, strOf, typeName } from '../fields.ts';
 import { absoluteUrl, baseName, statusCode } from '../suricata/app.ts';
 import { isIp, type Observables } from '../suricata/network.ts';
 import { type NoticeOptions, noticeFinding } from './notice.ts';
@@ -44,6 +44,35 @@ export interface Parts {
   finding?: EventDraft['finding'];
 }
 
+/**
+ * Parts with every field present (undefined until set): one object shape for
+ * every log, so the normaliser's reads of them stay monomorphic (objects
+ * built with different keys made each read a generic lookup).
+ */
+export function newParts(classUid: number, message: string | undefined): Parts {
+  return {
+    classUid,
+    activity: undefined,
+    message,
+    severityId: undefined,
+    status: undefined,
+    statusDetail: undefined,
+    user: undefined,
+    srcHost: undefined,
+    dstHost: undefined,
+    srcIp: undefined,
+    dstIp: undefined,
+    srcMac: undefined,
+    dstMac: undefined,
+    dstPort: undefined,
+    deviceIp: undefined,
+    http: undefined,
+    dns: undefined,
+    file: undefined,
+    finding: undefined,
+  };
+}
+
 export interface LogMapper {
   /** Fields fully represented in the normalised event (left out of `unmapped`). */
   consumed: ReadonlySet<string>;
@@ -51,7 +80,7 @@ export interface LogMapper {
 }
 
 function count(r: Obj, key: string): number | undefined {
-  const n = optNum(r, key);
+  const n = numOf(r[key], key);
   if (n !== undefined && n < 0) throw new ParseError(`${key} must not be negative, got ${n}`, key);
   return n;
 }
@@ -108,7 +137,7 @@ const conn: LogMapper = {
     'resp_l2_addr',
   ),
   map({ r, network, orig, resp }) {
-    const service = serviceName(optStr(r, 'service'));
+    const service = serviceName(strOf(r.service, 'service'));
     if (service !== undefined) network.app_protocol = service;
     const duration = count(r, 'duration');
     if (duration !== undefined) {
@@ -124,16 +153,16 @@ const conn: LogMapper = {
     if (rb !== undefined) network.bytes_in = rb;
     if (op !== undefined) network.packets_out = op;
     if (rp !== undefined) network.packets_in = rp;
-    const state = optStr(r, 'conn_state');
-    const history = optStr(r, 'history');
+    const state = strOf(r.conn_state, 'conn_state');
+    const history = strOf(r.history, 'history');
     if (state !== undefined || history !== undefined)
       network.state = `${state ?? '-'}${history !== undefined ? ` history=${history}` : ''}`;
-    const parts: Parts = {
-      classUid: 4001,
-      message: `${network.protocol ?? 'ip'}${service ? `/${service}` : ''} ${orig} → ${resp}: ${ob ?? 0} bytes out, ${rb ?? 0} in${state ? ` (${state})` : ''}`,
-    };
-    const srcMac = optStr(r, 'orig_l2_addr');
-    const dstMac = optStr(r, 'resp_l2_addr');
+    const parts = newParts(
+      4001,
+      `${network.protocol ?? 'ip'}${service ? `/${service}` : ''} ${orig} → ${resp}: ${ob ?? 0} bytes out, ${rb ?? 0} in${state ? ` (${state})` : ''}`,
+    );
+    const srcMac = strOf(r.orig_l2_addr, 'orig_l2_addr');
+    const dstMac = strOf(r.resp_l2_addr, 'resp_l2_addr');
     if (srcMac !== undefined) parts.srcMac = srcMac;
     if (dstMac !== undefined) parts.dstMac = dstMac;
     return parts;
@@ -143,9 +172,9 @@ const conn: LogMapper = {
 const dns: LogMapper = {
   consumed: set('query', 'qtype_name', 'rcode_name', 'answers'),
   map({ r, obs, network, orig }) {
-    const query = optStr(r, 'query');
-    const qtype = optStr(r, 'qtype_name') ?? optStr(r, 'qtype');
-    const rcode = optStr(r, 'rcode_name') ?? optStr(r, 'rcode');
+    const query = strOf(r.query, 'query');
+    const qtype = strOf(r.qtype_name, 'qtype_name') ?? strOf(r.qtype, 'qtype');
+    const rcode = strOf(r.rcode_name, 'rcode_name') ?? strOf(r.rcode, 'rcode');
     const answers = strings(r, 'answers');
     network.app_protocol = 'dns';
     const out: NonNullable<EventDraft['dns']> = {};
@@ -160,12 +189,12 @@ const dns: LogMapper = {
       for (let i = 0; i < answers.length && i < 16; i++)
         if (isIp(answers[i]!)) obs.add('ip', answers[i], 'dns.answers');
     }
-    const rejected = optBool(r, 'rejected');
-    const parts: Parts = {
-      classUid: 4003,
-      dns: out,
-      message: `DNS ${qtype ?? ''} ${query ?? '?'} from ${orig}${rcode ? ` → ${rcode}` : ''}${answers?.length ? `: ${answers.slice(0, 3).join(', ')}` : ''}`,
-    };
+    const rejected = boolOf(r.rejected, 'rejected');
+    const parts = newParts(
+      4003,
+      `DNS ${qtype ?? ''} ${query ?? '?'} from ${orig}${rcode ? ` → ${rcode}` : ''}${answers?.length ? `: ${answers.slice(0, 3).join(', ')}` : ''}`,
+    );
+    parts.dns = out;
     if (rejected === true) parts.status = 'failure';
     else if (rcode !== undefined) parts.status = rcode === 'NOERROR' || rcode === '0' ? 'success' : 'failure';
     return parts;
@@ -175,12 +204,12 @@ const dns: LogMapper = {
 const http: LogMapper = {
   consumed: set('method', 'host', 'referrer', 'user_agent', 'status_code'),
   map({ r, obs, network }) {
-    const method = optStr(r, 'method');
-    const host = optStr(r, 'host');
-    const uri = optStr(r, 'uri');
-    const ua = optStr(r, 'user_agent');
+    const method = strOf(r.method, 'method');
+    const host = strOf(r.host, 'host');
+    const uri = strOf(r.uri, 'uri');
+    const ua = strOf(r.user_agent, 'user_agent');
     const status = statusCode(r, 'status_code', 'status_code');
-    const referrer = optStr(r, 'referrer');
+    const referrer = strOf(r.referrer, 'referrer');
     network.app_protocol = 'http';
     const out: NonNullable<EventDraft['http']> = {};
     if (method !== undefined) out.method = method;
@@ -198,11 +227,11 @@ const http: LogMapper = {
     }
     if (status !== undefined) out.status_code = status;
     if (referrer !== undefined) out.referrer = referrer;
-    const parts: Parts = {
-      classUid: 4002,
-      http: out,
-      message: `HTTP ${method ?? 'request'} ${out.url ?? '?'}${status !== undefined ? ` → ${status}` : ''}`,
-    };
+    const parts = newParts(
+      4002,
+      `HTTP ${method ?? 'request'} ${out.url ?? '?'}${status !== undefined ? ` → ${status}` : ''}`,
+    );
+    parts.http = out;
     if (method !== undefined) parts.activity = method;
     if (out.hostname !== undefined && !isIp(out.hostname)) parts.dstHost = out.hostname;
     return parts;
@@ -212,19 +241,19 @@ const http: LogMapper = {
 const ssl: LogMapper = {
   consumed: set('server_name'),
   map({ r, obs, network, orig, resp }) {
-    const sni = optStr(r, 'server_name');
-    const version = optStr(r, 'version');
-    const established = optBool(r, 'established');
+    const sni = strOf(r.server_name, 'server_name');
+    const version = strOf(r.version, 'version');
+    const established = boolOf(r.established, 'established');
     network.app_protocol = 'tls';
     domain(obs, sni, 'tls.sni');
-    obs.add('hash', optStr(r, 'ja3'), 'tls.ja3');
-    obs.add('hash', optStr(r, 'ja3s'), 'tls.ja3s');
+    obs.add('hash', strOf(r.ja3, 'ja3'), 'tls.ja3');
+    obs.add('hash', strOf(r.ja3s, 'ja3s'), 'tls.ja3s');
     const fps = strings(r, 'cert_chain_fps');
     if (fps?.[0]) obs.add('hash', fps[0], 'tls.cert_chain_fps');
-    const parts: Parts = {
-      classUid: 4001,
-      message: `TLS${version ? ` ${version}` : ''} ${orig} → ${sni ?? resp}${established === false ? ' (not established)' : ''}`,
-    };
+    const parts = newParts(
+      4001,
+      `TLS${version ? ` ${version}` : ''} ${orig} → ${sni ?? resp}${established === false ? ' (not established)' : ''}`,
+    );
     if (sni !== undefined) parts.dstHost = sni;
     if (established !== undefined) parts.status = established ? 'success' : 'failure';
     return parts;
@@ -234,22 +263,22 @@ const ssl: LogMapper = {
 const ssh: LogMapper = {
   consumed: set('direction'),
   map({ r, obs, network, orig, resp }) {
-    const client = optStr(r, 'client');
-    const server = optStr(r, 'server');
-    const success = optBool(r, 'auth_success');
-    const attempts = optInt(r, 'auth_attempts');
+    const client = strOf(r.client, 'client');
+    const server = strOf(r.server, 'server');
+    const success = boolOf(r.auth_success, 'auth_success');
+    const attempts = intOf(r.auth_attempts, 'auth_attempts');
     network.app_protocol = 'ssh';
     // Zeek's own view of the direction, from its Site::local_nets.
-    const dir = optStr(r, 'direction');
+    const dir = strOf(r.direction, 'direction');
     if (dir === 'INBOUND') network.direction = 'inbound';
     else if (dir === 'OUTBOUND') network.direction = 'outbound';
-    obs.add('hash', optStr(r, 'hassh'), 'ssh.hassh');
-    obs.add('hash', optStr(r, 'hasshServer'), 'ssh.hasshServer');
-    obs.add('hash', optStr(r, 'host_key'), 'ssh.host_key');
-    const parts: Parts = {
-      classUid: 4007,
-      message: `SSH ${client ?? '?'} ${orig} → ${server ?? '?'} ${resp}: authentication ${success === undefined ? 'unknown' : success ? 'succeeded' : 'failed'}${attempts !== undefined ? ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''}`,
-    };
+    obs.add('hash', strOf(r.hassh, 'hassh'), 'ssh.hassh');
+    obs.add('hash', strOf(r.hasshServer, 'hasshServer'), 'ssh.hasshServer');
+    obs.add('hash', strOf(r.host_key, 'host_key'), 'ssh.host_key');
+    const parts = newParts(
+      4007,
+      `SSH ${client ?? '?'} ${orig} → ${server ?? '?'} ${resp}: authentication ${success === undefined ? 'unknown' : success ? 'succeeded' : 'failed'}${attempts !== undefined ? ` after ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''}`,
+    );
     if (success !== undefined) parts.status = success ? 'success' : 'failure';
     return parts;
   },
@@ -258,23 +287,20 @@ const ssh: LogMapper = {
 const notice: LogMapper = {
   consumed: set('note', 'msg', 'actions', 'src', 'dst', 'p'),
   map({ r, notice: options }) {
-    const note = optStr(r, 'note');
+    const note = strOf(r.note, 'note');
     if (note === undefined) throw new ParseError('note is required in a notice', 'note');
-    const msg = optStr(r, 'msg');
+    const msg = strOf(r.msg, 'msg');
     const finding = noticeFinding(note, msg, options, strings(r, 'actions') ?? []);
-    const parts: Parts = {
-      classUid: 2004,
-      activity: note,
-      finding,
-      severityId: ocsfFromSeverity(finding.severity),
-      message: finding.title,
-    };
+    const parts = newParts(2004, finding.title);
+    parts.activity = note;
+    parts.finding = finding;
+    parts.severityId = ocsfFromSeverity(finding.severity);
     // Notices raised outside a connection name their addresses in src/dst/p.
-    const src = optStr(r, 'src');
-    const dst = optStr(r, 'dst');
+    const src = strOf(r.src, 'src');
+    const dst = strOf(r.dst, 'dst');
     if (src !== undefined) parts.srcIp = src;
     if (dst !== undefined) parts.dstIp = dst;
-    const p = optInt(r, 'p');
+    const p = intOf(r.p, 'p');
     if (p !== undefined && p >= 0 && p <= 65535) parts.dstPort = p;
     return parts;
   },
@@ -284,26 +310,24 @@ const notice: LogMapper = {
 const weird: LogMapper = {
   consumed: set('name'),
   map({ r, orig, resp }) {
-    const name = optStr(r, 'name');
+    const name = strOf(r.name, 'name');
     if (name === undefined) throw new ParseError('name is required in a weird record', 'name');
-    const addl = optStr(r, 'addl');
-    return {
-      classUid: 4001,
-      activity: name,
-      severityId: 2,
-      statusDetail: name,
-      message: `Zeek weird ${name}${addl ? ` (${addl})` : ''} ${orig} → ${resp}`,
-    };
+    const addl = strOf(r.addl, 'addl');
+    const parts = newParts(4001, `Zeek weird ${name}${addl ? ` (${addl})` : ''} ${orig} → ${resp}`);
+    parts.activity = name;
+    parts.severityId = 2;
+    parts.statusDetail = name;
+    return parts;
   },
 };
 
 const files: LogMapper = {
   consumed: set('filename', 'mime_type', 'md5', 'sha1', 'sha256', 'tx_hosts', 'rx_hosts'),
   map({ r, obs, network }) {
-    const filename = optStr(r, 'filename');
-    const mime = optStr(r, 'mime_type');
+    const filename = strOf(r.filename, 'filename');
+    const mime = strOf(r.mime_type, 'mime_type');
     const size = count(r, 'total_bytes') ?? count(r, 'seen_bytes');
-    const source = serviceName(optStr(r, 'source'));
+    const source = serviceName(strOf(r.source, 'source'));
     if (source !== undefined && network.app_protocol === undefined) network.app_protocol = source;
     const file: NonNullable<EventDraft['file']> = {};
     if (filename !== undefined) {
@@ -322,11 +346,11 @@ const files: LogMapper = {
       obs.add('hash', h, `file.hashes.${alg}`);
     }
     if (hashes) file.hashes = hashes;
-    const parts: Parts = {
-      classUid: 4010,
-      file,
-      message: `File ${filename ?? optStr(r, 'fuid') ?? '?'}${mime ? ` (${mime})` : ''}${size !== undefined ? `, ${size} bytes` : ''}${source ? ` over ${source}` : ''}`,
-    };
+    const parts = newParts(
+      4010,
+      `File ${filename ?? strOf(r.fuid, 'fuid') ?? '?'}${mime ? ` (${mime})` : ''}${size !== undefined ? `, ${size} bytes` : ''}${source ? ` over ${source}` : ''}`,
+    );
+    parts.file = file;
     // Before Zeek 5 files.log named hosts in tx_hosts/rx_hosts instead of a connection id.
     const tx = strings(r, 'tx_hosts')?.[0];
     const rx = strings(r, 'rx_hosts')?.[0];
@@ -346,15 +370,15 @@ const x509: LogMapper = {
   consumed: set(),
   map({ r, obs, network }) {
     network.app_protocol = 'tls';
-    obs.add('hash', optStr(r, 'fingerprint'), 'x509.fingerprint');
+    obs.add('hash', strOf(r.fingerprint, 'fingerprint'), 'x509.fingerprint');
     const sans = strings(r, 'san.dns');
     if (sans) for (let i = 0; i < sans.length && i < 20; i++) domain(obs, sans[i], 'x509.san.dns');
-    const subject = optStr(r, 'certificate.subject');
-    const issuer = optStr(r, 'certificate.issuer');
-    return {
-      classUid: 4001,
-      message: `X.509 certificate ${commonName(subject) ?? subject ?? '?'} issued by ${commonName(issuer) ?? issuer ?? '?'}`,
-    };
+    const subject = strOf(r['certificate.subject'], 'certificate.subject');
+    const issuer = strOf(r['certificate.issuer'], 'certificate.issuer');
+    return newParts(
+      4001,
+      `X.509 certificate ${commonName(subject) ?? subject ?? '?'} issued by ${commonName(issuer) ?? issuer ?? '?'}`,
+    );
   },
 };
 
@@ -363,15 +387,15 @@ const rdp: LogMapper = {
   map({ r, obs, network, orig, resp }) {
     network.app_protocol = 'rdp';
     // The RDP cookie (mstshash) is the user name the client offers, possibly truncated.
-    const cookie = optStr(r, 'cookie');
-    const client = optStr(r, 'client_name');
-    const result = optStr(r, 'result');
+    const cookie = strOf(r.cookie, 'cookie');
+    const client = strOf(r.client_name, 'client_name');
+    const result = strOf(r.result, 'result');
     obs.add('user', cookie, 'actor.user.name');
     obs.add('host', client, 'src_endpoint.hostname');
-    const parts: Parts = {
-      classUid: 4005,
-      message: `RDP ${orig} → ${resp}${cookie ? ` as ${cookie}` : ''}${result ? `: ${result}` : ''}`,
-    };
+    const parts = newParts(
+      4005,
+      `RDP ${orig} → ${resp}${cookie ? ` as ${cookie}` : ''}${result ? `: ${result}` : ''}`,
+    );
     if (cookie !== undefined) parts.user = { name: cookie };
     if (client !== undefined) parts.srcHost = client;
     if (result !== undefined) {
@@ -388,9 +412,9 @@ const smbFiles: LogMapper = {
   consumed: set('action', 'name', 'size'),
   map({ r, obs, network }) {
     network.app_protocol = 'smb';
-    const action = optStr(r, 'action');
-    const name = optStr(r, 'name');
-    const share = optStr(r, 'path');
+    const action = strOf(r.action, 'action');
+    const name = strOf(r.name, 'name');
+    const share = strOf(r.path, 'path');
     const size = count(r, 'size');
     const file: NonNullable<EventDraft['file']> = {};
     if (name !== undefined) {
@@ -399,11 +423,8 @@ const smbFiles: LogMapper = {
       obs.add('file', file.path, 'file.path');
     }
     if (size !== undefined) file.size = size;
-    const parts: Parts = {
-      classUid: 4006,
-      file,
-      message: `SMB ${action ?? 'file'} ${file.path ?? '?'}`,
-    };
+    const parts = newParts(4006, `SMB ${action ?? 'file'} ${file.path ?? '?'}`);
+    parts.file = file;
     if (action !== undefined) parts.activity = action;
     return parts;
   },
@@ -419,13 +440,13 @@ const smbMapping: LogMapper = {
   consumed: set(),
   map({ r, obs, network, orig, resp }) {
     network.app_protocol = 'smb';
-    const path = optStr(r, 'path');
+    const path = strOf(r.path, 'path');
     const server = uncServer(path);
     obs.add('host', server, 'dst_endpoint.hostname');
-    const parts: Parts = {
-      classUid: 4006,
-      message: `SMB share ${path ?? '?'}${optStr(r, 'share_type') ? ` (${optStr(r, 'share_type')})` : ''} ${orig} → ${resp}`,
-    };
+    const parts = newParts(
+      4006,
+      `SMB share ${path ?? '?'}${strOf(r.share_type, 'share_type') ? ` (${strOf(r.share_type, 'share_type')})` : ''} ${orig} → ${resp}`,
+    );
     if (server !== undefined) parts.dstHost = server;
     return parts;
   },
@@ -435,15 +456,15 @@ const kerberos: LogMapper = {
   consumed: set('client', 'success', 'error_msg', 'request_type'),
   map({ r, obs, network }) {
     network.app_protocol = 'krb';
-    const client = optStr(r, 'client');
-    const service = optStr(r, 'service');
-    const type = optStr(r, 'request_type');
-    const success = optBool(r, 'success');
-    const error = optStr(r, 'error_msg');
-    const parts: Parts = {
-      classUid: 3002,
-      message: `Kerberos ${type ?? ''} ${client ?? '?'} for ${service ?? '?'}${success === undefined ? '' : success ? ': success' : `: failed${error ? ` (${error})` : ''}`}`,
-    };
+    const client = strOf(r.client, 'client');
+    const service = strOf(r.service, 'service');
+    const type = strOf(r.request_type, 'request_type');
+    const success = boolOf(r.success, 'success');
+    const error = strOf(r.error_msg, 'error_msg');
+    const parts = newParts(
+      3002,
+      `Kerberos ${type ?? ''} ${client ?? '?'} for ${service ?? '?'}${success === undefined ? '' : success ? ': success' : `: failed${error ? ` (${error})` : ''}`}`,
+    );
     if (type !== undefined) parts.activity = type;
     if (client !== undefined) {
       // Zeek writes the client principal as name/REALM.
@@ -465,21 +486,23 @@ const kerberos: LogMapper = {
 const ntlm: LogMapper = {
   consumed: set('username', 'domainname', 'hostname', 'success'),
   map({ r, obs }) {
-    const username = optStr(r, 'username');
-    const domainName = optStr(r, 'domainname');
-    const hostname = optStr(r, 'hostname');
-    const server = optStr(r, 'server_dns_computer_name') ?? optStr(r, 'server_nb_computer_name');
+    const username = strOf(r.username, 'username');
+    const domainName = strOf(r.domainname, 'domainname');
+    const hostname = strOf(r.hostname, 'hostname');
+    const server =
+      strOf(r.server_dns_computer_name, 'server_dns_computer_name') ??
+      strOf(r.server_nb_computer_name, 'server_nb_computer_name');
     // Zeek ≥ 3 writes `success`; older versions a `status` text.
-    const success = optBool(r, 'success');
-    const status = optStr(r, 'status');
+    const success = boolOf(r.success, 'success');
+    const status = strOf(r.status, 'status');
     obs.add('user', username, 'actor.user.name');
     obs.add('host', hostname, 'src_endpoint.hostname');
     obs.add('host', server, 'dst_endpoint.hostname');
     const who = username === undefined ? '?' : domainName ? `${domainName}\\${username}` : username;
-    const parts: Parts = {
-      classUid: 3002,
-      message: `NTLM ${who} from ${hostname ?? '?'} to ${server ?? '?'}${success === undefined ? '' : success ? ': success' : ': failed'}`,
-    };
+    const parts = newParts(
+      3002,
+      `NTLM ${who} from ${hostname ?? '?'} to ${server ?? '?'}${success === undefined ? '' : success ? ': success' : ': failed'}`,
+    );
     if (username !== undefined || domainName !== undefined) {
       const user: User = {};
       if (username !== undefined) user.name = username;
@@ -528,13 +551,13 @@ export const GENERIC_CLASS: Readonly<Record<string, number>> = {
 export function genericActivity(log: string, r: Obj): string | undefined {
   switch (log) {
     case 'dce_rpc':
-      return optStr(r, 'operation');
+      return strOf(r.operation, 'operation');
     case 'ftp':
-      return optStr(r, 'command');
+      return strOf(r.command, 'command');
     case 'analyzer':
-      return `${optStr(r, 'analyzer_name') ?? 'analyzer'} ${optStr(r, 'cause') ?? 'violation'}`;
+      return `${strOf(r.analyzer_name, 'analyzer_name') ?? 'analyzer'} ${strOf(r.cause, 'cause') ?? 'violation'}`;
     case 'dpd':
-      return `${optStr(r, 'analyzer') ?? 'analyzer'} violation`;
+      return `${strOf(r.analyzer, 'analyzer') ?? 'analyzer'} violation`;
     default:
       return undefined;
   }
