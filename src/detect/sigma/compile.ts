@@ -671,7 +671,40 @@ function keywordTest(test: StrTest, cased: boolean): Match {
   };
 }
 
+/**
+ * A keyword search that remembers its result for the view's keyword epoch:
+ * a `product: windows` keyword rule is offered one event through several
+ * branches of the pipeline, which read the same keyword strings, so the
+ * search (a scan of every event-data string) runs once per event.
+ */
+function keywordMemo(node: Node): Node {
+  const m = node.match;
+  let lastView: EventView | undefined;
+  let lastEpoch = -1;
+  let last = false;
+  return {
+    ...node,
+    match: (v) => {
+      if (v === lastView && v.keywordEpoch === lastEpoch) return last;
+      last = m(v);
+      lastView = v;
+      lastEpoch = v.keywordEpoch;
+      return last;
+    },
+  };
+}
+
 function compileKeywords(
+  values: unknown[],
+  modifiers: Modifier[],
+  path: Path,
+  ctx: CompileContext,
+  state: CompileState,
+): Node {
+  return keywordMemo(compileKeywordSearch(values, modifiers, path, ctx, state));
+}
+
+function compileKeywordSearch(
   values: unknown[],
   modifiers: Modifier[],
   path: Path,

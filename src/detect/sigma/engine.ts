@@ -90,7 +90,7 @@ export class SigmaEngine {
     const groups = this.index.candidates(event);
     for (let gi = 0; gi < groups.length; gi++) {
       const { branch, rules, prefilter } = groups[gi]!;
-      const view = this.view.reset(event, branch);
+      const view = this.view.reset(event, branch, gi > 0);
       prefilter?.mark(view);
       for (let i = 0; i < rules.length; i++) {
         if (prefilter && !prefilter.possible(i)) continue;

@@ -175,8 +175,22 @@ export class EventView {
     this.gramStamp = new Uint32Array(this.stamp.length);
   }
 
-  /** Point the view at an event (and field space), invalidating every cache. */
-  reset(event: NormalisedEvent, space: FieldSpace): this {
+  /**
+   * Changes whenever the keyword strings may have: keyword tests remember
+   * their result per view and epoch (see compile.ts).
+   */
+  keywordEpoch = 0;
+
+  /**
+   * Point the view at an event (and field space), invalidating every cache.
+   * With `sameEvent` (the event is the one of the last reset, unchanged),
+   * keyword strings and keyword results are kept when the new branch reads
+   * the same keyword fields (a pipeline's branches share their accessors):
+   * an event offered to three branches is searched for keywords once.
+   */
+  reset(event: NormalisedEvent, space: FieldSpace, sameEvent = false): this {
+    const sameKeywords =
+      sameEvent && event === this.event && this.space?.keywordAccessors === space.keywordAccessors;
     this.event = event;
     this.space = space;
     this.gen++;
@@ -198,10 +212,13 @@ export class EventView {
       g.set(this.gramStamp);
       this.gramStamp = g;
     }
-    this.keywords = undefined;
-    this.keywordsLower = undefined;
-    this.keywordText = undefined;
-    this.keywordGramBits = undefined;
+    if (!sameKeywords) {
+      this.keywordEpoch++;
+      this.keywords = undefined;
+      this.keywordsLower = undefined;
+      this.keywordText = undefined;
+      this.keywordGramBits = undefined;
+    }
     return this;
   }
 

@@ -238,8 +238,8 @@ export function fillGrams(s: string, bits: Uint32Array): Uint32Array {
 
 /**
  * Many substrings searched at once (a `contains` list). Each needle carries
- * up to eight of its bigrams; against a long text the bitmap of the text
- * rules most needles out before `includes` runs.
+ * its bigrams; against a long text the bitmap of the text rules most
+ * needles out before `includes` runs.
  */
 export class NeedleSet {
   private readonly needles: string[];
@@ -249,11 +249,10 @@ export class NeedleSet {
     this.needles = [...new Set(needles)].sort((a, b) => b.length - a.length);
     this.sigs = this.needles.map((n) => {
       const all = new Set<number>();
-      for (let i = 1; i < n.length; i++) all.add(gram(n.charCodeAt(i - 1), n.charCodeAt(i)));
-      const list = [...all];
-      // A spread of the needle's bigrams is as selective as all of them and cheaper to test.
-      const step = Math.max(1, Math.floor(list.length / 8));
-      return Uint16Array.from(list.filter((_, i) => i % step === 0).slice(0, 8));
+      // Every distinct bigram (up to 32), not a sample: the test stops at the first one missing, and a
+      // needle let through costs an `includes` over the whole (long) text.
+      for (let i = 1; i < n.length && all.size < 32; i++) all.add(gram(n.charCodeAt(i - 1), n.charCodeAt(i)));
+      return Uint16Array.from(all);
     });
   }
 

@@ -133,10 +133,13 @@ export class Pipelines {
 
   /** Add a validated pipeline document. */
   add(doc: PipelineDoc, file = doc.name): void {
+    // One list for every branch of the pipeline: an event view keeps its keyword strings from one
+    // branch to the next when the list is the same (see EventView.reset).
+    const keywords = doc.keywords.map(keywordAccessor);
     const entries = doc.logsources.map((ls, li) => ({
       logsource: ls,
       branches: ls.when.map((w, wi) =>
-        this.branch(doc, ls, w, `${doc.name}/${describeLogsource(ls)}#${li}.${wi}`),
+        this.branch(doc, ls, w, `${doc.name}/${describeLogsource(ls)}#${li}.${wi}`, keywords),
       ),
     }));
     this.loaded.push({ doc, file, entries });
@@ -156,6 +159,7 @@ export class Pipelines {
     _ls: PipelineLogsource,
     w: z.infer<typeof PipelineBranch>,
     name: string,
+    keywordAccessors: readonly Accessor[],
   ): Branch {
     const registry = this.registry;
     const accessors: Accessor[] = [];
@@ -187,7 +191,7 @@ export class Pipelines {
       eventIdIsCode: (Array.isArray(eventIdPath) ? eventIdPath[0] : eventIdPath) === 'metadata.event_code',
       pipeline: doc.name,
       source: doc.source,
-      keywordAccessors: doc.keywords.map(keywordAccessor),
+      keywordAccessors,
       accessor(slot: number): Accessor {
         let a = accessors[slot];
         if (!a) {

@@ -1,5 +1,6 @@
 import type { NormalisedEvent } from '../../schema/event.ts';
 import { type EventView, scalarString } from './fields.ts';
+import { GRAM_MIN_LENGTH } from './glob.ts';
 import type { Branch } from './pipeline.ts';
 import type { CompiledRule } from './ruleset.ts';
 
@@ -32,17 +33,28 @@ interface SlotIndex {
   needles: Array<[string, Postings]>;
   /** bigram → 1 + index of its list in `gramLists` (0: none); built by {@link finishSlot}. */
   gramHead?: Int32Array;
+  /**
+   * The bigrams that have a list, as a 65,536-bit set: 8 KB that stay in the
+   * CPU cache, read before the 256 KB `gramHead`, which most bigrams of a
+   * value miss.
+   */
+  gramSet?: Uint32Array;
   gramLists: Array<Array<[string, number, Postings]>>;
+  /** Per entry of `needles`: a spread of its bigrams (as NeedleSet), tested against a value's bitmap. */
+  needleSigs?: Uint16Array[];
 }
 
 /** Turn a slot's bigram map into a flat table: one array read per character of the value. */
 function finishSlot(idx: SlotIndex): void {
   if (idx.grams.size === 0) return;
   idx.gramHead = new Int32Array(65536);
+  idx.gramSet = new Uint32Array(2048);
   for (const [g, list] of idx.grams) {
     idx.gramLists.push(list);
     idx.gramHead[g] = idx.gramLists.length;
+    idx.gramSet[g >>> 5]! |= 1 << (g & 31);
   }
+  idx.needleSigs = idx.needles.map(([needle]) => needleSignature(needle));
 }
 
 function addPosting<K>(map: Map<K, Postings>, key: K, i: number): void {
@@ -169,8 +181,9 @@ export class Prefilter {
     for (let k = 0; k < this.slots.length; k++) {
       const idx = this.slots[k]!;
       const s = view.lower(idx.slot);
-      if (s !== undefined) this.markValue(idx, s, gen);
-      else {
+      if (s !== undefined) {
+        this.markValue(idx, s, gen, useBitmap(idx, s) ? view.grams(idx.slot) : undefined);
+      } else {
         const raw = view.value(idx.slot);
         if (Array.isArray(raw)) {
           for (const e of raw) {
@@ -186,7 +199,11 @@ export class Prefilter {
     for (let j = 0; j < postings.length; j++) this.marks[postings[j]!] = gen;
   }
 
-  private markValue(idx: SlotIndex, s: string, gen: number): void {
+  /**
+   * Mark the rules one (lowercase) value leaves possible. `grams`, the
+   * value's bigram bitmap, is given for long values (see {@link useBitmap}).
+   */
+  private markValue(idx: SlotIndex, s: string, gen: number, grams?: Uint32Array): void {
     if (idx.exact.size > 0) {
       const hit = idx.exact.get(s);
       if (hit) this.set(hit, gen);
@@ -201,31 +218,60 @@ export class Prefilter {
     if (s.length < 2) return;
     if (idx.prefix.size > 0) {
       const list = idx.prefix.get(gramAt(s, 0));
-      if (list) for (const [p, postings] of list) if (s.startsWith(p)) this.set(postings, gen);
+      if (list)
+        for (let j = 0; j < list.length; j++) {
+          const e = list[j]!;
+          if (s.startsWith(e[0])) this.set(e[1], gen);
+        }
     }
     if (idx.suffix.size > 0) {
       const list = idx.suffix.get(gramAt(s, s.length - 2));
-      if (list) for (const [p, postings] of list) if (s.endsWith(p)) this.set(postings, gen);
+      if (list)
+        for (let j = 0; j < list.length; j++) {
+          const e = list[j]!;
+          if (s.endsWith(e[0])) this.set(e[1], gen);
+        }
     }
     if (idx.needles.length === 0) return;
     // A few needles: `includes` each (vectorised, ~0.3 ns a character). Many needles: one walk
     // over the value's bigrams (~8 ns a character) beats a scan per needle past about two dozen.
+    // Loops below read tuples by index: array destructuring made this function several times slower.
     if (idx.needles.length < 24) {
       for (let j = 0; j < idx.needles.length; j++) {
-        const [needle, postings] = idx.needles[j]!;
-        if (s.includes(needle)) this.set(postings, gen);
+        const e = idx.needles[j]!;
+        if (s.includes(e[0])) this.set(e[1], gen);
+      }
+      return;
+    }
+    if (grams) {
+      // A long value (a 5 KB PowerShell ContextInfo): each needle's bigrams against the value's bitmap,
+      // shared with the rules' NeedleSets, then `includes` for the few that pass. Walking the value's
+      // bigrams cost ~10 ns a character; this costs the bitmap (~2 ns a character, once per event).
+      const sigs = idx.needleSigs!;
+      const needles = idx.needles;
+      for (let j = 0; j < needles.length; j++) {
+        const e = needles[j]!;
+        const postings = e[1];
+        if (postings.length === 1 && this.marks[postings[0]!] === gen) continue;
+        if (hasGrams(grams, sigs[j]!) && s.includes(e[0])) this.set(postings, gen);
       }
       return;
     }
     {
       const head = idx.gramHead!;
+      const set = idx.gramSet!;
       const lists = idx.gramLists;
       for (let i = 0; i + 1 < s.length; i++) {
-        const at = head[gramAt(s, i)]!;
-        if (at === 0) continue;
+        const g = gramAt(s, i);
+        if ((set[g >>> 5]! & (1 << (g & 31))) === 0) continue;
+        const at = head[g]!;
         const list = lists[at - 1]!;
         for (let j = 0; j < list.length; j++) {
-          const [needle, off, postings] = list[j]!;
+          // Index reads, not array destructuring (which goes through the iterator protocol).
+          const e = list[j]!;
+          const needle = e[0];
+          const off = e[1];
+          const postings = e[2];
           if (this.marks[postings[0]!] === gen && postings.length === 1) continue;
           if (s.startsWith(needle, i - off)) this.set(postings, gen);
         }
@@ -237,6 +283,34 @@ export class Prefilter {
   possible(i: number): boolean {
     return this.always[i] === 1 || this.marks[i] === this.gen;
   }
+}
+
+/**
+ * Whether to test a slot's needles against the value's bigram bitmap rather
+ * than walk the value: for values long next to the number of needles (the
+ * walk costs per character, the bitmap test per needle).
+ */
+function useBitmap(idx: SlotIndex, s: string): boolean {
+  return idx.needles.length >= 24 && s.length >= GRAM_MIN_LENGTH && idx.needles.length * 2 < s.length;
+}
+
+/**
+ * The distinct bigrams of a needle (up to 32). All of them, not a sample: a
+ * test stops at the first bigram missing, and each false positive costs an
+ * `includes` over a long value.
+ */
+function needleSignature(needle: string): Uint16Array {
+  const all = new Set<number>();
+  for (let i = 0; i + 1 < needle.length && all.size < 32; i++) all.add(gramAt(needle, i));
+  return Uint16Array.from(all);
+}
+
+function hasGrams(grams: Uint32Array, sig: Uint16Array): boolean {
+  for (let j = 0; j < sig.length; j++) {
+    const g = sig[j]!;
+    if ((grams[g >>> 5]! & (1 << (g & 31))) === 0) return false;
+  }
+  return true;
 }
 
 interface Bucket {
