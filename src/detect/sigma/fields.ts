@@ -40,7 +40,7 @@ export function compilePath(path: string, looseLast = false): Accessor {
     }
     let next = obj[segs[i]!];
     if (next === undefined && looseLast && i === last) {
-      const real = looseIndex(obj).get(lastLoose);
+      const real = looseFind(obj, lastLoose);
       if (real !== undefined) next = obj[real];
     }
     return walk(next, i + 1);
@@ -66,24 +66,28 @@ function looseKey(k: string): string {
   return k.replace(/\s+/g, '').toLowerCase();
 }
 
-/**
- * Loose key → real key of an object, built once per object: rules ask for
- * dozens of fields an event does not have, and each miss would otherwise
- * scan every key.
- */
-const LOOSE_INDEX = new WeakMap<object, Map<string, string>>();
+/** Loose form of each key name seen (key names recur in every event); bounded. */
+const LOOSE_KEYS = new Map<string, string>();
+const LOOSE_KEYS_MAX = 10_000;
 
-function looseIndex(obj: Record<string, unknown>): Map<string, string> {
-  let idx = LOOSE_INDEX.get(obj);
-  if (!idx) {
-    idx = new Map();
-    for (const k in obj) {
-      const lk = looseKey(k);
-      if (!idx.has(lk)) idx.set(lk, k);
-    }
-    LOOSE_INDEX.set(obj, idx);
+function looseKeyOf(k: string): string {
+  let lk = LOOSE_KEYS.get(k);
+  if (lk === undefined) {
+    lk = looseKey(k);
+    if (LOOSE_KEYS.size < LOOSE_KEYS_MAX) LOOSE_KEYS.set(k, lk);
   }
-  return idx;
+  return lk;
+}
+
+/**
+ * The first key of an object whose loose form is `loose`. A scan, not an
+ * index built per object: an event misses a field under its exact name
+ * less than once on average, and building an index (kept in a WeakMap) per
+ * event made allocation and garbage collection a large share of a scan.
+ */
+function looseFind(obj: Record<string, unknown>, loose: string): string | undefined {
+  for (const k in obj) if (looseKeyOf(k) === loose) return k;
+  return undefined;
 }
 
 /** Whether any string (or number) leaf under a value passes `test`; stops at the first. */
