@@ -188,7 +188,18 @@ function isIsoSecondsZ(v: string): boolean {
     const want = i === 4 || i === 7 ? 45 : i === 10 ? 84 : i === 13 || i === 16 ? 58 : -1;
     if (want < 0 ? c < 48 || c > 57 : c !== want) return false;
   }
-  return v.charCodeAt(19) === 90;
+  if (v.charCodeAt(19) !== 90) return false;
+  // The digits must also name a real instant (no 13th month, 30 February or 24:00), as Date.parse requires.
+  const two = (i: number) => (v.charCodeAt(i) - 48) * 10 + v.charCodeAt(i + 1) - 48;
+  const year = two(0) * 100 + two(2);
+  const month = two(5);
+  const day = two(8);
+  if (month < 1 || month > 12 || day < 1 || two(11) > 23 || two(14) > 59 || two(17) > 59) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return (
+    day <=
+    (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31)
+  );
 }
 
 function epochToMs(n: number): number {
