@@ -82,4 +82,19 @@ describe('cloudtrail normalisation', () => {
     expect(a).toEqual(b);
     expect(new Set(a).size).toBe(a.length);
   });
+
+  it('reads @timestamp when Logstash moved eventTime there, and still requires one of them', () => {
+    const base = { eventName: 'ListBuckets', eventSource: 's3.amazonaws.com', eventID: 'b1' };
+    const text = [
+      { ...base, '@timestamp': '2020-09-14T00:44:23.000Z', '@version': '1' },
+      { ...base, eventID: 'b2', eventTime: '2020-09-14T00:45:00Z', '@timestamp': '2021-01-01T00:00:00Z' },
+      { ...base, eventID: 'b3' },
+    ]
+      .map((r) => JSON.stringify(r))
+      .join('\n');
+    const r = normaliseText(source, text);
+    expect(r.events.map((e) => e.time)).toEqual(['2020-09-14T00:44:23.000Z', '2020-09-14T00:45:00.000Z']);
+    expect(r.deadLetters).toHaveLength(1);
+    expect(r.deadLetters[0]!.field).toBe('eventTime');
+  });
 });

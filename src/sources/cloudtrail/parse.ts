@@ -130,7 +130,8 @@ export function normaliseCloudTrail(record: unknown): EventDraft[] {
   const r = asObj(record);
   const eventName = reqStrOf(r.eventName, 'eventName');
   const eventSource = reqStrOf(r.eventSource, 'eventSource');
-  const time = toIsoTime(r.eventTime, 'eventTime');
+  // Logstash's date filter moves eventTime into @timestamp (ELK exports of CloudTrail); read it there too.
+  const time = toIsoTime(r.eventTime ?? r['@timestamp'], 'eventTime');
   const ui = objOf(r.userIdentity, 'userIdentity');
   const errorCode = strOf(r.errorCode, 'errorCode');
   const errorMessage = strOf(r.errorMessage, 'errorMessage');
