@@ -53,16 +53,8 @@ const TABLE: Array<[RegExp, Expect | Gap]> = [
     { kind: 'empty', reason: /empty/ },
   ],
   [/^windows\/otrf\/atomic\/windows\/.+\.zip$/, { source: 'windows' }],
-  // The 2019 datasets from NXLog are read; those exported by winlogbeat 6 (pre-ECS) are not.
-  [/^windows\/otrf\/atomic\/windows\/persistence\/host\/covenant_[^/]+\.tar\.gz$/, { source: 'windows' }],
-  [
-    /^windows\/otrf\/atomic\/windows\/.+\.tar\.gz$/,
-    {
-      should: 'windows',
-      today: 'generic',
-      why: 'winlogbeat 6 events (top-level event_id, log_name, event_data): the windows source reads winlogbeat 7+ (winlog.*) only, so the generic source claims them by @timestamp',
-    },
-  ],
+  // The 2019 datasets: NXLog exports and winlogbeat 6 (pre-ECS: top-level event_id, log_name, event_data).
+  [/^windows\/otrf\/atomic\/windows\/.+\.tar\.gz$/, { source: 'windows' }],
   [/^sigma\/regression\/.+\.json$/, { source: 'windows' }],
   [
     /^sigma\/regression\/.+\.raw$/,

@@ -95,6 +95,8 @@ export function normaliseWindows(record: unknown): EventDraft[] {
 export function sniffWindows(v: unknown): number {
   if (!isObj(v)) return 0;
   if (isObj(v.winlog) && ('event_id' in v.winlog || 'channel' in v.winlog)) return 0.95;
+  // winlogbeat 6: the same fields at the top level (event_id, log_name, event_data).
+  if ('event_id' in v && ('log_name' in v || 'event_data' in v)) return 'log_name' in v ? 0.9 : 0.6;
   const ev = isObj(v.Event) ? v.Event : v;
   if (isObj(ev.System) && 'EventID' in ev.System) return 0.95;
   if (!('EventID' in v)) return 0;

@@ -288,6 +288,49 @@ function fromWinlogbeat(r: Obj, winlog: Obj): WinRecord {
   return rec;
 }
 
+/**
+ * winlogbeat 6 (before ECS) wrote the same fields at the top level under
+ * other names: `event_id`, `log_name`, `source_name`, `computer_name`,
+ * `record_number`, `event_data`/`user_data`, `user`, `keywords`, `level`
+ * (a name). OTRF's 2019 datasets are in this shape.
+ */
+export function isWinlogbeat6(r: Obj): boolean {
+  return 'event_id' in r && ('log_name' in r || 'event_data' in r || 'source_name' in r);
+}
+
+function fromWinlogbeat6(r: Obj): WinRecord {
+  // Read through the winlogbeat 7 reader, with the old names mapped onto the new ones; error messages
+  // name the fields as this export spells them.
+  const winlog: Obj = {
+    event_id: r.event_id,
+    channel: r.log_name,
+    provider_name: r.source_name,
+    computer_name: r.computer_name,
+    record_id: r.record_number,
+    event_data: r.event_data,
+    user_data: r.user_data,
+    keywords: r.keywords,
+    user: r.user,
+  };
+  const wrapped: Obj = {
+    '@timestamp': r['@timestamp'],
+    host: r.host,
+    message: r.message,
+    log: { level: r.level },
+  };
+  try {
+    const rec = fromWinlogbeat(wrapped, winlog);
+    rec.shape = 'winlogbeat';
+    return rec;
+  } catch (err) {
+    if (err instanceof ParseError && err.field?.startsWith('winlog.')) {
+      const old = err.field === 'winlog.event_id' ? 'event_id' : err.field.slice('winlog.'.length);
+      throw new ParseError(err.message.replace(err.field, old), old);
+    }
+    throw err;
+  }
+}
+
 // ------------------------------------------------------------ OTRF / NXLog flat
 
 /**
@@ -473,6 +516,7 @@ function fromEvtx(ev: Obj): WinRecord {
 export function readWinRecord(record: unknown): WinRecord {
   const r = asObj(record);
   if (isObj(r.winlog)) return fromWinlogbeat(r, r.winlog);
+  if (isWinlogbeat6(r)) return fromWinlogbeat6(r);
   if (isObj(r.Event)) return fromEvtx(r.Event);
   if (isObj(r.System)) return fromEvtx(r);
   if ('EventID' in r) return fromFlat(r);
