@@ -88,6 +88,10 @@ export class SigmaEngine {
   matchEvent(event: NormalisedEvent, onMatch: (rule: CompiledRule, view: EventView) => void): void {
     this.stats.events++;
     const groups = this.index.candidates(event);
+    // A rule whose log source is broad (`product: windows`) sits in several branches of a pipeline
+    // (Sysmon, Security, process creation, …), and an event can belong to more than one of them: it is
+    // reported for the first branch it matches in, never twice for one event.
+    let matched: Set<CompiledRule> | undefined;
     for (let gi = 0; gi < groups.length; gi++) {
       const { branch, rules, prefilter } = groups[gi]!;
       const view = this.view.reset(event, branch, gi > 0);
@@ -95,6 +99,7 @@ export class SigmaEngine {
       for (let i = 0; i < rules.length; i++) {
         if (prefilter && !prefilter.possible(i)) continue;
         const rule = rules[i]!;
+        if (matched?.has(rule)) continue;
         this.stats.evaluations++;
         let hit: boolean;
         try {
@@ -105,6 +110,10 @@ export class SigmaEngine {
           continue;
         }
         if (hit) {
+          if (groups.length > 1) {
+            matched ??= new Set();
+            matched.add(rule);
+          }
           this.stats.matches++;
           onMatch(rule, view);
         }

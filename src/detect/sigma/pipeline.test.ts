@@ -166,6 +166,26 @@ describe('the windows pipeline', () => {
       [],
     ]);
   });
+
+  it('reports a rule once per event although several branches of the pipeline offer it the event', () => {
+    const broad = engine(
+      [
+        rule('any windows, by field', 'product: windows', "  sel:\n    CommandLine|contains: 'WDigest'"),
+        `title: any windows, by keyword\nlogsource: {product: windows}\ndetection:\n  kw:\n    - 'UseLogonCredential'\n  condition: kw\n`,
+      ].join('---\n'),
+    );
+    const sysmon = {
+      ...base,
+      Channel: 'Microsoft-Windows-Sysmon/Operational',
+      SourceName: 'Microsoft-Windows-Sysmon',
+      EventID: 1,
+      RecordNumber: 21,
+      Image: 'C:\\Windows\\System32\\reg.exe',
+      CommandLine:
+        'reg add HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\WDigest /v UseLogonCredential /d 1',
+    };
+    expect(run(broad, 'windows', [sysmon])).toEqual([['any windows, by field', 'any windows, by keyword']]);
+  });
 });
 
 describe('pipeline files', () => {
