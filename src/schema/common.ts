@@ -60,8 +60,10 @@ export function severityFromOcsf(id: number): SeverityName {
   return 'informational';
 }
 
+const OCSF_OF_SEVERITY = { informational: 1, low: 2, medium: 3, high: 4, critical: 5 } as const;
+
 export function ocsfFromSeverity(s: SeverityName): OcsfSeverityId {
-  return ({ informational: 1, low: 2, medium: 3, high: 4, critical: 5 } as const)[s];
+  return OCSF_OF_SEVERITY[s];
 }
 
 /** A thing an alert or incident is about, used to correlate and to pivot. */
