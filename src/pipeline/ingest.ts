@@ -58,6 +58,11 @@ export function finalizeEvent(source: string, draft: EventDraft, ingestedAt: str
   e.status ??= 'unknown';
   e.observables ??= [];
   e.metadata ??= {};
+  // The schema's defaults, which drafts do not pass through: a source may prune an empty list away.
+  if (e.finding) {
+    e.finding.tags ??= [];
+    e.finding.techniques ??= [];
+  }
   return e;
 }
 
