@@ -29,56 +29,40 @@ export function typeName(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
+/*
+ * Keyed readers, `optStr(o, 'userName', 'userIdentity.userName')`: the
+ * checks of the value readers below on `o[key]`. Normalisers that run per
+ * event call the value readers with the field read by name instead (see there).
+ */
+
 /** Optional string: strings pass, numbers and booleans are stringified, null/undefined give undefined. */
 export function optStr(o: Obj, key: string, field = key): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  throw new ParseError(`${field} must be a string, got ${typeName(v)}`, field);
+  return strOf(o[key], field);
 }
 
 export function reqStr(o: Obj, key: string, field = key): string {
-  const v = optStr(o, key, field);
-  if (v === undefined) throw new ParseError(`${field} is required`, field);
-  return v;
+  return reqStrOf(o[key], field);
 }
 
 /** Optional finite number; numeric strings are accepted. */
 export function optNum(o: Obj, key: string, field = key): number | undefined {
-  const v = o[key];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-  throw new ParseError(`${field} must be a number, got ${typeName(v)}`, field);
+  return numOf(o[key], field);
 }
 
 export function optInt(o: Obj, key: string, field = key): number | undefined {
-  const n = optNum(o, key, field);
-  return n === undefined ? undefined : Math.trunc(n);
+  return intOf(o[key], field);
 }
 
 export function optPort(o: Obj, key: string, field = key): number | undefined {
-  const n = optInt(o, key, field);
-  if (n === undefined) return undefined;
-  if (n < 0 || n > 65535) throw new ParseError(`${field} must be a port number 0–65535, got ${n}`, field);
-  return n;
+  return portOf(o[key], field);
 }
 
 export function optBool(o: Obj, key: string, field = key): boolean | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 'True') return true;
-  if (v === 'false' || v === 'False') return false;
-  throw new ParseError(`${field} must be a boolean, got ${typeName(v)}`, field);
+  return boolOf(o[key], field);
 }
 
 export function optObj(o: Obj, key: string, field = key): Obj | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (!isObj(v)) throw new ParseError(`${field} must be an object, got ${typeName(v)}`, field);
-  return v;
+  return objOf(o[key], field);
 }
 
 /*
@@ -89,7 +73,7 @@ export function optObj(o: Obj, key: string, field = key): Obj | undefined {
  * slower), and name the field with a constant rather than a string built per call.
  */
 
-/** {@link optStr} of a value already read. */
+/** Optional string of a value already read: strings pass, numbers and booleans are stringified. */
 export function strOf(v: unknown, field: string): string | undefined {
   if (typeof v === 'string') return v === '' ? undefined : v;
   if (v === undefined || v === null) return undefined;
@@ -97,14 +81,14 @@ export function strOf(v: unknown, field: string): string | undefined {
   throw new ParseError(`${field} must be a string, got ${typeName(v)}`, field);
 }
 
-/** {@link reqStr} of a value already read. */
+/** Required string of a value already read. */
 export function reqStrOf(v: unknown, field: string): string {
   const s = strOf(v, field);
   if (s === undefined) throw new ParseError(`${field} is required`, field);
   return s;
 }
 
-/** {@link optNum} of a value already read. */
+/** Optional finite number of a value already read; numeric strings are accepted. */
 export function numOf(v: unknown, field: string): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
   if (v === undefined || v === null || v === '') return undefined;
@@ -112,13 +96,13 @@ export function numOf(v: unknown, field: string): number | undefined {
   throw new ParseError(`${field} must be a number, got ${typeName(v)}`, field);
 }
 
-/** {@link optInt} of a value already read. */
+/** Optional integer (truncated) of a value already read. */
 export function intOf(v: unknown, field: string): number | undefined {
   const n = numOf(v, field);
   return n === undefined ? undefined : Math.trunc(n);
 }
 
-/** {@link optPort} of a value already read. */
+/** Optional port 0–65535 of a value already read. */
 export function portOf(v: unknown, field: string): number | undefined {
   const n = intOf(v, field);
   if (n === undefined) return undefined;
@@ -126,7 +110,7 @@ export function portOf(v: unknown, field: string): number | undefined {
   return n;
 }
 
-/** {@link optBool} of a value already read. */
+/** Optional boolean of a value already read (`'true'`/`'false'` accepted). */
 export function boolOf(v: unknown, field: string): boolean | undefined {
   if (typeof v === 'boolean') return v;
   if (v === undefined || v === null) return undefined;
@@ -135,7 +119,7 @@ export function boolOf(v: unknown, field: string): boolean | undefined {
   throw new ParseError(`${field} must be a boolean, got ${typeName(v)}`, field);
 }
 
-/** {@link optObj} of a value already read. */
+/** Optional object of a value already read. */
 export function objOf(v: unknown, field: string): Obj | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObj(v)) throw new ParseError(`${field} must be an object, got ${typeName(v)}`, field);
