@@ -81,10 +81,10 @@ function tableLine(l: DetectLine): string {
  */
 function sourceOf(doc: InputDoc, registry: SourceRegistry): { type?: string; reason?: string } {
   const found = detectDoc(doc, registry);
-  if (found.source) return { type: found.source };
+  if (found.source !== undefined) return { type: found.source };
   const values = splitJsonValues(doc.text.length > 8 * 1024 * 1024 ? '' : doc.text);
   const type = values?.length ? registry.sniff(values[0])?.type : undefined;
-  return type ? { type } : { reason: 'reason' in found ? found.reason : undefined };
+  return type ? { type } : { reason: found.reason };
 }
 
 /**

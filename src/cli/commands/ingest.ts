@@ -6,7 +6,7 @@ import type { AppConfig } from '../../config/schema.ts';
 import { AisocError } from '../../errors.ts';
 import type { IngestOutcome } from '../../pipeline/ingest.ts';
 import { openRuntime, type Runtime } from '../../runtime.ts';
-import { detectDoc, detectSource, expandInputs, readInputDocs } from '../../sources/files.ts';
+import { detectDoc, expandInputs, readInputDocs } from '../../sources/files.ts';
 import {
   assertFollowable,
   defaultStateFile,
@@ -31,6 +31,31 @@ export interface IngestSummary {
   skipped: number;
   by_source: Record<string, number>;
   errors: Array<{ file: string; message: string }>;
+}
+
+function emptySummary(): IngestSummary {
+  return {
+    files: 0,
+    events: 0,
+    new_events: 0,
+    duplicates: 0,
+    dead_letters: 0,
+    skipped: 0,
+    by_source: {},
+    errors: [],
+  };
+}
+
+/** Count one acknowledged batch into the summary; returns the events it accepted (new or already stored). */
+function countOutcome(summary: IngestSummary, source: string, outcome: IngestOutcome): number {
+  const accepted = outcome.stored + outcome.duplicates;
+  summary.events += accepted;
+  summary.new_events += outcome.stored;
+  summary.duplicates += outcome.duplicates;
+  summary.dead_letters += outcome.dead_letters;
+  summary.skipped += outcome.skipped;
+  summary.by_source[source] = (summary.by_source[source] ?? 0) + accepted;
+  return accepted;
 }
 
 interface Sender {
@@ -148,8 +173,8 @@ async function followOne(
   const stateFile = opts.state ?? (runtime ? undefined : defaultStateFile(ctx.config.data_dir, path));
   const release = stateFile ? await lockStateFile(stateFile) : undefined;
   const store = stateFile ? filePositionStore(stateFile) : kvPositionStore(runtime!.store.kv, path);
-  const summary = { files: 1, events: 0, new_events: 0, duplicates: 0, dead_letters: 0, skipped: 0 };
-  const bySource: Record<string, number> = {};
+  const summary = emptySummary();
+  summary.files = 1;
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -166,24 +191,19 @@ async function followOne(
       logger: ctx.logger,
       send: async (lines) => {
         if (!source) {
-          source = detectSource({ name: path, text: lines.join('\n') }, ctx.registry);
-          if (!source)
+          const detected = detectDoc({ name: path, text: lines.join('\n') }, ctx.registry);
+          if (detected.source === undefined)
             throw new AisocError(
               'AISOC_ERR_VALIDATION',
-              `No source recognises the first lines of ${path}; pass --source`,
+              `Cannot tell the source of ${path} from its first lines (${detected.reason}); pass --source`,
               { field: 'source' },
             );
+          source = detected.source;
           assertFollowable(ctx.registry.get(source));
           if (!opts.json) say(`Detected source: ${source}`);
         }
         const outcome = await sender.send(source, linesToRecords(ctx.registry.get(source), lines));
-        const accepted = outcome.stored + outcome.duplicates;
-        summary.events += accepted;
-        summary.new_events += outcome.stored;
-        summary.duplicates += outcome.duplicates;
-        summary.dead_letters += outcome.dead_letters;
-        summary.skipped += outcome.skipped;
-        bySource[source] = (bySource[source] ?? 0) + accepted;
+        const accepted = countOutcome(summary, source, outcome);
         if (!opts.json)
           say(`  +${accepted} events (${outcome.dead_letters} dead letters); ${summary.events} in all`);
       },
@@ -195,7 +215,7 @@ async function followOne(
     await release?.();
   }
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ ...summary, by_source: bySource, follow: stats })}\n`);
+    process.stdout.write(`${JSON.stringify({ ...summary, follow: stats })}\n`);
   } else {
     say(
       `Stopped following ${path}: ${summary.events} events (${summary.new_events} new), ${summary.dead_letters} dead letters; ${stats.rotations} rotations, ${stats.truncations} truncations, ${stats.dropped_lines} lines dropped.`,
@@ -263,16 +283,7 @@ export function registerIngest(program: Command): void {
           const sender = opts.url
             ? httpSender(opts.url, key!)
             : localSender(await openRuntime(config, { logger }));
-          const summary: IngestSummary = {
-            files: 0,
-            events: 0,
-            new_events: 0,
-            duplicates: 0,
-            dead_letters: 0,
-            skipped: 0,
-            by_source: {},
-            errors: [],
-          };
+          const summary = emptySummary();
           const bar = progress(!opts.json && process.stderr.isTTY === true);
           try {
             for (const path of paths) {
@@ -285,14 +296,14 @@ export function registerIngest(program: Command): void {
                 continue;
               }
               for (const doc of docs) {
-                const detected = opts.source ? undefined : detectDoc(doc, registry);
-                const source = opts.source ?? detected?.source;
-                if (!source) {
-                  summary.errors.push({
-                    file: doc.name,
-                    message: `skipped: ${detected && 'reason' in detected ? detected.reason : 'no source recognises this content; pass --source'}`,
-                  });
-                  continue;
+                let source = opts.source;
+                if (source === undefined) {
+                  const detected = detectDoc(doc, registry);
+                  if (detected.source === undefined) {
+                    summary.errors.push({ file: doc.name, message: `skipped: ${detected.reason}` });
+                    continue;
+                  }
+                  source = detected.source;
                 }
                 let records: FramedRecord[];
                 try {
@@ -303,13 +314,7 @@ export function registerIngest(program: Command): void {
                 }
                 for (let i = 0; i < records.length; i += opts.batch) {
                   const outcome = await sender.send(source, records.slice(i, i + opts.batch));
-                  const accepted = outcome.stored + outcome.duplicates;
-                  summary.events += accepted;
-                  summary.new_events += outcome.stored;
-                  summary.duplicates += outcome.duplicates;
-                  summary.dead_letters += outcome.dead_letters;
-                  summary.skipped += outcome.skipped;
-                  summary.by_source[source] = (summary.by_source[source] ?? 0) + accepted;
+                  countOutcome(summary, source, outcome);
                   bar.update(
                     `${summary.files}/${paths.length} files, ${summary.events} events, ${summary.dead_letters} dead letters`,
                   );
