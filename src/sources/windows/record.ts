@@ -298,20 +298,25 @@ export function isWinlogbeat6(r: Obj): boolean {
   return 'event_id' in r && ('log_name' in r || 'event_data' in r || 'source_name' in r);
 }
 
+/** winlogbeat 7 `winlog.*` name → the winlogbeat 6 top-level name it had. */
+const WINLOGBEAT6_NAMES: ReadonlyArray<readonly [string, string]> = [
+  ['event_id', 'event_id'],
+  ['channel', 'log_name'],
+  ['provider_name', 'source_name'],
+  ['computer_name', 'computer_name'],
+  ['record_id', 'record_number'],
+  ['event_data', 'event_data'],
+  ['user_data', 'user_data'],
+  ['keywords', 'keywords'],
+  ['user', 'user'],
+];
+const WINLOGBEAT6_NAME = new Map(WINLOGBEAT6_NAMES.map(([now, then]) => [`winlog.${now}`, then]));
+
 function fromWinlogbeat6(r: Obj): WinRecord {
-  // Read through the winlogbeat 7 reader, with the old names mapped onto the new ones; error messages
-  // name the fields as this export spells them.
-  const winlog: Obj = {
-    event_id: r.event_id,
-    channel: r.log_name,
-    provider_name: r.source_name,
-    computer_name: r.computer_name,
-    record_id: r.record_number,
-    event_data: r.event_data,
-    user_data: r.user_data,
-    keywords: r.keywords,
-    user: r.user,
-  };
+  // Read through the winlogbeat 7 reader with the old names moved where it reads them; an error names
+  // the field as this export spells it.
+  const winlog: Obj = {};
+  for (const [now, then] of WINLOGBEAT6_NAMES) winlog[now] = r[then];
   const wrapped: Obj = {
     '@timestamp': r['@timestamp'],
     host: r.host,
@@ -319,15 +324,12 @@ function fromWinlogbeat6(r: Obj): WinRecord {
     log: { level: r.level },
   };
   try {
-    const rec = fromWinlogbeat(wrapped, winlog);
-    rec.shape = 'winlogbeat';
-    return rec;
+    return fromWinlogbeat(wrapped, winlog);
   } catch (err) {
-    if (err instanceof ParseError && err.field?.startsWith('winlog.')) {
-      const old = err.field === 'winlog.event_id' ? 'event_id' : err.field.slice('winlog.'.length);
-      throw new ParseError(err.message.replace(err.field, old), old);
-    }
-    throw err;
+    if (!(err instanceof ParseError) || err.field === undefined) throw err;
+    const old = WINLOGBEAT6_NAME.get(err.field);
+    if (old === undefined) throw err;
+    throw new ParseError(err.message.replace(err.field, old), old);
   }
 }
 

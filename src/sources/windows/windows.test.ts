@@ -146,6 +146,45 @@ describe('windows: winlogbeat', () => {
   });
 });
 
+describe('windows: winlogbeat 6', () => {
+  const source = windows.create({}, { logger: silentLogger() });
+  const base = { '@timestamp': '2019-05-18T20:19:20.052Z', event_id: 4624, log_name: 'security' };
+
+  it('reads the top-level names: channel, provider, computer and record id', () => {
+    const r = normaliseText(
+      source,
+      JSON.stringify({
+        ...base,
+        source_name: 'Microsoft-Windows-Security-Auditing',
+        computer_name: 'hr1',
+        record_number: '7',
+        event_data: { LogonType: '3' },
+      }),
+    );
+    expect(r.deadLetters).toEqual([]);
+    expect(r.events[0]).toMatchObject({
+      source_event_id: '7',
+      device: { hostname: 'hr1' },
+      metadata: { event_code: '4624', log_name: 'Security', product: 'Microsoft-Windows-Security-Auditing' },
+    });
+    expect(sniffWindows(base)).toBeGreaterThan(0.5);
+  });
+
+  it('names a bad field as winlogbeat 6 spells it', () => {
+    const r = normaliseText(
+      source,
+      [
+        { ...base, event_id: 'x' },
+        { ...base, event_data: 5 },
+      ]
+        .map((x) => JSON.stringify(x))
+        .join('\n'),
+    );
+    expect(r.deadLetters.map((d) => d.field)).toEqual(['event_id', 'event_data']);
+    expect(r.deadLetters[1]!.reason).toBe('event_data must be an object, got a number');
+  });
+});
+
 describe('windows: OTRF / NXLog flat records', () => {
   const r = load('otrf.ndjson');
 
