@@ -129,19 +129,14 @@ export async function probe(
     );
     const event = events.items[0];
     if (!event) continue;
-    const res = await fetch(`${url}/predict/event`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ event }),
-    });
-    // 422: no served model's feature set describes this kind of event.
-    if (res.status === 422) continue;
-    const body = (await res.json()) as { results?: PredictResult[]; message?: string };
-    if (!res.ok || !body.results)
-      throw new AisocError(
-        'AISOC_ERR_INTERNAL',
-        `POST /predict/event answered ${res.status}: ${body.message ?? ''}`,
-      );
+    let body: { results: PredictResult[] };
+    try {
+      body = await api(url, key, 'POST', '/predict/event', { event });
+    } catch (err) {
+      // 422: no served model's feature set describes this kind of event.
+      if (err instanceof AisocError && err.details?.status === 422) continue;
+      throw err;
+    }
     for (const p of body.results) {
       first ??= p;
       out.predict_event.push({
@@ -239,6 +234,9 @@ async function api<T>(url: string, key: string, method: string, path: string, bo
     throw new AisocError(
       'AISOC_ERR_INTERNAL',
       `${method} ${path} answered ${res.status}: ${json.message ?? ''}`,
+      {
+        details: { status: res.status },
+      },
     );
   return json;
 }
