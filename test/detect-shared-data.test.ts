@@ -69,7 +69,7 @@ const TABLE: Array<[RegExp, Expect | Gap]> = [
   [/^sigma\/regression\/.+\/info\.yml$/, { kind: 'not_telemetry', reason: /YAML/ }],
   [/^windows\/otrf\/atomic\/_metadata\/[^/]+\.yaml$/, { kind: 'not_telemetry', reason: /YAML/ }],
   [/^cloudtrail\/stratus-detonation\/index\.yaml$/, { kind: 'not_telemetry', reason: /YAML/ }],
-  [/^attack\/enterprise-attack\.json$/, { kind: 'not_telemetry', reason: /STIX bundle/ }],
+  [/^attack\/(enterprise|mobile|ics)-attack\.json$/, { kind: 'not_telemetry', reason: /STIX bundle/ }],
   [/^wazuh\/ruleset\/rules\/[^/]+\.xml$/, { kind: 'not_telemetry', reason: /Wazuh rules/ }],
   [
     /^wazuh\/ruleset\/testing\/tests\/[^/]+\.ini$/,
