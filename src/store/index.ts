@@ -1,3 +1,4 @@
+import { renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AppConfig } from '../config/schema.ts';
 import { migrate } from './migrations.ts';
@@ -35,4 +36,25 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 
 export function storeOptionsFromConfig(config: AppConfig): OpenStoreOptions {
   return config.database_url ? { databaseUrl: config.database_url } : { dataDir: config.data_dir };
+}
+
+/**
+ * Write a dump of an empty, fully migrated embedded database to `path`, for
+ * `AISOC_PGLITE_TEMPLATE` (new embedded databases then skip `initdb`).
+ *
+ * @example
+ * await writePgliteTemplate('/tmp/aisoc-template.tar');
+ */
+export async function writePgliteTemplate(path: string): Promise<void> {
+  const client = await openPglite();
+  try {
+    await migrate(client);
+    const blob = await client.dump?.();
+    if (!blob) throw new Error('The embedded engine cannot dump its data directory');
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()), { mode: 0o600 });
+    renameSync(tmp, path);
+  } finally {
+    await client.close();
+  }
 }

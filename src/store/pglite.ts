@@ -1,5 +1,7 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { AisocError } from '../errors.ts';
 import { acquireDirLock } from './lock.ts';
 import type { Queryable, SqlClient } from './sql.ts';
 
@@ -10,6 +12,31 @@ function wrapTx(tx: Transaction): Queryable {
       return { rows: r.rows, rowCount: r.affectedRows ?? r.rows.length };
     },
   };
+}
+
+/** The environment variable naming a template for new embedded databases (see {@link templateFromEnv}). */
+export const TEMPLATE_ENV = 'AISOC_PGLITE_TEMPLATE';
+
+let envTemplate: { path: string; blob: Blob } | undefined;
+
+/**
+ * A new embedded database normally runs `initdb`, which takes seconds. When
+ * `AISOC_PGLITE_TEMPLATE` names a dump of an empty database (written by
+ * {@link writePgliteTemplate}), a new database — in memory, or in a data
+ * directory that holds none yet — starts from that dump instead. Migrations
+ * still run afterwards, so a template older than the code only costs the
+ * migrations it lacks. The test suite sets it once per run; servers need not.
+ */
+function templateFromEnv(env: NodeJS.ProcessEnv = process.env): Blob | undefined {
+  const path = env[TEMPLATE_ENV];
+  if (!path) return undefined;
+  if (envTemplate?.path === path) return envTemplate.blob;
+  if (!existsSync(path))
+    throw new AisocError('AISOC_ERR_CONFIG', `${TEMPLATE_ENV} names ${path}, which does not exist`, {
+      field: TEMPLATE_ENV,
+    });
+  envTemplate = { path, blob: new Blob([readFileSync(path)]) };
+  return envTemplate.blob;
 }
 
 /**
@@ -25,7 +52,9 @@ export async function openPglite(dir?: string): Promise<SqlClient> {
   }
   let db: PGlite;
   try {
-    db = await PGlite.create(dir);
+    const fresh = !dir || !existsSync(join(dir, 'PG_VERSION'));
+    const template = fresh ? templateFromEnv() : undefined;
+    db = await PGlite.create(dir, template ? { loadDataDir: template } : {});
   } catch (err) {
     release();
     throw err;
@@ -41,6 +70,9 @@ export async function openPglite(dir?: string): Promise<SqlClient> {
     },
     transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
       return db.transaction((tx) => fn(wrapTx(tx)));
+    },
+    async dump() {
+      return db.dumpDataDir('none');
     },
     async close() {
       try {

@@ -15,6 +15,8 @@ export interface SqlClient extends Queryable {
   exec(text: string): Promise<void>;
   /** Run `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** The whole database as a tar archive (embedded engine only). */
+  dump?(): Promise<Blob>;
   close(): Promise<void>;
 }
 
