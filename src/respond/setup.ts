@@ -39,6 +39,10 @@ export interface ResponseDeps {
   /** Priority at or above which the decision flow runs the analyst (the seed's threshold, 80). */
   threshold: number;
   dryRun: boolean;
+  /** `respond.approvals.min_approvers`. */
+  minApprovers?: number;
+  /** `respond.suppressions.max_days`. */
+  suppressionMaxDays?: number;
   workerConcurrency: number;
   caseHooks?: CaseHooks;
 }
@@ -61,8 +65,13 @@ export function actionInfos(
  * steps (score, analyse, case) and the triage worker that runs it.
  */
 export function createResponse(d: ResponseDeps): ResponseComponents {
-  const actions = new ActionService(d.store, d.port, d.logger, d.metrics);
-  const cases = new CaseService(d.store, d.logger, d.caseHooks);
+  const actions = new ActionService(d.store, d.port, d.logger, d.metrics, {
+    dryRunCeiling: d.dryRun,
+    ...(d.minApprovers === undefined ? {} : { minApprovers: d.minApprovers }),
+  });
+  const cases = new CaseService(d.store, d.logger, d.caseHooks, {
+    ...(d.suppressionMaxDays === undefined ? {} : { suppressionMaxDays: d.suppressionMaxDays }),
+  });
   // Lint against every known action: a step whose action is not configured here is skipped at run time, not an error.
   const loaded = loadPlaybooks(d.playbookDirs, d.knownActions);
   for (const issue of loaded.issues) d.logger.error(issue, 'A playbook could not be loaded.');
