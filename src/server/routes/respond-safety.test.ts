@@ -214,6 +214,19 @@ describe('response safety through the API', () => {
       expect((await t.runtime.store.actions.list({ limit: 1000 })).total).toBe(before);
     });
 
+    it('refuses oversized reasons and comments with 400, storing nothing', async () => {
+      const big = 'x'.repeat(100_000);
+      const r = await block('responder', { reason: big });
+      expect(r.statusCode).toBe(400);
+      expect(r.json().field).toBe('body.reason');
+      const held = await block('responder', { require_approval: true });
+      const c = await call('POST', `/actions/${held.json().id}/approve`, 'other', { comment: big });
+      expect(c.statusCode).toBe(400);
+      expect((await call('GET', `/actions/${held.json().id}`, 'read')).json().status).toBe(
+        'pending_approval',
+      );
+    });
+
     it('is a 400 naming comment in approvals, denials and rollbacks, and the request stays as it was', async () => {
       const held = await block('responder', { require_approval: true });
       for (const [, text] of bad)
@@ -314,6 +327,16 @@ describe('response safety through the API', () => {
         days: 366,
       });
       expect(tooLong.statusCode).toBe(400);
+    });
+
+    it('keeps closing with a suppression to the analyst scope and up', async () => {
+      const id = await openCase();
+      for (const who of ['read', 'ingest']) {
+        const r = await close(id, who, { entity: { type: 'user', value: 'svc-backup' }, days: 1 });
+        expect(r.statusCode, who).toBe(403);
+        expect(r.json().code, who).toBe('AISOC_ERR_FORBIDDEN');
+      }
+      await call('PATCH', `/cases/${id}`, 'analyst', { status: 'closed', resolution: 'benign_positive' });
     });
 
     it('refuses NUL in a suppression with 400 naming the field', async () => {
