@@ -51,6 +51,14 @@ export const ERROR_CATALOGUE = {
   AISOC_ERR_ACTION_PRECONDITION: { status: 412, title: 'The target is not in a state the action can act on' },
   AISOC_ERR_ACTION_POLICY: { status: 403, title: 'The response action refused the input by policy' },
   AISOC_ERR_ACTION_ROLLBACK_UNSUPPORTED: { status: 409, title: 'The response action cannot be rolled back' },
+  AISOC_ERR_DRY_RUN_ENFORCED: {
+    status: 403,
+    title: 'respond.dry_run is on: only an approval or a playbook policy naming the action runs it live',
+  },
+  AISOC_ERR_FOUR_EYES: {
+    status: 403,
+    title: 'An approval must come from a person other than the requester (four eyes)',
+  },
   AISOC_ERR_INTERNAL: { status: 500, title: 'An internal error occurred' },
 } as const;
 

@@ -141,6 +141,8 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
       ],
       threshold: config.respond.threshold,
       dryRun: config.respond.dry_run,
+      minApprovers: config.respond.approvals.min_approvers,
+      suppressionMaxDays: config.respond.suppressions.max_days,
       workerConcurrency: config.respond.worker_concurrency,
       caseHooks: {
         onClosed: async (c, incident) => {

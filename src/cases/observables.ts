@@ -1,13 +1,9 @@
+import { isInternalIp } from '../net/ip.ts';
 import type { CaseObservable } from '../schema/case.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
 
-const PRIVATE_V4 = [/^10\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./, /^127\./, /^169\.254\./, /^0\./];
-
-/** Whether an address is internal (RFC 1918, loopback, link-local, IPv6 ULA/link-local). */
-export function isInternalIp(ip: string): boolean {
-  if (ip.includes(':')) return /^(::1$|fe80:|fc|fd)/i.test(ip);
-  return PRIVATE_V4.some((re) => re.test(ip));
-}
+// The one classifier lives in src/net/ip.ts; re-exported for the modules that import it from here.
+export { isInternalIp };
 
 /**
  * Observables of a case from its events. External addresses, domains, URLs,

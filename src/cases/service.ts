@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import { AisocError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
+import { parseIp } from '../net/ip.ts';
 import type { Case, CaseComment, CaseTask, TimelineEntry } from '../schema/case.ts';
 import type { Incident } from '../schema/incident.ts';
 import type { Suppression } from '../schema/response.ts';
 import type { Store } from '../store/index.ts';
+import { findUnsafeText } from '../store/json.ts';
 import { extractObservables } from './observables.ts';
 
 export type CaseStatus = Case['status'];
@@ -32,6 +34,14 @@ export interface SuppressOptions {
   days: number;
 }
 
+export interface CaseServiceOptions {
+  /** `respond.suppressions.max_days`: the longest suppression a case creates without an admin (default 30). */
+  suppressionMaxDays?: number;
+}
+
+/** Longest suppression anyone may create, admin included. */
+export const SUPPRESSION_HARD_MAX_DAYS = 365;
+
 export interface CaseHooks {
   /** Called once a case closes (the knowledge base indexes it into the `incidents` collection). */
   onClosed?: (c: Case, incident: Incident | undefined) => Promise<void>;
@@ -44,11 +54,16 @@ export interface CaseHooks {
  * suppression that detection honours.
  */
 export class CaseService {
+  private readonly suppressionMaxDays: number;
+
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     private readonly hooks: CaseHooks = {},
-  ) {}
+    options: CaseServiceOptions = {},
+  ) {
+    this.suppressionMaxDays = options.suppressionMaxDays ?? 30;
+  }
 
   /** Open the case of an incident, or return the open one (refreshing its observables). */
   async openForIncident(incidentId: string, actor: string): Promise<{ case: Case; created: boolean }> {
@@ -128,7 +143,11 @@ export class CaseService {
 
   /**
    * Change status, assignee or resolution. Closing needs a resolution; a
-   * false positive may carry `suppress` to silence the rule for an entity.
+   * false positive may carry `suppress` to silence the case's rules for one
+   * of its entities, for at most `respond.suppressions.max_days`. Anything
+   * wider (another rule or entity, or longer, up to 365 days) needs
+   * `who.admin`: a false positive on one case must not silence detection
+   * elsewhere.
    */
   async update(
     id: string,
@@ -141,6 +160,7 @@ export class CaseService {
       suppress?: SuppressOptions;
     },
     actor: string,
+    who: { admin: boolean } = { admin: false },
   ): Promise<{ case: Case; suppressions: Suppression[] }> {
     const c = await this.get(id);
     const now = new Date().toISOString();
@@ -183,22 +203,48 @@ export class CaseService {
       );
     }
     const suppressions: Suppression[] = [];
+    let wider: string[] = [];
     if (patch.suppress) {
       const s = patch.suppress;
-      if (!(s.days > 0 && s.days <= 365))
-        throw new AisocError('AISOC_ERR_VALIDATION', 'suppress.days must be between 1 and 365', {
-          field: 'suppress.days',
-        });
+      const bad = findUnsafeText(s, 'suppress');
+      if (bad)
+        throw new AisocError('AISOC_ERR_VALIDATION', `${bad.field} ${bad.problem}`, { field: bad.field });
+      if (!(Number.isInteger(s.days) && s.days > 0 && s.days <= SUPPRESSION_HARD_MAX_DAYS))
+        throw new AisocError(
+          'AISOC_ERR_VALIDATION',
+          `suppress.days must be a whole number between 1 and ${SUPPRESSION_HARD_MAX_DAYS}`,
+          { field: 'suppress.days' },
+        );
+      const own = await this.ownScope(c);
       let rules = s.rule_ids;
-      if (!rules?.length) {
-        const incident = c.incident_id ? await this.store.incidents.get(c.incident_id) : undefined;
-        const alerts = incident ? await this.store.alerts.getMany(incident.alert_ids) : [];
-        rules = [...new Set(alerts.flatMap((a) => a.detections.map((d) => d.rule_id)))];
-      }
+      if (!rules?.length) rules = [...own.rules];
       if (!rules.length)
         throw new AisocError('AISOC_ERR_VALIDATION', 'No rule to suppress: give suppress.rule_ids', {
           field: 'suppress.rule_ids',
         });
+      const foreignRules = rules.filter((r) => !own.rules.has(r));
+      const ownEntity = own.entities.has(entityKeyOf(s.entity.type, s.entity.value));
+      const checks: Array<[boolean, string, string]> = [
+        [
+          s.days > this.suppressionMaxDays,
+          'suppress.days',
+          `${s.days} days is longer than respond.suppressions.max_days (${this.suppressionMaxDays})`,
+        ],
+        [
+          foreignRules.length > 0,
+          'suppress.rule_ids',
+          `rule(s) ${foreignRules.join(', ')} did not fire in this case`,
+        ],
+        [!ownEntity, 'suppress.entity', `${s.entity.type} ${s.entity.value} is not an entity of this case`],
+      ];
+      wider = checks.filter(([wide]) => wide).map(([, field]) => field);
+      const first = checks.find(([wide]) => wide);
+      if (first && !who.admin)
+        throw new AisocError(
+          'AISOC_ERR_FORBIDDEN',
+          `A case may suppress only its own rules, for its own entities, for at most ${this.suppressionMaxDays} days; ${first[2]}, which needs an admin key`,
+          { field: first[1], details: { wider } },
+        );
       for (const rule of rules) {
         suppressions.push({
           id: uuidv7(),
@@ -237,6 +283,8 @@ export class CaseService {
         entity: `${s.entity_type}:${s.entity_value}`,
         expires_at: s.expires_at,
         case_id: id,
+        // What went beyond the case's own rules, entities and the default length, on an admin's authority.
+        ...(wider.length ? { wider_than_case: wider } : {}),
       });
     }
     if (next.status === 'closed' && c.status !== 'closed') {
@@ -253,6 +301,19 @@ export class CaseService {
       }
     }
     return { case: next, suppressions };
+  }
+
+  /** The rules that fired in a case's incident and the entities they were about (alerts' and incident's). */
+  private async ownScope(c: Case): Promise<{ rules: Set<string>; entities: Set<string> }> {
+    const incident = c.incident_id ? await this.store.incidents.get(c.incident_id) : undefined;
+    const alerts = incident ? await this.store.alerts.getMany(incident.alert_ids) : [];
+    const rules = new Set(alerts.flatMap((a) => a.detections.map((d) => d.rule_id)));
+    const entities = new Set(
+      [...(incident?.entities ?? []), ...alerts.flatMap((a) => a.entities)].map((e) =>
+        entityKeyOf(e.type, e.value),
+      ),
+    );
+    return { rules, entities };
   }
 
   async comment(id: string, author: string, text: string): Promise<Case> {
@@ -319,4 +380,11 @@ export class CaseService {
       details,
     });
   }
+}
+
+/** How an entity is compared: type, then the value case-insensitively, an address in its canonical form. */
+function entityKeyOf(type: string, value: string): string {
+  const v = value.trim();
+  const canonical = type === 'ip' ? (parseIp(v)?.text ?? v.toLowerCase()) : v.toLowerCase();
+  return `${type}:${canonical}`;
 }

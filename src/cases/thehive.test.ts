@@ -164,4 +164,51 @@ describe('export to TheHive 5', () => {
     ).rejects.toThrow(/did not answer/);
     expect(theHiveSeverity('informational')).toBe(1);
   });
+
+  /** A server answering every request with `status` and a Location, recording what reached it. */
+  async function redirector(status: number, location: (path: string) => string) {
+    const seen: Array<{ method: string; path: string; auth?: string; body: string }> = [];
+    const server = createServer(async (req, res) => {
+      let raw = '';
+      for await (const chunk of req) raw += chunk;
+      seen.push({ method: req.method!, path: req.url!, auth: req.headers.authorization, body: raw });
+      res.writeHead(status, { location: location(req.url!) });
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const addr = server.address();
+    const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    return { seen, base, close: () => new Promise((r) => server.close(r)) };
+  }
+
+  it('never re-POSTs a case to where a redirect points: 307 and 308 to another origin are errors', async () => {
+    // Where the attacker wants the case (and the key) to go: a second local server, another origin.
+    const elsewhere = await redirector(200, () => '/');
+    try {
+      for (const status of [307, 308, 301, 302, 303]) {
+        const hop = await redirector(status, (path) => `${elsewhere.base}${path}`);
+        try {
+          const other = { ...c, id: uuidv7() };
+          const err = await exportToTheHive(
+            store,
+            other,
+            { url: hop.base, apiKey: 'hive-key-123' },
+            'case',
+            'sam',
+          )
+            .then(() => undefined)
+            .catch((e: unknown) => e as { code: string; message: string; field?: string });
+          expect(err, String(status)).toMatchObject({ field: 'thehive' });
+          expect(err!.message).toMatch(/redirect/);
+          expect(hop.seen, String(status)).toHaveLength(1);
+          expect(await store.kv.get(`thehive:case:${other.id}`)).toBeUndefined();
+        } finally {
+          await hop.close();
+        }
+      }
+      expect(elsewhere.seen).toEqual([]);
+    } finally {
+      await elsewhere.close();
+    }
+  });
 });

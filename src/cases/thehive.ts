@@ -62,6 +62,8 @@ async function call(
       headers,
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(s.timeoutMs ?? 15_000),
+      // Never follow: a 307/308 would re-send the case and the API key wherever Location points.
+      redirect: 'manual',
     });
   } catch (err) {
     throw new AisocError('AISOC_ERR_INTERNAL', `TheHive at ${s.url} did not answer: ${describeError(err)}`, {
@@ -69,6 +71,13 @@ async function call(
     });
   }
   const text = await res.text();
+  if (res.status >= 300 && res.status < 400) {
+    throw new AisocError(
+      'AISOC_ERR_INTERNAL',
+      `TheHive answered ${method} ${path} with a redirect (${res.status}); redirects are not followed, so the case and the key go nowhere else: set integrations.thehive.url to the address TheHive serves`,
+      { field: 'thehive', details: { status: res.status } },
+    );
+  }
   if (!res.ok) {
     let message = text.slice(0, 300);
     try {

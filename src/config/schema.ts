@@ -168,6 +168,34 @@ export const AnalystConfig = z
   .describe('Analyst: the LLM backend and its settings (see docs/llm.md)');
 export type AnalystConfig = z.infer<typeof AnalystConfig>;
 
+export const ApprovalsConfig = z
+  .strictObject({
+    min_approvers: z
+      .number()
+      .int()
+      .min(1)
+      .max(5)
+      .default(1)
+      .describe(
+        'People who must approve a request that waits for approval, none of them its requester (four eyes: distinct API key names)',
+      ),
+  })
+  .describe('Approvals of action requests');
+
+export const SuppressionsConfig = z
+  .strictObject({
+    max_days: z
+      .number()
+      .int()
+      .min(1)
+      .max(365)
+      .default(30)
+      .describe(
+        "Longest suppression a case closed as false positive may create, in days; longer ones, or ones beyond the case's own rules and entities, need an admin key (up to 365)",
+      ),
+  })
+  .describe('Suppressions created when a case closes as a false positive');
+
 export const RespondConfig = z
   .strictObject({
     enabled: z
@@ -177,7 +205,9 @@ export const RespondConfig = z
     dry_run: z
       .boolean()
       .default(true)
-      .describe('Actions run in dry-run unless this is false (a step may override it)'),
+      .describe(
+        'A ceiling: while true, actions that change something run as dry runs, and run live only when a person other than the requester approved the request or a playbook policy names the action (no caller lifts it)',
+      ),
     threshold: z
       .number()
       .min(0)
@@ -199,6 +229,8 @@ export const RespondConfig = z
       .describe(
         'Enabled actions: action type → its settings (docs/actions.md). An action not listed here never runs',
       ),
+    approvals: ApprovalsConfig.default(ApprovalsConfig.parse({})),
+    suppressions: SuppressionsConfig.default(SuppressionsConfig.parse({})),
   })
   .describe('Response: playbooks, actions and approvals');
 

@@ -19,7 +19,7 @@ export interface RunContext {
   above_threshold: boolean;
   verdict?: StoredVerdict['response'] & { analyst: string; checked: boolean };
   entities: Record<string, string[]>;
-  /** Addresses among the entities that are outside the organisation (not RFC 1918, loopback or link-local). */
+  /** Entity addresses on the internet (class `public` in src/net/ip.ts, IPv4-mapped ones as IPv4), never this server's own. */
   external_ips: string[];
   steps: Record<string, unknown>;
   playbook: { id: string; name: string };

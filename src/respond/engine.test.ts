@@ -27,7 +27,10 @@ describe('playbook engine and action requests', () => {
     opts: { verdict?: RunContext['verdict']; dryRun?: boolean } = {},
   ) {
     const port = new RecordingPort();
-    const actions = new ActionService(store, port, silentLogger());
+    // respond.dry_run is the service's ceiling, as setup.ts wires it.
+    const actions = new ActionService(store, port, silentLogger(), undefined, {
+      dryRunCeiling: opts.dryRun ?? false,
+    });
     const alerts = new Map<string, ReturnType<typeof makeAlert>>();
     const core: CoreHandlers = {
       'core.score': async (ctx) => ({ priority: ctx.priority }),
@@ -311,5 +314,80 @@ describe('playbook engine and action requests', () => {
       error: 'test.disable_key failed on purpose',
     });
     expect(run!.steps.never).toBeUndefined();
+  });
+
+  it("never takes an earlier unapproved request as a step's approval", async () => {
+    const guarded = playbook({
+      id: 'guarded',
+      name: 'Guarded',
+      trigger: { on: 'alert' },
+      steps: [
+        {
+          id: 'contain',
+          uses: 'test.disable_key',
+          approval: 'required',
+          with: { access_key_id: '{{ entities.access_key | first }}' },
+        },
+      ],
+    });
+    const { port, actions, engine, addAlert } = setup([guarded]);
+    const key = 'AKIAEXAMPLE000000077';
+    // Someone already did the same thing without an approval.
+    const earlier = await actions.request({
+      type: 'test.disable_key',
+      input: { access_key_id: key },
+      requested_by: 'responder-key',
+      reason: 'by hand',
+      approval: 'auto',
+      dry_run: false,
+      expires_in_ms: 60_000,
+    });
+    expect(earlier.status).toBe('succeeded');
+    const a = addAlert({ entities: [{ type: 'access_key', value: key }] });
+    const [run] = await engine.process({ type: 'alert', id: a.id });
+    expect(run!.status).toBe('waiting');
+    const own = await store.actions.get(run!.steps.contain!.request_id!);
+    expect(own!.id).not.toBe(earlier.id);
+    expect(own).toMatchObject({ status: 'pending_approval', needs_approval: true, run_id: run!.id });
+    expect(port.executions('test.disable_key')).toHaveLength(1);
+  });
+
+  it('under the dry-run ceiling, a step asking for a live run waits for a person; a policy naming the action runs it', async () => {
+    const live = playbook({
+      id: 'live-steps',
+      name: 'Live steps',
+      trigger: { on: 'alert' },
+      steps: [
+        {
+          id: 'remove',
+          uses: 'test.delete_user',
+          dry_run: false,
+          with: { user: '{{ entities.user | first }}' },
+        },
+        {
+          id: 'contain',
+          uses: 'test.disable_key',
+          dry_run: false,
+          with: { access_key_id: '{{ entities.access_key | first }}' },
+        },
+      ],
+      policies: [
+        { action: 'test.delete_user', when: { priority: { gte: 0 } }, reason: 'always, in this test' },
+      ],
+    });
+    const { port, engine, addAlert } = setup([live], { dryRun: true });
+    const a = addAlert({
+      entities: [
+        { type: 'access_key', value: 'AKIAEXAMPLE000000088' },
+        { type: 'user', value: 'ceiling-user' },
+      ],
+    });
+    const [run] = await engine.process({ type: 'alert', id: a.id });
+    expect(run!.status).toBe('waiting');
+    const held = await store.actions.get(run!.steps.contain!.request_id!);
+    expect(held).toMatchObject({ status: 'pending_approval', dry_run: false, needs_approval: true });
+    expect(port.executions('test.disable_key')).toHaveLength(0);
+    expect(run!.steps.remove!.status).toBe('done');
+    expect(port.executions('test.delete_user').map((c) => c.dryRun)).toEqual([false]);
   });
 });

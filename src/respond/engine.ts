@@ -181,7 +181,17 @@ export class PlaybookEngine {
         run_id: run.id,
         step_id: step.id,
         timeout_ms: step.timeout_ms,
+        // A step that asks for a live run under the dry-run ceiling waits for a person instead of failing.
+        live_without_approval: 'hold',
       });
+      if (step.approval === 'required' && !req.needs_approval) {
+        // The action service keys approval-needing requests apart, so this cannot happen; refuse rather than trust it.
+        throw new AisocError(
+          'AISOC_ERR_CONFLICT',
+          `step ${step.id} needs approval but request ${req.id} was made without one`,
+          { field: 'approval' },
+        );
+      }
       if (req.status === 'pending_approval') {
         await audit('waiting', { request_id: req.id, reason: 'waiting for approval' });
         return {

@@ -14,8 +14,8 @@ describe('response across restarts', () => {
   });
   const open = () => openRuntime(config, { response: true });
 
-  async function seed(rt: Runtime) {
-    const e = makeEvent({ src_endpoint: { ip: '203.0.113.45' }, actor: { user: { name: 'dev-alice' } } });
+  async function seed(rt: Runtime, ip = '203.0.113.45') {
+    const e = makeEvent({ src_endpoint: { ip }, actor: { user: { name: 'dev-alice' } } });
     await rt.store.events.insert([e]);
     const inc = makeIncident({ priority: 95, alert_count: 1 });
     const a = makeAlert({
@@ -23,7 +23,7 @@ describe('response across restarts', () => {
       event_ids: [e.id],
       incident_id: inc.id,
       entities: [
-        { type: 'ip', value: '203.0.113.45' },
+        { type: 'ip', value: ip },
         { type: 'user', value: 'dev-alice' },
       ],
     });
@@ -90,5 +90,28 @@ describe('response across restarts', () => {
     expect(await rt.store.audit.list({ target_id: req.id, action: 'action.result' })).toHaveLength(0);
     expect((await rt.store.audit.list({ target_id: req.id, action: 'action.interrupted' })).length).toBe(1);
     await rt.close();
+  }, 120_000);
+
+  it('runs at start-up a request left approved but never started, once, audited, and resumes its playbook', async () => {
+    let rt = await open();
+    const incidentId = await seed(rt, '198.51.100.88');
+    const [run] = await rt.response!.engine.process({ type: 'incident', id: incidentId });
+    const requestId = run!.steps['block-source']!.request_id!;
+    // The process stops after the approval is recorded and before the action is claimed.
+    await rt.store.actions.addApproval(requestId, { by: 'responder-2', at: new Date().toISOString() }, 1);
+    expect((await rt.store.actions.get(requestId))!.status).toBe('approved');
+    await rt.close();
+
+    rt = await openRuntime(config, { response: true, worker: true });
+    try {
+      expect((await rt.store.actions.get(requestId))!.status).toBe('dry_run');
+      const audit = (await rt.store.audit.list({ target_id: requestId })).map((e) => e.action);
+      expect(audit.filter((a) => a === 'action.resume')).toHaveLength(1);
+      expect(audit.filter((a) => a === 'action.result')).toHaveLength(1);
+      await rt.response!.worker.idle();
+      expect((await rt.store.runs.get(run!.id))!.status).toBe('completed');
+    } finally {
+      await rt.close();
+    }
   }, 120_000);
 });

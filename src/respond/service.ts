@@ -3,6 +3,7 @@ import { AisocError, describeError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { ActionRequest, ActionStatus } from '../schema/response.ts';
 import type { Store } from '../store/index.ts';
+import { findUnsafeText } from '../store/json.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { ActionPort } from './port.ts';
 
@@ -22,6 +23,33 @@ export interface RequestActionInput {
   run_id?: string;
   step_id?: string;
   timeout_ms?: number;
+  /**
+   * Under the dry-run ceiling (`respond.dry_run: true`), what a live request
+   * that has neither an approval coming nor a policy gets: `refuse` (403,
+   * a person's own request) or `hold` (it waits for approval, a playbook
+   * step that asks for a live run).
+   */
+  live_without_approval?: 'refuse' | 'hold';
+}
+
+export interface ActionServiceOptions {
+  /**
+   * `respond.dry_run`: a ceiling no caller lifts. A live run of an action
+   * that changes something comes only from an approval or from a playbook
+   * policy that names the action.
+   */
+  dryRunCeiling?: boolean;
+  /** `respond.approvals.min_approvers`: people other than the requester who must approve. */
+  minApprovers?: number;
+}
+
+/** Refuse text that cannot be stored faithfully (NUL, lone surrogates) before anything is written. */
+function assertStorable(value: unknown, field: string): void {
+  const bad = findUnsafeText(value, field);
+  if (bad)
+    throw new AisocError('AISOC_ERR_VALIDATION', `${bad.field} ${bad.problem}`, {
+      field: bad.field,
+    });
 }
 
 const FINAL: ActionStatus[] = [
@@ -45,12 +73,19 @@ const FINAL: ActionStatus[] = [
  * instead of running again.
  */
 export class ActionService {
+  private readonly dryRunCeiling: boolean;
+  private readonly minApprovers: number;
+
   constructor(
     private readonly store: Store,
     private readonly port: ActionPort,
     private readonly logger: Logger,
     private readonly metrics?: Metrics,
-  ) {}
+    options: ActionServiceOptions = {},
+  ) {
+    this.dryRunCeiling = options.dryRunCeiling ?? false;
+    this.minApprovers = Math.max(1, options.minApprovers ?? 1);
+  }
 
   types(): string[] {
     return this.port.types();
@@ -61,8 +96,21 @@ export class ActionService {
     return this.port.info(type)?.effect;
   }
 
-  /** Validate and record a request; run it at once when it needs no approval. */
+  /**
+   * Validate and record a request; run it at once when it needs no approval.
+   * Nothing is stored unless every text field can be stored as written, and
+   * the request and its audit entry are written together.
+   */
   async request(r: RequestActionInput): Promise<ActionRequest> {
+    for (const [field, value] of [
+      ['type', r.type],
+      ['reason', r.reason],
+      ['requested_by', r.requested_by],
+      ['policy', r.policy],
+      ['step_id', r.step_id],
+      ['input', r.input],
+    ] as const)
+      assertStorable(value, field);
     const info = this.port.info(r.type);
     if (!info)
       throw new AisocError('AISOC_ERR_VALIDATION', `No action ${r.type} is configured`, { field: 'type' });
@@ -80,8 +128,18 @@ export class ActionService {
       );
     }
     const input = parsed.data as Record<string, unknown>;
-    const key = `${r.dry_run ? 'dry' : 'live'}:${this.port.idempotencyKey(r.type, input)}`;
-    const needsApproval = r.approval === 'required' || (info.effect === 'destructive' && !r.policy);
+    let needsApproval = r.approval === 'required' || (info.effect === 'destructive' && !r.policy);
+    if (this.liveNeedsLicence(r.dry_run, info.effect) && !r.policy && !needsApproval) {
+      if (r.live_without_approval === 'hold') needsApproval = true;
+      else
+        throw new AisocError(
+          'AISOC_ERR_DRY_RUN_ENFORCED',
+          `respond.dry_run is on, so ${r.type} runs live only once another person approves it: send require_approval: true, or dry_run: true`,
+          { field: 'dry_run', details: { policy: 'respond.dry_run' } },
+        );
+    }
+    // A request that waits for a person is never the same request as one that did not: a step's approval must be its own.
+    const key = `${r.dry_run ? 'dry' : 'live'}:${needsApproval ? 'approval:' : ''}${this.port.idempotencyKey(r.type, input)}`;
     const now = new Date().toISOString();
     const req: ActionRequest = {
       id: uuidv7(),
@@ -98,70 +156,123 @@ export class ActionService {
       updated_at: now,
     };
     if (r.policy) req.policy = r.policy;
-    if (needsApproval) req.expires_at = new Date(Date.now() + r.expires_in_ms).toISOString();
+    if (needsApproval) {
+      req.expires_at = new Date(Date.now() + r.expires_in_ms).toISOString();
+      req.approvals = [];
+    }
     for (const k of ['alert_id', 'incident_id', 'run_id', 'step_id'] as const) if (r[k]) req[k] = r[k];
-    const { request, created } = await this.store.actions.createOrGet(req);
-    if (!created) return request;
-    await this.store.audit.append({
-      actor: r.requested_by,
-      action: 'action.request',
-      target_type: 'action',
-      target_id: request.id,
-      reason: r.reason,
-      details: {
-        type: r.type,
-        effect: info.effect,
-        dry_run: r.dry_run,
-        needs_approval: needsApproval,
-        ...(r.policy ? { policy: r.policy } : {}),
-        idempotency_key: key,
-        alert_id: r.alert_id,
-        incident_id: r.incident_id,
-      },
+    const { request, created } = await this.store.transaction(async (tx) => {
+      const out = await tx.actions.createOrGet(req);
+      if (!out.created) return out;
+      await tx.audit.append({
+        actor: r.requested_by,
+        action: 'action.request',
+        target_type: 'action',
+        target_id: out.request.id,
+        reason: r.reason,
+        details: {
+          type: r.type,
+          effect: info.effect,
+          dry_run: r.dry_run,
+          needs_approval: needsApproval,
+          ...(needsApproval ? { min_approvers: this.minApprovers } : {}),
+          ...(r.policy ? { policy: r.policy } : {}),
+          idempotency_key: key,
+          alert_id: r.alert_id,
+          incident_id: r.incident_id,
+        },
+      });
+      return out;
     });
+    if (!created) return request;
     if (!needsApproval) return this.execute(request.id, r.timeout_ms);
     return request;
   }
 
-  /** A person with the responder or admin scope approves; the action then runs. */
+  /**
+   * Whether running this live needs a licence (an approval or a policy):
+   * under the dry-run ceiling, any action that changes something. Read-only
+   * actions (notifications) change nothing and always run.
+   */
+  private liveNeedsLicence(dryRun: boolean, effect: string): boolean {
+    return this.dryRunCeiling && !dryRun && effect !== 'read-only';
+  }
+
+  /**
+   * A person with the responder or admin scope approves. Four eyes: the
+   * approver must not be the requester (an admin included), and each person
+   * counts once; once `min_approvers` people have approved, the action runs.
+   */
   async approve(id: string, by: string, comment?: string, timeoutMs?: number): Promise<ActionRequest> {
+    assertStorable(by, 'by');
+    assertStorable(comment, 'comment');
     await this.expire();
-    const now = new Date().toISOString();
-    const updated = await this.store.actions.transition(id, ['pending_approval'], {
-      status: 'approved',
-      decided_by: by,
-      decided_at: now,
-      ...(comment ? { decision_comment: comment } : {}),
+    const current = await this.store.actions.get(id);
+    if (!current) throw await this.notPending(id);
+    if (current.status === 'pending_approval' && current.requested_by === by)
+      throw new AisocError(
+        'AISOC_ERR_FOUR_EYES',
+        `${by} requested this action and cannot approve it; another person must`,
+        { field: 'id', details: { requested_by: by } },
+      );
+    if (current.status === 'pending_approval' && current.approvals?.some((a) => a.by === by))
+      throw new AisocError(
+        'AISOC_ERR_FOUR_EYES',
+        `${by} has already approved this action; it needs ${this.minApprovers - (current.approvals?.length ?? 0)} more approval(s) from other people`,
+        { field: 'id', details: { approvals: current.approvals?.map((a) => a.by) } },
+      );
+    const at = new Date().toISOString();
+    const updated = await this.store.transaction(async (tx) => {
+      const u = await tx.actions.addApproval(
+        id,
+        { by, at, ...(comment ? { comment } : {}) },
+        this.minApprovers,
+      );
+      if (!u) return undefined;
+      await tx.audit.append({
+        actor: by,
+        action: 'action.approve',
+        target_type: 'action',
+        target_id: id,
+        reason: comment,
+        details: {
+          type: u.type,
+          approvals: u.approvals?.length ?? 1,
+          min_approvers: this.minApprovers,
+          status: u.status,
+        },
+      });
+      return u;
     });
     if (!updated) throw await this.notPending(id);
-    await this.store.audit.append({
-      actor: by,
-      action: 'action.approve',
-      target_type: 'action',
-      target_id: id,
-      reason: comment,
-      details: { type: updated.type },
-    });
+    if (updated.status !== 'approved') return updated;
     return this.execute(id, timeoutMs);
   }
 
+  /** Any person with the responder or admin scope denies, the requester included (withdrawing it): one denial decides. */
   async deny(id: string, by: string, comment?: string): Promise<ActionRequest> {
+    assertStorable(by, 'by');
+    assertStorable(comment, 'comment');
     const now = new Date().toISOString();
-    const updated = await this.store.actions.transition(id, ['pending_approval'], {
-      status: 'denied',
-      decided_by: by,
-      decided_at: now,
-      ...(comment ? { decision_comment: comment } : {}),
+    const updated = await this.store.transaction(async (tx) => {
+      const u = await tx.actions.transition(id, ['pending_approval'], {
+        status: 'denied',
+        decided_by: by,
+        decided_at: now,
+        ...(comment ? { decision_comment: comment } : {}),
+      });
+      if (!u) return undefined;
+      await tx.audit.append({
+        actor: by,
+        action: 'action.deny',
+        target_type: 'action',
+        target_id: id,
+        reason: comment,
+        details: { type: u.type },
+      });
+      return u;
     });
     if (!updated) throw await this.notPending(id);
-    await this.store.audit.append({
-      actor: by,
-      action: 'action.deny',
-      target_type: 'action',
-      target_id: id,
-      reason: comment,
-      details: { type: updated.type },
-    });
     return updated;
   }
 
@@ -169,6 +280,27 @@ export class ActionService {
   async execute(id: string, timeoutMs = 60_000): Promise<ActionRequest> {
     const claimed = await this.store.actions.transition(id, ['approved'], { status: 'running' });
     if (!claimed) return (await this.store.actions.get(id))!;
+    // Checked again when it runs: a request stored under another configuration (or before an upgrade) gets no pass.
+    if (
+      this.liveNeedsLicence(claimed.dry_run, claimed.effect) &&
+      !claimed.policy &&
+      !claimed.needs_approval
+    ) {
+      const refused = await this.store.actions.transition(id, ['running'], {
+        status: 'failed',
+        error:
+          'respond.dry_run is on and this live request has neither an approval nor a policy naming the action; it did not run',
+      });
+      await this.store.audit.append({
+        actor: 'system',
+        action: 'action.result',
+        target_type: 'action',
+        target_id: id,
+        reason: refused?.error,
+        details: { type: claimed.type, status: 'failed', dry_run: false, policy: 'respond.dry_run' },
+      });
+      return refused ?? (await this.store.actions.get(id))!;
+    }
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     let final: ActionRequest | undefined;
@@ -213,6 +345,8 @@ export class ActionService {
 
   /** Undo a completed reversible action. */
   async rollback(id: string, by: string, reason?: string, timeoutMs = 60_000): Promise<ActionRequest> {
+    assertStorable(by, 'by');
+    assertStorable(reason, 'comment');
     const req = await this.store.actions.get(id);
     if (!req) throw new AisocError('AISOC_ERR_NOT_FOUND', `No action request ${id}`, { field: 'id' });
     if (req.effect !== 'reversible') {
@@ -281,6 +415,41 @@ export class ActionService {
       out.push(updated);
     }
     return out;
+  }
+
+  /**
+   * After a crash: a request left `running` may or may not have run, so it
+   * becomes `interrupted` and is never run again on our own. A request left
+   * `approved` never started (the move to `running` comes first), so it is
+   * resumed: its approval or policy stands, the compare-and-set claim keeps
+   * it to one run, and it runs under the configuration of now (the dry-run
+   * ceiling is checked again). Each is audited; the resumed requests are
+   * returned so their playbook runs can move on.
+   */
+  async recoverAtStart(timeoutMs?: number): Promise<{ interrupted: number; resumed: ActionRequest[] }> {
+    const interrupted = await this.recoverInterrupted();
+    const resumed: ActionRequest[] = [];
+    const seen = new Set<string>();
+    for (;;) {
+      // Each run moves its request out of `approved`; `seen` only guards against a store that would not.
+      const batch = (await this.store.actions.list({ status: ['approved'], limit: 100 })).items.filter(
+        (r) => !seen.has(r.id),
+      );
+      if (batch.length === 0) break;
+      for (const r of batch) {
+        seen.add(r.id);
+        await this.store.audit.append({
+          actor: 'system',
+          action: 'action.resume',
+          target_type: 'action',
+          target_id: r.id,
+          reason: 'Approved but not started when the last process stopped; running it now.',
+          details: { type: r.type, dry_run: r.dry_run },
+        });
+        resumed.push(await this.execute(r.id, timeoutMs));
+      }
+    }
+    return { interrupted, resumed };
   }
 
   /** After a crash: a request left `running` may or may not have run; never run it again on our own. */

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { type AssetContext, scorePriority } from '../analyst/priority.ts';
 import type { AnalystService } from '../analyst/service.ts';
-import { isInternalIp } from '../cases/observables.ts';
 import { type CaseHooks, CaseService } from '../cases/service.ts';
 import { incidentPriority, TRIAGE_TOPIC } from '../correlate/index.ts';
+import { ipClass, ownAddresses, parseIp, unblockableReason } from '../net/ip.ts';
 import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { entitiesByType, type RunContext } from './context.ts';
@@ -39,6 +39,10 @@ export interface ResponseDeps {
   /** Priority at or above which the decision flow runs the analyst (the seed's threshold, 80). */
   threshold: number;
   dryRun: boolean;
+  /** `respond.approvals.min_approvers`. */
+  minApprovers?: number;
+  /** `respond.suppressions.max_days`. */
+  suppressionMaxDays?: number;
   workerConcurrency: number;
   caseHooks?: CaseHooks;
 }
@@ -61,8 +65,13 @@ export function actionInfos(
  * steps (score, analyse, case) and the triage worker that runs it.
  */
 export function createResponse(d: ResponseDeps): ResponseComponents {
-  const actions = new ActionService(d.store, d.port, d.logger, d.metrics);
-  const cases = new CaseService(d.store, d.logger, d.caseHooks);
+  const actions = new ActionService(d.store, d.port, d.logger, d.metrics, {
+    dryRunCeiling: d.dryRun,
+    ...(d.minApprovers === undefined ? {} : { minApprovers: d.minApprovers }),
+  });
+  const cases = new CaseService(d.store, d.logger, d.caseHooks, {
+    ...(d.suppressionMaxDays === undefined ? {} : { suppressionMaxDays: d.suppressionMaxDays }),
+  });
   // Lint against every known action: a step whose action is not configured here is skipped at run time, not an error.
   const loaded = loadPlaybooks(d.playbookDirs, d.knownActions);
   for (const issue of loaded.issues) d.logger.error(issue, 'A playbook could not be loaded.');
@@ -181,7 +190,7 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
         detection_priority: Math.min(detection, priority),
         above_threshold: priority >= d.threshold,
         entities,
-        external_ips: (entities.ip ?? []).filter((ip) => !isInternalIp(ip)),
+        external_ips: externalIps(entities.ip ?? []),
         steps: {},
         playbook: { id: pb.id, name: pb.name },
         config: { dry_run: d.dryRun, threshold: d.threshold },
@@ -208,4 +217,19 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
     playbooks: loaded.playbooks,
     playbookIssues: loaded.issues,
   };
+}
+
+/**
+ * The entity addresses outside the organisation, normalised (an IPv4-mapped
+ * address becomes IPv4) and without this server's own addresses: what a
+ * playbook may offer a block action.
+ */
+export function externalIps(values: readonly string[]): string[] {
+  const own = ownAddresses();
+  const out = new Set<string>();
+  for (const v of values) {
+    const ip = parseIp(v.trim());
+    if (ip && ipClass(ip) === 'public' && !unblockableReason(ip, own)) out.add(ip.text);
+  }
+  return [...out];
 }

@@ -40,12 +40,18 @@ export class TriageWorker {
 
   async start(): Promise<void> {
     if (this.running) return;
-    const recovered = await this.opts.actions.recoverInterrupted();
-    if (recovered)
+    const { interrupted, resumed } = await this.opts.actions.recoverAtStart();
+    if (interrupted)
       this.opts.logger.warn(
-        { recovered },
+        { recovered: interrupted },
         'Actions left running by the last process were marked interrupted.',
       );
+    if (resumed.length)
+      this.opts.logger.warn(
+        { resumed: resumed.length },
+        'Actions approved but not started by the last process were run now.',
+      );
+    for (const r of resumed) if (r.run_id) await this.resumeRun(r.run_id);
     this.running = true;
     this.loop = this.run();
   }

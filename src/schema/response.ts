@@ -17,6 +17,34 @@ export const ActionStatus = z.enum([
 ]);
 export type ActionStatus = z.infer<typeof ActionStatus>;
 
+/**
+ * Statuses in which a request still stands for its effect, so an identical
+ * request is the same request (its idempotency key is unique among these,
+ * by a partial unique index): waiting, approved, running, done (for real or
+ * as a dry run), interrupted (it may have run: never again on its own), and
+ * rolled back without success (the effect is still there). A request that
+ * was denied, expired, failed, skipped or rolled back no longer stands for
+ * anything, and asking again makes a new request.
+ */
+export const LIVE_ACTION_STATUSES = [
+  'pending_approval',
+  'approved',
+  'running',
+  'succeeded',
+  'dry_run',
+  'interrupted',
+  'rollback_failed',
+] as const satisfies readonly ActionStatus[];
+
+export const Approval = z
+  .object({
+    by: z.string().describe('API key name of the person who approved'),
+    at: Timestamp,
+    comment: z.string().optional(),
+  })
+  .describe('One approval of a request');
+export type Approval = z.infer<typeof Approval>;
+
 export const ActionEffect = z.enum(['read-only', 'reversible', 'destructive']);
 
 /** A request to run an action: who asked, why, what approval it needs, and what happened. */
@@ -40,6 +68,12 @@ export const ActionRequest = z
     run_id: z.uuid().optional(),
     step_id: z.string().optional(),
     expires_at: Timestamp.optional(),
+    approvals: z
+      .array(Approval)
+      .optional()
+      .describe(
+        'Approvals so far, each by a person other than the requester (respond.approvals.min_approvers)',
+      ),
     decided_by: z.string().optional(),
     decided_at: Timestamp.optional(),
     decision_comment: z.string().optional(),

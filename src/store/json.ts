@@ -51,3 +51,57 @@ export function toPgJson(value: unknown): string {
   }
   return out;
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what is looked for.
+const UNSAFE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why a string cannot be stored as text (a NUL, or a UTF-16 surrogate without its pair), else undefined. */
+export function unsafeTextProblem(s: string): string | undefined {
+  const m = UNSAFE_TEXT.exec(s);
+  if (!m) return undefined;
+  return m[0] === '\u0000' ? 'contains a NUL character' : 'contains invalid Unicode (a lone surrogate)';
+}
+
+/**
+ * The first place in a value (strings, array elements, object keys and
+ * values, walked depth first) holding text PostgreSQL refuses or that is not
+ * valid Unicode, as a dotted path under `path`, with the problem; undefined
+ * when there is none. Records people act on (action requests, approvals)
+ * are refused with this instead of being silently repaired: a stored reason
+ * must say what its author wrote.
+ *
+ * @example findUnsafeText({ note: 'a\u0000b' }, 'input') // { field: 'input.note', problem: 'contains a NUL character' }
+ */
+export function findUnsafeText(value: unknown, path: string): { field: string; problem: string } | undefined {
+  if (typeof value === 'string') {
+    const problem = unsafeTextProblem(value);
+    return problem ? { field: path, problem } : undefined;
+  }
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = findUnsafeText(v, `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const keyProblem = unsafeTextProblem(k);
+      const field = `${path}.${keyProblem ? JSON.stringify(k).slice(1, -1) : k}`;
+      if (keyProblem) return { field, problem: `is a key that ${keyProblem}` };
+      const found = findUnsafeText(v, field);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** Text for a PostgreSQL `text` column: NUL and lone surrogates become U+FFFD (what {@link toPgJson} does for jsonb). */
+export function toPgText(s: string): string {
+  if (!UNSAFE_TEXT.test(s)) return s;
+  return s.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what is replaced.
+    /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g,
+    '\uFFFD',
+  );
+}

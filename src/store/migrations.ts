@@ -224,6 +224,18 @@ CREATE TABLE knowledge_documents (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'live-idempotency',
+    sql: `
+-- An idempotency key is unique only among requests that still stand for their effect (LIVE_ACTION_STATUSES in
+-- src/schema/response.ts): after a denial, failure, expiry or rollback the same request may be made again.
+ALTER TABLE action_requests DROP CONSTRAINT action_requests_idempotency_key_key;
+CREATE UNIQUE INDEX action_requests_live_key_idx ON action_requests (idempotency_key)
+  WHERE status IN ('pending_approval', 'approved', 'running', 'succeeded', 'dry_run', 'interrupted', 'rollback_failed');
+CREATE INDEX action_requests_key_idx ON action_requests (idempotency_key);
+`,
+  },
 ];
 
 /** Apply every migration not yet applied, in order, each in its own transaction. */

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlert, makeEvent, makeIncident } from '../../test/helpers/builders.ts';
 import { freshDatabase, postgresAvailable } from '../../test/helpers/postgres.ts';
 import { uuidv7 } from '../ids.ts';
+import { type ActionRequest, LIVE_ACTION_STATUSES } from '../schema/response.ts';
 import type { StoredVerdict } from '../schema/verdict.ts';
 import { hashApiKey, openStore, type Store } from './index.ts';
 import { migrate } from './migrations.ts';
@@ -290,6 +291,99 @@ for (const engine of engines) {
       );
       await expect(store.client.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
       expect(await store.audit.list({ target_id: 'a1' })).toHaveLength(1);
+    });
+
+    it('takes an audit entry whose text PostgreSQL refuses, with the text replaced', async () => {
+      const e = await store.audit.append({
+        actor: 'nul\u0000actor',
+        action: 'test.nul',
+        target_type: 'action',
+        target_id: 'nul-target',
+        reason: 'reason with \u0000 NUL and a lone \ud800 surrogate',
+      });
+      expect(e.id).toBeGreaterThan(0);
+      const [got] = await store.audit.list({ target_id: 'nul-target' });
+      expect(got!.reason).toBe('reason with \ufffd NUL and a lone \ufffd surrogate');
+      expect(got!.actor).toBe('nul\ufffdactor');
+    });
+
+    const actionRequest = (key: string, extra: Partial<ActionRequest> = {}): ActionRequest => {
+      const now = new Date().toISOString();
+      return {
+        id: uuidv7(),
+        idempotency_key: key,
+        type: 'local.block_ip',
+        effect: 'reversible',
+        input: { ip: '203.0.113.5' },
+        status: 'pending_approval',
+        dry_run: true,
+        requested_by: 'responder-1',
+        reason: 'test',
+        needs_approval: true,
+        created_at: now,
+        updated_at: now,
+        ...extra,
+      };
+    };
+
+    it('dedupes an idempotency key only among live requests', async () => {
+      const key = `live:${uuidv7()}`;
+      const first = await store.actions.createOrGet(actionRequest(key));
+      expect(first.created).toBe(true);
+      const again = await store.actions.createOrGet(actionRequest(key));
+      expect(again).toMatchObject({ created: false, request: { id: first.request.id } });
+      // Every status that no longer stands for its effect frees the key; every live one holds it.
+      for (const ended of ['denied', 'expired', 'failed', 'rolled_back', 'skipped'] as const) {
+        const current = (await store.actions.createOrGet(actionRequest(key))).request;
+        await store.actions.transition(current.id, [current.status], { status: ended });
+        const next = await store.actions.createOrGet(actionRequest(key));
+        expect(next.created, ended).toBe(true);
+        expect(next.request.id).not.toBe(current.id);
+      }
+      for (const live of LIVE_ACTION_STATUSES) {
+        const current = (await store.actions.createOrGet(actionRequest(key))).request;
+        await store.actions.transition(current.id, [current.status], { status: live });
+        const next = await store.actions.createOrGet(actionRequest(key));
+        expect(next, live).toMatchObject({ created: false, request: { id: current.id, status: live } });
+        await store.actions.transition(current.id, [live], { status: 'failed' });
+      }
+      const rows = await store.client.query<{ n: unknown }>(
+        'SELECT count(*) AS n FROM action_requests WHERE idempotency_key = $1',
+        [key],
+      );
+      // The first request, one per ended status, and one per live status but the first (which reused the last).
+      expect(Number(rows.rows[0]!.n)).toBe(1 + 5 + LIVE_ACTION_STATUSES.length - 1);
+    });
+
+    it('makes one live request when two writers race with the same key', async () => {
+      const key = `race:${uuidv7()}`;
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => store.actions.createOrGet(actionRequest(key))),
+      );
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.request.id)).size).toBe(1);
+    });
+
+    it('records approvals atomically: never the requester, never one person twice, approved at the minimum', async () => {
+      const req = (await store.actions.createOrGet(actionRequest(`appr:${uuidv7()}`, { approvals: [] })))
+        .request;
+      const at = new Date().toISOString();
+      expect(await store.actions.addApproval(req.id, { by: 'responder-1', at }, 2)).toBeUndefined();
+      const one = await store.actions.addApproval(req.id, { by: 'responder-2', at, comment: 'ok' }, 2);
+      expect(one).toMatchObject({
+        status: 'pending_approval',
+        approvals: [{ by: 'responder-2', comment: 'ok' }],
+      });
+      expect(await store.actions.addApproval(req.id, { by: 'responder-2', at }, 2)).toBeUndefined();
+      const two = await store.actions.addApproval(req.id, { by: 'responder-3', at }, 2);
+      expect(two).toMatchObject({ status: 'approved', decided_by: 'responder-3' });
+      // The document keeps ISO timestamps, as every other writer does.
+      expect(two!.decided_at).toBe(two!.updated_at);
+      expect(new Date(two!.decided_at!).toISOString()).toBe(two!.decided_at);
+      expect(two!.approvals!.map((a) => a.by)).toEqual(['responder-2', 'responder-3']);
+      expect(two).not.toHaveProperty('decision_comment');
+      expect(await store.actions.addApproval(req.id, { by: 'responder-4', at }, 2)).toBeUndefined();
+      expect((await store.actions.get(req.id))!.status).toBe('approved');
     });
 
     it('keeps dead letters with reasons', async () => {

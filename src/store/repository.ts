@@ -1,13 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { AisocError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Alert, AlertStatus } from '../schema/alert.ts';
 import type { AuditEntry, Case, DeadLetter } from '../schema/case.ts';
 import { type SeverityName, severityRank } from '../schema/common.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
 import type { Incident } from '../schema/incident.ts';
-import type { ActionRequest, ActionStatus, PlaybookRun, Suppression } from '../schema/response.ts';
+import {
+  type ActionRequest,
+  type ActionStatus,
+  type Approval,
+  LIVE_ACTION_STATUSES,
+  type PlaybookRun,
+  type Suppression,
+} from '../schema/response.ts';
 import type { StoredVerdict } from '../schema/verdict.ts';
-import { toPgJson } from './json.ts';
+import { toPgJson, toPgText } from './json.ts';
 import { fromJson, isoTime, type Queryable, type SqlClient, toNumber } from './sql.ts';
 
 export interface ListResult<T> {
@@ -475,7 +483,15 @@ export class Repositories {
       const r = await this.db.query<Row>(
         `INSERT INTO audit_log (actor, action, target_type, target_id, reason, details)
          VALUES ($1, $2, $3, $4, $5, $6::jsonb) RETURNING id, at`,
-        [e.actor, e.action, e.target_type, e.target_id, e.reason ?? null, toPgJson(e.details ?? {})],
+        // The log must take every entry: text PostgreSQL refuses (NUL) is replaced, never a reason to lose the entry.
+        [
+          toPgText(e.actor),
+          e.action,
+          e.target_type,
+          toPgText(e.target_id),
+          e.reason === undefined ? null : toPgText(e.reason),
+          toPgJson(e.details ?? {}),
+        ],
       );
       const row = r.rows[0]!;
       return { ...e, details: e.details ?? {}, id: toNumber(row.id), at: isoTime(row.at) };
@@ -633,38 +649,93 @@ export class Repositories {
   // ------------------------------------------------------- action requests
   readonly actions = {
     /**
-     * Create a request unless one with the same idempotency key exists; either
-     * way return the stored request (the existing one wins).
+     * Create a request unless a live one (LIVE_ACTION_STATUSES) has the same
+     * idempotency key; either way return the stored request (the live one
+     * wins). Requests that were denied, failed, expired or rolled back do not
+     * count: asking again after them makes a new request. Uniqueness among
+     * live requests is a partial unique index, so two writers racing with the
+     * same key still make one request.
      */
     createOrGet: async (req: ActionRequest): Promise<{ request: ActionRequest; created: boolean }> => {
-      const r = await this.db.query<Row>(
-        `INSERT INTO action_requests (id, idempotency_key, type, effect, status, dry_run, requested_by, alert_id, incident_id,
-                                      run_id, expires_at, created_at, updated_at, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)
-         ON CONFLICT (idempotency_key) DO NOTHING RETURNING doc`,
-        [
+      // The live request found by the conflict may end between the two statements: then insert again.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const r = await this.db.query<Row>(
+          `INSERT INTO action_requests (id, idempotency_key, type, effect, status, dry_run, requested_by, alert_id, incident_id,
+                                        run_id, expires_at, created_at, updated_at, doc)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)
+           ON CONFLICT DO NOTHING RETURNING doc`,
+          [
+            req.id,
+            req.idempotency_key,
+            req.type,
+            req.effect,
+            req.status,
+            req.dry_run,
+            req.requested_by,
+            req.alert_id ?? null,
+            req.incident_id ?? null,
+            req.run_id ?? null,
+            req.expires_at ?? null,
+            req.created_at,
+            req.updated_at,
+            toPgJson(req),
+          ],
+        );
+        if (r.rows[0]) return { request: fromJson<ActionRequest>(r.rows[0].doc), created: true };
+        const existing = await this.db.query<Row>(
+          'SELECT doc FROM action_requests WHERE idempotency_key = $1 AND status = ANY($2::text[]) LIMIT 1',
+          [req.idempotency_key, [...LIVE_ACTION_STATUSES]],
+        );
+        if (existing.rows[0])
+          return { request: fromJson<ActionRequest>(existing.rows[0].doc), created: false };
+        // No live request holds the key: the conflict was on the id (a caller reusing one).
+        const sameId = await this.db.query<Row>('SELECT doc FROM action_requests WHERE id::text = $1', [
           req.id,
-          req.idempotency_key,
-          req.type,
-          req.effect,
-          req.status,
-          req.dry_run,
-          req.requested_by,
-          req.alert_id ?? null,
-          req.incident_id ?? null,
-          req.run_id ?? null,
-          req.expires_at ?? null,
-          req.created_at,
-          req.updated_at,
-          toPgJson(req),
-        ],
+        ]);
+        if (sameId.rows[0]) return { request: fromJson<ActionRequest>(sameId.rows[0].doc), created: false };
+      }
+      throw new AisocError(
+        'AISOC_ERR_CONFLICT',
+        'The request kept changing while it was being recorded; retry',
+        {
+          field: 'idempotency_key',
+        },
       );
-      if (r.rows[0]) return { request: fromJson<ActionRequest>(r.rows[0].doc), created: true };
-      const existing = await this.db.query<Row>(
-        'SELECT doc FROM action_requests WHERE idempotency_key = $1',
-        [req.idempotency_key],
+    },
+    /**
+     * Record one person's approval of a pending request, atomically: refused
+     * (undefined) when the request is no longer pending, when `approval.by`
+     * requested it, or when `approval.by` has already approved it. The
+     * request becomes `approved` with the approval that brings it to
+     * `minApprovers`; until then it stays pending with the approvals so far.
+     */
+    addApproval: async (
+      id: string,
+      approval: Approval,
+      minApprovers: number,
+    ): Promise<ActionRequest | undefined> => {
+      const now = new Date().toISOString();
+      const r = await this.db.query<Row>(
+        `UPDATE action_requests
+            SET status = CASE WHEN jsonb_array_length(COALESCE(doc->'approvals', '[]'::jsonb)) + 1 >= $3
+                              THEN 'approved' ELSE status END,
+                updated_at = $4::timestamptz,
+                doc = (doc - 'decision_comment') || jsonb_strip_nulls(jsonb_build_object(
+                  'approvals', COALESCE(doc->'approvals', '[]'::jsonb) || jsonb_build_array($2::jsonb),
+                  'status', CASE WHEN jsonb_array_length(COALESCE(doc->'approvals', '[]'::jsonb)) + 1 >= $3
+                                 THEN 'approved' ELSE status END,
+                  'updated_at', $7::text,
+                  'decided_by', $5::text,
+                  'decided_at', $7::text,
+                  'decision_comment', $6::text))
+          WHERE id::text = $1 AND status = 'pending_approval'
+            AND doc->>'requested_by' IS DISTINCT FROM $5::text
+            AND NOT COALESCE(doc->'approvals', '[]'::jsonb) @> jsonb_build_array(jsonb_build_object('by', $5::text))
+          RETURNING doc`,
+        // `now` twice: once for the timestamptz column, once as the ISO text the document keeps.
+        [id, toPgJson(approval), minApprovers, now, approval.by, approval.comment ?? null, now],
       );
-      return { request: fromJson<ActionRequest>(existing.rows[0]!.doc), created: false };
+      return r.rows[0] ? fromJson<ActionRequest>(r.rows[0].doc) : undefined;
     },
     get: async (id: string): Promise<ActionRequest | undefined> => {
       const r = await this.db.query<Row>('SELECT doc FROM action_requests WHERE id::text = $1', [id]);

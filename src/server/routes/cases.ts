@@ -4,6 +4,7 @@ import { exportToTheHive } from '../../cases/thehive.ts';
 import { AisocError } from '../../errors.ts';
 import { Case, CaseResolution, CaseStatus } from '../../schema/case.ts';
 import { Suppression } from '../../schema/response.ts';
+import { grants } from '../auth.ts';
 import type { ServerDeps } from '../deps.ts';
 import { responseOf } from './analyze.ts';
 import { csvEnum, ErrorBody, IdParam, Paging } from './common.ts';
@@ -79,20 +80,33 @@ export function caseRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
               .strictObject({
                 rule_ids: z.array(z.string().min(1)).optional(),
                 entity: z.object({ type: z.string().min(1), value: z.string().min(1) }),
-                days: z.number().int().min(1).max(365),
+                days: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(365)
+                  .describe(
+                    'At most respond.suppressions.max_days (default 30); up to 365 with an admin key',
+                  ),
               })
               .optional()
-              .describe('Suppress the rule(s) for this entity (false positives only)'),
+              .describe(
+                "Suppress the case's rule(s) for one of its entities (false positives only); other rules or entities need an admin key",
+              ),
           }),
           response: {
             200: z.object({ case: Case, suppressions: z.array(Suppression) }),
             400: ErrorBody,
+            403: ErrorBody,
             404: ErrorBody,
             409: ErrorBody,
           },
         },
       },
-      async (req) => responseOf(deps).cases.update(req.params.id, req.body, actor(req)),
+      async (req) =>
+        responseOf(deps).cases.update(req.params.id, req.body, actor(req), {
+          admin: grants(req.apiKey?.scopes ?? [], 'admin'),
+        }),
     );
 
     app.post(

@@ -56,12 +56,12 @@ export function respondRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           schema: {
             summary:
               verb === 'approve'
-                ? 'Approve a pending action: it runs at once, then its playbook resumes'
+                ? 'Approve a pending action (never your own request): once respond.approvals.min_approvers people approved, it runs and its playbook resumes'
                 : 'Deny a pending action',
             tags: ['response'],
             params: ActionId,
             body: Decision.nullish(),
-            response: { 200: ActionRequest, 404: ErrorBody, 409: ErrorBody },
+            response: { 200: ActionRequest, 400: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody },
           },
         },
         async (req) => {
@@ -87,7 +87,7 @@ export function respondRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           tags: ['response'],
           params: ActionId,
           body: Decision.nullish(),
-          response: { 200: ActionRequest, 404: ErrorBody, 409: ErrorBody },
+          response: { 200: ActionRequest, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
         },
       },
       async (req) =>
@@ -105,7 +105,12 @@ export function respondRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
             type: z.string().min(1).max(128),
             input: z.record(z.string(), z.unknown()),
             reason: z.string().min(1).max(2000),
-            dry_run: z.boolean().default(true),
+            dry_run: z
+              .boolean()
+              .default(true)
+              .describe(
+                'false asks for a live run; while respond.dry_run is true that needs require_approval (else 403 AISOC_ERR_DRY_RUN_ENFORCED)',
+              ),
             require_approval: z
               .boolean()
               .default(false)
@@ -113,7 +118,7 @@ export function respondRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
             alert_id: z.uuid().optional(),
             incident_id: z.uuid().optional(),
           }),
-          response: { 201: ActionRequest, 400: ErrorBody },
+          response: { 201: ActionRequest, 400: ErrorBody, 403: ErrorBody },
         },
       },
       async (req, reply) => {

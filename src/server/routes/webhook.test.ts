@@ -6,6 +6,10 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer, tempDir, testServer } from '../../../test/helpers/runtime.ts';
+import { verifyWebhook } from '../../respond/actions/notify/signature.ts';
+import { webhookFactory } from '../../respond/actions/notify/webhook.ts';
+import { startReceiver } from '../../respond/actions/testing/servers.ts';
+import { silentLogger } from '../../telemetry/logger.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature, webhookSignature } from './webhook.ts';
 
 const run = promisify(execFile);
@@ -218,6 +222,60 @@ describe('POST /webhook with a shared secret', () => {
       code: 'AISOC_ERR_CONFIG',
       message: expect.stringContaining('sources.wazuh'),
     });
+  });
+});
+
+describe('a captured notification replayed at POST /webhook', () => {
+  let t: TestServer;
+  let key: string;
+  beforeAll(async () => {
+    t = await testServer({ sources: { wazuh: { webhook_hmac_secret: SECRET } } });
+    key = await t.key(['ingest']);
+  });
+  afterAll(async () => t.close());
+
+  it('is refused even when the operator gave notifications the same secret value', async () => {
+    // What an on-call receiver (or anyone on its path) gets from notify.webhook.
+    const receiver = await startReceiver((_req, res) => {
+      res.writeHead(204);
+      res.end();
+    });
+    try {
+      const action = webhookFactory.create(
+        { secret_env: 'TEST_NOTIFY_SECRET', retry: { max_attempts: 1 } },
+        {
+          logger: silentLogger(),
+          env: { AISOC_WEBHOOK_URL: `${receiver.url}/hook`, TEST_NOTIFY_SECRET: SECRET },
+        },
+      );
+      const sent = await action.execute(
+        { title: 'Brute force', summary: 'closed as requested', severity: 'high' },
+        { dryRun: false, idempotencyKey: 'delivery-1' },
+      );
+      expect(sent.status).toBe('succeeded');
+      const captured = receiver.received[0]!;
+      const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(captured.headers['x-aisoc-signature']));
+      expect(m).not.toBeNull();
+      const replay = await t.app.inject({
+        method: 'POST',
+        url: '/webhook',
+        payload: captured.body,
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${key}`,
+          [TIMESTAMP_HEADER]: m![1]!,
+          [SIGNATURE_HEADER]: `sha256=${m![2]}`,
+        },
+      });
+      expect(replay.statusCode).toBe(401);
+      expect(replay.json()).toMatchObject({ field: SIGNATURE_HEADER, details: { reason: 'bad_signature' } });
+      // And the other way round: a /webhook signature is no notification signature.
+      const ts = String(Math.floor(Date.now() / 1000));
+      const inbound = webhookSignature(SECRET, ts, Buffer.from(captured.body)).slice('sha256='.length);
+      expect(verifyWebhook(SECRET, `t=${ts},v1=${inbound}`, captured.body)).toBe(false);
+    } finally {
+      await receiver.close();
+    }
   });
 });
 

@@ -3,25 +3,37 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AisocError } from '../../errors.ts';
+import { WebhookConfig } from '../../respond/actions/notify/webhook.ts';
 import { type WebhookSettings, webhookSettings } from '../../sources/wazuh/config.ts';
 import type { ServerDeps } from '../deps.ts';
 import { ErrorBody } from './common.ts';
 
-/** Header carrying `sha256=<hex HMAC-SHA256>` of `<timestamp>.<raw body>`. */
+/** Header carrying `sha256=<hex HMAC-SHA256>` of `aisoc-webhook-v1.<timestamp>.<raw body>`. */
 export const SIGNATURE_HEADER = 'x-aisoc-signature';
+/**
+ * What an inbound signature signs first: it separates this use of HMAC from
+ * the signatures of outbound notifications (`aisoc-notify-v1`), so one can
+ * never be replayed as the other, even under the same secret.
+ */
+export const WEBHOOK_SIGNATURE_CONTEXT = 'aisoc-webhook-v1';
 /** Header carrying the Unix time (seconds) at which the request was signed. */
 export const TIMESTAMP_HEADER = 'x-aisoc-timestamp';
 
 /**
  * The signature of a webhook body: HMAC-SHA256, keyed with the shared
- * secret, over the timestamp, a dot, and the raw body bytes as sent (before
- * any decompression). Signing the timestamp with the body is what stops a
- * captured request from being replayed later with a fresh timestamp.
+ * secret, over `aisoc-webhook-v1`, a dot, the timestamp, a dot, and the raw
+ * body bytes as sent (before any decompression). Signing the timestamp with
+ * the body is what stops a captured request from being replayed later with a
+ * fresh timestamp; the context string is what stops a captured outbound
+ * notification (signed over `aisoc-notify-v1.…`) from passing here.
  *
  * @example webhookSignature(secret, '1763712842', body) // 'sha256=9f86d0…'
  */
 export function webhookSignature(secret: string, timestamp: string, body: Buffer): string {
-  const mac = createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
+  const mac = createHmac('sha256', secret)
+    .update(`${WEBHOOK_SIGNATURE_CONTEXT}.${timestamp}.`)
+    .update(body)
+    .digest('hex');
   return `sha256=${mac}`;
 }
 
@@ -114,6 +126,10 @@ export function webhookRoutes(deps: ServerDeps, env: NodeJS.ProcessEnv = process
   const { runtime } = deps;
   // Resolved once at start-up: a bad secret fails the server, not the first request.
   const settings = webhookSettings(runtime.config.sources.wazuh, env);
+  if (settings.secret && notifySecret(runtime.config.respond.actions, env) === settings.secret)
+    runtime.logger.warn(
+      'notify.webhook signs with the same secret POST /webhook checks; the signatures stay apart (context strings), but give each its own secret.',
+    );
   return async (app) => {
     // The signature covers the raw bytes, so the body must reach the handler unparsed.
     app.removeAllContentTypeParsers();
@@ -126,7 +142,7 @@ export function webhookRoutes(deps: ServerDeps, env: NodeJS.ProcessEnv = process
         schema: {
           summary: 'Receive Wazuh alerts from the custom-aisoc integration',
           description:
-            'The body is a raw Wazuh alert (alerts.json format); an array or NDJSON of alerts also works. Needs an API key with the ingest scope (Authorization: Bearer or X-API-Key). When sources.wazuh.webhook_hmac_secret (or AISOC_WEBHOOK_SECRET) is set, X-AISOC-Timestamp (Unix seconds) and X-AISOC-Signature (sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">) are required.',
+            'The body is a raw Wazuh alert (alerts.json format); an array or NDJSON of alerts also works. Needs an API key with the ingest scope (Authorization: Bearer or X-API-Key). When sources.wazuh.webhook_hmac_secret (or AISOC_WEBHOOK_SECRET) is set, X-AISOC-Timestamp (Unix seconds) and X-AISOC-Signature (sha256=<hex HMAC-SHA256 of "aisoc-webhook-v1.<timestamp>.<raw body>">) are required.',
           tags: ['ingest'],
           response: {
             202: Outcome,
@@ -156,4 +172,11 @@ export function webhookRoutes(deps: ServerDeps, env: NodeJS.ProcessEnv = process
       },
     );
   };
+}
+
+/** The secret notify.webhook signs with, when that action is configured. */
+function notifySecret(actions: Record<string, unknown>, env: NodeJS.ProcessEnv): string | undefined {
+  if (!('notify.webhook' in actions)) return undefined;
+  const parsed = WebhookConfig.safeParse(actions['notify.webhook'] ?? {});
+  return parsed.success ? env[parsed.data.secret_env] : undefined;
 }

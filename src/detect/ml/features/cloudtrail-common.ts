@@ -1,3 +1,4 @@
+import { isRfc1918 } from '../../../net/ip.ts';
 /** CloudTrail facts shared by the CloudTrail feature sets. */
 import type { EventDraft } from '../../../schema/event.ts';
 
@@ -53,17 +54,8 @@ export function isDeleteCall(e: EventDraft): boolean {
   return !isReadCall(e) && startsWithVerb(e.cloud?.operation ?? '', DELETE_PREFIXES);
 }
 
-/** RFC 1918 private IPv4 ranges only (10/8, 172.16/12, 192.168/16), as DESIGN §2 defines is_internal_ip. */
-export function isRfc1918(ip: string | undefined): boolean {
-  if (!ip) return false;
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
-  if (!m) return false;
-  const a = Number(m[1]);
-  const b = Number(m[2]);
-  if (a === 10) return true;
-  if (a === 172) return b >= 16 && b <= 31;
-  return a === 192 && b === 168;
-}
+/** RFC 1918 private IPv4 ranges only, as DESIGN §2 defines is_internal_ip (src/net/ip.ts; IPv4-mapped included). */
+export { isRfc1918 };
 
 /** Whether AWS itself made the call: a service principal, `invokedBy`, or a service name instead of an address. */
 export function isAwsService(e: EventDraft): boolean {

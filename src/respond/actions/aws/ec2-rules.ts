@@ -5,7 +5,7 @@ import {
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
-import { parseCidr } from '../net/ip.ts';
+import { parseCidr } from '../../../net/ip.ts';
 import type { RunContext } from '../types.ts';
 import { awsCall } from './call.ts';
 

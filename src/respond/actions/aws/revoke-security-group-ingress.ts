@@ -6,9 +6,9 @@ import {
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
+import { CidrBlock, parseCidr } from '../../../net/ip.ts';
 import { baseConfigShape, defineAction } from '../define.ts';
 import { actionError, parseOrThrow } from '../errors.ts';
-import { CidrBlock, parseCidr } from '../net/ip.ts';
 import type { RunContext } from '../types.ts';
 import { awsCall, isAwsError, mapAwsError } from './call.ts';
 import { awsClientConfig, awsConfigShape } from './client.ts';

@@ -3,6 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AisocError } from '../../../errors.ts';
 import { silentLogger } from '../../../telemetry/logger.ts';
+import { unblockableInputs } from '../testing/addresses.ts';
 import { awsError, callLog, FAST_RETRY, mutatingCalls } from '../testing/aws.ts';
 import { describeActionConformance } from '../testing/conformance.ts';
 import { wafBlockIpFactory } from './waf-block-ip.ts';
@@ -116,6 +117,7 @@ describeActionConformance({
     { input: { ip: '203.0.113.07' }, field: 'ip' },
     { input: { ip: 'fe80::1%eth0' }, field: 'ip' },
     { input: { address: '203.0.113.7' }, field: 'ip' },
+    ...unblockableInputs((ip) => ({ ip }), 'ip'),
   ],
   repeatSkips: true,
 });

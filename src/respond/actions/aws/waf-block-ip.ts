@@ -1,8 +1,16 @@
 import { GetIPSetCommand, type IPSet, UpdateIPSetCommand, WAFV2Client } from '@aws-sdk/client-wafv2';
 import { z } from 'zod';
+import {
+  BlockableIp,
+  CidrBlock,
+  findCovering,
+  hostCidr,
+  type Ip,
+  parseCidr,
+  parseIp,
+} from '../../../net/ip.ts';
 import { baseConfigShape, defineAction } from '../define.ts';
 import { actionError, parseOrThrow } from '../errors.ts';
-import { CidrBlock, findCovering, hostCidr, type Ip, IpAddress, parseCidr, parseIp } from '../net/ip.ts';
 import type { ActionResult, RunContext } from '../types.ts';
 import { awsCall, isAwsError, mapAwsError } from './call.ts';
 import { awsClientConfig, awsConfigShape } from './client.ts';
@@ -49,7 +57,9 @@ export const WafBlockIpConfig = z
   .describe('aws.wafv2.block_ip');
 
 export const WafBlockIpInput = z.strictObject({
-  ip: IpAddress.describe('The address to block, IPv4 or IPv6; added as /32 or /128'),
+  ip: BlockableIp.describe(
+    'The address to block, IPv4 or IPv6; added as /32 or /128; never loopback, link-local, multicast, unspecified or this server',
+  ),
 });
 
 const RollbackData = z.object({

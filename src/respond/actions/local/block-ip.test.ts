@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AisocError } from '../../../errors.ts';
 import { silentLogger } from '../../../telemetry/logger.ts';
+import { unblockableInputs } from '../testing/addresses.ts';
 import { FAST_RETRY } from '../testing/aws.ts';
 import { describeActionConformance } from '../testing/conformance.ts';
 import { FakeNft } from '../testing/nft-fake.ts';
@@ -39,6 +40,7 @@ describeActionConformance({
     { input: { ip: '203.0.113.7 }; add rule inet x y accept; {' }, field: 'ip' },
     { input: { ip: '$(reboot)' }, field: 'ip' },
     { input: { ip: '203.0.113.0/24' }, field: 'ip' },
+    ...unblockableInputs((ip) => ({ ip }), 'ip'),
   ],
   repeatSkips: true,
 });
@@ -135,11 +137,15 @@ describe('local.block_ip', () => {
     ]);
   });
 
-  it('refuses loopback by default and IPv6 in an ip-family table', async () => {
+  it('refuses loopback as input, never_block networks by policy, and IPv6 in an ip-family table', async () => {
     const lo = await action()
       .execute({ ip: '127.0.0.1' }, run)
       .catch((e: unknown) => e);
-    expect((lo as AisocError).code).toBe('AISOC_ERR_ACTION_POLICY');
+    expect(lo as AisocError).toMatchObject({ code: 'AISOC_ERR_VALIDATION', field: 'ip' });
+    const shielded = await action({ ...ENABLED, never_block: ['192.0.2.0/24'] })
+      .execute({ ip: '::ffff:192.0.2.5' }, run)
+      .catch((e: unknown) => e);
+    expect((shielded as AisocError).code).toBe('AISOC_ERR_ACTION_POLICY');
     const v6 = await action({ ...ENABLED, family: 'ip' })
       .execute({ ip: '2001:db8::1' }, run)
       .catch((e: unknown) => e);

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { AisocError } from '../../../errors.ts';
+import { BlockableIp, CidrBlock, findCovering, parseIp } from '../../../net/ip.ts';
 import { baseConfigShape, defineAction } from '../define.ts';
 import { actionError, parseOrThrow } from '../errors.ts';
-import { CidrBlock, findCovering, IpAddress, parseIp } from '../net/ip.ts';
 import type { RunContext } from '../types.ts';
 import {
   chainHasDropRule,
@@ -73,7 +73,9 @@ export const LocalBlockIpConfig = z
   .describe('local.block_ip');
 
 export const LocalBlockIpInput = z.strictObject({
-  ip: IpAddress.describe('The address to block on this host, IPv4 or IPv6'),
+  ip: BlockableIp.describe(
+    'The address to block on this host, IPv4 or IPv6; never loopback, link-local, multicast, unspecified or this server',
+  ),
 });
 
 const RollbackData = z.object({

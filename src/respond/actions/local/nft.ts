@@ -1,4 +1,4 @@
-import { parseCidr, parseIp } from '../net/ip.ts';
+import { parseCidr, parseIp } from '../../../net/ip.ts';
 
 /** Where the block list lives: a table, a base chain and one set per address family. */
 export interface NftTarget {

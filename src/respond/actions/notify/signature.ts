@@ -1,9 +1,17 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
- * The webhook signature scheme (documented in docs/actions.md):
+ * What a notification signature signs first. It separates this use of HMAC
+ * from the signatures AI-SOC checks on `POST /webhook` (`aisoc-webhook-v1`):
+ * a captured notification never passes there, even if an operator gave both
+ * the same secret.
+ */
+export const NOTIFY_SIGNATURE_CONTEXT = 'aisoc-notify-v1';
+
+/**
+ * The notification signature scheme (documented in docs/actions.md):
  *
- *   X-AISOC-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>
+ *   X-AISOC-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "aisoc-notify-v1.<t>.<raw body>")>
  *
  * The timestamp is signed with the body so a captured request cannot be
  * replayed later; receivers refuse timestamps outside their tolerance.
@@ -12,7 +20,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * const header = signWebhook(secret, Math.floor(Date.now() / 1000), body);
  */
 export function signWebhook(secret: string, timestampS: number, body: string): string {
-  const mac = createHmac('sha256', secret).update(`${timestampS}.${body}`, 'utf8').digest('hex');
+  const mac = createHmac('sha256', secret)
+    .update(`${NOTIFY_SIGNATURE_CONTEXT}.${timestampS}.${body}`, 'utf8')
+    .digest('hex');
   return `t=${timestampS},v1=${mac}`;
 }
 

@@ -43,7 +43,7 @@ describeActionConformance({
     const state = { failing: false };
     const r = await receiver(state);
     return {
-      ctx: { env: { AISOC_WEBHOOK_URL: `${r.url}${PATH}`, AISOC_WEBHOOK_SECRET: SECRET } },
+      ctx: { env: { AISOC_WEBHOOK_URL: `${r.url}${PATH}`, AISOC_NOTIFY_WEBHOOK_SECRET: SECRET } },
       mutations: () => r.received.map((x) => `${x.method} ${x.path}`),
       calls: () => r.received.length,
       fail: () => {
@@ -69,10 +69,10 @@ describe('notify.webhook', () => {
     r = await receiver(state);
   });
   afterEach(() => r.close());
-  const env = () => ({ AISOC_WEBHOOK_URL: `${r.url}${PATH}`, AISOC_WEBHOOK_SECRET: SECRET });
+  const env = () => ({ AISOC_WEBHOOK_URL: `${r.url}${PATH}`, AISOC_NOTIFY_WEBHOOK_SECRET: SECRET });
   const run = { dryRun: false, idempotencyKey: 'delivery-42' };
 
-  it('POSTs the JSON body signed with HMAC-SHA256 over "<t>.<body>", with the delivery id', async () => {
+  it('POSTs the JSON body signed with HMAC-SHA256 over "aisoc-notify-v1.<t>.<body>", with the delivery id', async () => {
     const before = Math.floor(Date.now() / 1000);
     const res = await webhookFactory
       .create({ retry: FAST_RETRY }, { logger: silentLogger(), env: env() })
@@ -87,7 +87,7 @@ describe('notify.webhook', () => {
     const t = Number(m![1]);
     expect(t).toBeGreaterThanOrEqual(before);
     // Recompute independently of the module under test.
-    expect(m![2]).toBe(createHmac('sha256', SECRET).update(`${t}.${req.body}`).digest('hex'));
+    expect(m![2]).toBe(createHmac('sha256', SECRET).update(`aisoc-notify-v1.${t}.${req.body}`).digest('hex'));
     const sent = JSON.parse(req.body) as Record<string, unknown>;
     expect(Object.keys(sent)).toEqual(['type', 'id', 'sent_at', 'notification']);
     expect(sent).toMatchObject({ type: 'aisoc.notification', id: 'delivery-42', notification: INPUT });
@@ -123,7 +123,10 @@ describe('notify.webhook', () => {
 
   it('refuses a short signing secret at creation', () => {
     expect(() =>
-      webhookFactory.create({}, { logger: silentLogger(), env: { ...env(), AISOC_WEBHOOK_SECRET: 'short' } }),
+      webhookFactory.create(
+        {},
+        { logger: silentLogger(), env: { ...env(), AISOC_NOTIFY_WEBHOOK_SECRET: 'short' } },
+      ),
     ).toThrow(/at least 32 characters/);
   });
 
@@ -133,7 +136,7 @@ describe('notify.webhook', () => {
       const cert = testCert()!;
       await r.close();
       r = await receiver(state, cert);
-      const https = { AISOC_WEBHOOK_URL: `${r.url}${PATH}`, AISOC_WEBHOOK_SECRET: SECRET };
+      const https = { AISOC_WEBHOOK_URL: `${r.url}${PATH}`, AISOC_NOTIFY_WEBHOOK_SECRET: SECRET };
       const ok = await webhookFactory
         .create({ retry: FAST_RETRY, ca_file: cert.caFile }, { logger: silentLogger(), env: https })
         .execute(INPUT, run);

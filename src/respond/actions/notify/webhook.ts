@@ -13,14 +13,14 @@ export const WebhookConfig = z
     url_env: EnvVarName.default('AISOC_WEBHOOK_URL').describe(
       'Environment variable holding the receiver URL (kept secret: URLs often carry tokens)',
     ),
-    secret_env: EnvVarName.default('AISOC_WEBHOOK_SECRET').describe(
-      'Environment variable holding the HMAC-SHA256 signing secret (at least 32 characters)',
+    secret_env: EnvVarName.default('AISOC_NOTIFY_WEBHOOK_SECRET').describe(
+      'Environment variable holding the HMAC-SHA256 signing secret (at least 32 characters); not the secret POST /webhook checks (AISOC_WEBHOOK_SECRET)',
     ),
     signature_header: z
       .string()
       .regex(/^[A-Za-z0-9-]{1,64}$/)
       .default('X-AISOC-Signature')
-      .describe('Header carrying t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">'),
+      .describe('Header carrying t=<unix seconds>,v1=<hex HMAC-SHA256 of "aisoc-notify-v1.<t>.<body>">'),
     tls_reject_unauthorized: z.boolean().default(true).describe('Verify the receiver certificate'),
     ca_file: z.string().optional().describe('PEM file of the CA that signed the receiver certificate'),
     link_base_url: linkBaseUrl,
@@ -34,8 +34,8 @@ function deliveryId(key: string): string {
 
 /**
  * `notify.webhook`: POSTs the notification as JSON to a configured receiver,
- * signed with HMAC-SHA256 over the timestamp and the raw body (see
- * {@link signWebhook}); `X-AISOC-Delivery` carries the run's idempotency key
+ * signed with HMAC-SHA256 over a context string, the timestamp and the raw
+ * body (see {@link signWebhook}), with its own secret; `X-AISOC-Delivery` carries the run's idempotency key
  * so a receiver can drop a redelivery. Redirects are not followed.
  *
  * @example

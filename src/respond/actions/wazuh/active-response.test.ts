@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AisocError } from '../../../errors.ts';
 import { silentLogger } from '../../../telemetry/logger.ts';
+import { unblockableInputs } from '../testing/addresses.ts';
 import { FAST_RETRY } from '../testing/aws.ts';
 import { describeActionConformance } from '../testing/conformance.ts';
 import { json, type Receiver, startReceiver } from '../testing/servers.ts';
@@ -153,6 +154,7 @@ describeActionConformance({
     { input: { agent_ids: ['001'], command: 'firewall-drop' }, field: 'srcip' },
     { input: { ...INPUT, command: 'rm -rf /' }, field: 'command' },
     { input: { ...INPUT, arguments: ['a\nb'] }, field: 'arguments[0]' },
+    ...unblockableInputs((srcip) => ({ ...INPUT, srcip }), 'srcip'),
   ],
   secrets: [PASSWORD, Buffer.from(`${USER}:${PASSWORD}`).toString('base64')],
 });

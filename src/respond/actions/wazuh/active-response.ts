@@ -1,8 +1,8 @@
 import { z } from 'zod';
+import { BlockableIp, CidrBlock, findCovering, parseIp } from '../../../net/ip.ts';
 import { baseConfigShape, defineAction, EnvVarName } from '../define.ts';
 import { actionError, parseOrThrow } from '../errors.ts';
 import { httpCall } from '../http.ts';
-import { CidrBlock, findCovering, IpAddress, parseIp } from '../net/ip.ts';
 import { readCa, SecureUrl } from '../notify/endpoint.ts';
 import type { RunContext } from '../types.ts';
 
@@ -73,8 +73,8 @@ export const WazuhArInput = z
       .max(16)
       .default([])
       .describe('Extra arguments for the command (parameters.extra_args on the agent)'),
-    srcip: IpAddress.optional().describe(
-      'Address the command acts on; sent as alert.data.srcip, where Wazuh scripts read it',
+    srcip: BlockableIp.optional().describe(
+      'Address the command acts on; sent as alert.data.srcip, where Wazuh scripts read it; never loopback, link-local, multicast, unspecified or this server',
     ),
   })
   .superRefine((v, ctx) => {
