@@ -207,6 +207,23 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
 export const MIN_ADMIN_KEY_LENGTH = 32;
 
 /**
+ * `AISOC_ADMIN_KEY` if it is set, refused (AISOC_ERR_CONFIG naming it) when
+ * shorter than 32 characters or holding white space.
+ */
+export function checkAdminKeyEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env.AISOC_ADMIN_KEY;
+  if (fromEnv === undefined || fromEnv === '') return undefined;
+  if (fromEnv.length < MIN_ADMIN_KEY_LENGTH || /\s/.test(fromEnv)) {
+    throw new AisocError(
+      'AISOC_ERR_CONFIG',
+      `AISOC_ADMIN_KEY must be at least ${MIN_ADMIN_KEY_LENGTH} characters without spaces (it has ${fromEnv.length}); generate one with: openssl rand -hex 32`,
+      { field: 'AISOC_ADMIN_KEY' },
+    );
+  }
+  return fromEnv;
+}
+
+/**
  * Make sure an admin key exists. `AISOC_ADMIN_KEY` (for automation) is
  * registered as the key `admin-env`; it must be at least 32 characters with
  * no white space. Otherwise, on first start, a key is created, written to
@@ -222,15 +239,8 @@ export async function ensureAdminKey(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ key?: string; created: boolean; unused: boolean; file: string }> {
   const file = join(resolve(dataDir), 'admin.key');
-  const fromEnv = env.AISOC_ADMIN_KEY;
-  if (fromEnv !== undefined && fromEnv !== '') {
-    if (fromEnv.length < MIN_ADMIN_KEY_LENGTH || /\s/.test(fromEnv)) {
-      throw new AisocError(
-        'AISOC_ERR_CONFIG',
-        `AISOC_ADMIN_KEY must be at least ${MIN_ADMIN_KEY_LENGTH} characters without spaces (it has ${fromEnv.length}); generate one with: openssl rand -hex 32`,
-        { field: 'AISOC_ADMIN_KEY' },
-      );
-    }
+  const fromEnv = checkAdminKeyEnv(env);
+  if (fromEnv !== undefined) {
     if (!(await store.apiKeys.findActiveByKey(fromEnv))) {
       await store.apiKeys.revoke('admin-env');
       const name = (await store.apiKeys.list()).some((k) => k.name === 'admin-env')
