@@ -2,20 +2,9 @@ import { chmodSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../test/helpers/builders.ts';
+import { openToOthers } from '../../test/helpers/fs.ts';
 import { tempDir } from '../../test/helpers/runtime.ts';
 import { openStore } from './index.ts';
-
-/** Every path under `root` whose mode lets the group or others in, with its mode. */
-export function openToOthers(root: string): string[] {
-  const out: string[] = [];
-  const walk = (p: string) => {
-    const st = statSync(p);
-    if (st.mode & 0o077) out.push(`${p} ${(st.mode & 0o777).toString(8)}`);
-    if (st.isDirectory()) for (const name of readdirSync(p)) walk(join(p, name));
-  };
-  walk(root);
-  return out;
-}
 
 describe.skipIf(process.platform === 'win32')('embedded database file permissions', () => {
   const { dir, cleanup } = tempDir();
