@@ -60,6 +60,12 @@ export const ERROR_CATALOGUE = {
     title: 'An approval must come from a person other than the requester (four eyes)',
   },
   AISOC_ERR_INTERNAL: { status: 500, title: 'An internal error occurred' },
+  // Command-line failures: the status is what an API would answer for the same cause.
+  AISOC_ERR_PORT_IN_USE: { status: 500, title: 'Another process already listens on the HTTP port' },
+  AISOC_ERR_LISTEN: { status: 500, title: 'The server cannot listen on the configured address' },
+  AISOC_ERR_BAD_URL: { status: 400, title: 'The server URL is not an http:// or https:// URL' },
+  AISOC_ERR_CONNECTION_REFUSED: { status: 502, title: 'Nothing listens at the server URL' },
+  AISOC_ERR_UNREACHABLE: { status: 502, title: 'The server could not be reached' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -45,12 +45,50 @@ describe('runtime', () => {
       const second = await ensureAdminKey(store, `${dir}/keys`, {});
       expect(second).toMatchObject({ created: false, key: first.key });
       const env = await ensureAdminKey(store, `${dir}/keys`, {
-        AISOC_ADMIN_KEY: 'aisoc_from_env_0123456789abcdef',
+        AISOC_ADMIN_KEY: 'aisoc_from_env_0123456789abcdef01',
       });
-      expect(env.key).toBe('aisoc_from_env_0123456789abcdef');
-      expect((await store.apiKeys.findActiveByKey('aisoc_from_env_0123456789abcdef'))?.scopes).toEqual([
+      expect(env.key).toBe('aisoc_from_env_0123456789abcdef01');
+      expect((await store.apiKeys.findActiveByKey('aisoc_from_env_0123456789abcdef01'))?.scopes).toEqual([
         'admin',
       ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses an AISOC_ADMIN_KEY shorter than 32 characters, naming it, and registers nothing', async () => {
+    const store = await openStore({});
+    try {
+      for (const weak of ['a', 'x'.repeat(31), `${'x'.repeat(20)} ${'y'.repeat(20)}`]) {
+        await expect(ensureAdminKey(store, `${dir}/weak`, { AISOC_ADMIN_KEY: weak })).rejects.toMatchObject({
+          code: 'AISOC_ERR_CONFIG',
+          field: 'AISOC_ADMIN_KEY',
+        });
+        expect(await store.apiKeys.findActiveByKey(weak)).toBeUndefined();
+      }
+      expect(await store.apiKeys.hasActiveAdmin()).toBe(false);
+      const ok = 'k'.repeat(32);
+      expect((await ensureAdminKey(store, `${dir}/weak`, { AISOC_ADMIN_KEY: ok })).key).toBe(ok);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('says whether the saved admin key has been used yet', async () => {
+    const store = await openStore({});
+    try {
+      const first = await ensureAdminKey(store, `${dir}/unused`, {});
+      expect(first).toMatchObject({ created: true, unused: true });
+      expect(await ensureAdminKey(store, `${dir}/unused`, {})).toMatchObject({
+        created: false,
+        unused: true,
+      });
+      const record = await store.apiKeys.findActiveByKey(first.key!);
+      await store.apiKeys.touch(record!.id);
+      expect(await ensureAdminKey(store, `${dir}/unused`, {})).toMatchObject({
+        created: false,
+        unused: false,
+      });
     } finally {
       await store.close();
     }

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { analystKnowledge } from './analyst/knowledge-port.ts';
@@ -12,7 +12,7 @@ import { sigmaDetectors } from './detect/sigma/index.ts';
 import { detectStage } from './detect/stage.ts';
 import type { Detector } from './detect/types.ts';
 import { upstreamDetector } from './detect/upstream.ts';
-import { describeError } from './errors.ts';
+import { AisocError, describeError } from './errors.ts';
 import { KnowledgeBase } from './knowledge/kb.ts';
 import { EmbeddedRunner, EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { IngestService } from './pipeline/ingest.ts';
@@ -23,6 +23,7 @@ import { ActionCatalogue } from './respond/catalogue.ts';
 import { actionInfos, createResponse, type ResponseComponents } from './respond/setup.ts';
 import { SourceRegistry } from './sources/index.ts';
 import { openStore, type Store, storeOptionsFromConfig } from './store/index.ts';
+import { ensurePrivateDir } from './store/private-dir.ts';
 import { silentLogger } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 
@@ -204,20 +205,44 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   };
 }
 
+/** The shortest admin key accepted from AISOC_ADMIN_KEY: 32 characters (keys we create have 256 random bits). */
+export const MIN_ADMIN_KEY_LENGTH = 32;
+
+/**
+ * `AISOC_ADMIN_KEY` if it is set, refused (AISOC_ERR_CONFIG naming it) when
+ * shorter than 32 characters or holding white space.
+ */
+export function checkAdminKeyEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const fromEnv = env.AISOC_ADMIN_KEY;
+  if (fromEnv === undefined || fromEnv === '') return undefined;
+  if (fromEnv.length < MIN_ADMIN_KEY_LENGTH || /\s/.test(fromEnv)) {
+    throw new AisocError(
+      'AISOC_ERR_CONFIG',
+      `AISOC_ADMIN_KEY must be at least ${MIN_ADMIN_KEY_LENGTH} characters without spaces (it has ${fromEnv.length}); generate one with: openssl rand -hex 32`,
+      { field: 'AISOC_ADMIN_KEY' },
+    );
+  }
+  return fromEnv;
+}
+
 /**
  * Make sure an admin key exists. `AISOC_ADMIN_KEY` (for automation) is
- * registered as the key `admin-env`; otherwise, on first start, a key is
- * created, written to `<data-dir>/admin.key` (mode 0600) and returned so the
- * caller can print it once.
+ * registered as the key `admin-env`; it must be at least 32 characters with
+ * no white space. Otherwise, on first start, a key is created, written to
+ * `<data-dir>/admin.key` (mode 0600, in a 0700 directory) and returned so
+ * the caller can print it once. `unused` says the saved key has never been
+ * used, so the caller can say where it is saved until someone has used it.
+ * Servers call this only once they listen, so a start that fails (a taken
+ * port) creates no key that nobody was shown.
  */
 export async function ensureAdminKey(
   store: Store,
   dataDir: string,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ key?: string; created: boolean; file: string }> {
+): Promise<{ key?: string; created: boolean; unused: boolean; file: string }> {
   const file = join(resolve(dataDir), 'admin.key');
-  const fromEnv = env.AISOC_ADMIN_KEY;
-  if (fromEnv) {
+  const fromEnv = checkAdminKeyEnv(env);
+  if (fromEnv !== undefined) {
     if (!(await store.apiKeys.findActiveByKey(fromEnv))) {
       await store.apiKeys.revoke('admin-env');
       const name = (await store.apiKeys.list()).some((k) => k.name === 'admin-env')
@@ -225,18 +250,19 @@ export async function ensureAdminKey(
         : 'admin-env';
       await store.apiKeys.create(name, ['admin'], fromEnv);
     }
-    return { key: fromEnv, created: false, file };
+    return { key: fromEnv, created: false, unused: false, file };
   }
   if (await store.apiKeys.hasActiveAdmin()) {
-    const key = existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
-    return { key, created: false, file };
+    const key = existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+    const record = key ? await store.apiKeys.findActiveByKey(key) : undefined;
+    return { key, created: false, unused: Boolean(record && !record.last_used_at), file };
   }
   const { key } = await store.apiKeys.create(
     `admin-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '')}`,
     ['admin'],
   );
-  mkdirSync(resolve(dataDir), { recursive: true });
+  ensurePrivateDir(resolve(dataDir));
   writeFileSync(file, `${key}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
-  return { key, created: true, file };
+  return { key, created: true, unused: true, file };
 }

@@ -41,7 +41,18 @@ export function progress(enabled = process.stderr.isTTY === true) {
   };
 }
 
-/** Run a command body, turning errors into a message and exit code 1 (never a stack trace for known errors). */
+/** Whether the command that is running was given `--json` (commander passes the command last). */
+function wantsJson(args: unknown[]): boolean {
+  const cmd = args.at(-1) as { opts?: () => Record<string, unknown> } | undefined;
+  return typeof cmd?.opts === 'function' && cmd.opts().json === true;
+}
+
+/**
+ * Run a command body, turning errors into a message and exit code 1 (never a
+ * stack trace for known errors). With `--json`, the error is one JSON line on
+ * stderr, `{"error": {"code", "message", "field"?, "details"?}}`: stdout holds
+ * results only, so a failed command never passes for a result in a pipeline.
+ */
 export function action<A extends unknown[]>(
   fn: (...args: A) => Promise<void>,
 ): (...args: A) => Promise<void> {
@@ -49,12 +60,16 @@ export function action<A extends unknown[]>(
     try {
       await fn(...args);
     } catch (err) {
-      if (err instanceof AisocError) {
-        say(`error ${err.code}: ${err.message}`);
+      const known = err instanceof AisocError ? err : undefined;
+      if (wantsJson(args)) {
+        const body = known ? known.toJSON() : { code: 'AISOC_ERR_INTERNAL', message: describeError(err) };
+        process.stderr.write(`${JSON.stringify({ error: body })}\n`);
+      } else if (known) {
+        say(`error ${known.code}: ${known.message}`);
       } else {
         say(`error: ${describeError(err)}`);
-        if (process.env.AISOC_DEBUG) console.error(err);
       }
+      if (!known && process.env.AISOC_DEBUG) console.error(err);
       process.exitCode = 1;
     }
   };

@@ -1,4 +1,9 @@
-import { AisocError } from '../errors.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { AisocError, ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
+import { commandConfig } from './common.ts';
+import { readServerInfo } from './server-info.ts';
 
 export interface RemoteOptions {
   url?: string;
@@ -6,8 +11,115 @@ export interface RemoteOptions {
 }
 
 /**
- * Call a running server's API with an API key (from `--key` or
- * AISOC_API_KEY). Errors come back as the server's own code and message.
+ * A server URL checked before anything is sent: `http://` or `https://`
+ * with a host. Returns it without trailing slashes.
+ *
+ * @example serverBase('127.0.0.1:8080') // throws AISOC_ERR_BAD_URL: write http://127.0.0.1:8080
+ */
+export function serverBase(url: string, field = 'url'): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || !parsed.hostname) {
+    const hint =
+      /^[\w.-]+(:\d+)?(\/.*)?$/.test(url) || /^\[[\da-f:]+\](:\d+)?/i.test(url)
+        ? ` (write http://${url})`
+        : '';
+    throw new AisocError(
+      'AISOC_ERR_BAD_URL',
+      `${JSON.stringify(url)} is not a server URL: give http:// or https:// and a host${hint}.`,
+      { field },
+    );
+  }
+  return url.replace(/\/+$/, '');
+}
+
+/** The system error code under a fetch failure (`TypeError: fetch failed` with a cause, possibly an AggregateError). */
+function networkCode(err: unknown): string | undefined {
+  let cause = (err as { cause?: unknown })?.cause ?? err;
+  const errors = (cause as { errors?: unknown[] })?.errors;
+  if (Array.isArray(errors) && errors.length > 0) cause = errors[0];
+  const code = (cause as { code?: unknown })?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * A request that got no HTTP answer, in plain words with its own code. It is
+ * marked retryable: a follower waits and sends the same batch again.
+ */
+export function unreachable(base: string, err: unknown): AisocError {
+  const code = networkCode(err);
+  const details = { retryable: true, ...(code ? { cause: code } : {}) };
+  if (code === 'ECONNREFUSED')
+    return new AisocError(
+      'AISOC_ERR_CONNECTION_REFUSED',
+      `Nothing is listening at ${base} (connection refused). Is the server running? Start it with "aisoc serve", or check --url.`,
+      { field: 'url', details },
+    );
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return new AisocError(
+      'AISOC_ERR_UNREACHABLE',
+      `The host of ${base} cannot be found (${code}); check --url.`,
+      {
+        field: 'url',
+        details,
+      },
+    );
+  return new AisocError(
+    'AISOC_ERR_UNREACHABLE',
+    `Cannot reach ${base}: ${code ?? (err as Error)?.message ?? String(err)}.`,
+    { field: 'url', details },
+  );
+}
+
+function codeForStatus(status: number): ErrorCode {
+  if (status === 401) return 'AISOC_ERR_UNAUTHORIZED';
+  if (status === 403) return 'AISOC_ERR_FORBIDDEN';
+  if (status === 404) return 'AISOC_ERR_NOT_FOUND';
+  if (status === 409) return 'AISOC_ERR_CONFLICT';
+  if (status === 413) return 'AISOC_ERR_BODY_TOO_LARGE';
+  if (status === 429) return 'AISOC_ERR_RATE_LIMITED';
+  if (status >= 400 && status < 500) return 'AISOC_ERR_VALIDATION';
+  return 'AISOC_ERR_INTERNAL';
+}
+
+/**
+ * An HTTP answer that is not a success, as the server's own code (when it is
+ * one of ours) or one that fits the status, in plain words. `details.status`
+ * carries the HTTP status; `details.retryable` is true for 5xx.
+ */
+export function answerError(base: string, status: number, body: Record<string, unknown>): AisocError {
+  const serverCode =
+    typeof body.code === 'string' && Object.hasOwn(ERROR_CATALOGUE, body.code)
+      ? (body.code as ErrorCode)
+      : undefined;
+  const code = serverCode ?? codeForStatus(status);
+  const said = typeof body.message === 'string' && body.message ? body.message : `HTTP ${status}`;
+  const message =
+    status === 401
+      ? `The server at ${base} refused the API key (401): ${said} Check --key or AISOC_API_KEY.`
+      : status === 403
+        ? `The API key is not allowed to do this (403): ${said}`
+        : `The server at ${base} answered ${status}: ${said}`;
+  return new AisocError(code, message, {
+    ...(typeof body.field === 'string' ? { field: body.field } : {}),
+    details: {
+      ...(body.details && typeof body.details === 'object' ? (body.details as Record<string, unknown>) : {}),
+      status,
+      retryable: status >= 500,
+      ...(typeof body.error_id === 'string' ? { error_id: body.error_id } : {}),
+    },
+  });
+}
+
+/**
+ * Call a running server's API with an API key. Errors come back with their
+ * own codes: AISOC_ERR_BAD_URL, AISOC_ERR_CONNECTION_REFUSED,
+ * AISOC_ERR_UNREACHABLE, the server's code for an HTTP error
+ * (AISOC_ERR_UNAUTHORIZED for 401, AISOC_ERR_FORBIDDEN for 403, …).
  */
 export async function remote<T = Record<string, unknown>>(
   opts: RemoteOptions,
@@ -19,12 +131,13 @@ export async function remote<T = Record<string, unknown>>(
     throw new AisocError('AISOC_ERR_VALIDATION', 'This command talks to a running server: give --url', {
       field: 'url',
     });
+  const base = serverBase(opts.url);
   const key = opts.key ?? process.env.AISOC_API_KEY;
   if (!key)
     throw new AisocError('AISOC_ERR_VALIDATION', '--url needs --key (or AISOC_API_KEY)', { field: 'key' });
   let res: Response;
   try {
-    res = await fetch(`${opts.url.replace(/\/+$/, '')}${path}`, {
+    res = await fetch(`${base}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${key}`,
@@ -33,9 +146,7 @@ export async function remote<T = Record<string, unknown>>(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
-    throw new AisocError('AISOC_ERR_INTERNAL', `Cannot reach ${opts.url}: ${(err as Error).message}`, {
-      field: 'url',
-    });
+    throw unreachable(base, err);
   }
   const text = await res.text();
   let json: Record<string, unknown> = {};
@@ -44,24 +155,62 @@ export async function remote<T = Record<string, unknown>>(
   } catch {
     json = { message: text.slice(0, 200) };
   }
-  if (!res.ok) {
-    throw new AisocError(
-      'AISOC_ERR_INTERNAL',
-      `The server answered ${res.status} ${String(json.code ?? '')}: ${String(json.message ?? res.statusText)}`.replace(
-        '  ',
-        ' ',
-      ),
-      {
-        ...(typeof json.field === 'string' ? { field: json.field } : {}),
-      },
-    );
-  }
+  if (!res.ok) throw answerError(base, res.status, json);
   return json as T;
+}
+
+/**
+ * Where a management command without `--url` sends its requests: the server
+ * that runs on the data directory (its `server.json`, beside the database
+ * lock), or undefined when none runs. The key is `--key`, then
+ * AISOC_API_KEY, then `<data-dir>/admin.key`. The saved admin key is only
+ * ever sent to the server of its own data directory, never to a `--url`.
+ */
+export function localServer(opts: RemoteOptions, dataDir: string): Required<RemoteOptions> | undefined {
+  if (opts.url) return undefined;
+  const info = readServerInfo(dataDir);
+  if (!info) return undefined;
+  let key = opts.key ?? process.env.AISOC_API_KEY;
+  const keyFile = join(resolve(dataDir), 'admin.key');
+  if (!key && existsSync(keyFile)) key = readFileSync(keyFile, 'utf8').trim() || undefined;
+  if (!key)
+    throw new AisocError(
+      'AISOC_ERR_VALIDATION',
+      `A server runs on ${resolve(dataDir)} at ${info.url}, but no key was given and ${keyFile} does not exist: give --key (or AISOC_API_KEY).`,
+      { field: 'key' },
+    );
+  return { url: info.url, key };
+}
+
+/**
+ * The server a remote-only command (cases, actions) talks to: `--url`, or the
+ * one running on the data directory; otherwise an error saying how to get one.
+ */
+export function serverFor(opts: RemoteOptions, dataDir: string): RemoteOptions {
+  if (opts.url) return opts;
+  const found = localServer(opts, dataDir);
+  if (found) return found;
+  throw new AisocError(
+    'AISOC_ERR_VALIDATION',
+    `No server runs on the data directory ${resolve(dataDir)}: start one with "aisoc serve", or give --url and --key.`,
+    { field: 'url' },
+  );
 }
 
 /** Add `--url` and `--key` to a command. */
 export function withRemote<C extends { option(flags: string, description: string): C }>(c: C): C {
   return c
-    .option('--url <url>', 'the server to talk to (e.g. http://127.0.0.1:8080)')
-    .option('--key <key>', 'API key (env AISOC_API_KEY)');
+    .option(
+      '--url <url>',
+      'the server to talk to (e.g. http://127.0.0.1:8080; default: the server running on the data directory)',
+    )
+    .option(
+      '--key <key>',
+      'API key (env AISOC_API_KEY; default for the data directory server: its admin.key)',
+    );
+}
+
+/** {@link serverFor} with the data directory of a command's configuration (`--data-dir`, AISOC_DATA_DIR, the config file). */
+export function serverOf(opts: RemoteOptions, cmd: Command): RemoteOptions {
+  return serverFor(opts, commandConfig(cmd).data_dir);
 }

@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/schema.ts';
+import { AisocError } from '../errors.ts';
 import { type RunningReceivers, startReceivers } from '../receivers/index.ts';
-import { ensureAdminKey, openRuntime, type Runtime } from '../runtime.ts';
+import { checkAdminKeyEnv, ensureAdminKey, openRuntime, type Runtime } from '../runtime.ts';
 import { build } from '../server/app.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
+import { writeServerInfo } from './server-info.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -14,19 +16,54 @@ export interface RunningServer {
   url: string;
   adminKey?: string;
   adminKeyCreated: boolean;
+  /** The saved admin key has never been used: the caller says where it is saved. */
+  adminKeyUnused: boolean;
   adminKeyFile: string;
   close(): Promise<void>;
 }
 
+/** A listen failure in plain words, with its own code and the setting to change. */
+function listenError(err: unknown, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return new AisocError(
+        'AISOC_ERR_PORT_IN_USE',
+        `Port ${port} on ${host} is already in use by another process. Stop that process, or choose another port with --port (0 picks a free one).`,
+        { field: 'server.port', details: { host, port }, cause: err },
+      );
+    case 'EACCES':
+      return new AisocError(
+        'AISOC_ERR_LISTEN',
+        `Not allowed to listen on ${host}:${port} (ports below 1024 need privileges); choose another port with --port.`,
+        { field: 'server.port', details: { host, port }, cause: err },
+      );
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new AisocError(
+        'AISOC_ERR_LISTEN',
+        `Cannot listen on ${host}: it is not an address of this machine (${code}); choose another with --host.`,
+        { field: 'server.host', details: { host, port }, cause: err },
+      );
+    default:
+      return err;
+  }
+}
+
 /**
  * Start the embedded runtime and the HTTP server (what `serve` and `demo`
- * share). Closing stops accepting requests, drains the pipeline and closes
- * the store, in that order.
+ * share). The admin key is made only once the server listens, so a start
+ * that fails creates no key nobody was shown; then `<data-dir>/server.json`
+ * says where it serves, for the CLI. Closing removes that file, stops
+ * accepting requests, drains the pipeline and closes the store, in that order.
  */
 export async function startServer(
   config: AppConfig,
   options: { logDestination?: 1 | 2 } = {},
 ): Promise<RunningServer> {
+  // A weak AISOC_ADMIN_KEY is refused before anything is opened.
+  checkAdminKeyEnv();
   const logger = createLogger({ level: config.log_level, destination: options.logDestination ?? 1 });
   const runtime = await openRuntime(config, {
     logger,
@@ -35,36 +72,43 @@ export async function startServer(
     response: true,
     worker: true,
   });
-  let app: FastifyInstance;
+  let app: FastifyInstance | undefined;
+  let removeInfo = () => {};
+  let started: RunningReceivers | undefined;
   try {
-    const admin = await ensureAdminKey(runtime.store, config.data_dir);
     app = await build({ runtime, logRequests: config.log_level === 'debug' || config.log_level === 'trace' });
-    await app.listen({ host: config.server.host, port: config.server.port });
+    try {
+      await app.listen({ host: config.server.host, port: config.server.port });
+    } catch (err) {
+      throw listenError(err, config.server.host, config.server.port);
+    }
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
     const host =
       config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     logger.info({ url, store: runtime.store.engine, data_dir: config.data_dir }, 'The server is listening.');
-    let receivers: RunningReceivers;
-    try {
-      receivers = await startReceivers(config.receivers, runtime);
-    } catch (err) {
-      await app.close();
-      throw err;
-    }
+    const receivers = await startReceivers(config.receivers, runtime);
+    started = receivers;
+    // Only now that everything listens: a start that failed would have created a key nobody saw.
+    const admin = await ensureAdminKey(runtime.store, config.data_dir);
+    removeInfo = writeServerInfo(config.data_dir, url);
+    const listening = app;
     let closing: Promise<void> | undefined;
     return {
-      app,
+      app: listening,
       runtime,
       receivers,
       url,
       adminKey: admin.key,
       adminKeyCreated: admin.created,
+      adminKeyUnused: admin.unused,
       adminKeyFile: admin.file,
       close() {
         closing ??= (async () => {
-          await app.close();
+          // First, so no CLI command is sent to a server that is going away.
+          removeInfo();
+          await listening.close();
           // Receivers hand what they hold to the pipeline, which runtime.close then drains.
           await receivers.stop();
           await runtime.close();
@@ -75,6 +119,9 @@ export async function startServer(
       },
     };
   } catch (err) {
+    removeInfo();
+    await app?.close().catch(() => {});
+    await started?.stop().catch(() => {});
     await runtime.close();
     throw err;
   }

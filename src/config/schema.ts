@@ -34,6 +34,14 @@ export const ServerConfig = z
       .min(0)
       .default(12_000)
       .describe('Requests per minute per API key (or per IP without a key); 0 disables'),
+    unauthenticated_rate_limit_per_minute: z
+      .number()
+      .int()
+      .min(0)
+      .default(120)
+      .describe(
+        'Requests per minute per client address that fail authentication (no key, an unknown or revoked key, a key without the scope); past it they get 429 until the minute ends, while valid keys from that address are still served. 0 disables',
+      ),
     trust_proxy: z.boolean().default(false).describe('Trust X-Forwarded-For from a reverse proxy'),
     request_timeout_ms: z.number().int().min(0).default(120_000).describe('Time allowed for one request'),
   })

@@ -13,7 +13,7 @@ import {
 import type { Runtime } from '../runtime.ts';
 import { hashApiKey } from '../store/index.ts';
 import { VERSION } from '../version.ts';
-import { apiKeyOf, authHook, KeyVerifier } from './auth.ts';
+import { AddressLimiter, apiKeyOf, authHook, KeyVerifier } from './auth.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
 import { alertRoutes } from './routes/alerts.ts';
@@ -43,6 +43,9 @@ declare module 'fastify' {
     routeInventory: RouteInfo[];
   }
 }
+
+/** Where Swagger UI is served (public, like /openapi.json and /health). */
+const DOCS_PREFIX = '/docs';
 
 /** The API server instance, typed with the zod provider. */
 export type App = FastifyInstance<
@@ -81,12 +84,16 @@ export async function build(options: BuildOptions): Promise<App> {
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler(errorHandler(runtime.logger));
   app.setNotFoundHandler(notFoundHandler);
 
   const inventory: RouteInfo[] = [];
   app.decorate('routeInventory', inventory);
   app.addHook('onRoute', (route) => {
+    // The interactive docs and their assets hold nothing secret, and a browser cannot send a key to load
+    // them: they are public. Calls made from the page carry the key given to its Authorize button.
+    if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`))
+      route.config = { ...route.config, scope: 'public' };
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const m of methods)
       inventory.push({ method: m, url: route.url, scope: route.config?.scope ?? 'read' });
@@ -128,7 +135,11 @@ export async function build(options: BuildOptions): Promise<App> {
       }),
     });
   }
-  app.addHook('onRequest', authHook(keys));
+  const failures =
+    cfg.unauthenticated_rate_limit_per_minute > 0
+      ? new AddressLimiter(cfg.unauthenticated_rate_limit_per_minute)
+      : undefined;
+  app.addHook('onRequest', authHook(keys, failures));
   app.addHook('onResponse', async (req, reply) => {
     runtime.metrics.httpDuration.observe(
       { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) },
@@ -142,7 +153,7 @@ export async function build(options: BuildOptions): Promise<App> {
       info: {
         title: 'AI-SOC API',
         description:
-          'Ingest telemetry, read alerts, incidents and events. Every route except /health needs `Authorization: Bearer <key>`.',
+          'Ingest telemetry, read alerts, incidents and events. Every route except /health, /docs and /openapi.json needs `Authorization: Bearer <key>` (in /docs: the Authorize button).',
         version: VERSION,
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
@@ -150,8 +161,10 @@ export async function build(options: BuildOptions): Promise<App> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: false });
-  app.get('/openapi.json', { config: { scope: 'read' }, schema: { hide: true } }, async () => app.swagger());
+  await app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: false });
+  app.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
 
   await app.register(healthRoutes(deps));
   await app.register(ingestRoutes(deps));

@@ -3,7 +3,7 @@ import { AisocError } from '../errors.ts';
 import type { ApiKeyRecord, ApiScope, Store } from '../store/index.ts';
 import { hashApiKey } from '../store/index.ts';
 
-/** What a route requires: a scope, or `public` (only `/health`). */
+/** What a route requires: a scope, or `public` (`/health`, `/openapi.json` and the `/docs` pages). */
 export type RouteScope = ApiScope | 'public';
 
 declare module 'fastify' {
@@ -78,29 +78,104 @@ export class KeyVerifier {
   }
 }
 
-/** The onRequest hook: 401 without a valid key, 403 when the key lacks the route's scope. Fail closed. */
-export function authHook(verifier: KeyVerifier) {
+/**
+ * Counts, per client address, the requests that failed authentication (no
+ * key, an unknown key, a key without the route's scope) in fixed windows.
+ * Past `max` in a window the address is told to wait; the per-key rate limit
+ * cannot do this, because it trusts the key a request claims before it is
+ * verified, so a client rotating made-up keys was never limited.
+ */
+export class AddressLimiter {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+
+  constructor(
+    private readonly max: number,
+    private readonly windowMs = 60_000,
+    /** Addresses tracked at once; past it expired windows are dropped, then the oldest (spoofed X-Forwarded-For cannot grow memory). */
+    private readonly capacity = 10_000,
+  ) {}
+
+  /** Seconds the address must wait before its next unauthenticated request, or 0. */
+  waitSeconds(address: string, now = Date.now()): number {
+    const w = this.windows.get(address);
+    return w && w.resetAt > now && w.count >= this.max ? Math.max(1, Math.ceil((w.resetAt - now) / 1000)) : 0;
+  }
+
+  /** Count one failure of `address`; returns the seconds it must now wait (0 while it is within its budget). */
+  fail(address: string, now = Date.now()): number {
+    let w = this.windows.get(address);
+    if (!w || w.resetAt <= now) {
+      if (!w && this.windows.size >= this.capacity) this.evict(now);
+      w = { count: 0, resetAt: now + this.windowMs };
+      this.windows.set(address, w);
+    }
+    w.count++;
+    return w.count > this.max ? Math.max(1, Math.ceil((w.resetAt - now) / 1000)) : 0;
+  }
+
+  private evict(now: number): void {
+    for (const [a, w] of this.windows) if (w.resetAt <= now) this.windows.delete(a);
+    while (this.windows.size >= this.capacity) {
+      const oldest = this.windows.keys().next().value;
+      if (oldest === undefined) break;
+      this.windows.delete(oldest);
+    }
+  }
+}
+
+function rateLimited(seconds: number): AisocError {
+  return new AisocError(
+    'AISOC_ERR_RATE_LIMITED',
+    `Too many requests without a valid API key from this address; retry in ${seconds} s.`,
+    { field: 'authorization', retryAfterSeconds: seconds },
+  );
+}
+
+/**
+ * The onRequest hook: 401 without a valid key, 403 when the key lacks the
+ * route's scope. Fail closed. With a `limiter`, an address past its budget of
+ * such failures gets 429 instead, for the rest of the window; a valid key
+ * with the scope is still served from that address (clients behind one NAT
+ * are not locked out by a neighbour).
+ */
+export function authHook(verifier: KeyVerifier, limiter?: AddressLimiter) {
   return async (req: FastifyRequest, _reply: FastifyReply): Promise<void> => {
     const scope: RouteScope = req.routeOptions.config?.scope ?? 'read';
     if (scope === 'public') return;
-    const token = apiKeyOf(req);
+    const refuse = (err: AisocError): never => {
+      const wait = limiter?.fail(req.ip) ?? 0;
+      throw wait > 0 ? rateLimited(wait) : err;
+    };
+    let token: string | undefined;
+    try {
+      token = apiKeyOf(req);
+    } catch (err) {
+      return refuse(err as AisocError);
+    }
     if (!token) {
-      throw new AisocError('AISOC_ERR_UNAUTHORIZED', 'Send an API key as "Authorization: Bearer <key>".', {
-        field: 'authorization',
-      });
+      // Over the budget, a request without a key is refused before any work.
+      const wait = limiter?.waitSeconds(req.ip) ?? 0;
+      if (wait > 0) throw rateLimited(wait);
+      return refuse(
+        new AisocError('AISOC_ERR_UNAUTHORIZED', 'Send an API key as "Authorization: Bearer <key>".', {
+          field: 'authorization',
+        }),
+      );
     }
     const record = await verifier.verify(token);
     if (!record)
-      throw new AisocError('AISOC_ERR_UNAUTHORIZED', 'The API key is unknown or revoked.', {
-        field: 'authorization',
-      });
-    if (!grants(record.scopes, scope)) {
-      throw new AisocError(
-        'AISOC_ERR_FORBIDDEN',
-        `This route needs the ${scope} scope; the key ${record.name} has ${record.scopes.join(', ')}.`,
-        {
+      return refuse(
+        new AisocError('AISOC_ERR_UNAUTHORIZED', 'The API key is unknown or revoked.', {
           field: 'authorization',
-        },
+        }),
+      );
+    if (!grants(record.scopes, scope)) {
+      return refuse(
+        new AisocError(
+          'AISOC_ERR_FORBIDDEN',
+          `This route needs the ${scope} scope; the key ${record.name} has ${record.scopes.join(', ')}.`,
+          { field: 'authorization' },
+        ),
       );
     }
     req.apiKey = record;

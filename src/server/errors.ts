@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
 import { AisocError } from '../errors.ts';
+import { uuidv7 } from '../ids.ts';
 
 /** Map Fastify's own error codes onto the product's catalogue. */
 function fromFastify(err: FastifyError): AisocError | undefined {
@@ -39,14 +41,53 @@ function fromFastify(err: FastifyError): AisocError | undefined {
   }
   if (err.statusCode === 429)
     return new AisocError('AISOC_ERR_RATE_LIMITED', err.message, { retryAfterSeconds: 60 });
+  // The static file server (the /docs assets) refuses a path that climbs out of its root with a 403:
+  // to a client that is a file that does not exist, and nothing about the file system is confirmed.
+  if (err.statusCode === 403 || err.statusCode === 404)
+    return new AisocError('AISOC_ERR_NOT_FOUND', 'No such file.', { field: 'url' });
   return undefined;
+}
+
+/**
+ * Answer a server-side failure: log it at error level (500) or warn (other
+ * 5xx: an upstream or a dependency failed) with a fresh `error_id`, and give
+ * the caller that id and nothing of the cause, so support can find the line.
+ */
+function serverFailure(
+  logger: Logger,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  err: unknown,
+  e: AisocError | undefined,
+  message: string,
+) {
+  const errorId = uuidv7();
+  const status = e?.status ?? 500;
+  const line = { err, error_id: errorId, method: req.method, url: req.url, status, request_id: req.id };
+  if (status === 500) logger.error(line, message);
+  else logger.warn(line, message);
+  const body = e
+    ? { ...e.toJSON(), error_id: errorId }
+    : {
+        code: 'AISOC_ERR_INTERNAL',
+        message: `An internal error occurred (error id ${errorId}).`,
+        error_id: errorId,
+      };
+  return reply.code(status).send(body);
 }
 
 /**
  * Errors as JSON with a stable `code` and a message naming the bad field:
  * `{"code": "AISOC_ERR_VALIDATION", "message": "...", "field": "query.limit"}`.
+ * Server-side failures (5xx) are logged through `logger` whatever the request
+ * logging setting, and carry an `error_id` that is in the log line too.
  */
-export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+export function errorHandler(logger: Logger) {
+  return (err: FastifyError, req: FastifyRequest, reply: FastifyReply) =>
+    handleError(logger, err, req, reply);
+}
+
+function handleError(logger: Logger, err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   if (hasZodFastifySchemaValidationErrors(err)) {
     const issues = err.validation.map((v) => {
       const path = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.');
@@ -64,20 +105,23 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     );
     return reply.code(400).send(e.toJSON());
   }
-  if (isResponseSerializationError(err)) {
-    req.log.error({ err, url: req.url }, 'A response did not match its schema.');
-    return reply
-      .code(500)
-      .send({ code: 'AISOC_ERR_INTERNAL', message: 'The response did not match its schema.' });
-  }
+  if (isResponseSerializationError(err))
+    return serverFailure(logger, req, reply, err, undefined, 'A response did not match its schema.');
   const e = err instanceof AisocError ? err : fromFastify(err);
-  if (e) {
+  // Client errors, and refusals by design that say when to retry (overload, knowledge loading, shutting
+  // down), are answers, not failures: they are counted in the HTTP metrics, not logged one by one.
+  if (e && (e.status < 500 || e.retryAfterSeconds !== undefined)) {
     if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(e.retryAfterSeconds));
-    if (e.status >= 500) req.log.error({ err }, 'A request failed.');
     return reply.code(e.status).send(e.toJSON());
   }
-  req.log.error({ err }, 'A request failed with an unexpected error.');
-  return reply.code(500).send({ code: 'AISOC_ERR_INTERNAL', message: 'An internal error occurred.' });
+  return serverFailure(
+    logger,
+    req,
+    reply,
+    err,
+    e,
+    e ? 'A request failed.' : 'A request failed with an unexpected error.',
+  );
 }
 
 export function notFoundHandler(req: FastifyRequest, reply: FastifyReply) {

@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/schema.ts';
 import { migrate } from './migrations.ts';
 import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
+import { ensurePrivateDir } from './private-dir.ts';
 import { Store } from './repository.ts';
 
 export * from './repository.ts';
@@ -22,6 +23,8 @@ export interface OpenStoreOptions {
  * const store = await openStore({ dataDir: './.aisoc' });
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  // The data directory holds the database, the admin key and the server's URL: its owner's only.
+  if (options.dataDir && !options.databaseUrl) ensurePrivateDir(resolve(options.dataDir));
   const client = options.databaseUrl
     ? await openPostgres(options.databaseUrl)
     : await openPglite(options.dataDir ? join(resolve(options.dataDir), 'pg') : undefined);

@@ -3,7 +3,8 @@ import { AisocError } from '../errors.ts';
 
 const heldHere = new Set<string>();
 
-function alive(pid: number): boolean {
+/** Whether a process with this id exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -44,10 +45,10 @@ export function acquireDirLock(lockFile: string): () => void {
       try {
         pid = Number(readFileSync(lockFile, 'utf8').trim());
       } catch {}
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
         throw new AisocError(
           'AISOC_ERR_CONFIG',
-          `The data directory is in use by process ${pid} (a running aisoc serve?). Send data to it with --url and --key, or stop it first.`,
+          `The data directory is in use by process ${pid} (a running aisoc serve?). The keys, cases, actions and audit commands reach that server by themselves; send data to it with ingest --url and --key, or stop it first.`,
           { field: 'data_dir', details: { lock: lockFile, pid } },
         );
       }

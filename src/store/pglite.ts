@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { AisocError } from '../errors.ts';
 import { acquireDirLock } from './lock.ts';
+import { ensurePrivateDir, privatiseTree } from './private-dir.ts';
 import type { Queryable, SqlClient } from './sql.ts';
 
 function wrapTx(tx: Transaction): Queryable {
@@ -43,11 +44,13 @@ function templateFromEnv(env: NodeJS.ProcessEnv = process.env): Blob | undefined
  * PostgreSQL compiled to WebAssembly, file-backed under `dir` (or in memory
  * when `dir` is undefined). Commits are written through to the files before
  * a query resolves, so a process killed right after a commit keeps it.
+ * The directory is 0700 and its files lose group and other bits on open and
+ * on close (files PostgreSQL creates while running are 0600 already).
  */
 export async function openPglite(dir?: string): Promise<SqlClient> {
   let release = () => {};
   if (dir) {
-    mkdirSync(dir, { recursive: true });
+    ensurePrivateDir(dir);
     release = acquireDirLock(`${dir}.lock`);
   }
   let db: PGlite;
@@ -58,6 +61,15 @@ export async function openPglite(dir?: string): Promise<SqlClient> {
   } catch (err) {
     release();
     throw err;
+  }
+  if (dir) {
+    try {
+      privatiseTree(dir);
+    } catch (err) {
+      await db.close().catch(() => {});
+      release();
+      throw err;
+    }
   }
   return {
     engine: 'pglite',
@@ -77,6 +89,7 @@ export async function openPglite(dir?: string): Promise<SqlClient> {
     async close() {
       try {
         if (!db.closed) await db.close();
+        if (dir) privatiseTree(dir);
       } finally {
         release();
       }

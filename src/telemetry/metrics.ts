@@ -3,11 +3,14 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 /**
  * Every metric the product exports, on one registry per runtime (tests build
  * several runtimes in one process). The seed's names are kept as they were:
- * dashboards and alert rules already use them.
+ * dashboards and alert rules already use them. The default process and Node
+ * metrics keep their standard names (`process_cpu_seconds_total`,
+ * `nodejs_heap_size_used_bytes`, …) so stock Node.js dashboards work; our
+ * own metrics start with `aisoc_`.
  */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'aisoc_process_' });
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const r = [registry];
   return {
     registry,

@@ -30,7 +30,10 @@ export async function testServer(
 ): Promise<TestServer> {
   const config: AppConfig = loadConfig({
     env: {},
-    overrides: { server: { rate_limit_per_minute: 0 }, ...overrides },
+    overrides: {
+      server: { rate_limit_per_minute: 0, unauthenticated_rate_limit_per_minute: 0 },
+      ...overrides,
+    },
   });
   const runtime = await openRuntime(config, { inMemory: true, ...options });
   const app = await build({ runtime });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ActionRequest } from '../../schema/response.ts';
 import { action, say } from '../common.ts';
-import { type RemoteOptions, remote, withRemote } from '../remote.ts';
+import { type RemoteOptions, remote, serverOf, withRemote } from '../remote.ts';
 
 function line(r: ActionRequest): string {
   return [r.id, r.status.padEnd(16), r.type, r.dry_run ? '(dry-run)' : '', r.reason]
@@ -13,7 +13,9 @@ function line(r: ActionRequest): string {
 export function registerActions(program: Command): void {
   const actions = program
     .command('actions')
-    .description('Action requests: list, approve, deny, roll back (needs --url and a responder key)');
+    .description(
+      'Action requests on a running server: list, approve, deny, roll back (--url and a responder key; default: the server on the data directory)',
+    );
 
   withRemote(
     actions
@@ -22,9 +24,13 @@ export function registerActions(program: Command): void {
       .option('--status <list>', 'comma-separated statuses, or "all"', 'pending_approval')
       .option('--json', 'print JSON'),
   ).action(
-    action(async (opts: RemoteOptions & { status: string; json?: boolean }) => {
+    action(async (opts: RemoteOptions & { status: string; json?: boolean }, cmd: Command) => {
       const q = opts.status === 'all' ? '' : `?status=${encodeURIComponent(opts.status)}&limit=1000`;
-      const r = await remote<{ items: ActionRequest[]; total: number }>(opts, 'GET', `/actions${q}`);
+      const r = await remote<{ items: ActionRequest[]; total: number }>(
+        serverOf(opts, cmd),
+        'GET',
+        `/actions${q}`,
+      );
       if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else if (r.items.length === 0) say('No action requests.');
       else for (const a of r.items) process.stdout.write(`${line(a)}\n`);
@@ -46,9 +52,9 @@ export function registerActions(program: Command): void {
         .option('-m, --comment <text>', 'why (kept in the audit log)')
         .option('--json', 'print JSON'),
     ).action(
-      action(async (id: string, opts: RemoteOptions & { comment?: string; json?: boolean }) => {
+      action(async (id: string, opts: RemoteOptions & { comment?: string; json?: boolean }, cmd: Command) => {
         const r = await remote<ActionRequest>(
-          opts,
+          serverOf(opts, cmd),
           'POST',
           `/actions/${encodeURIComponent(id)}/${verb}`,
           opts.comment ? { comment: opts.comment } : {},

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { AuditEntry } from '../../schema/case.ts';
 import { openStore, storeOptionsFromConfig } from '../../store/index.ts';
 import { action, commandConfig } from '../common.ts';
-import { type RemoteOptions, remote, withRemote } from '../remote.ts';
+import { localServer, type RemoteOptions, remote, withRemote } from '../remote.ts';
 
 /** `aisoc audit export`: the append-only audit log as JSON lines, from a running server (admin key) or the local data directory. */
 export function registerAudit(program: Command): void {
@@ -28,11 +28,13 @@ export function registerAudit(program: Command): void {
         const write = (items: AuditEntry[]) => {
           for (const e of items) process.stdout.write(`${JSON.stringify(e)}\n`);
         };
-        if (opts.url) {
+        const config = commandConfig(cmd);
+        const server = opts.url ? opts : localServer(opts, config.data_dir);
+        if (server) {
           for (;;) {
             const q = new URLSearchParams({ ...filter, after_id: String(after), limit: '5000' });
             const page = await remote<{ items: AuditEntry[]; next_after_id: number | null }>(
-              opts,
+              server,
               'GET',
               `/audit?${q}`,
             );
@@ -42,7 +44,7 @@ export function registerAudit(program: Command): void {
           }
           return;
         }
-        const store = await openStore(storeOptionsFromConfig(commandConfig(cmd)));
+        const store = await openStore(storeOptionsFromConfig(config));
         try {
           for (;;) {
             const items = await store.audit.list({ ...filter, after_id: after, limit: 5000 });

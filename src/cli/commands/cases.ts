@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Case } from '../../schema/case.ts';
 import { action, say } from '../common.ts';
-import { type RemoteOptions, remote, withRemote } from '../remote.ts';
+import { type RemoteOptions, remote, serverOf, withRemote } from '../remote.ts';
 
 function line(c: Case): string {
   return `${c.id}  ${c.status.padEnd(11)} ${c.severity.padEnd(13)} ${c.assignee ?? '-'}  ${c.title}`;
@@ -11,7 +11,9 @@ function line(c: Case): string {
 export function registerCases(program: Command): void {
   const cases = program
     .command('cases')
-    .description('Case management (needs --url and a key: read to list, analyst to change)');
+    .description(
+      'Case management on a running server (--url and a key: read to list, analyst to change; default: the server on the data directory)',
+    );
 
   withRemote(
     cases
@@ -20,9 +22,9 @@ export function registerCases(program: Command): void {
       .option('--status <list>', 'comma-separated statuses')
       .option('--json', 'print JSON'),
   ).action(
-    action(async (opts: RemoteOptions & { status?: string; json?: boolean }) => {
+    action(async (opts: RemoteOptions & { status?: string; json?: boolean }, cmd: Command) => {
       const r = await remote<{ items: Case[]; total: number }>(
-        opts,
+        serverOf(opts, cmd),
         'GET',
         `/cases?limit=1000${opts.status ? `&status=${encodeURIComponent(opts.status)}` : ''}`,
       );
@@ -32,9 +34,9 @@ export function registerCases(program: Command): void {
   );
 
   withRemote(cases.command('show').description('Show one case').argument('<id>')).action(
-    action(async (id: string, opts: RemoteOptions) => {
+    action(async (id: string, opts: RemoteOptions, cmd: Command) => {
       process.stdout.write(
-        `${JSON.stringify(await remote(opts, 'GET', `/cases/${encodeURIComponent(id)}`), null, 2)}\n`,
+        `${JSON.stringify(await remote(serverOf(opts, cmd), 'GET', `/cases/${encodeURIComponent(id)}`), null, 2)}\n`,
       );
     }),
   );
@@ -42,8 +44,8 @@ export function registerCases(program: Command): void {
   withRemote(
     cases.command('open').description('Open the case of an incident').argument('<incident-id>'),
   ).action(
-    action(async (incident: string, opts: RemoteOptions) => {
-      say(line(await remote<Case>(opts, 'POST', '/cases', { incident_id: incident })));
+    action(async (incident: string, opts: RemoteOptions, cmd: Command) => {
+      say(line(await remote<Case>(serverOf(opts, cmd), 'POST', '/cases', { incident_id: incident })));
     }),
   );
 
@@ -70,6 +72,7 @@ export function registerCases(program: Command): void {
           suppress?: string;
           days: number;
         },
+        cmd: Command,
       ) => {
         const body: Record<string, unknown> = {};
         if (opts.status) body.status = opts.status;
@@ -83,7 +86,7 @@ export function registerCases(program: Command): void {
           };
         }
         const r = await remote<{ case: Case; suppressions: unknown[] }>(
-          opts,
+          serverOf(opts, cmd),
           'PATCH',
           `/cases/${encodeURIComponent(id)}`,
           body,
@@ -98,8 +101,14 @@ export function registerCases(program: Command): void {
   withRemote(
     cases.command('comment').description('Add a comment').argument('<id>').argument('<text>'),
   ).action(
-    action(async (id: string, text: string, opts: RemoteOptions) => {
-      say(line(await remote<Case>(opts, 'POST', `/cases/${encodeURIComponent(id)}/comments`, { text })));
+    action(async (id: string, text: string, opts: RemoteOptions, cmd: Command) => {
+      say(
+        line(
+          await remote<Case>(serverOf(opts, cmd), 'POST', `/cases/${encodeURIComponent(id)}/comments`, {
+            text,
+          }),
+        ),
+      );
     }),
   );
 
@@ -110,9 +119,9 @@ export function registerCases(program: Command): void {
       .argument('<id>')
       .option('--as <kind>', 'case or alert', 'case'),
   ).action(
-    action(async (id: string, opts: RemoteOptions & { as: string }) => {
+    action(async (id: string, opts: RemoteOptions & { as: string }, cmd: Command) => {
       const r = await remote<{ thehive_id: string; already: boolean }>(
-        opts,
+        serverOf(opts, cmd),
         'POST',
         `/cases/${encodeURIComponent(id)}/export/thehive`,
         { kind: opts.as },

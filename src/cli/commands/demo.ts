@@ -397,7 +397,7 @@ export function registerDemo(program: Command): void {
           try {
             running = await startServer(config, { logDestination: 2 });
           } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+            if (!(err instanceof AisocError) || err.code !== 'AISOC_ERR_PORT_IN_USE') throw err;
             say(`Port ${opts.port} is taken; using a free port instead.`);
             config = commandConfig(cmd, overrides(0));
             running = await startServer(config, { logDestination: 2 });

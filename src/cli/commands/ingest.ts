@@ -21,6 +21,7 @@ import { frameBody } from '../../sources/framing.ts';
 import { SourceRegistry } from '../../sources/index.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { action, commandConfig, progress, say } from '../common.ts';
+import { answerError, serverBase, unreachable } from '../remote.ts';
 
 export interface IngestSummary {
   files: number;
@@ -93,7 +94,7 @@ function localSender(runtime: Runtime): Sender {
 
 /** Sends to a running server over HTTP (gzip NDJSON), honouring 429 Retry-After. */
 function httpSender(url: string, key: string): Sender {
-  const base = url.replace(/\/+$/, '');
+  const base = serverBase(url);
   return {
     async send(source, records) {
       const body = gzipSync(
@@ -114,10 +115,8 @@ function httpSender(url: string, key: string): Sender {
             body,
           });
         } catch (err) {
-          // The server is down or restarting: a follower waits and sends the same batch again.
-          throw new AisocError('AISOC_ERR_INTERNAL', `Cannot reach ${base}: ${(err as Error).message}`, {
-            details: { retryable: true },
-          });
+          // The server is down or restarting: marked retryable, so a follower waits and sends the batch again.
+          throw unreachable(base, err);
         }
         const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
         if (res.status === 202) return json as unknown as IngestOutcome;
@@ -132,11 +131,7 @@ function httpSender(url: string, key: string): Sender {
         ) {
           return (json.details as Record<string, unknown>).outcome as IngestOutcome;
         }
-        throw new AisocError(
-          'AISOC_ERR_INTERNAL',
-          `The server answered ${res.status}: ${String(json.message ?? res.statusText)}`,
-          { details: { retryable: res.status >= 500 } },
-        );
+        throw answerError(base, res.status, json);
       }
     },
     async close() {},

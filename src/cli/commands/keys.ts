@@ -8,7 +8,7 @@ import {
   storeOptionsFromConfig,
 } from '../../store/index.ts';
 import { action, commandConfig, parseScopes, say } from '../common.ts';
-import { type RemoteOptions, remote } from '../remote.ts';
+import { localServer, type RemoteOptions, remote } from '../remote.ts';
 
 type RemoteOpts = RemoteOptions;
 
@@ -27,15 +27,24 @@ function checkScopes(list: string[]): ApiScope[] {
   return list as ApiScope[];
 }
 
-/** Key commands work on the local data directory, or on a running server with --url and an admin --key. */
+/**
+ * Key commands work on a running server (`--url` and an admin `--key`, or the
+ * server running on the data directory), else on the local data directory.
+ */
 export function registerKeys(program: Command): void {
   const keys = program
     .command('keys')
     .description('Manage API keys (scopes: ingest, read, analyst, responder, admin)');
   const withRemote = (c: Command) =>
     c
-      .option('--url <url>', 'manage the keys of a running server')
-      .option('--key <key>', 'admin API key for --url');
+      .option(
+        '--url <url>',
+        'manage the keys of a running server (default: the server running on the data directory, if any)',
+      )
+      .option(
+        '--key <key>',
+        'admin API key (env AISOC_API_KEY; default for the data directory server: its admin.key)',
+      );
 
   withRemote(
     keys
@@ -55,9 +64,11 @@ export function registerKeys(program: Command): void {
         );
       }
       let result: { key: string; record: ApiKeyRecord };
-      if (opts.url) result = await remote<typeof result>(opts, 'POST', '/keys', { name: opts.name, scopes });
+      const config = commandConfig(cmd);
+      const server = opts.url ? opts : localServer(opts, config.data_dir);
+      if (server) result = await remote<typeof result>(server, 'POST', '/keys', { name: opts.name, scopes });
       else {
-        const store = await openStore(storeOptionsFromConfig(commandConfig(cmd)));
+        const store = await openStore(storeOptionsFromConfig(config));
         try {
           if ((await store.apiKeys.list()).some((k) => k.name === opts.name)) {
             throw new AisocError('AISOC_ERR_CONFLICT', `A key named ${opts.name} already exists`, {
@@ -94,9 +105,11 @@ export function registerKeys(program: Command): void {
   ).action(
     action(async (opts: RemoteOpts & { json?: boolean }, cmd: Command) => {
       let items: ApiKeyRecord[];
-      if (opts.url) items = (await remote<{ items: ApiKeyRecord[] }>(opts, 'GET', '/keys')).items;
+      const config = commandConfig(cmd);
+      const server = opts.url ? opts : localServer(opts, config.data_dir);
+      if (server) items = (await remote<{ items: ApiKeyRecord[] }>(server, 'GET', '/keys')).items;
       else {
-        const store = await openStore(storeOptionsFromConfig(commandConfig(cmd)));
+        const store = await openStore(storeOptionsFromConfig(config));
         try {
           items = await store.apiKeys.list();
         } finally {
@@ -117,9 +130,11 @@ export function registerKeys(program: Command): void {
     keys.command('revoke').description('Revoke a key by name or id').argument('<name>', 'key name or id'),
   ).action(
     action(async (name: string, opts: RemoteOpts, cmd: Command) => {
-      if (opts.url) await remote(opts, 'DELETE', `/keys/${encodeURIComponent(name)}`);
+      const config = commandConfig(cmd);
+      const server = opts.url ? opts : localServer(opts, config.data_dir);
+      if (server) await remote(server, 'DELETE', `/keys/${encodeURIComponent(name)}`);
       else {
-        const store = await openStore(storeOptionsFromConfig(commandConfig(cmd)));
+        const store = await openStore(storeOptionsFromConfig(config));
         try {
           if (!(await store.apiKeys.revoke(name)))
             throw new AisocError('AISOC_ERR_NOT_FOUND', `No active key named ${name}`, { field: 'name' });

@@ -31,6 +31,11 @@ export function registerServe(program: Command): void {
           say(
             `\nAn admin API key was created. It is shown only this once and saved to ${running.adminKeyFile} (mode 0600):\n\n  ${running.adminKey}\n`,
           );
+        } else if (running.adminKeyUnused) {
+          // Said at every start until someone has used the key, so a first start whose output was lost is no dead end.
+          say(
+            `The admin API key is saved in ${running.adminKeyFile} (mode 0600); it has not been used yet. (This note stops once it has.)`,
+          );
         }
         say(`AI-SOC is serving on ${running.url} (API docs: ${running.url}/docs)`);
         const syslog = running.receivers.addresses('syslog');

@@ -4,7 +4,7 @@ import { AisocError, describeError } from '../../errors.ts';
 import type { ResponseComponents } from '../../respond/setup.ts';
 import { SecurityAlert, StoredVerdict, TriageResponse } from '../../schema/verdict.ts';
 import type { ServerDeps } from '../deps.ts';
-import { ErrorBody, IdParam } from './common.ts';
+import { ErrorBody, IdParam, queryBoolean } from './common.ts';
 
 export const BATCH_MAX = 100;
 const BATCH_CONCURRENCY = 4;
@@ -110,7 +110,9 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
             summary: `Analyse a stored ${kind === 'alerts' ? 'alert' : 'incident'} (cached by fingerprint unless force=true)`,
             tags: ['analyst'],
             params: IdParam,
-            querystring: z.object({ force: z.coerce.boolean().default(false) }),
+            querystring: z.object({
+              force: queryBoolean('Analyse again even if a cached verdict exists').default(false),
+            }),
             response: { 200: VerdictOut, 404: ErrorBody },
           },
         },

@@ -25,6 +25,19 @@ export function csvEnum<T extends string>(allowed: readonly T[], what: string) {
     .describe(`Comma-separated ${what}s: ${allowed.join(', ')}`);
 }
 
+/**
+ * A boolean in a query string: `true`/`1` or `false`/`0` (any case), anything
+ * else a 400 naming the parameter. (`z.coerce.boolean()` reads every
+ * non-empty string, `"false"` included, as true.)
+ *
+ * @example querystring: z.object({ force: queryBoolean('Bypass the cache').default(false) })
+ */
+export function queryBoolean(description: string) {
+  return z
+    .stringbool({ truthy: ['true', '1'], falsy: ['false', '0'] })
+    .describe(`${description} (true or false)`);
+}
+
 export const TimeRange = {
   from: z.iso.datetime({ offset: true }).optional().describe('Earliest time (ISO-8601), inclusive'),
   to: z.iso.datetime({ offset: true }).optional().describe('Latest time (ISO-8601), exclusive'),
@@ -43,6 +56,10 @@ export const ErrorBody = z
     message: z.string(),
     field: z.string().optional(),
     details: z.record(z.string(), z.unknown()).optional(),
+    error_id: z
+      .string()
+      .optional()
+      .describe('Server-side failures only: the id of the log line that records it'),
   })
   .describe('An error: a stable code, a sentence, and the field at fault');
 
