@@ -9,6 +9,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import { builtinVerdict, retrieveContext } from './builtin.ts';
 import { type CheckFinding, checkVerdict } from './checker.ts';
 import { evidenceContext, gatherFacts } from './facts.ts';
+import { type Spotlight, unmarkPath } from './guards/spotlight.ts';
 import type { LlmBackend, LlmMessage } from './llm/types.ts';
 import type { AssetContext } from './priority.ts';
 import { buildPrompt, VERDICT_SCHEMA } from './prompt.ts';
@@ -240,7 +241,7 @@ export class AnalystService {
       } catch (err) {
         return fallback(describeError(err));
       }
-      const response = this.fromAnswer(answer, input, retrieved, prompt.ids, llm, started);
+      const response = this.fromAnswer(answer, input, retrieved, prompt.ids, prompt.spotlight, llm, started);
       const check = checkVerdict(response, ctx);
       if (check.ok)
         return { response, analyst: `${llm.name}:${llm.model}`, checked: true, repaired: attempt > 0 };
@@ -261,6 +262,7 @@ export class AnalystService {
     input: AnalysisInput,
     retrieved: RetrievedContext,
     ids: Map<string, string>,
+    spotlight: Spotlight,
     llm: LlmBackend,
     started: number,
   ): TriageResponse {
@@ -298,9 +300,11 @@ export class AnalystService {
         ...retrieved.runbooks.map((p) => `${p.collection}:${p.id}`),
       ],
       // The prompt names records R1, R2… and A; map them back to the real ids before checking.
+      // Field names that came from the data were marked in the prompt; a path cited with its markers maps back.
       evidence: a.evidence.map((e) => ({
         ...e,
         event_ids: e.event_ids.map((id) => citedId(id, ids)),
+        fields: e.fields.map((f) => unmarkPath(f, spotlight)),
       })),
     };
   }
