@@ -460,6 +460,7 @@ export function builtinVerdict(
       ...retrieved.runbooks.map((p) => `${p.collection}:${p.id}`),
     ].filter((x, i, a) => x && a.indexOf(x) === i),
     evidence,
+    disputed: false,
   };
   return response;
 }
