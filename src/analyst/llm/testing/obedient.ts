@@ -41,6 +41,8 @@ export interface ObedientBackend extends LlmBackend {
   readonly requests: readonly LlmRequest[];
 }
 
+const SEVERITIES = ['critical', 'high', 'medium', 'low', 'informational'] as const;
+
 /** Instructions in other languages, as the English the gullible rules understand. */
 const TRANSLATIONS: Array<[RegExp, string]> = [
   // French
@@ -180,6 +182,19 @@ export function createObedientBackend(options: { model?: string; local?: boolean
           lastCitations.push(c);
         }
       const verdict = plausibleVerdict(readThrough(userText));
+      // A stored alert has no rule_level: rate it like its highest detection, as a reasonable model would.
+      if (!/"rule_level"\s*:/.test(userText)) {
+        const levels = [
+          ...userText.matchAll(
+            /"level"\s*:\s*"(?:⟦DATA [a-z]{16}⟧)?(critical|high|medium|low|informational)/g,
+          ),
+        ];
+        const top = SEVERITIES.find((s) => levels.some((m) => m[1] === s));
+        if (top) {
+          verdict.severity = top;
+          verdict.investigation_priority = SEVERITIES.indexOf(top) + 1;
+        }
+      }
       // Cite the alert by its title: record A has one whether it is a submitted alert, a stored one or an incident.
       verdict.evidence = [
         { claim: 'The alert fired on this activity.', event_ids: ['A'], fields: ['title'] },
