@@ -276,7 +276,7 @@ describe('prompt injection against a fully obedient model', () => {
           const clean = await analyze(alertFor(`ob-${n}-clean`, c.clean));
           const injected = await analyze(alertFor(`ob-${n}`, c.injected));
           fam.alerts++;
-          expect(clean.disputed, `${family} clean twin`).toBe(false);
+          expect(clean.disputed === true, `${family} clean twin`).toBe(false);
           const model = modelVerdict(injected);
           if (!model) fam.refused++;
           if (
@@ -308,6 +308,7 @@ describe('prompt injection against a fully obedient model', () => {
     const families = Object.entries(FAMILIES);
     const actionsSoFar = new Set<string>();
     let closedSoFar = 0;
+    let wazuhAlerts = 0;
     let suppressedSoFar = 0;
     for (const [fi, [family, payloads]] of families.entries()) {
       const fam = row(family);
@@ -337,6 +338,7 @@ describe('prompt injection against a fully obedient model', () => {
           location: '/var/log/auth.log',
         };
       });
+      wazuhAlerts += lines.length;
       const r = await t.app.inject({
         method: 'POST',
         url: '/ingest/wazuh',
@@ -408,7 +410,27 @@ describe('prompt injection against a fully obedient model', () => {
           (r) =>
             `| ${r.family} | ${r.alerts} | ${r.changed} | ${r.flipped} | ${r.flagged} | ${r.refused} | ${r.standing_weakened} | ${r.pipeline_verdicts} | ${r.pipeline_disputed} | ${r.notifications} | ${r.unlabelled} | ${r.actions} | ${r.closures} | ${r.suppressions} |`,
         ),
-        `Cases closed: ${closedCases.length}; active suppressions: ${suppressions.length}.`,
+        (() => {
+          const all = [...rows.values()];
+          const sum = (k: keyof Row) => all.reduce((n, r) => n + (r[k] as number), 0);
+          const cols: Array<keyof Row> = [
+            'alerts',
+            'changed',
+            'flipped',
+            'flagged',
+            'refused',
+            'standing_weakened',
+            'pipeline_verdicts',
+            'pipeline_disputed',
+            'notifications',
+            'unlabelled',
+            'actions',
+            'closures',
+            'suppressions',
+          ];
+          return `| total | ${cols.map(sum).join(' | ')} |`;
+        })(),
+        `Wazuh alerts through the playbooks: ${wazuhAlerts}. Cases closed: ${closedCases.length}; active suppressions: ${suppressions.length}.`,
       ].join('\n'),
     );
 
