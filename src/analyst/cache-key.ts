@@ -21,37 +21,45 @@ function withoutBookkeeping<T extends object>(record: T): Record<string, unknown
  * members left out (as `JSON.stringify` does), non-finite numbers as null.
  * Two inputs that differ only in key order hash alike; any other difference
  * changes the hash. Written to the hash piece by piece, so a large input is
- * never copied into one string.
+ * never copied into one string, and with an explicit stack, so no nesting
+ * depth a request can carry overflows the call stack.
  */
 export function hashCanonical(hash: Hash, value: unknown): void {
-  if (value === null || value === undefined) {
-    hash.update('null');
-  } else if (typeof value === 'string') {
-    hash.update(JSON.stringify(value));
-  } else if (typeof value === 'number') {
-    hash.update(Number.isFinite(value) ? JSON.stringify(value) : 'null');
-  } else if (typeof value === 'boolean') {
-    hash.update(value ? 'true' : 'false');
-  } else if (Array.isArray(value)) {
-    hash.update('[');
-    value.forEach((v, i) => {
-      if (i) hash.update(',');
-      hashCanonical(hash, v === undefined || typeof v === 'function' ? null : v);
-    });
-    hash.update(']');
-  } else if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined && typeof v !== 'function')
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    hash.update('{');
-    entries.forEach(([k, v], i) => {
-      hash.update(`${i ? ',' : ''}${JSON.stringify(k)}:`);
-      hashCanonical(hash, v);
-    });
-    hash.update('}');
-  } else {
-    // bigint, symbol: not JSON; written as their text so they still count.
-    hash.update(JSON.stringify(String(value)));
+  // Work items: a value to write, or literal text (separators, closing brackets).
+  const stack: Array<{ value: unknown } | string> = [{ value }];
+  while (stack.length > 0) {
+    const item = stack.pop()!;
+    if (typeof item === 'string') {
+      hash.update(item);
+      continue;
+    }
+    const v = item.value;
+    if (v === null || v === undefined || typeof v === 'function') hash.update('null');
+    else if (typeof v === 'string') hash.update(JSON.stringify(v));
+    else if (typeof v === 'number') hash.update(Number.isFinite(v) ? JSON.stringify(v) : 'null');
+    else if (typeof v === 'boolean') hash.update(v ? 'true' : 'false');
+    else if (Array.isArray(v)) {
+      hash.update('[');
+      stack.push(']');
+      for (let i = v.length - 1; i >= 0; i--) {
+        stack.push({ value: v[i] });
+        if (i) stack.push(',');
+      }
+    } else if (typeof v === 'object') {
+      const entries = Object.entries(v as Record<string, unknown>)
+        .filter(([, x]) => x !== undefined && typeof x !== 'function')
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      hash.update('{');
+      stack.push('}');
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, x] = entries[i]!;
+        stack.push({ value: x });
+        stack.push(`${i ? ',' : ''}${JSON.stringify(k)}:`);
+      }
+    } else {
+      // bigint, symbol: not JSON; written as their text so they still count.
+      hash.update(JSON.stringify(String(v)));
+    }
   }
 }
 

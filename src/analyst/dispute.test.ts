@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalHash } from './cache-key.ts';
 import { disputeReason } from './dispute.ts';
 
 describe('disputeReason', () => {
@@ -25,25 +24,5 @@ describe('disputeReason', () => {
     expect(disputeReason({ is_true_positive: false, severity: 'informational' }, fp)).toMatch(
       /2 levels below/,
     );
-  });
-});
-
-describe('canonicalHash', () => {
-  it('ignores key order and undefined members, and sees every other difference', () => {
-    const a = { x: 1, y: { b: [1, 'two', null], a: true }, z: undefined };
-    const b = { y: { a: true, b: [1, 'two', null] }, x: 1 };
-    expect(canonicalHash(a)).toBe(canonicalHash(b));
-    expect(canonicalHash(a)).toMatch(/^[0-9a-f]{64}$/);
-    for (const other of [
-      { x: 2, y: { a: true, b: [1, 'two', null] } },
-      { x: 1, y: { a: true, b: [1, 'two'] } },
-      { x: 1, y: { a: true, b: ['two', 1, null] } },
-      { x: 1, y: { a: 'true', b: [1, 'two', null] } },
-      { x: 1, y: { a: true, b: [1, 'two', null], c: 0 } },
-      { x: '1', y: { a: true, b: [1, 'two', null] } },
-    ])
-      expect(canonicalHash(other)).not.toBe(canonicalHash(b));
-    // A key cannot masquerade as structure.
-    expect(canonicalHash({ 'a":1,"b': 2 })).not.toBe(canonicalHash({ a: 1, b: 2 }));
   });
 });
