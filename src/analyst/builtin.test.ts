@@ -51,6 +51,7 @@ const knowledge: AnalystKnowledge = {
     },
   ],
   label: () => 'ATT&CK test',
+  version: () => 'test-kb-1',
 };
 
 function cloudtrailCase() {

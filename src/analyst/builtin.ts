@@ -1,5 +1,6 @@
 import type { SeverityName } from '../schema/common.ts';
 import type { AlertCategory, Evidence, TriageResponse } from '../schema/verdict.ts';
+import { resolvePath } from './checker.ts';
 import { type Facts, gatherFacts } from './facts.ts';
 import { scorePriority } from './priority.ts';
 import type { AnalysisInput, AnalystKnowledge, RetrievedContext } from './types.ts';
@@ -459,17 +460,15 @@ export function builtinVerdict(
       ...retrieved.runbooks.map((p) => `${p.collection}:${p.id}`),
     ].filter((x, i, a) => x && a.indexOf(x) === i),
     evidence,
+    disputed: false,
   };
   return response;
 }
 
 function hasValue(record: Record<string, unknown>, path: string): boolean {
-  let cur: unknown = record;
-  for (const p of path.split('.')) {
-    if (!cur || typeof cur !== 'object') return false;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur !== undefined && cur !== null && cur !== '';
+  // The checker's own resolution, so built-in evidence cites only what the checker accepts.
+  const v = resolvePath(record, path);
+  return v !== undefined && v !== null && v !== '';
 }
 
 export { gatherFacts };

@@ -69,4 +69,40 @@ describe('evidence checker', () => {
     expect(resolvePath(event, 'raw.items[3].n')).toBeUndefined();
     expect(resolvePath(event, 'actor.user.name.length')).toBeUndefined();
   });
+
+  it('accepts only own fields of the cited records, never inherited properties', () => {
+    const inherited = [
+      'constructor',
+      'toString',
+      '__proto__',
+      'hasOwnProperty',
+      'valueOf',
+      'actor.constructor',
+      'actor.user.__proto__',
+      'raw.items.length',
+      'raw.items.constructor',
+      'raw.items[0].constructor.name',
+      'message.length',
+    ];
+    for (const field of inherited) {
+      expect(resolvePath(event, field), field).toBeUndefined();
+      const r = checkVerdict(
+        { ...base, evidence: [{ claim: 'benign', event_ids: ['e1'], fields: [field] }] },
+        ctx,
+      );
+      expect(r.ok, field).toBe(false);
+      expect(r.findings[0]!.problem).toContain(`field ${field} is not present`);
+      // Without a cited event the pool is every record: inherited names are refused there too.
+      expect(
+        checkVerdict({ ...base, evidence: [{ claim: 'x', event_ids: [], fields: [field] }] }, ctx).ok,
+      ).toBe(false);
+    }
+    // A field that is really in the data under such a name (JSON can carry one) is its own, and counts.
+    const odd = JSON.parse('{"id":"e2","__proto__":{"x":"y"},"constructor":"c"}') as Record<string, unknown>;
+    expect(resolvePath(odd, 'constructor')).toBe('c');
+    expect(resolvePath(odd, '__proto__.x')).toBe('y');
+    // Prototype-less and class instances: only own enumerable data counts.
+    expect(resolvePath(Object.assign(Object.create(null), { a: 1 }), 'a')).toBe(1);
+    expect(resolvePath(new Map([['a', 1]]), 'size')).toBeUndefined();
+  });
 });

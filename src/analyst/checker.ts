@@ -20,7 +20,13 @@ export interface CheckResult {
   findings: CheckFinding[];
 }
 
-/** Resolve a dotted field path (`actor.user.name`, `raw.requestParameters.userName`, `tags[0]`). */
+/**
+ * Resolve a dotted field path (`actor.user.name`, `raw.requestParameters.userName`, `tags[0]`)
+ * through the record's OWN fields only: a name a verdict cites must be data in
+ * the record, never something every object inherits (`constructor`,
+ * `toString`, `__proto__`) nor a property of a value (`tags.length`), or a
+ * model could cite "evidence" that exists in every record.
+ */
 export function resolvePath(record: unknown, path: string): unknown {
   let cur: unknown = record;
   for (const part of path.split('.')) {
@@ -28,12 +34,15 @@ export function resolvePath(record: unknown, path: string): unknown {
     const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
     if (!m) return undefined;
     if (m[1]) {
-      if (typeof cur !== 'object') return undefined;
+      // Arrays are reached by index only; strings, numbers and functions have no fields.
+      if (typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+      if (!Object.hasOwn(cur, m[1])) return undefined;
       cur = (cur as Record<string, unknown>)[m[1]];
     }
     for (const idx of m[2]!.match(/\d+/g) ?? []) {
-      if (!Array.isArray(cur)) return undefined;
-      cur = cur[Number(idx)];
+      const i = Number(idx);
+      if (!Array.isArray(cur) || i >= cur.length) return undefined;
+      cur = cur[i];
     }
   }
   return cur;

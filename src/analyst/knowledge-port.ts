@@ -1,6 +1,7 @@
 import { describeError } from '../errors.ts';
-import type { KnowledgeBase } from '../knowledge/kb.ts';
+import type { KnowledgeBase, KnowledgeStatus } from '../knowledge/kb.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { canonicalHash } from './cache-key.ts';
 import type { AnalystKnowledge, Passage } from './types.ts';
 
 /**
@@ -63,5 +64,27 @@ export function analystKnowledge(kb: KnowledgeBase, logger: Logger): AnalystKnow
     label() {
       return kb.status().attack?.version ?? 'ATT&CK';
     },
+    version() {
+      return knowledgeVersion(kb.status());
+    },
   };
+}
+
+/**
+ * The knowledge version the verdict cache keys on, read from what the
+ * knowledge base reports about itself: its state (a base still loading
+ * retrieves nothing), the ATT&CK release and its counts, each collection's
+ * documents and vectors, the embedding backend and model, and the mapper.
+ * Documents added at run time (closed cases, the API) change a collection's
+ * count and so the version; an edit that keeps every count does not, and is
+ * picked up when cached verdicts expire (`analyst.cache_ttl_ms`).
+ */
+export function knowledgeVersion(s: KnowledgeStatus): string {
+  return canonicalHash({
+    state: s.state,
+    attack: s.attack ?? null,
+    collections: s.collections.map((c) => [c.name, c.documents, c.vectors]),
+    embeddings: [s.embeddings.backend, s.embeddings.model ?? null],
+    mapper: s.mapper ?? null,
+  }).slice(0, 16);
 }

@@ -1,4 +1,9 @@
-import { createSpotlight, type Spotlight } from './guards/spotlight.ts';
+import { z } from 'zod';
+import { Alert } from '../schema/alert.ts';
+import { NormalisedEvent } from '../schema/event.ts';
+import { Incident } from '../schema/incident.ts';
+import { SecurityAlert } from '../schema/verdict.ts';
+import { createSpotlight, type Spotlight, uniqueKey } from './guards/spotlight.ts';
 import type { JsonSchema } from './llm/types.ts';
 import type { AnalysisInput, RetrievedContext } from './types.ts';
 
@@ -15,6 +20,33 @@ const TRUSTED_EVENT_FIELDS = new Set([
   'severity_id',
   'status',
 ]);
+
+/** Every property name a JSON schema declares, at any depth. */
+function propertyNames(schema: unknown, out: Set<string>): Set<string> {
+  if (Array.isArray(schema)) for (const s of schema) propertyNames(s, out);
+  else if (schema && typeof schema === 'object') {
+    const o = schema as Record<string, unknown>;
+    if (o.properties && typeof o.properties === 'object')
+      for (const k of Object.keys(o.properties)) out.add(k);
+    for (const v of Object.values(o)) propertyNames(v, out);
+  }
+  return out;
+}
+
+/**
+ * Object keys that are ours: the field names of our own record schemas
+ * (events, alerts, incidents, the submitted SecurityAlert). A key in a prompt
+ * is left bare only when it is one of these fixed names; every other key came
+ * from the data (a raw record, `full_log`, `unmapped`, hashes) and is
+ * spotlighted like a value, since a key can carry an instruction as well as a
+ * value can.
+ */
+export const OWN_KEYS: ReadonlySet<string> = (() => {
+  const out = new Set<string>();
+  for (const schema of [NormalisedEvent, Alert, Incident, SecurityAlert])
+    propertyNames(z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' }), out);
+  return out;
+})();
 
 export const CATEGORIES = [
   'malware',
@@ -134,9 +166,10 @@ function markAll(value: unknown, spotlight: Spotlight, path: string[] = []): unk
     return path.length === 1 && TRUSTED_EVENT_FIELDS.has(path[0]!) ? value : spotlight.mark(value);
   if (Array.isArray(value)) return value.map((v) => markAll(v, spotlight, path));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(
-      Object.entries(value).map(([k, v]) => [k, markAll(v, spotlight, [...path, k])]),
-    );
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      out[OWN_KEYS.has(k) ? k : uniqueKey(out, spotlight.markKey(k))] = markAll(v, spotlight, [...path, k]);
+    return out;
   }
   return value;
 }

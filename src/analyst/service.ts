@@ -7,8 +7,11 @@ import type { SecurityAlert, StoredVerdict, TriageResponse } from '../schema/ver
 import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { builtinVerdict, retrieveContext } from './builtin.ts';
+import { analysisCacheKey } from './cache-key.ts';
 import { type CheckFinding, checkVerdict } from './checker.ts';
+import { disputedVerdict, disputeReason } from './dispute.ts';
 import { evidenceContext, gatherFacts } from './facts.ts';
+import { type Spotlight, unmarkPath } from './guards/spotlight.ts';
 import type { LlmBackend, LlmMessage } from './llm/types.ts';
 import type { AssetContext } from './priority.ts';
 import { buildPrompt, VERDICT_SCHEMA } from './prompt.ts';
@@ -23,7 +26,7 @@ export interface AnalystOptions {
   assets: AssetContext;
   metrics: Metrics;
   logger: Logger;
-  /** Reuse a verdict for the same alert fingerprint younger than this (0 disables). */
+  /** Reuse a verdict for the same analysis input (docs/analyst.md: cache key) younger than this (0 disables). */
   cacheTtlMs?: number;
   /** Events read per alert. */
   maxEvents?: number;
@@ -31,6 +34,7 @@ export interface AnalystOptions {
 
 export interface VerdictOutcome {
   response: TriageResponse;
+  /** Who wrote the verdict that stands: `builtin` (also when a model verdict was disputed or failed) or `backend:model`. */
   analyst: string;
   checked: boolean;
   repaired: boolean;
@@ -62,8 +66,11 @@ interface ModelAnswer {
  * built-in analyst. Every verdict goes through the evidence checker; an LLM
  * verdict that fails is repaired once with the checker's findings, and
  * replaced by the built-in verdict if it still fails or the LLM fails at all —
- * and the record says which. Verdicts are stored with their subject and
- * cached by alert fingerprint. The analyst never changes an alert's status.
+ * and the record says which. The built-in analyst runs beside every LLM
+ * verdict: a model verdict weaker than the built-in's is stored as disputed
+ * and the built-in's verdict stands. Verdicts are stored with their subject
+ * and cached by a hash of the whole input, the analyst and the knowledge
+ * version. The analyst never changes an alert's status.
  */
 export class AnalystService {
   constructor(private readonly opts: AnalystOptions) {}
@@ -75,7 +82,7 @@ export class AnalystService {
   /** `POST /analyze`: a submitted SecurityAlert. */
   async analyzeSecurityAlert(sa: SecurityAlert, options: { store?: boolean } = {}): Promise<VerdictOutcome> {
     const input = inputFromSecurityAlert(sa, this.opts.assets);
-    return this.analyse(input, { store: options.store ?? true, fingerprint: input.alert.fingerprint });
+    return this.analyse(input, { store: options.store ?? true });
   }
 
   /** A stored alert, with its events and incident. */
@@ -87,7 +94,6 @@ export class AnalystService {
     const events = await store.events.getMany(alert.event_ids.slice(0, this.opts.maxEvents ?? 50));
     return this.analyse(inputFromAlert(alert, events, incident, this.opts.assets), {
       store: true,
-      fingerprint: alert.fingerprint,
       force: options.force,
     });
   }
@@ -105,32 +111,32 @@ export class AnalystService {
     const input = inputFromAlert(combined, await store.events.getMany(eventIds), incident, this.opts.assets);
     input.subject_id = incident.id;
     input.subject_type = 'incident';
-    return this.analyse(input, {
-      store: true,
-      fingerprint: `incident:${incident.id}:${incident.alert_count}`,
-      force: options.force,
+    return this.analyse(input, { store: true, force: options.force });
+  }
+
+  /** The verdict cache key of an input: its whole content, who analyses it and with which knowledge. */
+  cacheKey(input: AnalysisInput): string {
+    return analysisCacheKey(input, {
+      analyst: this.backendName,
+      knowledge: this.opts.knowledge?.version() ?? 'none',
     });
   }
 
   private async analyse(
     input: AnalysisInput,
-    o: { store: boolean; fingerprint: string; force?: boolean },
+    o: { store: boolean; force?: boolean },
   ): Promise<VerdictOutcome> {
     const { metrics, store } = this.opts;
     const started = performance.now();
     const ttl = this.opts.cacheTtlMs ?? 3_600_000;
+    const cacheKey = o.store ? this.cacheKey(input) : undefined;
     // Only stored verdicts are cached: an evaluation run (store: false) always analyses afresh.
-    if (o.store && !o.force && ttl > 0) {
-      const cached = await store.verdicts.latestByFingerprint(o.fingerprint);
-      if (
-        cached &&
-        Date.now() - Date.parse(cached.created_at) < ttl &&
-        cached.subject_type === input.subject_type
-      ) {
+    if (cacheKey && !o.force && ttl > 0) {
+      const cached = await store.verdicts.latestByCacheKey(cacheKey);
+      if (cached && Date.now() - Date.parse(cached.created_at) < ttl) {
         metrics.triageRequests.inc({ status: 'cached' });
-        const response = { ...cached.response, alert_id: input.subject_id };
         return {
-          response,
+          response: cached.response,
           analyst: cached.analyst,
           checked: cached.checked,
           repaired: cached.repaired,
@@ -160,7 +166,8 @@ export class AnalystService {
         id: uuidv7(),
         alert_id: input.subject_id,
         subject_type: input.subject_type,
-        fingerprint: o.fingerprint,
+        fingerprint: input.alert.fingerprint,
+        ...(cacheKey ? { cache_key: cacheKey } : {}),
         analyst: outcome.analyst,
         checked: outcome.checked,
         repaired: outcome.repaired,
@@ -183,6 +190,15 @@ export class AnalystService {
           checked: outcome.checked,
           repaired: outcome.repaired,
           ...(outcome.fallback_reason ? { fallback_reason: outcome.fallback_reason } : {}),
+          ...(outcome.response.dispute
+            ? {
+                disputed: true,
+                dispute_reason: outcome.response.dispute.reason,
+                disputed_model: outcome.response.dispute.model,
+                model_is_true_positive: outcome.response.dispute.claims.is_true_positive,
+                model_severity: outcome.response.dispute.claims.severity,
+              }
+            : {}),
         },
       });
     }
@@ -240,10 +256,25 @@ export class AnalystService {
       } catch (err) {
         return fallback(describeError(err));
       }
-      const response = this.fromAnswer(answer, input, retrieved, prompt.ids, llm, started);
+      const response = this.fromAnswer(answer, input, retrieved, prompt.ids, prompt.spotlight, llm, started);
       const check = checkVerdict(response, ctx);
-      if (check.ok)
+      if (check.ok) {
+        // The built-in analyst is cheap and deterministic: it runs beside every model verdict it could be disputed by.
+        const builtin = this.withBuiltin(input, retrieved, started);
+        const reason = disputeReason(response, builtin.response);
+        if (reason) {
+          this.opts.logger.warn(
+            { backend: llm.name, subject: input.subject_id, reason },
+            "The model's verdict is weaker than the built-in analyst's; it is stored as disputed and the built-in verdict stands.",
+          );
+          return {
+            ...builtin,
+            response: disputedVerdict(builtin.response, response, reason, `${llm.name}:${llm.model}`),
+            repaired: attempt > 0,
+          };
+        }
         return { response, analyst: `${llm.name}:${llm.model}`, checked: true, repaired: attempt > 0 };
+      }
       findings = check.findings;
       messages.push({ role: 'assistant', content: raw });
       messages.push({
@@ -261,6 +292,7 @@ export class AnalystService {
     input: AnalysisInput,
     retrieved: RetrievedContext,
     ids: Map<string, string>,
+    spotlight: Spotlight,
     llm: LlmBackend,
     started: number,
   ): TriageResponse {
@@ -298,10 +330,13 @@ export class AnalystService {
         ...retrieved.runbooks.map((p) => `${p.collection}:${p.id}`),
       ],
       // The prompt names records R1, R2… and A; map them back to the real ids before checking.
+      // Field names that came from the data were marked in the prompt; a path cited with its markers maps back.
       evidence: a.evidence.map((e) => ({
         ...e,
         event_ids: e.event_ids.map((id) => citedId(id, ids)),
+        fields: e.fields.map((f) => unmarkPath(f, spotlight)),
       })),
+      disputed: false,
     };
   }
 }

@@ -19,6 +19,12 @@ export interface AnalystKnowledge {
   retrieve(query: string, collection: string, topK: number): Promise<Passage[]>;
   /** ATT&CK release label, for references. */
   label(): string;
+  /**
+   * A version of everything retrieval can return (ATT&CK release, collections,
+   * embeddings, mapper): part of the verdict cache key, so a verdict written
+   * with other knowledge is not reused.
+   */
+  version(): string;
 }
 
 /** A retrieved passage as the analyst cites it. */

@@ -171,7 +171,9 @@ export const AnalystConfig = z
       .int()
       .min(0)
       .default(3_600_000)
-      .describe('Reuse a verdict for the same alert fingerprint younger than this (0 disables)'),
+      .describe(
+        'Reuse a stored verdict younger than this for the same input: a sha256 of the whole canonicalised input, the backend and model, and the knowledge version (0 disables)',
+      ),
   })
   .describe('Analyst: the LLM backend and its settings (see docs/llm.md)');
 export type AnalystConfig = z.infer<typeof AnalystConfig>;

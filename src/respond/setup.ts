@@ -4,8 +4,10 @@ import type { AnalystService } from '../analyst/service.ts';
 import { type CaseHooks, CaseService } from '../cases/service.ts';
 import { incidentPriority, TRIAGE_TOPIC } from '../correlate/index.ts';
 import { ipClass, ownAddresses, parseIp, unblockableReason } from '../net/ip.ts';
+import type { TriageResponse } from '../schema/verdict.ts';
 import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { disputedNotice, modelWritten } from './actions/notify/message.ts';
 import { entitiesByType, type RunContext } from './context.ts';
 import { type CoreHandlers, PlaybookEngine } from './engine.ts';
 import { type ActionInfo, type LintIssue, loadPlaybooks } from './playbooks/load.ts';
@@ -46,6 +48,39 @@ export interface ResponseDeps {
   workerConcurrency: number;
   caseHooks?: CaseHooks;
 }
+
+/**
+ * A verdict as playbook conditions and templates see it. Text a model wrote
+ * (summary, analysis, impact, false-positive reason, recommendations) is
+ * labelled as model-written and unverified, so no template can pass it on
+ * as the product's own words (notifications, case notes). A disputed verdict
+ * says so first: the built-in analyst's verdict stands, and the model's text
+ * is not repeated (a person reads it in the API, under `dispute`).
+ */
+export function verdictView(
+  response: TriageResponse,
+  analyst: string,
+  checked: boolean,
+): NonNullable<RunContext['verdict']> {
+  const view = { ...response, analyst, checked };
+  if (response.disputed && response.dispute) {
+    view.summary = `${disputedNotice(response, response.dispute)} Built-in analyst: ${response.summary}`;
+  } else if (analyst !== 'builtin') {
+    view.summary = modelWritten(response.summary, analyst);
+    view.detailed_analysis = modelWritten(response.detailed_analysis, analyst, MODEL_TEXT_OTHER);
+    view.potential_impact = modelWritten(response.potential_impact, analyst, MODEL_TEXT_OTHER);
+    if (response.false_positive_reason)
+      view.false_positive_reason = modelWritten(response.false_positive_reason, analyst, MODEL_TEXT_OTHER);
+    view.recommendations = response.recommendations.map((r) => ({
+      ...r,
+      action: modelWritten(r.action, analyst, MODEL_TEXT_OTHER),
+    }));
+  }
+  return view;
+}
+
+/** The label of model-written text other than the summary. */
+const MODEL_TEXT_OTHER = 'Model-written text (unverified)';
 
 /** What the linter needs to know about each action type. */
 export function actionInfos(
@@ -121,8 +156,10 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
           ? await d.analyst.analyzeIncident(ctx.subject.id)
           : await d.analyst.analyzeAlert(ctx.subject.id);
       const v = outcome.response;
-      ctx.verdict = { ...v, analyst: outcome.analyst, checked: outcome.checked };
+      ctx.verdict = verdictView(v, outcome.analyst, outcome.checked);
       if (ctx.alert) {
+        // A disputed model verdict is stored with the built-in analyst's verdict standing (analyst "builtin"):
+        // priority reads the built-in's judgement, so the model cannot lower it.
         const source = outcome.analyst === 'builtin' ? 'builtin' : 'llm';
         const r = scorePriority({
           alert: ctx.alert,
@@ -145,7 +182,9 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
         severity: v.severity,
         confidence: v.confidence,
         checked: outcome.checked,
-        summary: v.summary,
+        disputed: v.disputed,
+        // Labelled like ctx.verdict.summary: templates may read either.
+        summary: ctx.verdict.summary,
         priority: ctx.priority,
       };
     },
@@ -196,7 +235,7 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
         config: { dry_run: d.dryRun, threshold: d.threshold },
       };
       if (inc) ctx.incident = inc;
-      if (verdict) ctx.verdict = { ...verdict.response, analyst: verdict.analyst, checked: verdict.checked };
+      if (verdict) ctx.verdict = verdictView(verdict.response, verdict.analyst, verdict.checked);
       return ctx;
     },
   });

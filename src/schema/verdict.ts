@@ -67,32 +67,80 @@ export const Evidence = z
   .describe('A claim with the event ids and field names that support it');
 export type Evidence = z.infer<typeof Evidence>;
 
-/** The seed's `TriageResponse` plus `evidence[]`. */
-export const TriageResponse = z
+/** The seed's `TriageResponse` fields plus `evidence[]`: what an analyst (built-in or model) writes. */
+const VerdictFields = z.object({
+  alert_id: z.string(),
+  analysis_timestamp: Timestamp,
+  severity: SeverityName,
+  category: AlertCategory,
+  confidence: z.number().min(0).max(1),
+  summary: z.string(),
+  detailed_analysis: z.string(),
+  potential_impact: z.string(),
+  is_true_positive: z.boolean(),
+  false_positive_reason: z.string().nullable().optional(),
+  iocs: z.array(Ioc).default([]),
+  mitre_techniques: z.array(z.string()).default([]),
+  mitre_tactics: z.array(z.string()).default([]),
+  recommendations: z.array(Recommendation).default([]),
+  investigation_priority: z.number().int().min(1).max(5),
+  model_used: z.string(),
+  processing_time_ms: z.number().nonnegative(),
+  ml_prediction: z.string().nullable().optional(),
+  ml_confidence: z.number().min(0).max(1).nullable().optional(),
+  knowledge_base_references: z.array(z.string()).default([]),
+  evidence: z.array(Evidence).default([]),
+});
+
+/** What a model claimed in a verdict that was disputed: its judgement and its text, unverified. */
+export const ModelClaims = VerdictFields.pick({
+  severity: true,
+  category: true,
+  confidence: true,
+  is_true_positive: true,
+  false_positive_reason: true,
+  summary: true,
+  detailed_analysis: true,
+  potential_impact: true,
+  iocs: true,
+  mitre_techniques: true,
+  recommendations: true,
+  investigation_priority: true,
+  evidence: true,
+}).describe('The disputed model verdict as the model wrote it (model-written, unverified)');
+export type ModelClaims = z.infer<typeof ModelClaims>;
+
+/** Why a model verdict was not accepted, and what it said. */
+export const Dispute = z
   .object({
-    alert_id: z.string(),
-    analysis_timestamp: Timestamp,
-    severity: SeverityName,
-    category: AlertCategory,
-    confidence: z.number().min(0).max(1),
-    summary: z.string(),
-    detailed_analysis: z.string(),
-    potential_impact: z.string(),
-    is_true_positive: z.boolean(),
-    false_positive_reason: z.string().nullable().optional(),
-    iocs: z.array(Ioc).default([]),
-    mitre_techniques: z.array(z.string()).default([]),
-    mitre_tactics: z.array(z.string()).default([]),
-    recommendations: z.array(Recommendation).default([]),
-    investigation_priority: z.number().int().min(1).max(5),
-    model_used: z.string(),
-    processing_time_ms: z.number().nonnegative(),
-    ml_prediction: z.string().nullable().optional(),
-    ml_confidence: z.number().min(0).max(1).nullable().optional(),
-    knowledge_base_references: z.array(z.string()).default([]),
-    evidence: z.array(Evidence).default([]),
+    reason: z
+      .string()
+      .describe(
+        "How the model's verdict is weaker than the built-in analyst's (a true positive called false, or severity two or more levels lower)",
+      ),
+    model: z.string().describe('The LLM backend and model that wrote the disputed verdict (backend:model)'),
+    claims: ModelClaims,
   })
-  .describe('A triage verdict (the seed API contract plus evidence)');
+  .describe(
+    "A model verdict weaker than the built-in analyst's: kept for a person to review; it never lowers priority, closes, suppresses or acts",
+  );
+export type Dispute = z.infer<typeof Dispute>;
+
+/**
+ * The seed's `TriageResponse` plus `evidence[]`, and `disputed`: when a
+ * model's verdict is weaker than the built-in analyst's, the verdict fields
+ * are the built-in analyst's, `disputed` is true and `dispute` holds the
+ * model's claims and why they were not accepted.
+ */
+export const TriageResponse = VerdictFields.extend({
+  disputed: z
+    .boolean()
+    .default(false)
+    .describe(
+      "True when the model's verdict was weaker than the built-in analyst's: the fields above are then the built-in analyst's, and `dispute` holds what the model said",
+    ),
+  dispute: Dispute.optional(),
+}).describe('A triage verdict (the seed API contract plus evidence)');
 export type TriageResponse = z.infer<typeof TriageResponse>;
 
 /** A verdict as the store keeps it: the response plus provenance. */
@@ -100,8 +148,18 @@ export const StoredVerdict = z.object({
   id: z.uuid(),
   alert_id: z.string().describe('The alert (or incident) the verdict is about'),
   subject_type: z.enum(['alert', 'incident', 'adhoc']),
-  fingerprint: z.string().optional().describe('Alert fingerprint the verdict is cached by'),
-  analyst: z.string().describe('builtin, or the LLM backend name'),
+  fingerprint: z.string().optional().describe('Fingerprint of the alert analysed (for reference)'),
+  cache_key: z
+    .string()
+    .optional()
+    .describe(
+      'sha256 of the whole canonicalised analysis input, the analyst (backend and model) and the knowledge version: the verdict cache key',
+    ),
+  analyst: z
+    .string()
+    .describe(
+      'Who wrote the verdict that stands: builtin, or backend:model (builtin when a model verdict was disputed or failed)',
+    ),
   checked: z.boolean().describe('Whether the evidence checker accepted the verdict'),
   repaired: z.boolean().default(false),
   fallback_reason: z.string().optional(),

@@ -236,6 +236,17 @@ CREATE UNIQUE INDEX action_requests_live_key_idx ON action_requests (idempotency
 CREATE INDEX action_requests_key_idx ON action_requests (idempotency_key);
 `,
   },
+  {
+    version: 5,
+    name: 'verdict_cache_key',
+    sql: `
+-- Verdicts are cached by a hash of the whole analysis input, the analyst and the knowledge version (docs/analyst.md),
+-- no longer by alert fingerprint. Verdicts stored before have no key and are never served from the cache.
+ALTER TABLE verdicts ADD COLUMN cache_key text;
+CREATE INDEX verdicts_cache_key_idx ON verdicts (cache_key, created_at DESC);
+DROP INDEX IF EXISTS verdicts_fingerprint_idx;
+`,
+  },
 ];
 
 /** Apply every migration not yet applied, in order, each in its own transaction. */

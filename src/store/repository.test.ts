@@ -212,12 +212,13 @@ for (const engine of engines) {
       expect((await store.incidents.get(open.id))?.title).toBe('Test incident');
     });
 
-    it('stores verdicts and finds the latest by alert and by fingerprint', async () => {
+    it('stores verdicts and finds the latest by alert and by cache key', async () => {
       const v = (at: string, summary: string): StoredVerdict => ({
         id: uuidv7(),
         alert_id: 'alert-x',
         subject_type: 'alert',
         fingerprint: 'fp-v',
+        cache_key: 'key-v',
         analyst: 'builtin',
         checked: true,
         repaired: false,
@@ -241,12 +242,16 @@ for (const engine of engines) {
           processing_time_ms: 1,
           knowledge_base_references: [],
           evidence: [],
+          disputed: false,
         },
       });
       await store.verdicts.insert(v('2026-11-19T08:00:00.000Z', 'first'));
       await store.verdicts.insert(v('2026-11-19T09:00:00.000Z', 'second'));
-      expect((await store.verdicts.latestFor('alert-x'))?.response.summary).toBe('second');
-      expect((await store.verdicts.latestByFingerprint('fp-v'))?.response.summary).toBe('second');
+      await store.verdicts.insert({ ...v('2026-11-19T10:00:00.000Z', 'other key'), cache_key: 'key-w' });
+      expect((await store.verdicts.latestFor('alert-x'))?.response.summary).toBe('other key');
+      expect((await store.verdicts.latestByCacheKey('key-v'))?.response.summary).toBe('second');
+      expect((await store.verdicts.latestByCacheKey('key-w'))?.response.summary).toBe('other key');
+      expect(await store.verdicts.latestByCacheKey('key-none')).toBeUndefined();
     });
 
     it('allows one open case per incident', async () => {

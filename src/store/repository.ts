@@ -408,8 +408,8 @@ export class Repositories {
   readonly verdicts = {
     insert: async (v: StoredVerdict): Promise<void> => {
       await this.db.query(
-        'INSERT INTO verdicts (id, alert_id, fingerprint, created_at, doc) VALUES ($1, $2, $3, $4, $5::jsonb)',
-        [v.id, v.alert_id, v.fingerprint ?? null, v.created_at, toPgJson(v)],
+        'INSERT INTO verdicts (id, alert_id, fingerprint, cache_key, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
+        [v.id, v.alert_id, v.fingerprint ?? null, v.cache_key ?? null, v.created_at, toPgJson(v)],
       );
     },
     get: async (id: string): Promise<StoredVerdict | undefined> => {
@@ -423,10 +423,11 @@ export class Repositories {
       );
       return r.rows[0] ? fromJson<StoredVerdict>(r.rows[0].doc) : undefined;
     },
-    latestByFingerprint: async (fp: string): Promise<StoredVerdict | undefined> => {
+    /** The latest verdict stored under this cache key (docs/analyst.md: the verdict cache). */
+    latestByCacheKey: async (key: string): Promise<StoredVerdict | undefined> => {
       const r = await this.db.query<Row>(
-        'SELECT doc FROM verdicts WHERE fingerprint = $1 ORDER BY created_at DESC LIMIT 1',
-        [fp],
+        'SELECT doc FROM verdicts WHERE cache_key = $1 ORDER BY created_at DESC LIMIT 1',
+        [key],
       );
       return r.rows[0] ? fromJson<StoredVerdict>(r.rows[0].doc) : undefined;
     },

@@ -62,6 +62,8 @@ const SEP = `[\\s${DATAMARK_CHARS.join('')}]`;
 const VALUE_END = `\\s"',;{}\\[\\]⟦⟧${DATAMARK_CHARS.join('')}`;
 // A spotlight begin marker, which may sit between a field label and its value.
 const BEGIN = '(?:⟦DATA [a-z]{16}⟧)?';
+// A spotlight end marker, which closes a field label that came from the data (a marked key).
+const END = '(?:⟦/DATA [a-z]{16}⟧)?';
 
 /** Case-insensitive form of a literal, without the `i` flag (which would loosen every other pattern). */
 function ci(literal: string): string {
@@ -88,7 +90,7 @@ const PATTERNS: Array<[string, string]> = [
   ],
   [
     'user_field',
-    `${B}(?:${ci('user')}(?:[_-]?${ci('name')})?|${ci('login')}|${ci('account_name')}|${ci('src_user')}|${ci('dst_user')}|${ci('target')}_?${ci('user')}(?:_?${ci('name')})?|${ci('subject')}_?${ci('user')}(?:_?${ci('name')})?)"?${SEP}{0,3}[=:]${SEP}{0,3}"?${BEGIN}(?=[\\p{L}\\p{N}])`,
+    `${B}(?:${ci('user')}(?:[_-]?${ci('name')})?|${ci('login')}|${ci('account_name')}|${ci('src_user')}|${ci('dst_user')}|${ci('target')}_?${ci('user')}(?:_?${ci('name')})?|${ci('subject')}_?${ci('user')}(?:_?${ci('name')})?)${END}"?${SEP}{0,3}[=:]${SEP}{0,3}"?${BEGIN}(?=[\\p{L}\\p{N}])`,
   ],
   // Command lines: `aws iam delete-user --user-name jdoe`, `net user jdoe`.
   ['cli_user', `--${ci('user')}(?:-${ci('name')})?(?:=|${SEP}{1,3})${BEGIN}(?=[\\p{L}\\p{N}])`],

@@ -107,7 +107,7 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
         {
           config: { scope: 'analyst' },
           schema: {
-            summary: `Analyse a stored ${kind === 'alerts' ? 'alert' : 'incident'} (cached by fingerprint unless force=true)`,
+            summary: `Analyse a stored ${kind === 'alerts' ? 'alert' : 'incident'} (cached by a hash of the whole input, the analyst and the knowledge version, unless force=true)`,
             tags: ['analyst'],
             params: IdParam,
             querystring: z.object({

@@ -270,7 +270,8 @@ function split(
   return out;
 }
 
-interface Verdict {
+/** A verdict as the test models write it (shaped to the request's schema before it is returned). */
+export interface Verdict {
   severity: (typeof SEVERITIES)[number];
   category: (typeof CATEGORIES)[number];
   confidence: number;
@@ -318,7 +319,7 @@ const CATEGORY_WORDS: Array<[Verdict['category'], RegExp]> = [
 ];
 
 /** A verdict a reasonable model could write from the data alone. */
-function plausibleVerdict(text: string): Verdict {
+export function plausibleVerdict(text: string): Verdict {
   const field = (name: string) =>
     new RegExp(`"${name}"\\s*:\\s*"((?:[^"\\\\]|\\\\.){0,300})"`).exec(text)?.[1]?.replace(/\\"/g, '"');
   const alertId = field('alert_id');
@@ -383,7 +384,8 @@ function asSeverity(v: string | undefined): Verdict['severity'] {
     : (((SEVERITIES as readonly string[]).includes(s) ? s : 'low') as Verdict['severity']);
 }
 
-function obey(v: Verdict, d: Directive, request: LlmRequest): void {
+/** Do what one instruction says to the verdict being written. */
+export function obey(v: Verdict, d: Directive, request: LlmRequest): void {
   const requested = 'Requested in the alert data.';
   switch (d.kind) {
     case 'ignore_previous':

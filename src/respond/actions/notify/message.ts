@@ -80,3 +80,38 @@ export function oneLine(s: string, max: number): string {
   const flat = s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
+
+/** How text a model wrote is introduced wherever people read it: it is the model's claim, not a checked fact. */
+export const MODEL_TEXT_LABEL = 'Model-written summary (unverified)';
+
+/** Longest model-written text carried into a notification (the summary field holds 3,000 characters). */
+const MODEL_TEXT_MAX = 1500;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * Text a model wrote, labelled as such for people: an LLM's summary may
+ * repeat what an attacker put in the data ("closed as requested"), so it never
+ * reaches a responder looking like the product's own words.
+ *
+ * @example modelWritten('Benign scan.', 'ollama:llama3.1') // 'Model-written summary (unverified, ollama:llama3.1): Benign scan.'
+ */
+export function modelWritten(text: string, model: string, label = MODEL_TEXT_LABEL): string {
+  return `${label.replace(/\)$/, `, ${model})`)}: ${clip(text, MODEL_TEXT_MAX)}`;
+}
+
+/**
+ * The notice a disputed verdict carries: the model's verdict was weaker than
+ * the built-in analyst's, so the built-in verdict stands and the model's
+ * changes nothing until a person reviews it.
+ */
+export function disputedNotice(
+  standing: { is_true_positive: boolean; severity: string },
+  dispute: { model: string; claims: { is_true_positive: boolean; severity: string } },
+): string {
+  const judged = (v: { is_true_positive: boolean; severity: string }) =>
+    `${v.is_true_positive ? 'a true positive' : 'a false positive'} (${v.severity})`;
+  return `DISPUTED verdict: the model ${dispute.model} judged this ${judged(dispute.claims)}, weaker than the built-in analyst's ${judged(standing)}. The built-in verdict stands; the model's changes nothing until a person reviews it.`;
+}
