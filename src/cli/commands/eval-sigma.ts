@@ -94,6 +94,9 @@ export function registerEvalSigma(evalCommand: Command): void {
           say(
             `Stratus: ${report.covered}/${report.claimed} claimed techniques fire (${report.techniques} detonations, ${report.unclaimed.length} not claimed).`,
           );
+          say(
+            'The rules were written against these detonation logs: this checks their claims, not detection of unseen attacks. False alarms on normal activity: node --import tsx scripts/eval/stratus.ts',
+          );
         }
         if (report.missed.length > 0) process.exitCode = 1;
       }),
