@@ -7,7 +7,7 @@
  * The headline split is by time within each class: each class's flows are
  * sorted by `Timestamp` and the latest 30 % are held out, so every model is
  * scored on flows that came after everything it learned from. It is printed
- * with and without `Dst Port` (in this sample 14 of the 16 classes each use
+ * with and without `Dst Port` (in this sample 13 of the 16 classes each use
  * one destination port, so the port alone names most classes). The former
  * headline, a hash split by `Flow ID`, is printed last for comparison: most
  * Flow IDs are one row and most classes come from one host pair in one
