@@ -5,7 +5,7 @@
  * LLM path's own overhead (prompt, spotlighting, validation, evidence check,
  * storage-free) with a model that answers instantly, so model time is zero.
  */
-import { buildTriageDevSet } from '../src/analyst/devset.ts';
+import { buildTriageDevSet } from '../scripts/eval/triage-devset.ts';
 import { analystKnowledge } from '../src/analyst/knowledge-port.ts';
 import type { LlmBackend } from '../src/analyst/llm/types.ts';
 import { AnalystService } from '../src/analyst/service.ts';

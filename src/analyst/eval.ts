@@ -132,3 +132,47 @@ export function scoreTriage(
     fallbacks,
   };
 }
+
+/** An alert with the ids of the events it cites, for ground-truth labelling. */
+export interface AlertWithEvents {
+  alert: SecurityAlert;
+  /** Ids of the alert's events in the caller's ground truth (e.g. each record's own event id). */
+  event_ids: string[];
+}
+
+export interface GroundTruthLabels {
+  cases: TriageCase[];
+  /** Alerts whose events are partly in an attack run and partly not (labelled true positives). */
+  mixed: number;
+}
+
+/**
+ * Label alerts by ground truth about their events, not by what the alert
+ * says: an alert is a true positive when at least one of its events belongs
+ * to an attack (an alert that cites attack activity caught it, even if it
+ * also cites routine calls — those are counted in `mixed`), a false
+ * positive when none does. Which events belong to an attack is the
+ * caller's: the product knows no data set.
+ *
+ * @example
+ * const { cases } = labelAlertsByEvents(alerts, (id) => attackIds.has(id), 'invictus');
+ */
+export function labelAlertsByEvents(
+  alerts: readonly AlertWithEvents[],
+  isAttackEvent: (eventId: string) => boolean,
+  origin?: string,
+): GroundTruthLabels {
+  let mixed = 0;
+  const cases = alerts.map(({ alert, event_ids }, i) => {
+    if (event_ids.length === 0)
+      throw new AisocError('AISOC_ERR_VALIDATION', `alert ${alert.alert_id} cites no events`, {
+        field: `alerts[${i}].event_ids`,
+      });
+    const attack = event_ids.filter(isAttackEvent).length;
+    if (attack > 0 && attack < event_ids.length) mixed++;
+    const c: TriageCase = { alert, label: { is_true_positive: attack > 0 } };
+    if (origin) c.origin = origin;
+    return c;
+  });
+  return { cases, mixed };
+}

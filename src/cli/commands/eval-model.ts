@@ -5,7 +5,7 @@ import { loadData } from '../../detect/ml/load.ts';
 import { openModel } from '../../detect/ml/load-model.ts';
 import { evaluate, formatReport } from '../../detect/ml/metrics.ts';
 import { predictClasses } from '../../detect/ml/model.ts';
-import { groupedSplit } from '../../detect/ml/split.ts';
+import { recordedSplit, splitRows } from '../../detect/ml/split.ts';
 import { AisocError } from '../../errors.ts';
 import { action, say } from '../common.ts';
 
@@ -22,8 +22,8 @@ interface EvalModelOptions {
 /**
  * `aisoc eval model --model M --data FILE [--json]`: macro-F1, accuracy,
  * per-class precision/recall/F1, confusion matrix and false-positive rate.
- * Given the very file the model was trained on, only the groups it held out
- * are scored (unless --all-rows): scoring training rows would flatter it.
+ * Given the very file the model was trained on, only the rows it held out
+ * (by the split its file records) are scored (unless --all-rows): scoring training rows would flatter it.
  */
 export function registerEvalModel(evalCommand: Command): void {
   evalCommand
@@ -52,24 +52,27 @@ export function registerEvalModel(evalCommand: Command): void {
             { field: 'features' },
           );
         const fs = featureSet(fsName);
-        const { dataset, report: load } = await loadData(opts.data, fs, {
-          labelColumn: opts.labelColumn,
-          classes: model.meta.labels,
-        });
+        const spec = recordedSplit(model.meta.training);
+        const read = (columns: { timeColumn?: string; groupColumn?: string } = {}) =>
+          loadData(opts.data, fs, { labelColumn: opts.labelColumn, classes: model.meta.labels, ...columns });
+        let { dataset, report: load } = await read();
+        const training = model.meta.training as { data_fingerprint?: string };
+        const ownData = training.data_fingerprint === `sha256:${load.fingerprint}`;
+        if (
+          ownData &&
+          spec &&
+          ((spec.time_column && load.time_column !== spec.time_column && spec.time_column !== 'eventTime') ||
+            (spec.group_column && load.group_column !== spec.group_column))
+        )
+          // The model's own file, split by columns other than the defaults: read it as training did.
+          ({ dataset, report: load } = await read({
+            timeColumn: spec.time_column,
+            groupColumn: spec.group_column,
+          }));
         let ds = dataset;
         let scope = 'every row';
-        const training = model.meta.training as {
-          data_fingerprint?: string;
-          split?: { test_fraction: number; seed: number };
-        };
-        if (
-          !opts.allRows &&
-          training.data_fingerprint === `sha256:${load.fingerprint}` &&
-          training.split &&
-          ds.groups
-        ) {
-          const split = groupedSplit(ds.groups, training.split.test_fraction, training.split.seed);
-          ds = subset(ds, split.test);
+        if (!opts.allRows && ownData && spec) {
+          ds = subset(ds, splitRows(ds, spec).test);
           scope = `the ${ds.rows} rows held out when the model was trained (same file; --all-rows to score all)`;
         }
         const unknown = ds.labels.slice(model.meta.labels.length);

@@ -16,7 +16,7 @@ export function registerEvalSigma(evalCommand: Command): void {
   evalCommand
     .command('sigma')
     .description(
-      'Run SigmaHQ regression cases (info.yml + events) and print {"cases","passed","failed","failures":[{rule_id,expected,got,reason}]}',
+      'Run SigmaHQ regression cases (info.yml + events): a case passes only when its rule matches exactly match_count events; prints {"cases","passed","failed","exact","over","under","miss","errors","failures":[{rule_id,expected,got,outcome,reason}]}',
     )
     .requiredOption('--rules <dir...>', 'rule directories (several after one --rules, or --rules repeated)')
     .requiredOption('--regression <dir>', 'directory of regression cases')
@@ -33,15 +33,19 @@ export function registerEvalSigma(evalCommand: Command): void {
           cases: report.cases,
           passed: report.passed,
           failed: report.failed,
-          failures: report.failures.map(({ rule_id, expected, got, reason, case: c }) => ({
+          exact: report.exact,
+          over: report.over,
+          under: report.under,
+          miss: report.miss,
+          errors: report.errors,
+          failures: report.failures.map(({ rule_id, expected, got, outcome, reason, case: c }) => ({
             rule_id,
             expected,
             got,
+            outcome,
             reason,
             case: c,
           })),
-          exact: report.exact,
-          warnings: report.warnings,
           skipped: report.skipped,
         };
         process.stdout.write(`${JSON.stringify(out, null, opts.json ? undefined : 2)}\n`);
@@ -50,7 +54,7 @@ export function registerEvalSigma(evalCommand: Command): void {
             `Rules: ${stats.files} files, ${stats.detection} detection rules loaded, ${stats.invalid} invalid, ${stats.unsupported} unsupported (${Math.round(performance.now() - t0)} ms with the run).`,
           );
           say(
-            `Regression: ${report.passed}/${report.cases} cases passed, ${report.skipped.length} without tests.`,
+            `Regression: ${report.passed}/${report.cases} cases match exactly; ${report.over} over-match, ${report.under} under-match, ${report.miss} miss, ${report.errors} could not run (over- and under-matches are failures); ${report.skipped.length} without tests.`,
           );
         }
         if (report.failed > 0) process.exitCode = 1;
@@ -89,6 +93,9 @@ export function registerEvalSigma(evalCommand: Command): void {
           }
           say(
             `Stratus: ${report.covered}/${report.claimed} claimed techniques fire (${report.techniques} detonations, ${report.unclaimed.length} not claimed).`,
+          );
+          say(
+            'The rules were written against these detonation logs: this checks their claims, not detection of unseen attacks. False alarms on normal activity: node --import tsx scripts/eval/stratus.ts',
           );
         }
         if (report.missed.length > 0) process.exitCode = 1;

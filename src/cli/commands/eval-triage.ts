@@ -1,22 +1,19 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { buildTriageDevSet } from '../../analyst/devset.ts';
 import { readTriageCases, scoreTriage } from '../../analyst/eval.ts';
 import { AisocError } from '../../errors.ts';
 import { openRuntime } from '../../runtime.ts';
-import { SourceRegistry } from '../../sources/index.ts';
-import { silentLogger } from '../../telemetry/logger.ts';
 import { action, commandConfig, progress, say } from '../common.ts';
 
-const DEFAULT_SHARED = resolve(dirname(new URL(import.meta.url).pathname), '../../../../shared/data');
-
-/** `aisoc eval triage` and `aisoc eval triage-devset`. */
+/**
+ * `aisoc eval triage`: score the configured analyst on any labelled alerts.
+ * Labelled sets built from public data sets live in evaluation scripts
+ * (scripts/eval/), not in the product, which knows no test data set.
+ */
 export function registerEvalTriage(evalCommand: Command): void {
   evalCommand
     .command('triage')
     .description(
-      'Triage each labelled alert with the configured analyst and print {"n","accuracy","precision","recall","f1","technique_hit_rate","severity_agreement"}',
+      'Triage each labelled alert with the configured analyst and print {"n","accuracy","precision","recall","f1","technique_hit_rate","severity_agreement"} — agreement with the labels the file carries, whatever made them',
     )
     .requiredOption(
       '--data <file>',
@@ -52,46 +49,6 @@ export function registerEvalTriage(evalCommand: Command): void {
           const report = { ...scores, analyst: analyst.backendName, data: opts.data };
           if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
           else process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        } finally {
-          await rt.close();
-        }
-      }),
-    );
-
-  evalCommand
-    .command('triage-devset')
-    .description(
-      'Build the triage development set from ../shared/data (Wazuh rule tests, Stratus and Invictus CloudTrail, Suricata alerts)',
-    )
-    .option('--shared <dir>', 'the shared data directory', process.env.AISOC_SHARED_DATA ?? DEFAULT_SHARED)
-    .option('--out <file>', 'where to write the JSONL', join('.aisoc', 'devsets', 'triage-dev.jsonl'))
-    .action(
-      action(async (opts: { shared: string; out: string }, cmd: Command) => {
-        const config = commandConfig(cmd, { log_level: 'silent' });
-        const rt = await openRuntime(config, { inMemory: true });
-        try {
-          const sources = new SourceRegistry(config.sources, silentLogger());
-          const cases = buildTriageDevSet(
-            opts.shared,
-            sources,
-            rt.detectors.filter((d) => d.name !== 'upstream'),
-          );
-          if (cases.length === 0)
-            throw new AisocError('AISOC_ERR_VALIDATION', `No data found under ${opts.shared}`, {
-              field: 'shared',
-            });
-          mkdirSync(dirname(opts.out), { recursive: true });
-          writeFileSync(opts.out, `${cases.map((c) => JSON.stringify(c)).join('\n')}\n`);
-          const by: Record<string, { n: number; true_positives: number }> = {};
-          for (const c of cases) {
-            const key = c.origin ?? 'other';
-            const o = by[key] ?? { n: 0, true_positives: 0 };
-            by[key] = o;
-            o.n++;
-            if (c.label.is_true_positive) o.true_positives++;
-          }
-          say(`Wrote ${cases.length} cases to ${opts.out}`);
-          process.stdout.write(`${JSON.stringify({ n: cases.length, by_origin: by, out: opts.out })}\n`);
         } finally {
           await rt.close();
         }

@@ -21,15 +21,18 @@ async function aisoc(args: string[]) {
 }
 
 /** Flows of our own making in CICFlowMeter's columns: port scans are short one-packet flows to many ports. */
-function flowsCsv(n: number, seed: number, bad = 0): string {
+function flowsCsv(n: number, seed: number, bad = 0, timed = false): string {
   const rng = new Rng(seed);
-  const header = ['Flow ID', 'Src Port', ...CIC_COLUMNS, 'Label'];
+  const header = ['Flow ID', 'Src Port', ...(timed ? ['Timestamp'] : []), ...CIC_COLUMNS, 'Label'];
   const lines = [header.join(',')];
   for (let i = 0; i < n; i++) {
     const scan = i % 3 === 0;
     const v: Record<string, number | string> = Object.fromEntries(header.map((h) => [h, 0]));
     v['Flow ID'] = `10.0.0.${i % 50}-10.0.1.${i % 7}-${40000 + (i % 97)}-${scan ? 1 + rng.int(1000) : 443}-6`;
     v['Src Port'] = 40000 + (i % 97);
+    // Rows are written out of time order (i × 7 mod n), so the split cannot lean on file order.
+    const second = (i * 7) % n;
+    v.Timestamp = `2017-07-05 ${String(10 + Math.floor(second / 3600)).padStart(2, '0')}:${String(Math.floor(second / 60) % 60).padStart(2, '0')}:${String(second % 60).padStart(2, '0')}.000001`;
     v['Dst Port'] = scan ? 1 + rng.int(1000) : 443;
     v.Protocol = 6;
     v['Flow Duration'] = scan ? rng.int(100) : 100_000 + rng.int(5_000_000);
@@ -48,9 +51,9 @@ describe('aisoc train, eval model and label', { timeout: 180_000 }, () => {
   const { dir, cleanup } = tempDir('aisoc-train-cli-');
   afterAll(cleanup);
 
-  it('trains on a CSV with bad rows (skipped and counted), reports macro-F1 first, and eval model agrees', async () => {
+  it('trains on a CSV with bad rows (skipped and counted), holds out the latest rows of each class, reports macro-F1 first, and eval model agrees', async () => {
     const data = join(dir, 'flows.csv');
-    writeFileSync(data, flowsCsv(900, 3, 4));
+    writeFileSync(data, flowsCsv(900, 3, 4, true));
     const out = join(dir, 'flows.aisoc-model');
     const t = await aisoc([
       'train',
@@ -66,10 +69,14 @@ describe('aisoc train, eval model and label', { timeout: 180_000 }, () => {
     ]);
     expect(t.code, t.stderr).toBe(0);
     expect(t.stderr).toMatch(/skipped 4 \(wrong number of fields\)/);
-    expect(t.stderr).toMatch(/Split by Flow ID/);
+    expect(t.stderr).toMatch(/Split by time within each class \(Timestamp; the latest rows held out\)/);
     expect(t.stderr.indexOf('macro-F1')).toBeLessThan(t.stderr.indexOf('accuracy'));
     const report = JSON.parse(t.stdout);
     expect(report.test.macro_f1).toBeGreaterThan(0.95);
+    // 300 port scans and 600 benign flows: the latest 30 % of each, 90 + 180.
+    expect(report.split).toEqual({ method: 'time-within-class', test_fraction: 0.3 });
+    expect(report.test_rows).toBe(270);
+    expect(report.test.per_class.Portscan.support).toBe(90);
 
     // Given its own training file, eval scores only the held-out groups, and gets the same numbers.
     const e = await aisoc(['eval', 'model', '--model', out, '--data', data, '--json']);
@@ -172,6 +179,41 @@ describe('aisoc train, eval model and label', { timeout: 180_000 }, () => {
     expect(c.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
 
+  it('splits data without times by group, saying so', async () => {
+    const data = join(dir, 'untimed.csv');
+    writeFileSync(data, flowsCsv(300, 5));
+    const out = join(dir, 'untimed.aisoc-model');
+    const t = await aisoc(['train', '--features', 'flow-portable', '--data', data, '--out', out, '--json']);
+    expect(t.code, t.stderr).toBe(0);
+    expect(t.stderr).toMatch(/Split by groups of Flow ID/);
+    expect(JSON.parse(t.stdout).split).toEqual({ method: 'grouped-hash', test_fraction: 0.2 });
+    const forced = await aisoc([
+      'train',
+      '--features',
+      'flow-portable',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--split',
+      'time',
+    ]);
+    expect(forced.code).toBe(1);
+    expect(forced.stderr).toMatch(/AISOC_ERR_VALIDATION: .*needs a time for every row/);
+    const bad = await aisoc([
+      'train',
+      '--features',
+      'flow-portable',
+      '--data',
+      data,
+      '--out',
+      out,
+      '--split',
+      'random',
+    ]);
+    expect(bad.stderr).toMatch(/--split must be time or group/);
+  });
+
   it('labels CloudTrail records, recording the labeller of each', async () => {
     const records = labelledLines(8, 1)
       .trim()
@@ -187,12 +229,17 @@ describe('aisoc train, eval model and label', { timeout: 180_000 }, () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(8);
-    // Records 0 and 4 carry the Stratus user agent in our world.
-    expect(lines.map((l) => l.labeller)).toEqual(
-      [0, 1, 2, 3, 4, 5, 6, 7].map((i) =>
-        i % 4 === 0 ? 'heuristic:stratus-user-agent' : 'heuristic:default-benign',
-      ),
-    );
+    // Records 0 and 4 carry the Stratus user agent in our world: the product's labellers know no
+    // data set, so only a declared attack file (--attack) makes records attacks.
+    expect(lines.map((l) => l.labeller)).toEqual(Array(8).fill('heuristic:default-benign'));
+    const declared = await aisoc(['label', 'cloudtrail', file, '--attack', '--out', out]);
+    expect(declared.code, declared.stderr).toBe(0);
+    expect(
+      readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).label),
+    ).toEqual(Array(8).fill('attack'));
     expect(lines[0].source_file).toBe('trail.json');
   });
 });

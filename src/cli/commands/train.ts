@@ -15,7 +15,9 @@ interface TrainOptions {
   out: string;
   labelColumn?: string;
   groupColumn?: string;
-  testFraction: string;
+  timeColumn?: string;
+  split?: string;
+  testFraction?: string;
   seed: string;
   threads?: string;
   params?: string;
@@ -37,13 +39,16 @@ function camel(o: Record<string, unknown>): Record<string, unknown> {
 
 /**
  * `aisoc train --features NAME --data FILE --model rf|gbdt|cart --out MODEL`:
- * train on a grouped split, print the held-out report (macro-F1 first) and
+ * hold out the latest rows of each class by time (or a grouped share with
+ * `--split group`), train, print the held-out report (macro-F1 first) and
  * write the model file.
  */
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('Train a model on a feature set (grouped train/test split; prints macro-F1 first)')
+    .description(
+      'Train a model on a feature set (holds out the latest rows of each class by time; prints macro-F1 first)',
+    )
     .requiredOption(
       '--features <name>',
       'feature set: cicflowmeter, flow-portable, cloudtrail18, cloudtrail-behavioral',
@@ -52,8 +57,19 @@ export function registerTrain(program: Command): void {
     .option('--model <kind>', 'rf (random forest), gbdt (boosted trees) or cart (one tree)', 'rf')
     .requiredOption('--out <file>', 'model file to write (.aisoc-model)')
     .option('--label-column <name>', 'CSV column holding the class (default Label)')
-    .option('--group-column <name>', 'CSV column grouping rows for the split (default Flow ID when present)')
-    .option('--test-fraction <f>', 'share of groups held out for the report (0: none)', '0.2')
+    .option(
+      '--split <how>',
+      'time: hold out the latest rows of each class; group: a hashed share of groups (default: time when every row has a time, else group)',
+    )
+    .option('--time-column <name>', 'CSV column holding each row time (default Timestamp when present)')
+    .option(
+      '--group-column <name>',
+      'CSV column grouping rows for --split group (default Flow ID when present)',
+    )
+    .option(
+      '--test-fraction <f>',
+      'share held out for the report: of each class by time (default 0.3) or of groups (default 0.2); 0: none',
+    )
     .option('--seed <n>', 'random seed: the same seed gives the same model file', '1')
     .option('--threads <n>', 'training threads (default: every core)')
     .option(
@@ -71,6 +87,10 @@ export function registerTrain(program: Command): void {
               field: 'model',
             },
           );
+        if (opts.split !== undefined && !['time', 'group'].includes(opts.split))
+          throw new AisocError('AISOC_ERR_VALIDATION', `--split must be time or group, not ${opts.split}`, {
+            field: 'split',
+          });
         let params: Record<string, unknown> = {};
         if (opts.params) {
           try {
@@ -93,7 +113,13 @@ export function registerTrain(program: Command): void {
           algorithm: opts.model as TrainAlgorithm,
           labelColumn: opts.labelColumn,
           groupColumn: opts.groupColumn,
-          testFraction: num(opts.testFraction, '--test-fraction'),
+          timeColumn: opts.timeColumn,
+          ...(opts.split === undefined
+            ? {}
+            : { split: opts.split === 'group' ? ('grouped-hash' as const) : ('time-within-class' as const) }),
+          ...(opts.testFraction === undefined
+            ? {}
+            : { testFraction: num(opts.testFraction, '--test-fraction') }),
           seed: num(opts.seed, '--seed'),
           threads,
           params,
@@ -111,8 +137,12 @@ export function registerTrain(program: Command): void {
           `Read ${report.load.rows_read} rows, used ${report.load.rows_used}${skipped.length ? `, skipped ${skipped.map(([r, n]) => `${n} (${r})`).join(', ')}` : ''}.`,
         );
         for (const e of report.load.examples) say(`  skipped ${e}`);
+        const splitBy =
+          report.split.method === 'grouped-hash'
+            ? `groups of ${report.load.group_column ?? 'one row'}`
+            : `time within each class (${report.load.time_column}; the latest rows held out)`;
         say(
-          `Split by ${report.load.group_column ?? 'row'}: ${report.train_rows} training rows, ${report.test_rows} held-out rows. Trained in ${(report.train_ms / 1000).toFixed(2)} s${report.rounds ? ` (${report.rounds} rounds)` : ''}.`,
+          `Split by ${splitBy}: ${report.train_rows} training rows, ${report.test_rows} held-out rows. Trained in ${(report.train_ms / 1000).toFixed(2)} s${report.rounds ? ` (${report.rounds} rounds)` : ''}.`,
         );
         if (report.test) say(`\nHeld-out evaluation:\n${formatReport(report.test)}\n`);
         else say('No held-out evaluation (--test-fraction 0): the model has no test metrics.');

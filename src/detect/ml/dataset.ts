@@ -16,6 +16,8 @@ export interface Dataset {
   readonly featureNames: readonly string[];
   /** Group of each row (e.g. the Flow ID), so that splits never separate one group's rows. */
   readonly groups?: readonly string[];
+  /** Time of each row (ms since the epoch; a CSV `Timestamp`, an event's time), for splits by time. */
+  readonly times?: Float64Array;
 }
 
 /**
@@ -28,7 +30,7 @@ export function makeDataset(
   rows: ArrayLike<number>[],
   labels: readonly string[],
   featureNames: readonly string[],
-  options: { classes?: readonly string[]; groups?: readonly string[] } = {},
+  options: { classes?: readonly string[]; groups?: readonly string[]; times?: ArrayLike<number> } = {},
 ): Dataset {
   const cols = featureNames.length;
   if (rows.length !== labels.length)
@@ -57,7 +59,12 @@ export function makeDataset(
       });
     y[i] = c;
   });
-  return { rows: rows.length, cols, x, y, labels: classes, featureNames, groups: options.groups };
+  if (options.times && options.times.length !== rows.length)
+    throw new AisocError('AISOC_ERR_VALIDATION', `${rows.length} rows but ${options.times.length} times`, {
+      field: 'times',
+    });
+  const times = options.times ? Float64Array.from(options.times) : undefined;
+  return { rows: rows.length, cols, x, y, labels: classes, featureNames, groups: options.groups, times };
 }
 
 /** The rows of `ds` at `indices`, in that order. */
@@ -66,13 +73,35 @@ export function subset(ds: Dataset, indices: ArrayLike<number>): Dataset {
   const x = new Float32Array(n * ds.cols);
   const y = new Int32Array(n);
   const groups = ds.groups ? new Array<string>(n) : undefined;
+  const times = ds.times ? new Float64Array(n) : undefined;
   for (let k = 0; k < n; k++) {
     const i = indices[k]!;
     x.set(ds.x.subarray(i * ds.cols, (i + 1) * ds.cols), k * ds.cols);
     y[k] = ds.y[i]!;
     if (groups) groups[k] = ds.groups![i]!;
+    if (times) times[k] = ds.times![i]!;
   }
-  return { rows: n, cols: ds.cols, x, y, labels: ds.labels, featureNames: ds.featureNames, groups };
+  return { rows: n, cols: ds.cols, x, y, labels: ds.labels, featureNames: ds.featureNames, groups, times };
+}
+
+/**
+ * The same rows without some feature columns (e.g. `Dst Port`, to measure
+ * how much a model leans on it); unknown names are an error naming them.
+ *
+ * @example
+ * const noPort = dropColumns(ds, ['Dst Port']);
+ */
+export function dropColumns(ds: Dataset, names: readonly string[]): Dataset {
+  const unknown = names.filter((n) => !ds.featureNames.includes(n));
+  if (unknown.length)
+    throw new AisocError('AISOC_ERR_VALIDATION', `No feature named ${unknown.join(', ')}`, {
+      field: unknown[0],
+    });
+  const keep = ds.featureNames.flatMap((n, i) => (names.includes(n) ? [] : [i]));
+  const x = new Float32Array(ds.rows * keep.length);
+  for (let r = 0; r < ds.rows; r++)
+    for (let k = 0; k < keep.length; k++) x[r * keep.length + k] = ds.x[r * ds.cols + keep[k]!]!;
+  return { ...ds, cols: keep.length, x, featureNames: keep.map((i) => ds.featureNames[i]!) };
 }
 
 /** Rows per class. */

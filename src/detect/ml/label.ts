@@ -4,16 +4,16 @@
  * labels from a better labeller (the LLM analyst, once configured) can
  * replace heuristic ones.
  *
- * The heuristic labeller knows two facts about the shared public data:
- * Stratus Red Team detonation logs are attacks throughout (declared per
- * file), and in the Invictus dataset the user agent `stratus-red-team`
- * marks the attack runs. The user agent is read here, to label; no feature
- * ever reads it (evaluation data strips it).
+ * The product's labellers know no data set: a file the user declares an
+ * attack log (`--attack`) is attack throughout, anything else is benign
+ * unless a labeller passed in says otherwise. Markers that belong to one
+ * data set — such as the user agent that marks attack runs in the Invictus
+ * data — live in evaluation scripts that say so (`scripts/eval/`), which
+ * pass their labeller to {@link labelCloudTrailFiles}.
  */
 import { basename } from 'node:path';
 import { describeError } from '../../errors.ts';
 import { unwrapCloudTrail } from '../../sources/cloudtrail/parse.ts';
-import { isObj } from '../../sources/fields.ts';
 import { expandInputs, readInputDocs } from '../../sources/files.ts';
 import { frameBody } from '../../sources/framing.ts';
 
@@ -47,33 +47,14 @@ export const declaredAttackLabeller: Labeller = {
       : undefined,
 };
 
-/** Stratus Red Team tags its API calls (and its Terraform set-up) with its user agent. */
-export const stratusUserAgentLabeller: Labeller = {
-  name: 'heuristic:stratus-user-agent',
-  label: (record) => {
-    const ua = isObj(record) && typeof record.userAgent === 'string' ? record.userAgent : '';
-    return ua.includes('stratus-red-team')
-      ? {
-          label: 'attack',
-          labeller: 'heuristic:stratus-user-agent',
-          reason: 'user agent names stratus-red-team',
-        }
-      : undefined;
-  },
-};
-
 /** Whatever no other labeller claimed. */
 export const defaultBenignLabeller: Labeller = {
   name: 'heuristic:default-benign',
   label: () => ({ label: 'benign', labeller: 'heuristic:default-benign', reason: 'no attack marker' }),
 };
 
-/** The rules-and-heuristics chain used when no analyst is configured. */
-export const HEURISTIC_LABELLERS: readonly Labeller[] = [
-  declaredAttackLabeller,
-  stratusUserAgentLabeller,
-  defaultBenignLabeller,
-];
+/** The rules-and-heuristics chain used when no analyst is configured: it knows no data set. */
+export const HEURISTIC_LABELLERS: readonly Labeller[] = [declaredAttackLabeller, defaultBenignLabeller];
 
 /**
  * Label one record with the first labeller that answers.

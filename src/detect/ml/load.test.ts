@@ -2,10 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/runtime.ts';
+import { dropColumns, subset } from './dataset.ts';
 import { CIC_COLUMNS } from './features/cicflowmeter.ts';
 import { cloudtrail18 } from './features/cloudtrail18.ts';
 import { flowPortable } from './features/flow-portable.ts';
-import { loadCsv, loadLabelledEvents } from './load.ts';
+import { loadCsv, loadLabelledEvents, parseRowTime } from './load.ts';
 
 const tmp = tempDir('aisoc-load-');
 afterAll(tmp.cleanup);
@@ -83,5 +84,46 @@ describe('loading labelled CloudTrail lines', () => {
     expect(events!.map((e) => e.cloud?.operation)).toEqual(['ListUsers', 'CreateUser']);
     expect(dataset.labels).toEqual(['attack', 'benign']);
     expect([...dataset.y]).toEqual([1, 0]);
+  });
+});
+
+describe('row times, for splits by time', () => {
+  it('reads CICFlowMeter timestamps to the microsecond, other ISO forms, and NaN for the rest', () => {
+    expect(parseRowTime('2017-07-03 11:57:51.590705')).toBeCloseTo(
+      Date.UTC(2017, 6, 3, 11, 57, 51) + 590.705,
+      3,
+    );
+    expect(parseRowTime('2017-07-03 11:57')).toBe(Date.UTC(2017, 6, 3, 11, 57));
+    expect(parseRowTime('2024-03-09T23:15:00Z')).toBe(Date.UTC(2024, 2, 9, 23, 15));
+    expect(parseRowTime('not a time')).toBeNaN();
+  });
+
+  it('keeps each row time through the CSV loader, subsets and dropped columns', async () => {
+    const header = ['Flow ID', 'Src Port', 'Timestamp', ...CIC_COLUMNS, 'Label'];
+    const line = (t: string, label: string) =>
+      header
+        .map((h) => (h === 'Timestamp' ? t : h === 'Label' ? label : h === 'Flow ID' ? 'f' : '1'))
+        .join(',');
+    const path = join(tmp.dir, 'timed.csv');
+    writeFileSync(
+      path,
+      `${[header.join(','), line('2017-07-05 10:00:02.5', 'BENIGN'), line('bad', 'DDoS'), line('2017-07-05 10:00:01', 'DDoS')].join('\n')}\n`,
+    );
+    const { dataset, report } = await loadCsv(path, flowPortable);
+    expect(report.time_column).toBe('Timestamp');
+    expect([...dataset.times!]).toEqual([
+      Date.UTC(2017, 6, 5, 10, 0, 2, 500),
+      Number.NaN,
+      Date.UTC(2017, 6, 5, 10, 0, 1),
+    ]);
+    expect([...subset(dataset, [2, 0]).times!]).toEqual([
+      Date.UTC(2017, 6, 5, 10, 0, 1),
+      Date.UTC(2017, 6, 5, 10, 0, 2, 500),
+    ]);
+    const noPort = dropColumns(dataset, ['dst_port']);
+    expect(noPort.cols).toBe(dataset.cols - 1);
+    expect(noPort.featureNames).not.toContain('dst_port');
+    expect(noPort.times).toBe(dataset.times);
+    expect(() => dropColumns(dataset, ['nope'])).toThrow(/No feature named nope/);
   });
 });

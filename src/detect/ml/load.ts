@@ -23,6 +23,8 @@ export interface LoadReport {
   fingerprint: string;
   /** What grouped the rows for splits: a CSV column, `identity+minute` for events, or null (each row alone). */
   group_column: string | null;
+  /** What timed the rows for splits by time: a CSV column, `eventTime` for events, or null (no times). */
+  time_column: string | null;
   rows_read: number;
   rows_used: number;
   /** Skipped rows by reason. */
@@ -36,6 +38,8 @@ export interface LoadOptions {
   labelColumn?: string;
   /** Column whose value groups rows for the split (CSV); default `Flow ID` when the file has it, else each row alone. */
   groupColumn?: string;
+  /** Column holding each row's time (CSV), for splits by time; default `Timestamp` when the file has it. */
+  timeColumn?: string;
   onProgress?: (rows: number) => void;
 }
 
@@ -90,12 +94,32 @@ class Skips {
   }
 }
 
+/**
+ * A flow export's timestamp as ms since the epoch (fraction kept), read as
+ * UTC: only the order matters for a split. CICFlowMeter writes
+ * `2017-07-03 11:57:51.590705`; other ISO 8601 forms go through Date.parse.
+ * NaN when it is not a time.
+ *
+ * @example
+ * parseRowTime('2017-07-03 11:57:51.590705'); // 1499083071590.705
+ */
+export function parseRowTime(text: string): number {
+  const m = /^\s*(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?\s*$/.exec(text);
+  if (m) {
+    const whole = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +(m[6] ?? 0));
+    return whole + (m[7] ? Number(`0.${m[7]}`) * 1000 : 0);
+  }
+  const t = Date.parse(text);
+  return Number.isFinite(t) ? t : Number.NaN;
+}
+
 function finishDataset(
   fs: FeatureSet,
   rows: Rows,
   labels: string[],
   groups: string[],
   classes?: readonly string[],
+  times?: number[],
 ): Dataset {
   const names = classes ? [...classes] : [...new Set(labels)].sort();
   const extra = [...new Set(labels)].filter((l) => !names.includes(l)).sort();
@@ -110,6 +134,7 @@ function finishDataset(
     labels: names,
     featureNames: fs.columns,
     groups,
+    ...(times ? { times: Float64Array.from(times) } : {}),
   };
 }
 
@@ -130,9 +155,11 @@ export async function loadCsv(
   const rows = new Rows(fs.columns.length);
   const labels: string[] = [];
   const groups: string[] = [];
+  const times: number[] = [];
   const skips = new Skips();
   let header: Map<string, number> | undefined;
   let groupColumn = options.groupColumn;
+  let timeColumn = options.timeColumn;
   let width = 0;
   let read = 0;
   for await (const rec of parseCsv(hashedText(path, hash))) {
@@ -142,7 +169,9 @@ export async function loadCsv(
       const missing = fs.requiredColumns(header);
       if (!header.has(labelColumn)) missing.push(labelColumn);
       if (groupColumn && !header.has(groupColumn)) missing.push(groupColumn);
+      if (timeColumn && !header.has(timeColumn)) missing.push(timeColumn);
       if (!groupColumn && header.has('Flow ID')) groupColumn = 'Flow ID';
+      if (!timeColumn && header.has('Timestamp')) timeColumn = 'Timestamp';
       if (missing.length)
         throw new AisocError(
           'AISOC_ERR_VALIDATION',
@@ -167,6 +196,8 @@ export async function loadCsv(
       skips.add('empty label', `line ${rec.line}`, `column ${labelColumn} is empty`);
       continue;
     }
+    // A time that does not parse stays NaN: only a split by time needs it, and that split names the row.
+    const time = timeColumn ? parseRowTime(row.get(timeColumn)!) : Number.NaN;
     let v: number[];
     try {
       v = fs.fromRow(row);
@@ -180,14 +211,16 @@ export async function loadCsv(
     rows.push(v);
     labels.push(label);
     groups.push(groupColumn ? row.get(groupColumn)! : `row:${rec.line}`);
+    if (timeColumn) times.push(time);
   }
   if (!header) throw new AisocError('AISOC_ERR_VALIDATION', `${path} is empty.`, { file: path });
   return {
-    dataset: finishDataset(fs, rows, labels, groups, options.classes),
+    dataset: finishDataset(fs, rows, labels, groups, options.classes, timeColumn ? times : undefined),
     report: {
       file: path,
       fingerprint: hash.digest('hex'),
       group_column: groupColumn ?? null,
+      time_column: timeColumn ?? null,
       rows_read: read,
       rows_used: rows.n,
       skipped: skips.counts,
@@ -247,6 +280,7 @@ export async function loadLabelledEvents(
   const rows = new Rows(fs.columns.length);
   const labels: string[] = [];
   const groups: string[] = [];
+  const times: number[] = [];
   const events: EventDraft[] = [];
   for (const it of items) {
     const v = fs.fromEvent(it.event, state);
@@ -258,15 +292,17 @@ export async function loadLabelledEvents(
     labels.push(it.label);
     // An identity's calls within one minute stay on one side of a split: they are near-copies.
     groups.push(`${identityKey(it.event)}|${it.event.time.slice(0, 16)}`);
+    times.push(Date.parse(it.event.time));
     events.push(it.event);
   }
   options.onProgress?.(read);
   return {
-    dataset: finishDataset(fs, rows, labels, groups, options.classes),
+    dataset: finishDataset(fs, rows, labels, groups, options.classes, times),
     report: {
       file: path,
       fingerprint: hash.digest('hex'),
       group_column: 'identity+minute',
+      time_column: 'eventTime',
       rows_read: read,
       rows_used: rows.n,
       skipped: skips.counts,

@@ -1,12 +1,15 @@
 /**
  * On the real public data (../shared/data, read through sharedData(): skipped
- * with a message outside CI, required in CI): the tree learners on CICIDS2017,
- * and the committed default models reproducing the held-out metrics recorded
- * in their files.
+ * with a message outside CI, required in CI): the tree learners on CICIDS2017
+ * split by time within each class, and the committed default models
+ * reproducing the held-out metrics recorded in their files (by the split each
+ * file records). The Invictus records are labelled by the evaluation script
+ * that knows that data set's marker, as models/build.sh does.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { INVICTUS_LABELLERS } from '../../../scripts/eval/invictus.ts';
 import { sharedData } from '../../../test/helpers/data.ts';
 import { tempDir } from '../../../test/helpers/runtime.ts';
 import { subset } from './dataset.ts';
@@ -17,7 +20,7 @@ import { type EvalReport, evaluate } from './metrics.ts';
 import { predictClasses } from './model.ts';
 import { loadModelFile } from './model-file.ts';
 import { DEFAULT_MODELS_DIR } from './service.ts';
-import { groupedSplit } from './split.ts';
+import { recordedSplit, splitRows } from './split.ts';
 import { majorityBaselineF1 } from './testing/synthetic.ts';
 import { FOREST_DEFAULTS, trainForest } from './trees/forest.ts';
 import { GBDT_DEFAULTS, trainGbdt } from './trees/gbdt.ts';
@@ -33,25 +36,21 @@ async function reproduce(name: string, dataPath: string) {
   const model = loadModelFile(join(DEFAULT_MODELS_DIR, `${name}.aisoc-model`));
   const fs = featureSet(model.meta.feature_set!.name);
   const { dataset, report } = await loadData(dataPath, fs, { classes: model.meta.labels });
-  const training = model.meta.training as {
-    data_fingerprint: string;
-    split: { test_fraction: number; seed: number };
-  };
+  const training = model.meta.training as { data_fingerprint: string };
   expect(`sha256:${report.fingerprint}`).toBe(training.data_fingerprint);
   // Every row becomes a feature vector: nothing in the shared data is skipped.
   expect(report.rows_used).toBe(report.rows_read);
-  const test = subset(
-    dataset,
-    groupedSplit(dataset.groups!, training.split.test_fraction, training.split.seed).test,
-  );
+  const spec = recordedSplit(model.meta.training)!;
+  expect(spec.method).toBe('time-within-class');
+  const test = subset(dataset, splitRows(dataset, spec).test);
   const r = evaluate(test.y, predictClasses(model, test.x, test.rows), test.labels, fs.negativeLabel);
   return { r, recorded: (model.meta.metrics as { test: EvalReport }).test };
 }
 
-describe.skipIf(!cicids)('CICIDS2017 (grouped by Flow ID)', () => {
+describe.skipIf(!cicids)('CICIDS2017 (split by time within each class)', () => {
   it('a random forest and GBDT beat the majority baseline by far; the committed flow models reproduce their metrics', async () => {
     const { dataset } = await loadCsv(cicids!, featureSet('cicflowmeter'));
-    const split = groupedSplit(dataset.groups!, 0.2, 1);
+    const split = splitRows(dataset, { method: 'time-within-class', test_fraction: 0.3, seed: 1 });
     const train = subset(dataset, split.train);
     const test = subset(dataset, split.test);
     const meta = (e: Parameters<typeof predictClasses>[0]['ensemble']) => ({
@@ -68,8 +67,8 @@ describe.skipIf(!cicids)('CICIDS2017 (grouped by Flow ID)', () => {
     );
     const gbF1 = evaluate(test.y, predictClasses(meta(gb.model), test.x, test.rows), test.labels).macro_f1;
     expect(base).toBeLessThan(0.02);
-    expect(rfF1).toBeGreaterThan(0.9);
-    expect(gbF1).toBeGreaterThan(0.85);
+    expect(rfF1).toBeGreaterThan(0.85);
+    expect(gbF1).toBeGreaterThan(0.8);
     for (const name of ['cicflowmeter-gbdt', 'flow-portable-gbdt']) {
       const { r, recorded } = await reproduce(name, cicids!);
       expect(r.macro_f1).toBe(recorded.macro_f1);
@@ -82,6 +81,7 @@ describe.skipIf(!cloudtrail)('CloudTrail (Invictus and Stratus Red Team)', () =>
   it('the committed CloudTrail models score every event and reproduce their recorded held-out metrics', async () => {
     const invictus = await labelCloudTrailFiles([join(cloudtrail!, 'invictus/records-dev.json')], {
       declaredAttack: false,
+      labellers: INVICTUS_LABELLERS,
     });
     const stratus = await labelCloudTrailFiles([join(cloudtrail!, 'stratus-detonation')], {
       declaredAttack: true,
@@ -89,6 +89,7 @@ describe.skipIf(!cloudtrail)('CloudTrail (Invictus and Stratus Red Team)', () =>
     const path = join(tmp.dir, 'cloudtrail.jsonl');
     writeFileSync(path, `${invictus.lines.join('\n')}\n${stratus.lines.join('\n')}\n`);
     expect(stratus.counts['attack by heuristic:declared-attack-file']).toBe(310);
+    expect(invictus.counts['attack by dataset:invictus-attack-run']).toBe(872);
     for (const name of ['cloudtrail18-rf', 'cloudtrail-behavioral-rf']) {
       const { r, recorded } = await reproduce(name, path);
       expect(r.macro_f1).toBe(recorded.macro_f1);

@@ -1,8 +1,9 @@
 /**
  * Training from a data file to a model, as `aisoc train`, `npm run models`
- * and the benchmarks do it: load through the feature set, hold out a
- * grouped test split (never rows of one flow on both sides), train, and
- * evaluate on the held-out groups. The metrics stored in the model are
+ * and the benchmarks do it: load through the feature set, hold out the
+ * latest rows of each class by time (or, with `split: 'grouped-hash'`, a
+ * hashed share of groups — never rows of one flow on both sides), train,
+ * and evaluate on what was held out. The metrics stored in the model are
  * those of the model saved, on data it never saw.
  */
 import { basename } from 'node:path';
@@ -14,7 +15,7 @@ import { type Loaded, loadData } from './load.ts';
 import { type EvalReport, evaluate } from './metrics.ts';
 import { type Algorithm, type Model, predictClasses } from './model.ts';
 import { defaultThreads } from './pool.ts';
-import { groupedSplit } from './split.ts';
+import { groupedSplit, type SplitMethod, splitRows, timeSplitWithinClass } from './split.ts';
 import type { TreeEnsemble } from './trees/ensemble.ts';
 import { CART_DEFAULTS, FOREST_DEFAULTS, type ForestParams, trainForest } from './trees/forest.ts';
 import { GBDT_DEFAULTS, type GbdtParams, trainGbdt } from './trees/gbdt.ts';
@@ -28,7 +29,18 @@ export interface TrainRequest {
   labelColumn?: string;
   /** Rows sharing this column's value stay on one side of every split (CSV). Default `Flow ID` when present. */
   groupColumn?: string;
-  /** Share of groups held out for the test report (0 trains on everything and reports no test metrics). */
+  /**
+   * How to hold out test rows: `time-within-class` holds out the latest
+   * rows of each class; `grouped-hash` a hashed share of groups. Default:
+   * by time when every row has a time, else grouped.
+   */
+  split?: SplitMethod;
+  /** Column holding each row's time (CSV); default `Timestamp` when present. */
+  timeColumn?: string;
+  /**
+   * Share held out for the test report: of each class's rows by time (default
+   * 0.3), or of groups (default 0.2). 0 trains on everything and reports no test metrics.
+   */
   testFraction?: number;
   seed?: number;
   threads?: number;
@@ -41,6 +53,7 @@ export interface TrainReport {
   load: Loaded['report'];
   train_rows: number;
   test_rows: number;
+  split: { method: SplitMethod; test_fraction: number };
   /** Wall time of training alone (binning to model), ms. Not stored in the model: files must not vary run to run. */
   train_ms: number;
   rounds?: number;
@@ -122,6 +135,7 @@ export async function trainEnsemble(
   params: ForestParams | GbdtParams,
   threads: number,
   onProgress?: TrainRequest['onProgress'],
+  validation: SplitMethod = 'grouped-hash',
 ): Promise<{ ensemble: TreeEnsemble; rounds?: number }> {
   if (train.rows === 0) throw new AisocError('AISOC_ERR_VALIDATION', 'There are no rows to train on.');
   if (new Set(train.y).size < 2)
@@ -133,9 +147,14 @@ export async function trainEnsemble(
     const p = params as GbdtParams;
     let fit = train;
     let valid: Dataset | undefined;
-    if (p.earlyStoppingRounds > 0 && train.groups) {
-      // Early stopping watches a grouped validation split carved from the training rows only.
-      const vs = groupedSplit(train.groups, 0.1, p.seed + 1);
+    const canValidate = validation === 'time-within-class' ? train.times : train.groups;
+    if (p.earlyStoppingRounds > 0 && canValidate) {
+      // Early stopping watches a validation split carved from the training rows only, made
+      // the way the test split was: the latest 10 % of each class, or a grouped 10 %.
+      const vs =
+        validation === 'time-within-class'
+          ? timeSplitWithinClass(train.times!, train.y, 0.1)
+          : groupedSplit(train.groups!, 0.1, p.seed + 1);
       if (vs.test.length > 0 && vs.train.length > 0) {
         fit = subset(train, vs.train);
         valid = subset(train, vs.test);
@@ -172,20 +191,23 @@ export async function trainFromFile(req: TrainRequest): Promise<{ model: Model; 
   const fs = req.featureSet;
   const seed = req.seed ?? 1;
   const params = resolveParams(req.algorithm, req.params, seed);
-  const testFraction = req.testFraction ?? 0.2;
-  if (!(testFraction >= 0 && testFraction < 1))
+  if (req.testFraction !== undefined && !(req.testFraction >= 0 && req.testFraction < 1))
     throw new AisocError('AISOC_ERR_VALIDATION', 'The test fraction must be in [0, 1).', {
       field: 'test_fraction',
     });
   const loaded = await loadData(req.dataPath, fs, {
     labelColumn: req.labelColumn,
     groupColumn: req.groupColumn,
+    timeColumn: req.timeColumn,
     onProgress: (rows) => req.onProgress?.('load', rows),
   });
   const ds = loaded.dataset;
+  const timed = ds.times?.every(Number.isFinite) === true;
+  const method: SplitMethod = req.split ?? (timed ? 'time-within-class' : 'grouped-hash');
+  const testFraction = req.testFraction ?? (method === 'time-within-class' ? 0.3 : 0.2);
   const split =
-    testFraction > 0 && ds.groups
-      ? groupedSplit(ds.groups, testFraction, seed)
+    testFraction > 0
+      ? splitRows(ds, { method, test_fraction: testFraction, seed })
       : { train: Array.from({ length: ds.rows }, (_, i) => i), test: [] as number[] };
   const train = subset(ds, split.train);
   const test = subset(ds, split.test);
@@ -196,6 +218,7 @@ export async function trainFromFile(req: TrainRequest): Promise<{ model: Model; 
     params,
     req.threads ?? defaultThreads(),
     req.onProgress,
+    method,
   );
   const trainMs = performance.now() - t0;
   const model: Model = {
@@ -212,8 +235,10 @@ export async function trainFromFile(req: TrainRequest): Promise<{ model: Model; 
         rows_used: loaded.report.rows_used,
         rows_skipped: loaded.report.skipped,
         split: {
-          method: 'grouped-hash',
-          group_column: loaded.report.group_column,
+          method,
+          ...(method === 'time-within-class'
+            ? { time_column: loaded.report.time_column }
+            : { group_column: loaded.report.group_column }),
           test_fraction: testFraction,
           seed,
           train_rows: train.rows,
@@ -238,6 +263,7 @@ export async function trainFromFile(req: TrainRequest): Promise<{ model: Model; 
       load: loaded.report,
       train_rows: train.rows,
       test_rows: test.rows,
+      split: { method, test_fraction: testFraction },
       train_ms: trainMs,
       rounds,
       test: testReport,

@@ -14,9 +14,11 @@ import type { RuleSet } from './ruleset.ts';
  * number of matches expected on the events recorded beside it (the EVTX
  * converted to JSON, one or more JSON objects). Events are read through the
  * product's own source (the same normaliser ingestion uses), then offered
- * to the engine. As in SigmaHQ's own runner, `match_count` is the least
- * number of matches required (1 when omitted); more matches pass with a
- * warning, since several events of a sample may each be malicious.
+ * to the engine. `match_count` (1 when omitted) is the exact number of
+ * matches expected: a rule that matches more events than the case says is
+ * a failure (`over`), as is one that matches fewer (`under`) or none
+ * (`miss`). Counting over-matches as passes would hide a rule — or an
+ * engine — that fires on events it should not.
  */
 const InfoDoc = z.looseObject({
   id: z.string().optional(),
@@ -34,22 +36,32 @@ const InfoDoc = z.looseObject({
     .optional(),
 });
 
+/** How a case ended: the rule matched exactly, more, fewer (but some), none, or the case could not run. */
+export type RegressionOutcome = 'exact' | 'over' | 'under' | 'miss' | 'error';
+
 export interface RegressionFailure {
   rule_id: string;
   expected: number;
   got: number | null;
+  outcome: Exclude<RegressionOutcome, 'exact'>;
   reason: string;
   case: string;
 }
 
 export interface RegressionReport {
   cases: number;
+  /** Cases whose rule matched exactly match_count events (the only passes). */
   passed: number;
   failed: number;
-  /** Passed cases whose rule matched exactly match_count events. */
   exact: number;
-  /** Passed cases with more matches than match_count. */
-  warnings: Array<{ rule_id: string; expected: number; got: number; case: string }>;
+  /** More matches than match_count: failures. */
+  over: number;
+  /** Fewer matches than match_count, but at least one. */
+  under: number;
+  /** No match where match_count expected some. */
+  miss: number;
+  /** Cases that could not run (unreadable info.yml, rule not loaded, events missing or unreadable). */
+  errors: number;
   /** info.yml files without a (non-commented) regression_tests_info: nothing to run. */
   skipped: Array<{ case: string; reason: string }>;
   failures: RegressionFailure[];
@@ -87,7 +99,10 @@ export function runRegression(ruleSet: RuleSet, sources: SourceRegistry, dir: st
     passed: 0,
     failed: 0,
     exact: 0,
-    warnings: [],
+    over: 0,
+    under: 0,
+    miss: 0,
+    errors: 0,
     skipped: [],
     failures: [],
   };
@@ -106,10 +121,12 @@ export function runRegression(ruleSet: RuleSet, sources: SourceRegistry, dir: st
     } catch (err) {
       report.cases++;
       report.failed++;
+      report.errors++;
       report.failures.push({
         rule_id: '',
         expected: 0,
         got: null,
+        outcome: 'error',
         reason: `info.yml: ${describeError(err)}`,
         case: caseName,
       });
@@ -124,9 +141,14 @@ export function runRegression(ruleSet: RuleSet, sources: SourceRegistry, dir: st
     for (const t of tests) {
       report.cases++;
       const expected = t.match_count ?? 1;
-      const fail = (reason: string, got: number | null = null) => {
+      const fail = (
+        reason: string,
+        got: number | null = null,
+        outcome: RegressionFailure['outcome'] = 'error',
+      ) => {
         report.failed++;
-        report.failures.push({ rule_id: ruleId, expected, got, reason, case: caseName });
+        report[outcome === 'error' ? 'errors' : outcome]++;
+        report.failures.push({ rule_id: ruleId, expected, got, outcome, reason, case: caseName });
       };
       const rule = ruleSet.get(ruleId);
       if (rule?.kind !== 'detection') {
@@ -171,13 +193,20 @@ export function runRegression(ruleSet: RuleSet, sources: SourceRegistry, dir: st
         engine.matchEvent(e, (r) => {
           if (r === rule) got++;
         });
+      if (got > expected) {
+        fail(`${got} matches where the case expects ${expected}`, got, 'over');
+        continue;
+      }
       if (got < expected) {
-        fail('fewer matches than expected', got);
+        fail(
+          got === 0 ? 'no match' : `${got} matches where the case expects ${expected}`,
+          got,
+          got === 0 ? 'miss' : 'under',
+        );
         continue;
       }
       report.passed++;
-      if (got === expected) report.exact++;
-      else report.warnings.push({ rule_id: ruleId, expected, got, case: caseName });
+      report.exact++;
     }
   }
   return report;

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { normaliseRecords } from '../../pipeline/ingest.ts';
 import type { SourceRegistry } from '../../sources/index.ts';
+import { SigmaEngine } from './engine.ts';
 import type { CompiledCorrelation, CompiledRule, RuleSet } from './ruleset.ts';
 import { firedRules } from './samples.ts';
 
@@ -11,6 +12,12 @@ import { firedRules } from './samples.ts';
  * and each claim is checked on the technique's detonation log (one
  * CloudTrail file per technique, named after the technique id): at least
  * one claiming rule must fire on it.
+ *
+ * This checks claims; it does not measure detection. The pack's CloudTrail
+ * rules were written against these very detonation logs, so coverage here
+ * says each claim holds on the data it was made from — not how the rules do
+ * on attacks they have not seen. Read it beside their false alarms on
+ * normal activity ({@link alertsOnBenign}).
  */
 export interface StratusTechniqueResult {
   technique: string;
@@ -92,5 +99,57 @@ export function stratusCoverage(ruleSet: RuleSet, sources: SourceRegistry, dir: 
     ],
     unclaimed: results.filter((r) => r.claimed_by.length === 0).map((r) => r.technique),
     results,
+  };
+}
+
+export interface BenignAlertReport {
+  /** Records offered, and the events they normalised to. */
+  records: number;
+  events: number;
+  /** Alerts the rule set raised (detection and correlation rules, every level). */
+  alerts: number;
+  /** Events at least one alert cites. */
+  alerted_events: number;
+  /** Alerts per rule title, most first. */
+  by_rule: Array<{ rule: string; alerts: number }>;
+}
+
+/**
+ * The alerts a rule set raises on records the caller declares benign: its
+ * false alarms there. Coverage on detonation logs says a claimed rule fires;
+ * this says what the same rules cost on normal activity.
+ *
+ * @example
+ * const fa = alertsOnBenign(ruleSet, sources, benignRecords);
+ * fa.alerts // false alarms
+ */
+export function alertsOnBenign(
+  ruleSet: RuleSet,
+  sources: SourceRegistry,
+  records: readonly unknown[],
+): BenignAlertReport {
+  const n = normaliseRecords(
+    sources.get('cloudtrail'),
+    records.map((v) => ({ value: v })),
+    new Date().toISOString(),
+  );
+  // Correlations need events in time order.
+  const events = n.events.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  const engine = new SigmaEngine(ruleSet);
+  const matches = [...engine.process(events), ...engine.flush()];
+  const cited = new Set<string>();
+  const byRule = new Map<string, number>();
+  for (const m of matches) {
+    for (const e of m.events) cited.add(e.id);
+    byRule.set(m.rule.title, (byRule.get(m.rule.title) ?? 0) + 1);
+  }
+  return {
+    records: records.length,
+    events: events.length,
+    alerts: matches.length,
+    alerted_events: cited.size,
+    by_rule: [...byRule]
+      .map(([rule, alerts]) => ({ rule, alerts }))
+      .sort((a, b) => b.alerts - a.alerts || a.rule.localeCompare(b.rule)),
   };
 }

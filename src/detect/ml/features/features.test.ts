@@ -158,8 +158,8 @@ describe('cloudtrail-behavioral', () => {
     expect(c(second, 'log_seconds_since_last')).toBeCloseTo(Math.log1p(60), 10);
     const third = cloudtrailBehavioral.fromEvent(
       ct({
-        eventName: 'GetPasswordData',
-        eventSource: 'ec2.amazonaws.com',
+        eventName: 'StopLogging',
+        eventSource: 'cloudtrail.amazonaws.com',
         sourceIPAddress: '203.0.113.7',
         eventTime: '2024-03-09T23:17:00Z',
       }),

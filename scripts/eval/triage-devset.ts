@@ -1,21 +1,35 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { Detector } from '../detect/types.ts';
-import { normaliseRecords } from '../pipeline/ingest.ts';
-import type { SeverityName } from '../schema/common.ts';
-import type { NormalisedEvent } from '../schema/event.ts';
-import type { SecurityAlert } from '../schema/verdict.ts';
-import { frameBody } from '../sources/framing.ts';
-import type { SourceRegistry } from '../sources/index.ts';
-import { readWazuhRules, readWazuhRuleTests } from '../sources/wazuh/ruleset.ts';
-import { wazuhSeverity } from '../sources/wazuh/severity.ts';
-import type { TriageCase } from './eval.ts';
+import type { TriageCase } from '../../src/analyst/eval.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import type { Detector } from '../../src/detect/types.ts';
+import { normaliseRecords } from '../../src/pipeline/ingest.ts';
+import { openRuntime } from '../../src/runtime.ts';
+import type { SeverityName } from '../../src/schema/common.ts';
+import type { NormalisedEvent } from '../../src/schema/event.ts';
+import type { SecurityAlert } from '../../src/schema/verdict.ts';
+import { frameBody } from '../../src/sources/framing.ts';
+import { SourceRegistry } from '../../src/sources/index.ts';
+import { readWazuhRules, readWazuhRuleTests } from '../../src/sources/wazuh/ruleset.ts';
+import { wazuhSeverity } from '../../src/sources/wazuh/severity.ts';
+import { silentLogger } from '../../src/telemetry/logger.ts';
+import { isAttackRun } from './invictus.ts';
 
 /**
- * A triage development set built from the public data in ../shared/data.
- * Labels follow documented rules (docs/analyst.md), never the analyst under
- * test:
+ * EVALUATION SCRIPT, specific to the public data sets in ../shared/data — never
+ * imported by product code (src/):
+ *
+ *   node --import tsx scripts/eval/triage-devset.ts [--shared DIR] --out FILE.jsonl
+ *
+ * then `aisoc eval triage --data FILE.jsonl` scores an analyst on it.
+ *
+ * A triage development set whose labels are KEYWORD HEURISTICS, not ground
+ * truth: they follow documented rules (docs/analyst.md), never the analyst
+ * under test, but a rule's words and groups are a guess at whether its alert
+ * is an attack. Scores on it measure agreement with these heuristics. The
+ * ground-truth measure is scripts/eval/triage-invictus.ts.
+ *
  *
  * - Wazuh ruleset tests joined with their rules: a true positive when the
  *   rule's groups name an attack (attacks, authentication failures in bulk,
@@ -122,7 +136,8 @@ export function wazuhCases(root: string): TriageCase[] {
   return out;
 }
 
-function alertsFrom(events: NormalisedEvent[], detectors: Detector[], idPrefix: string) {
+/** Alerts in the seed's SecurityAlert shape from what the detectors raise on some events. */
+export function alertsFrom(events: NormalisedEvent[], detectors: Detector[], idPrefix: string) {
   const out: Array<{ alert: SecurityAlert; events: NormalisedEvent[] }> = [];
   for (const d of detectors) {
     const found = d.detect(events);
@@ -202,9 +217,8 @@ export function cloudtrailCases(
   }
   const invictus = join(dataDir, 'cloudtrail', 'invictus', 'records-dev.json');
   if (existsSync(invictus)) {
-    const benign = cloudtrailEvents(sources, invictus).filter(
-      (e) => !String(e.cloud?.user_agent ?? '').includes('stratus-red-team'),
-    );
+    // The benign part by the data set's documented marker (invictus.ts).
+    const benign = cloudtrailEvents(sources, invictus).filter((e) => !isAttackRun(e.raw));
     for (const { alert } of alertsFrom(benign, detectors, 'invictus-benign')) {
       out.push({ alert, label: { is_true_positive: false }, origin: 'cloudtrail-benign' });
     }
@@ -260,4 +274,41 @@ export function buildTriageDevSet(
     ...cloudtrailCases(dataDir, sources, detectors),
     ...suricataCases(dataDir),
   ];
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const opt = (name: string) => {
+    const i = args.indexOf(`--${name}`);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const shared = resolve(
+    opt('shared') ?? process.env.AISOC_SHARED_DATA ?? join(import.meta.dirname, '../../../shared/data'),
+  );
+  const out = opt('out') ?? join('.aisoc', 'devsets', 'triage-dev.jsonl');
+  const config = loadConfig({ env: {}, overrides: { log_level: 'silent' } });
+  const rt = await openRuntime(config, { inMemory: true });
+  try {
+    const cases = buildTriageDevSet(
+      shared,
+      new SourceRegistry(config.sources, silentLogger()),
+      rt.detectors.filter((d) => d.name !== 'upstream'),
+    );
+    if (cases.length === 0) throw new Error(`No data found under ${shared}`);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, `${cases.map((c) => JSON.stringify(c)).join('\n')}\n`);
+    const by: Record<string, { n: number; true_positives: number }> = {};
+    for (const c of cases) {
+      const o = by[c.origin ?? 'other'] ?? { n: 0, true_positives: 0 };
+      by[c.origin ?? 'other'] = o;
+      o.n++;
+      if (c.label.is_true_positive) o.true_positives++;
+    }
+    console.error(`Wrote ${cases.length} cases to ${out} (labels: keyword heuristics, not ground truth).`);
+    process.stdout.write(
+      `${JSON.stringify({ n: cases.length, labels: 'keyword heuristics', by_origin: by, out })}\n`,
+    );
+  } finally {
+    await rt.close();
+  }
 }
