@@ -76,6 +76,7 @@ export function unreachable(base: string, err: unknown): AisocError {
 }
 
 function codeForStatus(status: number): ErrorCode {
+  if (status >= 300 && status < 400) return 'AISOC_ERR_BAD_URL';
   if (status === 401) return 'AISOC_ERR_UNAUTHORIZED';
   if (status === 403) return 'AISOC_ERR_FORBIDDEN';
   if (status === 404) return 'AISOC_ERR_NOT_FOUND';
@@ -103,7 +104,9 @@ export function answerError(base: string, status: number, body: Record<string, u
       ? `The server at ${base} refused the API key (401): ${said} Check --key or AISOC_API_KEY.`
       : status === 403
         ? `The API key is not allowed to do this (403): ${said}`
-        : `The server at ${base} answered ${status}: ${said}`;
+        : status >= 300 && status < 400
+          ? `The server at ${base} answered a redirect (${status}); redirects are not followed, so the key never leaves for another address: give the final URL with --url.`
+          : `The server at ${base} answered ${status}: ${said}`;
   return new AisocError(code, message, {
     ...(typeof body.field === 'string' ? { field: body.field } : {}),
     details: {
@@ -144,6 +147,8 @@ export async function remote<T = Record<string, unknown>>(
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      // The key must not travel to wherever a redirect points.
+      redirect: 'manual',
     });
   } catch (err) {
     throw unreachable(base, err);

@@ -50,6 +50,8 @@ export async function postJson(
       headers: { 'content-type': 'application/json', accept: 'application/json', ...options.headers },
       body: JSON.stringify(payload),
       signal: options.signal,
+      // A redirect would re-send the prompt (alert data) to wherever the answer points: never follow one.
+      redirect: 'manual',
     });
   } catch (err) {
     if (options.signal.aborted) throw err;
@@ -57,6 +59,13 @@ export async function postJson(
       kind: 'network',
       cause: err,
     });
+  }
+  if (res.status >= 300 && res.status < 400) {
+    await res.body?.cancel();
+    throw new UpstreamError(
+      `HTTP ${res.status}: the endpoint redirects${redirectTarget(res)}; redirects are not followed, configure the final URL`,
+      { kind: 'http', status: res.status },
+    );
   }
   const text = await readCapped(res, options.maxResponseBytes, options.signal);
   let body: unknown;
@@ -130,4 +139,15 @@ export function networkReason(err: unknown): string {
   const socket = codes.find((c) => c.startsWith('E') && !c.startsWith('ERR_'));
   if (socket ?? codes[0]) return (socket ?? codes[0])!;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** ` to <origin>` of a redirect's Location, for the message (never the path: it may carry tokens). */
+function redirectTarget(res: Response): string {
+  const location = res.headers.get('location');
+  if (!location) return '';
+  try {
+    return ` to ${new URL(location, res.url).origin}`;
+  } catch {
+    return '';
+  }
 }

@@ -113,6 +113,8 @@ function httpSender(url: string, key: string): Sender {
               'content-encoding': 'gzip',
             },
             body,
+            // The key and the events must not travel to wherever a redirect points.
+            redirect: 'manual',
           });
         } catch (err) {
           // The server is down or restarting: marked retryable, so a follower waits and sends the batch again.

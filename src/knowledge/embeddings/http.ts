@@ -36,7 +36,17 @@ export async function postJson(url: string, body: unknown, options: PostOptions)
         headers: { 'content-type': 'application/json', accept: 'application/json', ...options.headers },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(options.timeoutMs),
+        // A redirect would re-send the texts to wherever the answer points: never follow one.
+        redirect: 'manual',
       });
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel();
+        throw new AisocError(
+          'AISOC_ERR_EMBEDDINGS',
+          `${options.what} at ${url} answered ${res.status} (a redirect); redirects are not followed, configure the final URL.`,
+          { field: 'knowledge.embeddings.url', details: { status: res.status } },
+        );
+      }
       const text = await res.text();
       if (res.ok) {
         try {
