@@ -202,6 +202,41 @@ describe('correlation', () => {
     expect(back!.incident_id).toBe(other.incident_id);
   });
 
+  it('sees one address in its IPv4-mapped IPv6 spelling: one incident, and the suppression still holds', async () => {
+    const c = new Correlator({
+      dedupeWindowMs: HOUR,
+      groupWindowMs: 4 * HOUR,
+      groupBy: ['ip'],
+      suppressions: async () => [
+        {
+          id: '0190b6c4-5f1e-7c3a-9d2b-000000000002',
+          rule_id: 'mapped-noisy',
+          entity_type: 'ip',
+          entity_value: '198.51.100.23',
+          expires_at: '2099-01-01T00:00:00.000Z',
+          reason: 'case closed as false positive',
+          created_by: 'analyst',
+          created_at: at(0),
+        },
+      ],
+    });
+    const [plain] = await c.correlate(
+      [candidate('mapped-a', makeEvent({ src_endpoint: { ip: '198.51.100.23' }, time: at(0) }))],
+      store,
+    );
+    const [mapped] = await c.correlate(
+      [candidate('mapped-b', makeEvent({ src_endpoint: { ip: '::FFFF:c633:6417' }, time: at(1) }))],
+      store,
+    );
+    expect(mapped!.entities).toContainEqual({ type: 'ip', value: '198.51.100.23' });
+    expect(mapped!.incident_id).toBe(plain!.incident_id);
+    const [silenced] = await c.correlate(
+      [candidate('mapped-noisy', makeEvent({ src_endpoint: { ip: '::ffff:198.51.100.23' }, time: at(2) }))],
+      store,
+    );
+    expect(silenced!.status).toBe('suppressed');
+  });
+
   it('queues changed alerts and incidents for triage in the same transaction', async () => {
     const stage = correlateStage(correlator());
     const ctx = { store, logger: silentLogger(), metrics: createMetrics({ defaultMetrics: false }) };

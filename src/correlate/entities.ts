@@ -1,9 +1,23 @@
+import { parseIp } from '../net/ip.ts';
 import type { Entity, EntityType } from '../schema/common.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
 
+/**
+ * One spelling per entity: an address in its canonical form, IPv4-mapped
+ * IPv6 as the IPv4 address it carries (`::ffff:10.0.0.5` and `10.0.0.5` are
+ * one attacker, one incident, one suppression).
+ *
+ * @example canonicalEntityValue('ip', '::FFFF:7f00:1') // '127.0.0.1'
+ */
+export function canonicalEntityValue(type: EntityType | string, value: string): string {
+  const v = value.trim();
+  if (type === 'ip') return parseIp(v)?.text ?? v;
+  return v;
+}
+
 function add(out: Map<string, Entity>, type: EntityType, value: string | undefined): void {
   if (!value) return;
-  const v = value.trim();
+  const v = canonicalEntityValue(type, value);
   if (!v || v === '-' || v === 'unknown') return;
   out.set(`${type}:${v.toLowerCase()}`, { type, value: v });
 }
@@ -37,5 +51,5 @@ export function mergeEntities(lists: Entity[][]): Entity[] {
 }
 
 export function entityKey(en: Entity): string {
-  return `${en.type}:${en.value.toLowerCase()}`;
+  return `${en.type}:${canonicalEntityValue(en.type, en.value).toLowerCase()}`;
 }

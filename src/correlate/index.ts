@@ -7,7 +7,7 @@ import type { Incident } from '../schema/incident.ts';
 import type { Suppression } from '../schema/response.ts';
 import type { Repositories } from '../store/index.ts';
 import { techniquesAndTactics } from './attack-tags.ts';
-import { entityKey, eventEntities, mergeEntities } from './entities.ts';
+import { canonicalEntityValue, entityKey, eventEntities, mergeEntities } from './entities.ts';
 import { detectionPriority, maxLevel } from './priority.ts';
 
 export interface CorrelateOptions {
@@ -32,7 +32,10 @@ export function suppressedBy(
     (s) =>
       alert.detections.some((d) => d.rule_id === s.rule_id) &&
       alert.entities.some(
-        (e) => e.type === s.entity_type && e.value.toLowerCase() === s.entity_value.toLowerCase(),
+        (e) =>
+          e.type === s.entity_type &&
+          canonicalEntityValue(e.type, e.value).toLowerCase() ===
+            canonicalEntityValue(s.entity_type, s.entity_value).toLowerCase(),
       ),
   );
 }
