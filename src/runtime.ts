@@ -110,6 +110,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     dataDir: options.inMemory ? undefined : config.data_dir,
     db: store.client,
     logger,
+    metrics,
   });
   if ((options.warmKnowledge ?? options.retention) && config.knowledge.load === 'background')
     knowledge.start();

@@ -118,6 +118,12 @@ export const KnowledgeConfig = z
       .describe(
         'background: servers start loading ATT&CK at once and answer 503 with Retry-After until ready; lazy: load on first use',
       ),
+    cache_index: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Keep the built ATT&CK index (documents, BM25, mapper) under <data_dir>/cache/, keyed by its inputs, so a restart loads it instead of rebuilding',
+      ),
     persist: z
       .boolean()
       .default(true)

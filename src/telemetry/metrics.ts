@@ -114,6 +114,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Events deleted by retention',
       registers: r,
     }),
+    // --- knowledge base ------------------------------------------------------------
+    knowledgeIndexLoads: new Counter({
+      name: 'aisoc_knowledge_index_loads_total',
+      help: 'ATT&CK index loads by origin (worker: built on a worker thread; cache: read from <data_dir>/cache; inline: built on the main thread, tests)',
+      labelNames: ['origin'] as const,
+      registers: r,
+    }),
     // --- LLM backends ---------------------------------------------------------------
     llmRequests: new Counter({
       name: 'aisoc_llm_requests_total',
