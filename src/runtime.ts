@@ -64,6 +64,8 @@ export interface RuntimeOptions {
   worker?: boolean;
   /** Use this LLM backend instead of the configured one (tests: the gullible model). */
   llm?: LlmBackend | null;
+  /** Tests only: hold the knowledge-index worker once it has built while `[0]` is 1 (see KnowledgeBaseOptions.holdBuild). */
+  knowledgeBuildHold?: Int32Array;
 }
 
 /**
@@ -111,6 +113,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     db: store.client,
     logger,
     metrics,
+    ...(options.knowledgeBuildHold ? { holdBuild: options.knowledgeBuildHold } : {}),
   });
   if ((options.warmKnowledge ?? options.retention) && config.knowledge.load === 'background')
     knowledge.start();

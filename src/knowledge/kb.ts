@@ -314,10 +314,11 @@ export class KnowledgeBase {
       let opened: Uint8Array | undefined;
       if (cached) {
         try {
-          this.useIndex(cached);
+          await this.useIndex(cached);
           opened = cached;
           this.index = { origin: 'cache', bytes: cached.byteLength };
         } catch (err) {
+          if (err instanceof Closing) throw err;
           this.warn(`The cached knowledge index is unusable (${describeError(err)}); rebuilding it.`);
         }
       }
@@ -358,15 +359,15 @@ export class KnowledgeBase {
       }
     }
     await this.pause();
-    this.useIndex(bytes);
+    await this.useIndex(bytes);
     this.index.bytes = bytes.byteLength;
     this.options.metrics?.knowledgeIndexLoads.inc({ origin: this.index.origin ?? 'inline' });
   }
 
   /** Open an index snapshot and put it in place (throws, changing nothing, if it is unusable). */
-  private useIndex(bytes: Uint8Array): void {
+  private async useIndex(bytes: Uint8Array): Promise<void> {
     const description = BUILTIN_COLLECTIONS.find((c) => c.name === 'mitre_attack')!.description;
-    const index = openAttackIndex(bytes, description);
+    const index = await openAttackIndex(bytes, description, this.pause);
     this.collections.set('mitre_attack', index.collection);
     this.mapper = index.mapper;
     this.attack = index.catalog;

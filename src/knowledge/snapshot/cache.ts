@@ -61,7 +61,9 @@ export function cachedIndexPath(dir: string, key: string): string {
 /** The cached index for `key`, if there is one (read off the event loop). */
 export async function readCachedIndex(dir: string, key: string): Promise<Uint8Array | undefined> {
   try {
-    return new Uint8Array(await readFile(cachedIndexPath(dir, key)));
+    // A view, not a copy: the file is tens of megabytes.
+    const b = await readFile(cachedIndexPath(dir, key));
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch {
     return undefined;
   }

@@ -45,13 +45,18 @@ export function buildAttackIndex(attack: AttackKnowledge, options: AttackIndexOp
 
 /**
  * Open a snapshot {@link buildAttackIndex} made: views over its bytes and a
- * few small maps by id, in milliseconds.
+ * few small maps by id, tens of milliseconds in all, yielding (`pause`)
+ * between the parts.
  */
-export function openAttackIndex(bytes: Uint8Array | ArrayBuffer, description: string): AttackIndex {
+export async function openAttackIndex(
+  bytes: Uint8Array | ArrayBuffer,
+  description: string,
+  pause: () => Promise<void> = () => new Promise((r) => setImmediate(r)),
+): Promise<AttackIndex> {
   const r = SnapshotReader.open(bytes);
-  return {
-    catalog: AttackCatalog.readFrom(r, 'attack'),
-    collection: Collection.readFrom(r, 'mitre_attack', 'mitre_attack', description),
-    mapper: TechniqueMapper.readFrom(r, 'mapper'),
-  };
+  const catalog = AttackCatalog.readFrom(r, 'attack');
+  await pause();
+  const collection = Collection.readFrom(r, 'mitre_attack', 'mitre_attack', description);
+  await pause();
+  return { catalog, collection, mapper: TechniqueMapper.readFrom(r, 'mapper') };
 }
