@@ -16,6 +16,7 @@ import { describeError } from './errors.ts';
 import { KnowledgeBase } from './knowledge/kb.ts';
 import { EmbeddedRunner, EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { IngestService } from './pipeline/ingest.ts';
+import { PressureMonitor, type PressureSample } from './pipeline/pressure.ts';
 import type { PipelineRunner } from './pipeline/runner.ts';
 import type { AnyStage } from './pipeline/stage.ts';
 import { ACTION_FACTORIES } from './respond/actions/index.ts';
@@ -41,6 +42,8 @@ export interface Runtime {
   response?: ResponseComponents;
   /** ATT&CK, runbooks, incidents and CVEs for retrieval, and the text→technique mapper (loads in the background). */
   readonly knowledge: KnowledgeBase;
+  /** Event-loop delay and memory, as admission sees them. */
+  readonly pressure: PressureMonitor;
   /** Stop the runner (draining it), timers, and the store. */
   close(): Promise<void>;
 }
@@ -66,6 +69,8 @@ export interface RuntimeOptions {
   llm?: LlmBackend | null;
   /** Tests only: hold the knowledge-index worker once it has built while `[0]` is 1 (see KnowledgeBaseOptions.holdBuild). */
   knowledgeBuildHold?: Int32Array;
+  /** Tests only: measure pressure with this instead of the event loop and RSS (take readings with `pressure.sample()`). */
+  pressureProbe?: () => PressureSample;
 }
 
 /**
@@ -104,7 +109,13 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     detectStage(detectors),
     correlateStage(correlator, { onQueued: () => wakeTriage?.() }),
   ];
-  const runner = new EmbeddedRunner({ store, logger, metrics, config: config.pipeline, stages });
+  const pressure = new PressureMonitor({
+    config: config.pipeline,
+    metrics,
+    ...(options.pressureProbe ? { probe: options.pressureProbe } : {}),
+  });
+  pressure.start();
+  const runner = new EmbeddedRunner({ store, logger, metrics, config: config.pipeline, stages, pressure });
   await runner.start();
   const ingest = new IngestService({ sources, runner, metrics, config, logger });
   const knowledge = new KnowledgeBase({
@@ -192,6 +203,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     detectors,
     ml,
     knowledge,
+    pressure,
     ...(response ? { response } : {}),
     async close() {
       if (closed) return;
@@ -201,6 +213,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
       await response?.worker.stop();
       await ml?.flush();
       await knowledge.close();
+      pressure.stop();
       await store.close();
     },
   };

@@ -40,6 +40,8 @@ export async function startServer(
     const admin = await ensureAdminKey(runtime.store, config.data_dir);
     app = await build({ runtime, logRequests: config.log_level === 'debug' || config.log_level === 'trace' });
     await app.listen({ host: config.server.host, port: config.server.port });
+    // Start-up held the event loop (database, rules, routes); that is not load, so admission starts afresh.
+    runtime.pressure.reset();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
     const host =

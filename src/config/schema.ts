@@ -74,6 +74,28 @@ export const PipelineConfig = z
       .min(256)
       .default(64 * 1024)
       .describe('Rejected input kept per dead letter, in bytes (longer records are truncated)'),
+    max_event_loop_delay_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(200)
+      .describe(
+        'Refuse new input with 503 AISOC_ERR_UNDER_PRESSURE while the event loop was delayed longer than this in the last sample window, in ms (0 disables); /health is never refused',
+      ),
+    max_rss_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(1024 * 1024 * 1024)
+      .describe(
+        'Refuse new input with 503 AISOC_ERR_UNDER_PRESSURE while the resident set size is above this and accepted events are still being processed, in bytes (0 disables)',
+      ),
+    pressure_sample_ms: z
+      .number()
+      .int()
+      .min(10)
+      .default(250)
+      .describe('How often event-loop delay and memory are sampled for admission, in ms'),
   })
   .describe('Pipeline runner');
 

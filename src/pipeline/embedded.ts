@@ -4,6 +4,7 @@ import { AisocError, describeError } from '../errors.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
 import type { DeadLetterInput, Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { PressureMonitor } from './pressure.ts';
 import { BoundedQueue, Mutex } from './queue.ts';
 import type { PipelineRunner, PipelineStats, StageStats, SubmitInput, SubmitResult } from './runner.ts';
 import type { AnyStage, Rejection, StageContext } from './stage.ts';
@@ -26,6 +27,8 @@ export interface EmbeddedRunnerOptions {
   config: PipelineConfig;
   /** Stages every event passes, in order; the last one's outputs are discarded (stages persist what they produce). */
   stages: AnyStage[];
+  /** Event-loop delay and memory, checked by `admit` beside the queue. */
+  pressure?: PressureMonitor;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -102,13 +105,26 @@ export class EmbeddedRunner implements PipelineRunner {
   }
 
   admit(n: number): void {
-    if (this.closing)
+    this.admitQueue(n, () => this.opts.pressure?.check(this.pending > 0));
+  }
+
+  /**
+   * The queue's part of admission, which `submit` repeats: input already
+   * decoded is stored if the queue has room, whatever the pressure, since
+   * refusing it then would only make the client send it again.
+   */
+  private admitQueue(n: number, before?: () => void): void {
+    if (this.closing) {
+      this.opts.metrics.admissionRefusals.inc({ reason: 'shutting_down' });
       throw new AisocError('AISOC_ERR_SHUTTING_DOWN', 'The server is shutting down; retry later.', {
         retryAfterSeconds: 5,
       });
+    }
+    before?.();
     const cap = this.opts.config.queue_capacity;
     // A batch larger than the whole capacity is admitted only into an empty pipeline, so it can never wait forever.
     if (this.pending > 0 && this.pending + n > cap) {
+      this.opts.metrics.admissionRefusals.inc({ reason: 'queue' });
       const retryAfter = Math.max(1, Math.min(60, Math.ceil(this.pending / Math.max(this.rate, 1))));
       throw new AisocError(
         'AISOC_ERR_OVERLOADED',
@@ -120,7 +136,7 @@ export class EmbeddedRunner implements PipelineRunner {
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
     return this.submitLock.run(async () => {
-      this.admit(input.events.length);
+      this.admitQueue(input.events.length);
       const { store } = this.opts;
       const deadLetters = input.deadLetters.map((d) => ({
         ...d,

@@ -73,7 +73,9 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   const e = err instanceof AisocError ? err : fromFastify(err);
   if (e) {
     if (e.retryAfterSeconds !== undefined) reply.header('retry-after', String(e.retryAfterSeconds));
-    if (e.status >= 500) req.log.error({ err }, 'A request failed.');
+    // Shedding load is the server working as designed: counted (aisoc_admission_refusals_total), not logged per request.
+    if (e.status >= 500 && e.code !== 'AISOC_ERR_UNDER_PRESSURE' && e.code !== 'AISOC_ERR_SHUTTING_DOWN')
+      req.log.error({ err }, 'A request failed.');
     return reply.code(e.status).send(e.toJSON());
   }
   req.log.error({ err }, 'A request failed with an unexpected error.');
