@@ -240,6 +240,20 @@ export const IntegrationsConfig = z
   })
   .describe('Other products AI-SOC talks to');
 
+export const EmbeddedDbConfig = z
+  .strictObject({
+    shared_buffers_mb: z
+      .number()
+      .int()
+      .min(1)
+      .max(4096)
+      .default(32)
+      .describe(
+        'PostgreSQL shared_buffers of the embedded database (PGlite), in MiB: its page cache, resident in the server process from the start (the operating system caches the files beneath it)',
+      ),
+  })
+  .describe('The embedded database (PGlite), used when database_url is not set');
+
 export const AppConfig = z
   .strictObject({
     data_dir: z
@@ -254,6 +268,7 @@ export const AppConfig = z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info')
       .describe('Log level (env AISOC_LOG_LEVEL)'),
+    embedded_db: EmbeddedDbConfig.default(EmbeddedDbConfig.parse({})),
     server: ServerConfig.default(ServerConfig.parse({})),
     pipeline: PipelineConfig.default(PipelineConfig.parse({})),
     retention: RetentionConfig.default(RetentionConfig.parse({})),

@@ -9,6 +9,9 @@ import { BoundedQueue, Mutex } from './queue.ts';
 import type { PipelineRunner, PipelineStats, StageStats, SubmitInput, SubmitResult } from './runner.ts';
 import type { AnyStage, Rejection, StageContext } from './stage.ts';
 
+/** Events (or dead letters) per insert statement. */
+const INSERT_SLICE = 100;
+
 /** The log position every event stage has passed; persisted after each batch. */
 export const EVENTS_OFFSET = 'events';
 
@@ -143,8 +146,19 @@ export class EmbeddedRunner implements PipelineRunner {
         record: truncate(d.record, this.opts.config.dead_letter_record_bytes),
       }));
       const result = await store.transaction(async (tx) => {
-        const r = await tx.events.insert(input.events);
-        await tx.deadLetters.insert(deadLetters);
+        // One statement per slice: the embedded database runs each on this thread, so a large body
+        // inserted in one statement would hold the event loop for all of it. One transaction still.
+        const r: { stored: Array<{ seq: number; id: string }>; duplicates: number } = {
+          stored: [],
+          duplicates: 0,
+        };
+        for (let i = 0; i < input.events.length; i += INSERT_SLICE) {
+          const part = await tx.events.insert(input.events.slice(i, i + INSERT_SLICE));
+          r.stored.push(...part.stored);
+          r.duplicates += part.duplicates;
+        }
+        for (let i = 0; i < deadLetters.length; i += INSERT_SLICE)
+          await tx.deadLetters.insert(deadLetters.slice(i, i + INSERT_SLICE));
         return r;
       });
       const byId = new Map(input.events.map((e) => [e.id, e]));

@@ -1,0 +1,402 @@
+/**
+ * `npm run bench -- overload [--quick] [--seconds=60]`: the server under ten
+ * times the ingest rate it can sustain.
+ *
+ * It starts the real server as `aisoc serve` does (a child process, a fresh
+ * data directory, an admin key from AISOC_ADMIN_KEY), samples its resident
+ * set size throughout, and:
+ *  1. start: the peak RSS while the knowledge base builds (from spawn until
+ *     GET /collections says ready), and the time it took;
+ *  2. idle: RSS once the server has been idle for a few seconds;
+ *  3. sustainable rate: closed-loop ingestion (4 clients, each sending its
+ *     next request when the last is answered) for some seconds, then the time
+ *     until the pipeline has processed everything: events / total time;
+ *  4. overload: an open-loop client sending at 10× that rate for 60 s (each
+ *     request leaves at its scheduled time, answered or not), while another
+ *     connection asks GET /health every 100 ms;
+ *  5. after the pipeline drains, the server is stopped and the store read
+ *     back: every acknowledged event must be there, once, and nothing else.
+ *
+ * Targets (PASS/FAIL): /health p99 ≤ 250 ms; peak RSS under overload ≤ 2×
+ * idle; acknowledged = stored; RSS ≤ 800 MB at start and ≤ 500 MB idle.
+ * Every figure depends on the machine; the benchmark prints what it measured.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unwrapCloudTrail } from '../src/sources/cloudtrail/parse.ts';
+import { expandInputs, readInputDocs } from '../src/sources/files.ts';
+import { frameBody } from '../src/sources/framing.ts';
+import { openStore } from '../src/store/index.ts';
+import { SHARED_DATA } from '../test/helpers/data.ts';
+import { BIN, REPO } from '../test/helpers/process.ts';
+import { percentile, report } from './_util.ts';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const flag = (name: string, fallback: number) => {
+  const a = args.find((x) => x.startsWith(`--${name}=`));
+  return a ? Number(a.split('=')[1]) : fallback;
+};
+const OVERLOAD_S = flag('seconds', quick ? 15 : 60);
+const SUSTAIN_S = flag('sustain-seconds', quick ? 8 : 20);
+const FACTOR = flag('factor', 10);
+const PER_REQUEST = 100;
+const IDLE_SETTLE_MS = quick ? 5_000 : 10_000;
+const MiB = 1024 * 1024;
+
+// ------------------------------------------------------------------ records
+
+/** CloudTrail records to send: the shared real ones when present, else a synthetic one. */
+async function baseRecords(): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  const files = await expandInputs([join(SHARED_DATA, 'cloudtrail')]).catch(() => []);
+  for (const f of files) {
+    for (const doc of readInputDocs(f)) {
+      let framed: ReturnType<typeof frameBody>;
+      try {
+        framed = frameBody(doc.text, 'json');
+      } catch {
+        continue;
+      }
+      for (const r of framed)
+        for (const rec of unwrapCloudTrail(r.value))
+          if (typeof rec === 'object' && rec !== null && 'eventName' in rec && 'eventTime' in rec)
+            out.push(rec as Record<string, unknown>);
+      if (out.length >= 5_000) return out;
+    }
+  }
+  if (out.length) return out;
+  return [
+    {
+      eventVersion: '1.08',
+      eventTime: '2026-01-01T00:00:00Z',
+      eventSource: 'ec2.amazonaws.com',
+      eventName: 'DescribeInstances',
+      awsRegion: 'eu-west-1',
+      sourceIPAddress: '203.0.113.7',
+      userIdentity: { type: 'IAMUser', userName: 'bench', accountId: '123456789012' },
+      requestParameters: { instancesSet: {} },
+    },
+  ];
+}
+
+const base = await baseRecords();
+const runTag = randomBytes(4).toString('hex');
+let bodySeq = 0;
+/** A request body of PER_REQUEST records with fresh event ids; returns the ids too. */
+function makeBody(): { body: string; ids: string[] } {
+  const n = bodySeq++;
+  const ids: string[] = [];
+  const records = Array.from({ length: PER_REQUEST }, (_, i) => {
+    const id = `ovl-${runTag}-${n}-${i}`;
+    ids.push(id);
+    return { ...base[(n * PER_REQUEST + i) % base.length]!, eventID: id };
+  });
+  return { body: JSON.stringify({ Records: records }), ids };
+}
+
+// ------------------------------------------------------------------ the server
+
+const dataDir = mkdtempSync(join(tmpdir(), 'aisoc-bench-overload-'));
+const adminKey = randomBytes(32).toString('hex');
+const spawnedAt = performance.now();
+const child: ChildProcess = spawn(
+  process.execPath,
+  [
+    // Diagnosis: e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
+    ...(process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    BIN,
+    'serve',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    'warn',
+  ],
+  {
+    cwd: REPO,
+    env: { ...process.env, AISOC_ADMIN_KEY: adminKey, AISOC_CONFIG: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  },
+);
+let output = '';
+child.stdout!.on('data', (d) => {
+  output += d;
+});
+child.stderr!.on('data', (d) => {
+  output += d;
+});
+
+function childRss(): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** RSS samples every 100 ms, and the peak within a phase. */
+let phasePeak = 0;
+const rssTimer = setInterval(() => {
+  phasePeak = Math.max(phasePeak, childRss());
+}, 100);
+rssTimer.unref();
+
+const url = await new Promise<string>((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 180_000);
+  const onData = () => {
+    const m = /serving on (http:\/\/\S+)/.exec(output);
+    if (m) {
+      clearTimeout(timer);
+      resolve(m[1]!);
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  child.on('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
+});
+const listeningMs = performance.now() - spawnedAt;
+const { hostname, port } = new URL(url);
+
+// ------------------------------------------------------------------ HTTP
+
+const ingestAgent = new Agent({ keepAlive: true, maxSockets: 256 });
+const healthAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+interface Reply {
+  status: number;
+  body: string;
+  ms: number;
+}
+
+function http(
+  method: string,
+  path: string,
+  agent: Agent,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const req = request({ host: hostname, port, method, path, agent, headers: { ...headers } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body: Buffer.concat(chunks).toString('utf8'),
+          ms: performance.now() - started,
+        }),
+      );
+      res.on('error', () => resolve({ status: 0, body: '', ms: performance.now() - started }));
+    });
+    req.setTimeout(300_000, () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, body: '', ms: performance.now() - started }));
+    if (body !== undefined) req.end(body);
+    else req.end();
+  });
+}
+
+const auth = { authorization: `Bearer ${adminKey}` };
+const json = { ...auth, 'content-type': 'application/json' };
+
+async function knowledgeState(): Promise<string> {
+  const r = await http('GET', '/collections', healthAgent, undefined, auth);
+  try {
+    return (JSON.parse(r.body) as { state: string }).state;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function pending(): Promise<number> {
+  const r = await http('GET', '/ready', healthAgent, undefined, auth);
+  try {
+    return (JSON.parse(r.body) as { pending: number }).pending;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function drain(): Promise<void> {
+  for (;;) {
+    if ((await pending()) === 0) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Every acknowledged event id, and what the overload client saw. */
+const acknowledged = new Set<string>();
+const sent = new Set<string>();
+
+async function ingest(): Promise<Reply> {
+  const { body, ids } = makeBody();
+  for (const id of ids) sent.add(id);
+  const r = await http('POST', '/ingest/cloudtrail', ingestAgent, body, json);
+  if (r.status === 202) for (const id of ids) acknowledged.add(id);
+  return r;
+}
+
+// ------------------------------------------------------------------ 1. start, 2. idle
+
+let kbState = await knowledgeState();
+while (kbState === 'loading' || kbState === 'idle') {
+  await new Promise((r) => setTimeout(r, 100));
+  kbState = await knowledgeState();
+}
+const kbReadyMs = performance.now() - spawnedAt;
+const startPeak = Math.max(phasePeak, childRss());
+await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+const idleSamples: number[] = [];
+for (let i = 0; i < 10; i++) {
+  idleSamples.push(childRss());
+  await new Promise((r) => setTimeout(r, 100));
+}
+const idleRss = percentile(idleSamples, 50);
+
+// ------------------------------------------------------------------ 3. sustainable rate
+
+const sustainStart = performance.now();
+let sustainAcked = 0;
+await Promise.all(
+  Array.from({ length: 4 }, async () => {
+    while (performance.now() - sustainStart < SUSTAIN_S * 1000) {
+      const r = await ingest();
+      if (r.status === 202) sustainAcked += PER_REQUEST;
+      else await new Promise((res) => setTimeout(res, 50));
+    }
+  }),
+);
+await drain();
+const sustainable = sustainAcked / ((performance.now() - sustainStart) / 1000);
+const target = sustainable * FACTOR;
+
+// ------------------------------------------------------------------ 4. overload
+
+await new Promise((r) => setTimeout(r, 1000));
+const ackedBefore = acknowledged.size;
+phasePeak = childRss();
+const health: number[] = [];
+const healthFailures: number[] = [];
+const statuses = new Map<number, number>();
+const latencies: number[] = [];
+let stopHealth = false;
+const healthLoop = (async () => {
+  while (!stopHealth) {
+    const r = await http('GET', '/health', healthAgent);
+    health.push(r.ms);
+    if (r.status !== 200) healthFailures.push(r.status);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+})();
+const interval = 1000 / (target / PER_REQUEST);
+const overloadStart = performance.now();
+const inflight = new Set<Promise<void>>();
+let scheduled = 0;
+let maxInflight = 0;
+while (performance.now() - overloadStart < OVERLOAD_S * 1000) {
+  const due = overloadStart + scheduled * interval;
+  const wait = due - performance.now();
+  if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+  const p: Promise<void> = ingest().then((r) => {
+    statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    latencies.push(r.ms);
+    inflight.delete(p);
+  });
+  inflight.add(p);
+  maxInflight = Math.max(maxInflight, inflight.size);
+  scheduled++;
+}
+const sendingMs = performance.now() - overloadStart;
+await Promise.all(inflight);
+stopHealth = true;
+await healthLoop;
+const overloadAcked = acknowledged.size - ackedBefore;
+const overloadPeak = Math.max(phasePeak, childRss());
+await drain();
+
+// ------------------------------------------------------------------ 5. stop and count
+
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
+clearInterval(rssTimer);
+ingestAgent.destroy();
+healthAgent.destroy();
+const store = await openStore({ dataDir });
+const rows = await store.client.query<{ id: string }>(
+  `SELECT source_event_id AS id FROM events WHERE source_event_id LIKE $1`,
+  [`ovl-${runTag}-%`],
+);
+await store.close();
+rmSync(dataDir, { recursive: true, force: true });
+const storedIds = rows.rows.map((r) => r.id);
+const stored = new Set(storedIds);
+let missing = 0;
+for (const id of acknowledged) if (!stored.has(id)) missing++;
+let unacknowledged = 0;
+for (const id of stored) if (!acknowledged.has(id)) unacknowledged++;
+
+// ------------------------------------------------------------------ report
+
+const mib = (b: number) => Math.round(b / MiB);
+const healthP99 = percentile(health, 99);
+const checks: Array<[string, boolean, string]> = [
+  ['/health p99 ≤ 250 ms', healthP99 <= 250, `${healthP99.toFixed(0)} ms`],
+  [
+    'peak RSS under overload ≤ 2× idle',
+    overloadPeak <= 2 * idleRss,
+    `${mib(overloadPeak)} MiB vs ${mib(idleRss)} MiB idle`,
+  ],
+  [
+    'acknowledged = stored (exactly once)',
+    missing === 0 && unacknowledged === 0 && storedIds.length === stored.size,
+    `${acknowledged.size} acknowledged, ${storedIds.length} stored (${stored.size} distinct), ${missing} missing, ${unacknowledged} unacknowledged`,
+  ],
+  ['RSS at start ≤ 800 MB', startPeak <= 800e6, `${mib(startPeak)} MiB`],
+  ['RSS idle ≤ 500 MB', idleRss <= 500e6, `${mib(idleRss)} MiB`],
+];
+report(
+  `Overload: ${FACTOR}× the sustainable ingest rate for ${OVERLOAD_S} s, open loop, ${PER_REQUEST} CloudTrail events per request (a shared machine: figures vary between runs)`,
+  {
+    'server listening after s': listeningMs / 1000,
+    'knowledge base ready after s': kbReadyMs / 1000,
+    'RSS at start (peak until ready) MiB': mib(startPeak),
+    'RSS idle MiB': mib(idleRss),
+    'sustainable events/s (closed loop)': Math.round(sustainable),
+    'offered events/s (open loop)': Math.round((scheduled * PER_REQUEST) / (sendingMs / 1000)),
+    'accepted events/s': Math.round(overloadAcked / (sendingMs / 1000)),
+    'requests sent': scheduled,
+    '202 accepted': statuses.get(202) ?? 0,
+    '429 refused (queue, requests in progress)': statuses.get(429) ?? 0,
+    '503 refused (event loop, memory)': statuses.get(503) ?? 0,
+    'other statuses':
+      [...statuses]
+        .filter(([s]) => s !== 202 && s !== 429 && s !== 503)
+        .map(([s, n]) => `${s}×${n}`)
+        .join(' ') || 'none',
+    'ingest latency p50 ms': percentile(latencies, 50),
+    'ingest latency p99 ms': percentile(latencies, 99),
+    'requests in flight at most': maxInflight,
+    '/health p50 ms': percentile(health, 50),
+    '/health p99 ms': healthP99,
+    '/health max ms': Math.max(...health),
+    '/health not 200': healthFailures.length,
+    'peak RSS under overload MiB': mib(overloadPeak),
+    'peak / idle RSS': overloadPeak / idleRss,
+    'events acknowledged (whole run)': acknowledged.size,
+    'events stored (whole run)': storedIds.length,
+    'events sent, refused': sent.size - acknowledged.size,
+  },
+);
+let failed = 0;
+for (const [name, ok, value] of checks) {
+  console.log(`  ${ok ? 'PASS' : 'FAIL'}  ${name}: ${value}`);
+  if (!ok) failed++;
+}
+process.exit(failed ? 1 : 0);
