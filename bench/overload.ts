@@ -48,7 +48,7 @@ const SUSTAIN_S = flag('sustain-seconds', quick ? 8 : 20);
 const FACTOR = flag('factor', 10);
 const PER_REQUEST = 100;
 const IDLE_SETTLE_MS = quick ? 5_000 : 10_000;
-const MiB = 1024 * 1024;
+const MB = 1e6;
 
 // ------------------------------------------------------------------ records
 
@@ -393,31 +393,31 @@ for (const id of stored) if (!acknowledged.has(id)) unacknowledged++;
 
 // ------------------------------------------------------------------ report
 
-const mib = (b: number) => Math.round(b / MiB);
+const mb = (b: number) => Math.round(b / MB);
 const healthP99 = percentile(health, 99);
 const checks: Array<[string, boolean, string]> = [
   ['/health p99 ≤ 250 ms', healthP99 <= 250, `${healthP99.toFixed(0)} ms`],
   [
     'peak RSS under overload ≤ 2× idle',
     overloadPeak <= 2 * idleRss,
-    `${mib(overloadPeak)} MiB vs ${mib(idleRss)} MiB idle`,
+    `${mb(overloadPeak)} MB vs ${mb(idleRss)} MB idle`,
   ],
   [
     'acknowledged = stored (exactly once)',
     missing === 0 && unacknowledged === 0 && storedIds.length === stored.size,
     `${acknowledged.size} acknowledged, ${storedIds.length} stored (${stored.size} distinct), ${missing} missing, ${unacknowledged} unacknowledged`,
   ],
-  ['RSS at start ≤ 800 MB', startPeak <= 800e6, `${mib(startPeak)} MiB`],
-  ['RSS idle ≤ 500 MB', idleRss <= 500e6, `${mib(idleRss)} MiB`],
+  ['RSS at start ≤ 800 MB', startPeak <= 800e6, `${mb(startPeak)} MB`],
+  ['RSS idle ≤ 500 MB', idleRss <= 500e6, `${mb(idleRss)} MB`],
 ];
 report(
   `Overload: ${FACTOR}× the sustainable ingest rate for ${OVERLOAD_S} s, open loop, ${PER_REQUEST} CloudTrail events per request (a shared machine: figures vary between runs)`,
   {
     'server listening after s': listeningMs / 1000,
     'knowledge base ready after s': kbReadyMs / 1000,
-    'RSS before listening (peak) MiB': mib(preListenPeak),
-    'RSS at start (peak while the KB builds) MiB': mib(startPeak),
-    'RSS idle MiB': mib(idleRss),
+    'RSS before listening (peak) MB': mb(preListenPeak),
+    'RSS at start (peak while the KB builds) MB': mb(startPeak),
+    'RSS idle MB': mb(idleRss),
     'sustainable events/s (closed loop)': Math.round(sustainable),
     'offered events/s (open loop)': Math.round((scheduled * PER_REQUEST) / (sendingMs / 1000)),
     'accepted events/s': Math.round(overloadAcked / (sendingMs / 1000)),
@@ -439,7 +439,7 @@ report(
     '/health not 200': healthFailures.length,
     'server event-loop delay, worst 1 s window ms': serverLag.length ? Math.max(...serverLag) : 'n/a',
     'server event-loop delay, median window ms': serverLag.length ? percentile(serverLag, 50) : 'n/a',
-    'peak RSS under overload MiB': mib(overloadPeak),
+    'peak RSS under overload MB': mb(overloadPeak),
     'peak / idle RSS': overloadPeak / idleRss,
     'events acknowledged (whole run)': acknowledged.size,
     'events stored (whole run)': storedIds.length,

@@ -326,24 +326,20 @@ export class KnowledgeBase {
         this.options.metrics?.knowledgeIndexLoads.inc({ origin: 'cache' });
         return;
       }
-      const build = startIndexBuild(
-        code,
-        { ...job, ...(this.options.holdBuild ? { hold: this.options.holdBuild } : {}) },
-        (phase) => {
-          this.index.phase = phase;
-        },
-      );
-      this.stopBuild = build.stop;
-      let built: Awaited<typeof build.result>;
+      let built: Awaited<ReturnType<typeof startIndexBuild>['result']>;
       try {
-        built = await build.result;
+        built = await this.buildIndex(code, job, cfg.build_heap_limit_mb || undefined).catch((err) => {
+          if (!(err instanceof AisocError) || err.details?.reason !== 'out_of_memory') throw err;
+          this.warn(
+            `Building the ATT&CK index needed more than knowledge.build_heap_limit_mb (${cfg.build_heap_limit_mb} MiB); built again without a limit. Raise the limit to keep this from happening at each build.`,
+          );
+          return this.buildIndex(code, job, undefined);
+        });
       } catch (err) {
         if (this.closed) throw new Closing('closing');
         this.attackError = describeError(err);
         this.warn(this.attackError);
         return;
-      } finally {
-        this.stopBuild = undefined;
       }
       for (const w of built.warnings) this.warn(w);
       bytes = built.bytes;
@@ -362,6 +358,25 @@ export class KnowledgeBase {
     await this.useIndex(bytes);
     this.index.bytes = bytes.byteLength;
     this.options.metrics?.knowledgeIndexLoads.inc({ origin: this.index.origin ?? 'inline' });
+  }
+
+  /** One build on a worker thread, stoppable by `close()`. */
+  private async buildIndex(code: string | null, job: BuildJob, heapLimitMb: number | undefined) {
+    if (this.closed) throw new Closing('closing');
+    const build = startIndexBuild(
+      code,
+      { ...job, ...(this.options.holdBuild ? { hold: this.options.holdBuild } : {}) },
+      (phase) => {
+        this.index.phase = phase;
+      },
+      heapLimitMb,
+    );
+    this.stopBuild = build.stop;
+    try {
+      return await build.result;
+    } finally {
+      this.stopBuild = undefined;
+    }
   }
 
   /** Open an index snapshot and put it in place (throws, changing nothing, if it is unusable). */

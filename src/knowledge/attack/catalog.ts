@@ -9,6 +9,9 @@ import {
   type Technique,
 } from './model.ts';
 
+/** A procedure example as the catalog keeps it: without the marked-up description. */
+export type CatalogProcedure = Omit<ProcedureExample, 'description'>;
+
 /** What identifies and sizes a loaded ATT&CK release. */
 export interface AttackSummary {
   label: string;
@@ -104,9 +107,19 @@ export class AttackCatalog {
       `${prefix}.strategies.json`,
       strategies.map((d) => JSON.stringify(d)),
     );
+    // What a technique's view shows of a procedure: the plain text (its marked-up description doubled the size).
     w.strings(
       `${prefix}.procedures.json`,
-      attack.procedures.map((p) => JSON.stringify(p)),
+      attack.procedures.map((p) =>
+        JSON.stringify({
+          stix_id: p.stix_id,
+          technique_id: p.technique_id,
+          source_id: p.source_id,
+          source_kind: p.source_kind,
+          source_name: p.source_name,
+          text: p.text,
+        } satisfies CatalogProcedure),
+      ),
     );
     w.array(`${prefix}.procedures.starts`, starts);
     w.array(`${prefix}.procedures.rows`, Int32Array.from(byTechnique.flat()));
@@ -155,13 +168,13 @@ export class AttackCatalog {
   }
 
   /** Procedure examples of a technique, in bundle order. */
-  proceduresOf(techniqueId: string, limit = Number.POSITIVE_INFINITY): ProcedureExample[] {
+  proceduresOf(techniqueId: string, limit = Number.POSITIVE_INFINITY): CatalogProcedure[] {
     const t = this.techniqueAt.get(techniqueId);
     if (t === undefined) return [];
-    const out: ProcedureExample[] = [];
+    const out: CatalogProcedure[] = [];
     const end = Math.min(this.procedureStarts[t + 1]!, this.procedureStarts[t]! + limit);
     for (let k = this.procedureStarts[t]!; k < end; k++)
-      out.push(JSON.parse(this.procedures.get(this.procedureRows[k]!)) as ProcedureExample);
+      out.push(JSON.parse(this.procedures.get(this.procedureRows[k]!)) as CatalogProcedure);
     return out;
   }
 

@@ -47,7 +47,10 @@ export function indexWorkerCode(): Promise<string | null> {
 
 /**
  * A build on its own thread; `result` settles when it is done, `stop()`
- * ends it early (the knowledge base closing).
+ * ends it early (the knowledge base closing). `heapLimitMb` caps the
+ * thread's heap: the build's live data is under 100 MB, and without a cap V8
+ * lets garbage grow to four times that before collecting; past the cap the
+ * build fails with `details.reason: 'out_of_memory'`.
  *
  * @example
  * const build = startIndexBuild(await indexWorkerCode(), { bundle, training_files: [], params: {} });
@@ -57,8 +60,13 @@ export function startIndexBuild(
   code: string | null,
   job: BuildJob,
   onPhase: (phase: BuildPhase) => void = () => {},
+  heapLimitMb?: number,
 ): { result: Promise<BuildResult>; stop: () => Promise<void> } {
-  const worker: Worker = startWorker(code, ENTRY);
+  const worker: Worker = startWorker(
+    code,
+    ENTRY,
+    heapLimitMb ? { resourceLimits: { maxOldGenerationSizeMb: heapLimitMb } } : {},
+  );
   let settled = false;
   const result = new Promise<BuildResult>((resolve, reject) => {
     const fail = (err: Error) => {
@@ -79,13 +87,15 @@ export function startIndexBuild(
           }),
         );
     });
-    worker.on('error', (err) =>
+    worker.on('error', (err) => {
+      const oom = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
       fail(
         new AisocError('AISOC_ERR_INTERNAL', `The knowledge-index worker failed: ${err.message}`, {
           cause: err,
+          ...(oom ? { details: { reason: 'out_of_memory' } } : {}),
         }),
-      ),
-    );
+      );
+    });
     worker.on('exit', (code) => {
       fail(new AisocError('AISOC_ERR_INTERNAL', `The knowledge-index worker exited (code ${code}).`));
     });

@@ -51,21 +51,44 @@ interface Header {
 
 const align8 = (n: number) => (n + 7) & ~7;
 
-/** UTF-8 bytes of each string and where each starts (n + 1 offsets). */
+/**
+ * UTF-8 bytes of each string and where each starts (n + 1 offsets), written
+ * into one allocation: a build writes hundreds of thousands of strings, and
+ * a small native buffer for each would leave the build thread's allocator
+ * holding memory long after the thread ends.
+ */
 function encodeStrings(values: readonly string[]): { bytes: Uint8Array; offsets: Uint32Array } {
-  const parts = values.map((v) => Buffer.from(v, 'utf8'));
-  const offsets = new Uint32Array(parts.length + 1);
+  const offsets = new Uint32Array(values.length + 1);
   let total = 0;
-  parts.forEach((p, i) => {
+  for (let i = 0; i < values.length; i++) {
     offsets[i] = total;
-    total += p.length;
-  });
-  offsets[parts.length] = total;
+    total += Buffer.byteLength(values[i]!, 'utf8');
+  }
+  offsets[values.length] = total;
   const bytes = new Uint8Array(total);
-  parts.forEach((p, i) => {
-    bytes.set(p, offsets[i]!);
-  });
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < values.length; i++) view.write(values[i]!, offsets[i]!, 'utf8');
   return { bytes, offsets };
+}
+
+/**
+ * Order strings as their UTF-8 bytes order (which is code-point order), not
+ * as JavaScript compares them (UTF-16 code units differ for characters
+ * beyond U+FFFF), without encoding them.
+ */
+function byCodePoint(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // A surrogate (U+D800–DFFF, the half of a character beyond U+FFFF) sorts after U+E000–FFFF in UTF-8.
+    const hx = x >= 0xd800 && x <= 0xdfff;
+    const hy = y >= 0xd800 && y <= 0xdfff;
+    if (hx !== hy) return hx ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /**
@@ -107,15 +130,13 @@ export class SnapshotWriter {
    * data that belongs to each term in the same order. Duplicates are refused.
    */
   sortedStrings(name: string, values: readonly string[]): Int32Array {
-    const encoded = values.map((v, i) => ({ i, b: Buffer.from(v, 'utf8') }));
-    encoded.sort((x, y) => Buffer.compare(x.b, y.b));
-    for (let k = 1; k < encoded.length; k++)
-      if (Buffer.compare(encoded[k - 1]!.b, encoded[k]!.b) === 0)
+    const order = Int32Array.from(values, (_, i) => i).sort((x, y) => byCodePoint(values[x]!, values[y]!));
+    for (let k = 1; k < order.length; k++)
+      if (values[order[k - 1]!] === values[order[k]!])
         throw new AisocError('AISOC_ERR_INTERNAL', `Snapshot term table ${name} has a duplicate.`);
-    const order = Int32Array.from(encoded, (e) => e.i);
     this.strings(
       name,
-      encoded.map((e) => values[e.i]!),
+      Array.from(order, (i) => values[i]!),
     );
     return order;
   }

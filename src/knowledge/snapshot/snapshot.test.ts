@@ -95,6 +95,21 @@ describe('the knowledge index on disk', () => {
     await kb3.close();
   }, 60_000);
 
+  it('rebuilds without the heap limit, with a warning, when the build thread runs out of memory', async () => {
+    const kb = new KnowledgeBase({
+      config: KnowledgeConfig.parse({ attack_path: FIXTURE, build_heap_limit_mb: 1 }),
+    });
+    await kb.ready();
+    expect(kb.status().warnings.join(' ')).toMatch(
+      /needed more than knowledge.build_heap_limit_mb \(1 MiB\)/,
+    );
+    expect(kb.status().index!.origin).toBe('worker');
+    expect((await kb.retrieve({ query: 'lsass', top_k: 1 })).results[0]!.metadata.technique_id).toBe(
+      'T1003.001',
+    );
+    await kb.close();
+  }, 60_000);
+
   it('is not written for an in-memory knowledge base or with knowledge.cache_index off', async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
@@ -173,6 +188,13 @@ describe('snapshot format', () => {
     expect(terms.find('zeta')).toBe(2);
     expect(terms.find('émile')).toBe(3);
     expect(terms.find('gamma')).toBe(-1);
+    // Characters beyond U+FFFF sort after U+FFFD in UTF-8 (code points), though not in JavaScript's order.
+    const w2 = new SnapshotWriter();
+    const astral = ['\u{1F600}x', '\uFFFD', 'a', '\u{1F600}', 'é'];
+    w2.sortedStrings('t', astral);
+    const t2 = SnapshotReader.open(w2.finish()).terms('t');
+    expect(t2.all()).toEqual(['a', 'é', '\uFFFD', '\u{1F600}', '\u{1F600}x']);
+    for (const x of astral) expect(t2.get(t2.find(x))).toBe(x);
     expect(() => r.u32('lengths')).toThrow(AisocError);
     expect(() => r.f32('absent')).toThrow(/missing/);
     // Truncated, foreign, or a byte offset that is not aligned (copied, then read).
