@@ -78,7 +78,7 @@ export const PipelineConfig = z
       .number()
       .int()
       .min(0)
-      .default(200)
+      .default(100)
       .describe(
         'Refuse new input with 503 AISOC_ERR_UNDER_PRESSURE while the event loop was delayed longer than this in the last sample window, in ms (0 disables); /health is never refused',
       ),
