@@ -69,6 +69,12 @@ export interface RuntimeOptions {
   llm?: LlmBackend | null;
   /** Tests only: hold the knowledge-index worker once it has built while `[0]` is 1 (see KnowledgeBaseOptions.holdBuild). */
   knowledgeBuildHold?: Int32Array;
+  /**
+   * Refuse input while the event loop lags or memory is high (default: when
+   * `retention` is on, i.e. for servers). One-shot commands do not: nothing
+   * waits on their event loop, and their own file parsing would throttle them.
+   */
+  shedLoad?: boolean;
   /** Tests only: measure pressure with this instead of the event loop and RSS (take readings with `pressure.sample()`). */
   pressureProbe?: () => PressureSample;
 }
@@ -114,7 +120,8 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     metrics,
     ...(options.pressureProbe ? { probe: options.pressureProbe } : {}),
   });
-  pressure.start();
+  // Not started, the monitor keeps its zero reading and admits everything (tests take readings by hand).
+  if (options.shedLoad ?? options.retention) pressure.start();
   const runner = new EmbeddedRunner({ store, logger, metrics, config: config.pipeline, stages, pressure });
   await runner.start();
   const ingest = new IngestService({ sources, runner, metrics, config, logger });
