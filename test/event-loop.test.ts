@@ -108,13 +108,39 @@ describe('admission watches the event loop and memory, not only the queue', () =
       expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
       // Refused before the body is read: a malformed body gets the same 503, not a 400.
       expect((await post('{"Records": [')).statusCode).toBe(503);
-      // Authentication still comes first, and /health and reads are never refused.
+      // Authentication and scopes still come first, and /health and reads are never refused.
       expect((await post(cloudtrail('x', 1), 'Bearer wrong')).statusCode).toBe(401);
+      const reader = await t.key(['read']);
+      expect((await post(cloudtrail('x', 1), `Bearer ${reader}`)).statusCode).toBe(403);
+      expect(
+        (
+          await t.app.inject({
+            method: 'GET',
+            url: '/alerts',
+            headers: { authorization: `Bearer ${reader}` },
+          })
+        ).statusCode,
+      ).toBe(200);
+      // The Wazuh webhook is ingestion too; an oversized body is refused without being read.
+      const webhook = await t.app.inject({
+        method: 'POST',
+        url: '/webhook',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        payload: '{"rule": {"level": 3}}',
+      });
+      expect(webhook.statusCode).toBe(503);
+      expect(webhook.json().code).toBe('AISOC_ERR_UNDER_PRESSURE');
+      expect((await post('x'.repeat(17 * 1024 * 1024))).statusCode).toBe(503);
       expect((await t.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
       const metrics = await t.runtime.metrics.registry.getSingleMetricAsString(
         'aisoc_admission_refusals_total',
       );
-      expect(metrics).toMatch(/aisoc_admission_refusals_total\{reason="event_loop"\} 2/);
+      expect(metrics).toMatch(/aisoc_admission_refusals_total\{reason="event_loop"\} 4/);
+      const requests = await t.runtime.metrics.registry.getSingleMetricAsString(
+        'aisoc_ingest_requests_total',
+      );
+      expect(requests).toMatch(/aisoc_ingest_requests_total\{source="cloudtrail",status="503"\} 3/);
+      expect(requests).toMatch(/aisoc_ingest_requests_total\{source="wazuh",status="503"\} 1/);
       expect(
         await t.runtime.metrics.registry.getSingleMetricAsString('aisoc_admission_event_loop_delay_seconds'),
       ).toMatch(/ 5$/m);

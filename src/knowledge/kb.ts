@@ -5,6 +5,7 @@ import { AisocError, describeError } from '../errors.ts';
 import type { Queryable } from '../store/sql.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { VERSION } from '../version.ts';
 import { codeDigest } from '../workers.ts';
 import type { AttackCatalog } from './attack/catalog.ts';
 import type { AttackKnowledge, Technique } from './attack/model.ts';
@@ -308,7 +309,7 @@ export class KnowledgeBase {
       const job: BuildJob = { bundle: choice.path, training_files: cfg.mapper.training_files, params };
       const code = await indexWorkerCode();
       const dir = this.options.dataDir && cfg.cache_index ? cacheDir(this.options.dataDir) : undefined;
-      const key = indexCacheKey(job, codeDigest(code, `format ${SNAPSHOT_FORMAT}`));
+      const key = indexCacheKey(job, codeDigest(code, `${VERSION} format ${SNAPSHOT_FORMAT}`));
       const cached = dir ? await readCachedIndex(dir, key) : undefined;
       if (this.closed) throw new Closing('closing');
       let opened: Uint8Array | undefined;

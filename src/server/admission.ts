@@ -30,7 +30,20 @@ export function admissionHooks(runtime: Runtime) {
   return {
     onRequest: async (req: FastifyRequest, _reply: FastifyReply) => {
       if (req.routeOptions.config?.scope !== 'ingest') return;
-      req.ingestPermit = runtime.ingest.admitRequest();
+      try {
+        req.ingestPermit = runtime.ingest.admitRequest();
+      } catch (err) {
+        // Counted as the route itself counts the requests it answers (the handler is never reached).
+        const named =
+          req.routeOptions.url === '/webhook' ? 'wazuh' : (req.params as { source?: string }).source;
+        const source = named && runtime.sources.has(named) ? named : 'unknown';
+        runtime.metrics.ingestRequests.inc({
+          source,
+          status: String((err as { status?: number }).status ?? 500),
+        });
+        runtime.metrics.ingestRecords.inc({ source, outcome: 'refused_unparsed' });
+        throw err;
+      }
     },
     onResponse: release,
     onRequestAbort: release,
