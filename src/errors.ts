@@ -23,6 +23,10 @@ export const ERROR_CATALOGUE = {
   AISOC_ERR_CONFIG: { status: 500, title: 'The configuration is invalid' },
   AISOC_ERR_STORE: { status: 503, title: 'The store is unavailable' },
   AISOC_ERR_SHUTTING_DOWN: { status: 503, title: 'The server is shutting down' },
+  AISOC_ERR_UNDER_PRESSURE: {
+    status: 503,
+    title: 'The server is behind (event-loop delay) or short of memory; retry later',
+  },
   AISOC_ERR_PARSE: { status: 422, title: 'A record could not be parsed' },
   AISOC_ERR_RULE_PARSE: { status: 422, title: 'A detection rule could not be parsed' },
   AISOC_ERR_KNOWLEDGE_LOADING: { status: 503, title: 'The knowledge base is still loading; retry shortly' },
@@ -117,6 +121,18 @@ export class AisocError extends Error {
 
 export function isAisocError(err: unknown): err is AisocError {
   return err instanceof AisocError;
+}
+
+/**
+ * Whether an error asks the sender to slow down and send the same input
+ * again later: the pipeline is full (429) or the server is under pressure
+ * (503). Nothing was accepted; retrying loses nothing and stores nothing twice.
+ */
+export function isBackpressure(err: unknown): err is AisocError {
+  return (
+    err instanceof AisocError &&
+    (err.code === 'AISOC_ERR_OVERLOADED' || err.code === 'AISOC_ERR_UNDER_PRESSURE')
+  );
 }
 
 /** A short, single-line description of any thrown value. */

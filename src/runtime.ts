@@ -16,6 +16,7 @@ import { AisocError, describeError } from './errors.ts';
 import { KnowledgeBase } from './knowledge/kb.ts';
 import { EmbeddedRunner, EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { IngestService } from './pipeline/ingest.ts';
+import { PressureMonitor, type PressureSample } from './pipeline/pressure.ts';
 import type { PipelineRunner } from './pipeline/runner.ts';
 import type { AnyStage } from './pipeline/stage.ts';
 import { ACTION_FACTORIES } from './respond/actions/index.ts';
@@ -42,6 +43,8 @@ export interface Runtime {
   response?: ResponseComponents;
   /** ATT&CK, runbooks, incidents and CVEs for retrieval, and the text→technique mapper (loads in the background). */
   readonly knowledge: KnowledgeBase;
+  /** Event-loop delay and memory, as admission sees them. */
+  readonly pressure: PressureMonitor;
   /** Stop the runner (draining it), timers, and the store. */
   close(): Promise<void>;
 }
@@ -65,6 +68,16 @@ export interface RuntimeOptions {
   worker?: boolean;
   /** Use this LLM backend instead of the configured one (tests: the gullible model). */
   llm?: LlmBackend | null;
+  /** Tests only: hold the knowledge-index worker once it has built while `[0]` is 1 (see KnowledgeBaseOptions.holdBuild). */
+  knowledgeBuildHold?: Int32Array;
+  /**
+   * Refuse input while the event loop lags or memory is high (default: when
+   * `retention` is on, i.e. for servers). One-shot commands do not: nothing
+   * waits on their event loop, and their own file parsing would throttle them.
+   */
+  shedLoad?: boolean;
+  /** Tests only: measure pressure with this instead of the event loop and RSS (take readings with `pressure.sample()`). */
+  pressureProbe?: () => PressureSample;
 }
 
 /**
@@ -103,7 +116,14 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     detectStage(detectors),
     correlateStage(correlator, { onQueued: () => wakeTriage?.() }),
   ];
-  const runner = new EmbeddedRunner({ store, logger, metrics, config: config.pipeline, stages });
+  const pressure = new PressureMonitor({
+    config: config.pipeline,
+    metrics,
+    ...(options.pressureProbe ? { probe: options.pressureProbe } : {}),
+  });
+  // Not started, the monitor keeps its zero reading and admits everything (tests take readings by hand).
+  if (options.shedLoad ?? options.retention) pressure.start();
+  const runner = new EmbeddedRunner({ store, logger, metrics, config: config.pipeline, stages, pressure });
   await runner.start();
   const ingest = new IngestService({ sources, runner, metrics, config, logger });
   const knowledge = new KnowledgeBase({
@@ -111,6 +131,8 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     dataDir: options.inMemory ? undefined : config.data_dir,
     db: store.client,
     logger,
+    metrics,
+    ...(options.knowledgeBuildHold ? { holdBuild: options.knowledgeBuildHold } : {}),
   });
   if ((options.warmKnowledge ?? options.retention) && config.knowledge.load === 'background')
     knowledge.start();
@@ -191,6 +213,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     detectors,
     ml,
     knowledge,
+    pressure,
     ...(response ? { response } : {}),
     async close() {
       if (closed) return;
@@ -200,6 +223,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
       await response?.worker.stop();
       await ml?.flush();
       await knowledge.close();
+      pressure.stop();
       await store.close();
     },
   };

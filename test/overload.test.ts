@@ -96,4 +96,86 @@ describe('overload: a full pipeline refuses with 429 and memory stays bounded', 
       await t.close();
     }
   }, 120_000);
+
+  it('stores every acknowledged event exactly once while refusing with 429 and 503, whatever the retries', async () => {
+    // The event loop "lags" in bursts (an injected probe) while a slow stage fills the queue: clients see
+    // 202, 429 and 503, and resend whatever was refused (sometimes twice, as a client that lost a reply would).
+    let lag = 0;
+    const t = await testServer(
+      {
+        pipeline: {
+          queue_capacity: 300,
+          batch_size: 50,
+          stage_queue_batches: 2,
+          max_inflight_requests: 6,
+          max_event_loop_delay_ms: 100,
+        },
+      },
+      { stages: [slowStage(10)], pressureProbe: () => ({ eventLoopDelayMs: lag, rssBytes: 1 }) },
+    );
+    try {
+      const key = await t.key(['ingest']);
+      const size = 25;
+      const requests = 120;
+      const acknowledged = new Set<string>();
+      const statuses = new Map<number, number>();
+      let next = 0;
+      let responses = 0;
+      let lagging = 0;
+      const client = async () => {
+        while (next < requests) {
+          const req = next++;
+          for (let attempt = 0; ; attempt++) {
+            const r = await t.app.inject({
+              method: 'POST',
+              url: '/ingest/cloudtrail',
+              payload: body(req, size),
+              headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            });
+            statuses.set(r.statusCode, (statuses.get(r.statusCode) ?? 0) + 1);
+            // Every 40 responses the loop "lags" (two samples over the limit); three 503s later it recovers.
+            if (++responses % 40 === 0) {
+              lag = 1_000;
+              t.runtime.pressure.sample();
+              t.runtime.pressure.sample();
+            }
+            if (r.statusCode === 503 && ++lagging % 3 === 0) {
+              lag = 0;
+              t.runtime.pressure.sample();
+            }
+            if (r.statusCode === 202) {
+              for (let i = 0; i < size; i++) acknowledged.add(`ovl-${req}-${i}`);
+              // A client that lost the reply sends again: the events are not stored twice.
+              if (req % 10 === 0 && attempt === 0) continue;
+              break;
+            }
+            expect([429, 503]).toContain(r.statusCode);
+            expect(Number(r.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+            expect(r.json().code).toBe(
+              r.statusCode === 429 ? 'AISOC_ERR_OVERLOADED' : 'AISOC_ERR_UNDER_PRESSURE',
+            );
+            await new Promise((res) => setTimeout(res, 5));
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, client));
+      expect(statuses.get(202)).toBeGreaterThanOrEqual(requests);
+      expect(statuses.get(429) ?? 0).toBeGreaterThan(0);
+      expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
+      await t.runtime.runner.drain(60_000);
+      const r = await t.runtime.store.client.query<{ n: unknown; distinct_ids: unknown }>(
+        'SELECT count(*) AS n, count(DISTINCT source_event_id) AS distinct_ids FROM events',
+      );
+      expect(acknowledged.size).toBe(requests * size);
+      expect(Number(r.rows[0]!.n)).toBe(acknowledged.size);
+      expect(Number(r.rows[0]!.distinct_ids)).toBe(acknowledged.size);
+      const stored = await t.runtime.store.client.query<{ source_event_id: string }>(
+        'SELECT source_event_id FROM events',
+      );
+      expect(new Set(stored.rows.map((x) => x.source_event_id))).toEqual(acknowledged);
+      expect(t.runtime.runner.stats().processed).toBe(acknowledged.size);
+    } finally {
+      await t.close();
+    }
+  }, 120_000);
 });

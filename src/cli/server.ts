@@ -82,6 +82,8 @@ export async function startServer(
     } catch (err) {
       throw listenError(err, config.server.host, config.server.port);
     }
+    // Start-up held the event loop (database, rules, routes); that is not load, so admission starts afresh.
+    runtime.pressure.reset();
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
     const host =

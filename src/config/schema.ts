@@ -82,6 +82,28 @@ export const PipelineConfig = z
       .min(256)
       .default(64 * 1024)
       .describe('Rejected input kept per dead letter, in bytes (longer records are truncated)'),
+    max_event_loop_delay_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(100)
+      .describe(
+        'Refuse new input with 503 AISOC_ERR_UNDER_PRESSURE while the event loop was delayed longer than this in the last sample window, in ms (0 disables); /health is never refused',
+      ),
+    max_rss_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(1024 * 1024 * 1024)
+      .describe(
+        'Refuse new input with 503 AISOC_ERR_UNDER_PRESSURE while the resident set size is above this and accepted events are still being processed, in bytes (0 disables)',
+      ),
+    pressure_sample_ms: z
+      .number()
+      .int()
+      .min(10)
+      .default(250)
+      .describe('How often event-loop delay and memory are sampled for admission, in ms'),
   })
   .describe('Pipeline runner');
 
@@ -260,6 +282,20 @@ export const IntegrationsConfig = z
   })
   .describe('Other products AI-SOC talks to');
 
+export const EmbeddedDbConfig = z
+  .strictObject({
+    shared_buffers_mb: z
+      .number()
+      .int()
+      .min(1)
+      .max(4096)
+      .default(32)
+      .describe(
+        'PostgreSQL shared_buffers of the embedded database (PGlite), in MiB: its page cache, resident in the server process from the start (the operating system caches the files beneath it)',
+      ),
+  })
+  .describe('The embedded database (PGlite), used when database_url is not set');
+
 export const AppConfig = z
   .strictObject({
     data_dir: z
@@ -274,6 +310,7 @@ export const AppConfig = z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info')
       .describe('Log level (env AISOC_LOG_LEVEL)'),
+    embedded_db: EmbeddedDbConfig.default(EmbeddedDbConfig.parse({})),
     server: ServerConfig.default(ServerConfig.parse({})),
     pipeline: PipelineConfig.default(PipelineConfig.parse({})),
     retention: RetentionConfig.default(RetentionConfig.parse({})),

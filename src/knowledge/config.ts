@@ -118,6 +118,20 @@ export const KnowledgeConfig = z
       .describe(
         'background: servers start loading ATT&CK at once and answer 503 with Retry-After until ready; lazy: load on first use',
       ),
+    build_heap_limit_mb: z
+      .number()
+      .int()
+      .min(0)
+      .default(256)
+      .describe(
+        'Heap limit of the thread that builds the ATT&CK index, in MiB (0: none). Enterprise ATT&CK needs about 100; a tighter heap makes garbage collection keep the peak memory of the server down. A build that runs out is retried without the limit, with a warning',
+      ),
+    cache_index: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Keep the built ATT&CK index (documents, BM25, mapper) under <data_dir>/cache/, keyed by its inputs, so a restart loads it instead of rebuilding',
+      ),
     persist: z
       .boolean()
       .default(true)

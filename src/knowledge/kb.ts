@@ -4,9 +4,11 @@ import type { Logger } from 'pino';
 import { AisocError, describeError } from '../errors.ts';
 import type { Queryable } from '../store/sql.ts';
 import { silentLogger } from '../telemetry/logger.ts';
-import { attackDocuments } from './attack/documents.ts';
-import { readAttackBundle } from './attack/load.ts';
-import { type AttackKnowledge, attackLabel, currentTechniqueId, type Technique } from './attack/model.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { VERSION } from '../version.ts';
+import { codeDigest } from '../workers.ts';
+import type { AttackCatalog } from './attack/catalog.ts';
+import type { AttackKnowledge, Technique } from './attack/model.ts';
 import { REPO_ROOT, resolveAttackPath } from './attack/source.ts';
 import { BUILTIN_COLLECTIONS, Collection, documentHash } from './collections.ts';
 import type { KnowledgeConfig } from './config.ts';
@@ -17,8 +19,12 @@ import { type ClosedIncident, incidentDocument } from './incidents.ts';
 import { fuseRanks } from './index/hybrid.ts';
 import { VectorStore } from './index/vectors.ts';
 import { readLabelled } from './mapper/datasets.ts';
-import { type MapOptions, TechniqueMapper, type TechniqueMatch } from './mapper/index.ts';
+import type { MapOptions, TechniqueMapper, TechniqueMatch } from './mapper/index.ts';
 import { loadRunbooks } from './runbooks.ts';
+import { type BuildJob, type BuildPhase, indexWorkerCode, startIndexBuild } from './snapshot/build.ts';
+import { cacheDir, indexCacheKey, readCachedIndex, writeCachedIndex } from './snapshot/cache.ts';
+import { SNAPSHOT_FORMAT } from './snapshot/format.ts';
+import { buildAttackIndex, openAttackIndex } from './snapshot/index.ts';
 import { type DocumentOrigin, KnowledgeDocumentStore } from './store.ts';
 
 export type RetrievalMode = 'lexical' | 'dense' | 'hybrid';
@@ -63,9 +69,19 @@ export interface KnowledgeBaseOptions {
   embedder?: Embedder;
   /** Built-in runbooks (default `content/runbooks/` of the repository). */
   builtinRunbooks?: string;
-  /** Use this ATT&CK instead of reading a bundle (tests, benchmarks). */
+  /** Use this ATT&CK instead of reading a bundle (tests, benchmarks); it is indexed on this thread. */
   attack?: AttackKnowledge;
+  /** Counts index loads by origin (`aisoc_knowledge_index_loads_total`). */
+  metrics?: Metrics;
+  /**
+   * Tests only: a SharedArrayBuffer-backed flag; while `holdBuild[0]` is 1
+   * the index worker waits once it has built, before handing the index over.
+   */
+  holdBuild?: Int32Array;
 }
+
+/** Where the ATT&CK index in memory came from. */
+export type IndexOrigin = 'cache' | 'worker' | 'inline';
 
 export interface TechniqueView {
   technique: Technique;
@@ -102,6 +118,15 @@ export interface KnowledgeStatus {
   collections: Array<{ name: string; description: string; documents: number; vectors: number }>;
   embeddings: { backend: string; model?: string; pending: number; error?: string };
   mapper?: { passages: number; techniques: number; extra_examples: number; threshold: number };
+  /** The ATT&CK index: built by a worker, read from the disk cache, or built inline (tests). */
+  index?: {
+    origin?: IndexOrigin;
+    /** While a worker builds: parsing, indexing (held: a test paused it). */
+    phase?: BuildPhase;
+    bytes?: number;
+    build_ms?: number;
+    file?: string;
+  };
   warnings: string[];
 }
 
@@ -135,8 +160,10 @@ export class KnowledgeBase {
   private loadMs?: number;
   private error?: string;
   private attackError?: string;
-  private attack?: AttackKnowledge;
+  private attack?: AttackCatalog;
   private mapper?: TechniqueMapper;
+  private index: NonNullable<KnowledgeStatus['index']> = {};
+  private stopBuild?: () => Promise<void>;
   private embedding?: Promise<void>;
   private embedError?: string;
   private closed = false;
@@ -174,7 +201,8 @@ export class KnowledgeBase {
         this.logger.info(
           {
             load_ms: this.loadMs,
-            attack: this.attack ? attackLabel(this.attack) : 'none',
+            attack: this.attack?.label ?? 'none',
+            index: this.index.origin,
             collections: this.counts(),
           },
           'The knowledge base is ready.',
@@ -209,6 +237,7 @@ export class KnowledgeBase {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.stopBuild?.();
     await this.loading?.catch(() => {});
     await this.embedding?.catch(() => {});
   }
@@ -241,49 +270,123 @@ export class KnowledgeBase {
       await this.pause();
     }
 
+    await this.loadAttack();
+
+    // After ATT&CK: a document added at run time under a built-in id replaces it, as it did before the restart.
     if (this.docStore) {
       for (const d of await this.docStore.all()) this.collection(d.collection, true).upsert(d);
     }
-
-    await this.loadAttack();
   }
 
+  /**
+   * ATT&CK, its documents and index, and the mapper: read from the disk
+   * cache when an index of the same inputs is there, else built by a worker
+   * thread (and cached). The main thread only opens the result, a few
+   * milliseconds of work; the parsed bundle never reaches its heap.
+   */
   private async loadAttack(): Promise<void> {
     const cfg = this.options.config;
-    let attack = this.options.attack;
-    if (!attack) {
+    const params = cfg.mapper.threshold === undefined ? {} : { threshold: cfg.mapper.threshold };
+    let bytes: Uint8Array;
+    if (this.options.attack) {
+      const extra = cfg.mapper.training_files.flatMap((f) => {
+        try {
+          return readLabelled(f);
+        } catch (err) {
+          this.warn(`Mapper training file skipped: ${describeError(err)}`);
+          return [];
+        }
+      });
+      bytes = new Uint8Array(buildAttackIndex(this.options.attack, { extra, params }));
+      this.index = { origin: 'inline' };
+    } else {
       const choice = resolveAttackPath(cfg, this.env);
       if (!choice.path) {
         this.attackError = `No ATT&CK bundle found (looked in ${choice.tried.join(', ')}); run \`aisoc kb load\` or set knowledge.attack_path.`;
         this.warn(this.attackError);
         return;
       }
+      const job: BuildJob = { bundle: choice.path, training_files: cfg.mapper.training_files, params };
+      const code = await indexWorkerCode();
+      const dir = this.options.dataDir && cfg.cache_index ? cacheDir(this.options.dataDir) : undefined;
+      const key = indexCacheKey(job, codeDigest(code, `${VERSION} format ${SNAPSHOT_FORMAT}`));
+      const cached = dir ? await readCachedIndex(dir, key) : undefined;
+      if (this.closed) throw new Closing('closing');
+      let opened: Uint8Array | undefined;
+      if (cached) {
+        try {
+          await this.useIndex(cached);
+          opened = cached;
+          this.index = { origin: 'cache', bytes: cached.byteLength };
+        } catch (err) {
+          if (err instanceof Closing) throw err;
+          this.warn(`The cached knowledge index is unusable (${describeError(err)}); rebuilding it.`);
+        }
+      }
+      if (opened) {
+        this.options.metrics?.knowledgeIndexLoads.inc({ origin: 'cache' });
+        return;
+      }
+      let built: Awaited<ReturnType<typeof startIndexBuild>['result']>;
       try {
-        attack = readAttackBundle(choice.path);
+        built = await this.buildIndex(code, job, cfg.build_heap_limit_mb || undefined).catch((err) => {
+          if (!(err instanceof AisocError) || err.details?.reason !== 'out_of_memory') throw err;
+          this.warn(
+            `Building the ATT&CK index needed more than knowledge.build_heap_limit_mb (${cfg.build_heap_limit_mb} MiB); built again without a limit. Raise the limit to keep this from happening at each build.`,
+          );
+          return this.buildIndex(code, job, undefined);
+        });
       } catch (err) {
+        if (this.closed) throw new Closing('closing');
         this.attackError = describeError(err);
         this.warn(this.attackError);
         return;
       }
+      for (const w of built.warnings) this.warn(w);
+      bytes = built.bytes;
+      this.index = { origin: 'worker', build_ms: built.build_ms };
+      if (dir) {
+        try {
+          this.index.file = await writeCachedIndex(dir, key, bytes);
+        } catch (err) {
+          this.warn(
+            `The knowledge index could not be cached (${describeError(err)}); the next start rebuilds it.`,
+          );
+        }
+      }
     }
     await this.pause();
-    const docs = attackDocuments(attack);
-    const c = this.collections.get('mitre_attack')!;
-    for (let i = 0; i < docs.length; i++) {
-      c.upsert(docs[i]!);
-      if (i % 500 === 499) await this.pause();
+    await this.useIndex(bytes);
+    this.index.bytes = bytes.byteLength;
+    this.options.metrics?.knowledgeIndexLoads.inc({ origin: this.index.origin ?? 'inline' });
+  }
+
+  /** One build on a worker thread, stoppable by `close()`. */
+  private async buildIndex(code: string | null, job: BuildJob, heapLimitMb: number | undefined) {
+    if (this.closed) throw new Closing('closing');
+    const build = startIndexBuild(
+      code,
+      { ...job, ...(this.options.holdBuild ? { hold: this.options.holdBuild } : {}) },
+      (phase) => {
+        this.index.phase = phase;
+      },
+      heapLimitMb,
+    );
+    this.stopBuild = build.stop;
+    try {
+      return await build.result;
+    } finally {
+      this.stopBuild = undefined;
     }
-    const extra = cfg.mapper.training_files.flatMap((f) => {
-      try {
-        return readLabelled(f);
-      } catch (err) {
-        this.warn(`Mapper training file skipped: ${describeError(err)}`);
-        return [];
-      }
-    });
-    const params = cfg.mapper.threshold === undefined ? {} : { threshold: cfg.mapper.threshold };
-    this.mapper = await TechniqueMapper.fitAsync(attack, { extra, params }, this.pause);
-    this.attack = attack;
+  }
+
+  /** Open an index snapshot and put it in place (throws, changing nothing, if it is unusable). */
+  private async useIndex(bytes: Uint8Array): Promise<void> {
+    const description = BUILTIN_COLLECTIONS.find((c) => c.name === 'mitre_attack')!.description;
+    const index = await openAttackIndex(bytes, description, this.pause);
+    this.collections.set('mitre_attack', index.collection);
+    this.mapper = index.mapper;
+    this.attack = index.catalog;
   }
 
   private warn(message: string): void {
@@ -355,7 +458,7 @@ export class KnowledgeBase {
         { field: 'mode' },
       );
     const kinds = req.kinds?.length ? new Set(req.kinds) : undefined;
-    const filter = kinds ? (id: string) => kinds.has(String(c.get(id)?.metadata.kind)) : undefined;
+    const filter = kinds ? (id: string) => kinds.has(String(c.kindOf(id))) : undefined;
     const candidates = Math.max(topK, this.options.config.hybrid.candidates);
 
     let denseIds: Array<{ id: string; similarity: number }> = [];
@@ -471,8 +574,8 @@ export class KnowledgeBase {
   /** An ATT&CK technique by id, if ATT&CK is loaded (revoked ids resolve to their replacement). */
   lookupTechnique(id: string): Technique | undefined {
     if (!this.attack) return undefined;
-    const current = currentTechniqueId(this.attack, id.toUpperCase());
-    return current ? this.attack.techniques.get(current) : undefined;
+    const current = this.attack.currentId(id.toUpperCase());
+    return current ? this.attack.technique(current) : undefined;
   }
 
   /** Everything the UI shows about a technique. */
@@ -480,31 +583,25 @@ export class KnowledgeBase {
     this.assertAvailable('mitre_attack');
     const attack = this.attack!;
     const wanted = id.toUpperCase().replace('/', '.');
-    const current = currentTechniqueId(attack, wanted);
-    const t = current ? attack.techniques.get(current) : undefined;
+    const current = attack.currentId(wanted);
+    const t = current ? attack.technique(current) : undefined;
     if (!t)
-      throw new AisocError('AISOC_ERR_NOT_FOUND', `No ATT&CK technique ${id} in ${attackLabel(attack)}.`, {
+      throw new AisocError('AISOC_ERR_NOT_FOUND', `No ATT&CK technique ${id} in ${attack.label}.`, {
         field: 'id',
       });
-    const nameOf = (x: Technique) => {
-      const parent = x.parent_id ? attack.techniques.get(x.parent_id) : undefined;
-      return parent ? `${parent.name}: ${x.name}` : x.name;
-    };
-    const parent = t.parent_id ? attack.techniques.get(t.parent_id) : undefined;
-    const tactics = [...attack.tactics.values()];
-    const procedures = attack.procedures.filter((p) => p.technique_id === t.id);
+    const parent = t.parent_id ? attack.technique(t.parent_id) : undefined;
     return {
       technique: t,
-      name: nameOf(t),
+      name: parent ? `${parent.name}: ${t.name}` : t.name,
       ...(current !== wanted ? { replaces: wanted } : {}),
       ...(parent ? { parent: { id: parent.id, name: parent.name } } : {}),
-      subtechniques: t.subtechniques.map((s) => ({ id: s, name: attack.techniques.get(s)?.name ?? s })),
+      subtechniques: t.subtechniques.map((s) => ({ id: s, name: attack.technique(s)?.name ?? s })),
       tactics: t.tactics.map((s) => {
-        const tac = tactics.find((x) => x.shortname === s);
+        const tac = attack.tactics.find((x) => x.shortname === s);
         return { id: tac?.id ?? s, name: tac?.name ?? s, shortname: s };
       }),
       detection_strategies: t.detection_strategies.flatMap((d) => {
-        const ds = attack.detection_strategies.get(d);
+        const ds = attack.detectionStrategy(d);
         return ds
           ? [
               {
@@ -521,14 +618,14 @@ export class KnowledgeBase {
             ]
           : [];
       }),
-      procedures: procedures.slice(0, PROCEDURES_IN_VIEW).map((p) => ({
+      procedures: attack.proceduresOf(t.id, PROCEDURES_IN_VIEW).map((p) => ({
         source_id: p.source_id,
         source_name: p.source_name,
         source_kind: p.source_kind,
         text: p.text,
       })),
-      procedure_count: procedures.length,
-      attack_version: attackLabel(attack),
+      procedure_count: attack.procedureCount(t.id),
+      attack_version: attack.label,
     };
   }
 
@@ -566,15 +663,18 @@ export class KnowledgeBase {
     if (this.loadMs !== undefined) out.load_ms = this.loadMs;
     if (this.embedError) out.embeddings.error = this.embedError;
     if (this.attackError) out.attack_error = this.attackError;
-    if (this.attack)
+    if (this.attack) {
+      const a = this.attack.summary;
       out.attack = {
-        version: attackLabel(this.attack),
-        source: this.attack.source,
-        techniques: this.attack.techniques.size,
-        procedures: this.attack.procedures.length,
-        mitigations: this.attack.mitigations.size,
-        skipped_revoked_or_deprecated: this.attack.stats.skipped_revoked_or_deprecated,
+        version: a.label,
+        source: a.source,
+        techniques: a.techniques,
+        procedures: a.procedures,
+        mitigations: a.mitigations,
+        skipped_revoked_or_deprecated: a.stats.skipped_revoked_or_deprecated,
       };
+    }
+    if (this.index.origin || this.index.phase) out.index = { ...this.index };
     if (this.mapper) out.mapper = { ...this.mapper.trainedOn, threshold: this.mapper.params.threshold };
     return out;
   }
@@ -606,9 +706,18 @@ export class KnowledgeBase {
           // Vectors of documents that are gone would only take places in the ranking.
           for (const id of c.vectors.ids()) if (!c.get(id)) c.vectors.remove(id);
         }
-        const todo = [...c.documents()].filter((d) => c.vectors!.hashOf(d.id) !== documentHash(d));
+        // Documents are decoded one by one (ATT&CK's live in a snapshot), yielding now and then.
+        const todo: string[] = [];
+        let seen = 0;
+        for (const d of c.documents()) {
+          if (c.vectors.hashOf(d.id) !== documentHash(d)) todo.push(d.id);
+          if (++seen % 500 === 0) await this.pause();
+        }
         for (let i = 0; i < todo.length && !this.closed; i += batch) {
-          const slice = todo.slice(i, i + batch);
+          const slice = todo
+            .slice(i, i + batch)
+            .map((id) => c.get(id))
+            .filter((d): d is KnowledgeDocument => d !== undefined);
           const vectors = await embedder.embed(
             slice.map((d) => `${d.title}\n${d.text}`.slice(0, EMBED_TEXT_CHARS)),
           );
@@ -621,6 +730,7 @@ export class KnowledgeBase {
       }
       this.embedError = undefined;
     } catch (err) {
+      if (err instanceof Closing) return;
       this.embedError = describeError(err);
       this.logger.warn(
         { err: this.embedError },

@@ -4,9 +4,13 @@ import { AisocError, describeError } from '../errors.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
 import type { DeadLetterInput, Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { PressureMonitor } from './pressure.ts';
 import { BoundedQueue, Mutex } from './queue.ts';
 import type { PipelineRunner, PipelineStats, StageStats, SubmitInput, SubmitResult } from './runner.ts';
 import type { AnyStage, Rejection, StageContext } from './stage.ts';
+
+/** Events (or dead letters) per insert statement. */
+const INSERT_SLICE = 100;
 
 /** The log position every event stage has passed; persisted after each batch. */
 export const EVENTS_OFFSET = 'events';
@@ -26,6 +30,8 @@ export interface EmbeddedRunnerOptions {
   config: PipelineConfig;
   /** Stages every event passes, in order; the last one's outputs are discarded (stages persist what they produce). */
   stages: AnyStage[];
+  /** Event-loop delay and memory, checked by `admit` beside the queue. */
+  pressure?: PressureMonitor;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -102,13 +108,26 @@ export class EmbeddedRunner implements PipelineRunner {
   }
 
   admit(n: number): void {
-    if (this.closing)
+    this.admitQueue(n, () => this.opts.pressure?.check(this.pending > 0));
+  }
+
+  /**
+   * The queue's part of admission, which `submit` repeats: input already
+   * decoded is stored if the queue has room, whatever the pressure, since
+   * refusing it then would only make the client send it again.
+   */
+  private admitQueue(n: number, before?: () => void): void {
+    if (this.closing) {
+      this.opts.metrics.admissionRefusals.inc({ reason: 'shutting_down' });
       throw new AisocError('AISOC_ERR_SHUTTING_DOWN', 'The server is shutting down; retry later.', {
         retryAfterSeconds: 5,
       });
+    }
+    before?.();
     const cap = this.opts.config.queue_capacity;
     // A batch larger than the whole capacity is admitted only into an empty pipeline, so it can never wait forever.
     if (this.pending > 0 && this.pending + n > cap) {
+      this.opts.metrics.admissionRefusals.inc({ reason: 'queue' });
       const retryAfter = Math.max(1, Math.min(60, Math.ceil(this.pending / Math.max(this.rate, 1))));
       throw new AisocError(
         'AISOC_ERR_OVERLOADED',
@@ -120,15 +139,26 @@ export class EmbeddedRunner implements PipelineRunner {
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
     return this.submitLock.run(async () => {
-      this.admit(input.events.length);
+      this.admitQueue(input.events.length);
       const { store } = this.opts;
       const deadLetters = input.deadLetters.map((d) => ({
         ...d,
         record: truncate(d.record, this.opts.config.dead_letter_record_bytes),
       }));
       const result = await store.transaction(async (tx) => {
-        const r = await tx.events.insert(input.events);
-        await tx.deadLetters.insert(deadLetters);
+        // One statement per slice: the embedded database runs each on this thread, so a large body
+        // inserted in one statement would hold the event loop for all of it. One transaction still.
+        const r: { stored: Array<{ seq: number; id: string }>; duplicates: number } = {
+          stored: [],
+          duplicates: 0,
+        };
+        for (let i = 0; i < input.events.length; i += INSERT_SLICE) {
+          const part = await tx.events.insert(input.events.slice(i, i + INSERT_SLICE));
+          r.stored.push(...part.stored);
+          r.duplicates += part.duplicates;
+        }
+        for (let i = 0; i < deadLetters.length; i += INSERT_SLICE)
+          await tx.deadLetters.insert(deadLetters.slice(i, i + INSERT_SLICE));
         return r;
       });
       const byId = new Map(input.events.map((e) => [e.id, e]));

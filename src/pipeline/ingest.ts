@@ -186,6 +186,16 @@ export interface IngestServiceDeps {
 }
 
 /**
+ * A slot among the ingest requests being handled at once, taken before the
+ * request's body is read (`IngestService.admitRequest`). `release` is
+ * idempotent: the route releases it when ingestion ends, the server again
+ * when the response is sent or the client goes away.
+ */
+export interface IngestPermit {
+  release(): void;
+}
+
+/**
  * Turns bodies and records into durable events: decode, frame, normalise,
  * then submit to the runner, which resolves once they are stored. Used by the
  * HTTP API, the CLI and the listeners alike.
@@ -195,21 +205,61 @@ export class IngestService {
 
   constructor(private readonly deps: IngestServiceDeps) {}
 
-  /** Decode and ingest a request body for `sourceType`. */
-  async ingestBody(sourceType: string, body: Buffer, contentEncoding?: string): Promise<IngestOutcome> {
-    const source = this.deps.sources.get(sourceType);
-    const { pipeline, server } = this.deps.config;
+  /** Ingest requests holding a slot now. */
+  get inflightRequests(): number {
+    return this.inflight;
+  }
+
+  /**
+   * Admit one ingest request before its body is read: the runner must admit
+   * input (not shutting down, queue not full, event loop and memory within
+   * bounds) and fewer than `pipeline.max_inflight_requests` may be in
+   * progress, so bodies held in memory at once stay bounded. Throws
+   * `AISOC_ERR_OVERLOADED` (429) or `AISOC_ERR_UNDER_PRESSURE` /
+   * `AISOC_ERR_SHUTTING_DOWN` (503), each with a retry hint.
+   */
+  admitRequest(): IngestPermit {
+    const { pipeline } = this.deps.config;
+    this.deps.runner.admit(1);
     if (this.inflight >= pipeline.max_inflight_requests) {
-      this.deps.metrics.ingestRecords.inc({ source: sourceType, outcome: 'refused_unparsed' });
+      this.deps.metrics.admissionRefusals.inc({ reason: 'inflight' });
       throw new AisocError(
         'AISOC_ERR_OVERLOADED',
-        `${this.inflight} ingest requests are already being decoded; retry shortly.`,
-        {
-          retryAfterSeconds: 1,
-        },
+        `${this.inflight} ingest requests are already in progress; retry shortly.`,
+        { retryAfterSeconds: 1 },
       );
     }
     this.inflight++;
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.inflight--;
+      },
+    };
+  }
+
+  /**
+   * Decode and ingest a request body for `sourceType`. `permit` is the slot
+   * the server took before reading the body; without one (callers outside
+   * HTTP), a slot is taken here.
+   */
+  async ingestBody(
+    sourceType: string,
+    body: Buffer,
+    contentEncoding?: string,
+    permit?: IngestPermit,
+  ): Promise<IngestOutcome> {
+    const source = this.deps.sources.get(sourceType);
+    const { server } = this.deps.config;
+    let slot: IngestPermit;
+    try {
+      slot = permit ?? this.admitRequest();
+    } catch (err) {
+      this.deps.metrics.ingestRecords.inc({ source: sourceType, outcome: 'refused_unparsed' });
+      throw err;
+    }
     try {
       const decoded = await decodeBody(body, contentEncoding, server.decompressed_limit_bytes);
       this.deps.metrics.ingestBytes.inc({ source: sourceType }, decoded.length);
@@ -219,7 +269,7 @@ export class IngestService {
       }
       return await this.ingestFramed(source, framed);
     } finally {
-      this.inflight--;
+      slot.release();
     }
   }
 
@@ -227,6 +277,7 @@ export class IngestService {
   async ingestFramed(source: Source, framed: FramedRecord[]): Promise<IngestOutcome> {
     const { runner, metrics } = this.deps;
     try {
+      // Checked again now the count is known (and before the costly part): the request was admitted as one.
       runner.admit(framed.length);
     } catch (err) {
       metrics.ingestRecords.inc({ source: source.type, outcome: 'refused' }, framed.length);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { AisocError, describeError } from '../errors.ts';
+import { AisocError, describeError, isBackpressure } from '../errors.ts';
 import type { FramedRecord } from '../sources/framing.ts';
 import type { DeadLetterInput } from '../store/index.ts';
 
@@ -41,7 +41,8 @@ const sleep = (ms: number, signal: { cancelled: boolean; wake?: () => void }) =>
 /**
  * Collects lines from every connection of a receiver and submits them in
  * batches (every `batchLines` lines or `batchWaitMs`), one batch at a time,
- * in arrival order. When the pipeline answers `AISOC_ERR_OVERLOADED`, the
+ * in arrival order. When the pipeline answers `AISOC_ERR_OVERLOADED` (or
+ * `AISOC_ERR_UNDER_PRESSURE`: the event loop lags or memory is high), the
  * batch is kept and resubmitted after the delay the runner asks for, and
  * {@link LineBatcher.pressure} turns on so TCP connections pause; it turns
  * off once the batch went through and the buffer is below half.
@@ -201,7 +202,7 @@ export class LineBatcher {
           this.done(batch.length);
           continue;
         }
-        if (err instanceof AisocError && err.code === 'AISOC_ERR_OVERLOADED') {
+        if (isBackpressure(err)) {
           this.opts.onBatch('overloaded');
           if (!this.blocked) {
             this.opts.logger.warn(

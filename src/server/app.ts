@@ -13,6 +13,7 @@ import {
 import type { Runtime } from '../runtime.ts';
 import { hashApiKey } from '../store/index.ts';
 import { VERSION } from '../version.ts';
+import { admissionHooks } from './admission.ts';
 import { AddressLimiter, apiKeyOf, authHook, KeyVerifier } from './auth.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
@@ -140,6 +141,11 @@ export async function build(options: BuildOptions): Promise<App> {
       ? new AddressLimiter(cfg.unauthenticated_rate_limit_per_minute)
       : undefined;
   app.addHook('onRequest', authHook(keys, failures));
+  // After authentication: an unauthenticated request gets 401, and takes no ingest slot.
+  const admission = admissionHooks(runtime);
+  app.addHook('onRequest', admission.onRequest);
+  app.addHook('onResponse', admission.onResponse);
+  app.addHook('onRequestAbort', admission.onRequestAbort);
   app.addHook('onResponse', async (req, reply) => {
     runtime.metrics.httpDuration.observe(
       { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) },

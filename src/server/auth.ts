@@ -51,9 +51,13 @@ export function apiKeyOf(req: FastifyRequest): string | undefined {
 /**
  * Verifies API keys against their stored hashes, with a short cache so a
  * busy ingest client costs one lookup per few seconds, not per request.
+ * Requests that arrive while a key is being looked up share that lookup:
+ * under load a lookup waits behind the store's backlog, and every request
+ * in the meantime would otherwise add one more query to it.
  */
 export class KeyVerifier {
   private readonly cache = new Map<string, { record: ApiKeyRecord | undefined; until: number }>();
+  private readonly lookups = new Map<string, Promise<ApiKeyRecord | undefined>>();
 
   constructor(
     private readonly store: Store,
@@ -65,9 +69,19 @@ export class KeyVerifier {
     const hit = this.cache.get(h);
     const now = Date.now();
     if (hit && hit.until > now) return hit.record;
+    let lookup = this.lookups.get(h);
+    if (!lookup) {
+      lookup = this.lookup(h, key).finally(() => this.lookups.delete(h));
+      this.lookups.set(h, lookup);
+    }
+    return lookup;
+  }
+
+  private async lookup(h: string, key: string): Promise<ApiKeyRecord | undefined> {
     const record = await this.store.apiKeys.findActiveByKey(key);
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(h, { record, until: now + this.ttlMs });
+    // Valid for the TTL from when the answer came, not from when it was asked.
+    this.cache.set(h, { record, until: Date.now() + this.ttlMs });
     if (record) void this.store.apiKeys.touch(record.id).catch(() => {});
     return record;
   }
@@ -75,6 +89,7 @@ export class KeyVerifier {
   /** Forget cached verdicts (after a key is created or revoked in this process). */
   invalidate(): void {
     this.cache.clear();
+    this.lookups.clear();
   }
 }
 

@@ -294,6 +294,7 @@ export function transientError(err: unknown): boolean {
   if (err.details?.retryable === true) return true;
   return (
     err.code === 'AISOC_ERR_OVERLOADED' ||
+    err.code === 'AISOC_ERR_UNDER_PRESSURE' ||
     err.code === 'AISOC_ERR_STORE' ||
     err.code === 'AISOC_ERR_SHUTTING_DOWN'
   );

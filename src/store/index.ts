@@ -14,6 +14,8 @@ export interface OpenStoreOptions {
   databaseUrl?: string;
   /** Data directory for the embedded database; `undefined` with no URL means in memory (tests). */
   dataDir?: string;
+  /** PostgreSQL `shared_buffers` of the embedded database, in MiB (default PostgreSQL's 128). */
+  sharedBuffersMb?: number;
 }
 
 /**
@@ -27,7 +29,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (options.dataDir && !options.databaseUrl) ensurePrivateDir(resolve(options.dataDir));
   const client = options.databaseUrl
     ? await openPostgres(options.databaseUrl)
-    : await openPglite(options.dataDir ? join(resolve(options.dataDir), 'pg') : undefined);
+    : await openPglite(options.dataDir ? join(resolve(options.dataDir), 'pg') : undefined, {
+        ...(options.sharedBuffersMb ? { sharedBuffersMb: options.sharedBuffersMb } : {}),
+      });
   try {
     await migrate(client);
   } catch (err) {
@@ -38,7 +42,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 }
 
 export function storeOptionsFromConfig(config: AppConfig): OpenStoreOptions {
-  return config.database_url ? { databaseUrl: config.database_url } : { dataDir: config.data_dir };
+  return config.database_url
+    ? { databaseUrl: config.database_url }
+    : { dataDir: config.data_dir, sharedBuffersMb: config.embedded_db.shared_buffers_mb };
 }
 
 /**

@@ -117,6 +117,30 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Events deleted by retention',
       registers: r,
     }),
+    // --- admission (overload control) -------------------------------------------------
+    admissionEventLoopDelay: new Gauge({
+      name: 'aisoc_admission_event_loop_delay_seconds',
+      help: 'Largest event-loop delay in the last admission sample window',
+      registers: r,
+    }),
+    admissionRss: new Gauge({
+      name: 'aisoc_admission_rss_bytes',
+      help: 'Resident set size at the last admission sample',
+      registers: r,
+    }),
+    admissionRefusals: new Counter({
+      name: 'aisoc_admission_refusals_total',
+      help: 'Input refused before it was read, by reason (queue, inflight: 429; event_loop, memory, shutting_down: 503)',
+      labelNames: ['reason'] as const,
+      registers: r,
+    }),
+    // --- knowledge base ------------------------------------------------------------
+    knowledgeIndexLoads: new Counter({
+      name: 'aisoc_knowledge_index_loads_total',
+      help: 'ATT&CK index loads by origin (worker: built on a worker thread; cache: read from <data_dir>/cache; inline: built on the main thread, tests)',
+      labelNames: ['origin'] as const,
+      registers: r,
+    }),
     // --- LLM backends ---------------------------------------------------------------
     llmRequests: new Counter({
       name: 'aisoc_llm_requests_total',

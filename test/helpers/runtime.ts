@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.ts';
+import { loadConfig, mergeDeep } from '../../src/config/load.ts';
 import type { AppConfig } from '../../src/config/schema.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.ts';
 import { type App, build } from '../../src/server/app.ts';
@@ -30,10 +30,14 @@ export async function testServer(
 ): Promise<TestServer> {
   const config: AppConfig = loadConfig({
     env: {},
-    overrides: {
-      server: { rate_limit_per_minute: 0, unauthenticated_rate_limit_per_minute: 0 },
-      ...overrides,
-    },
+    // Rate limits and pressure-based admission are off unless a test turns them on: a busy test machine lags.
+    overrides: mergeDeep(
+      {
+        server: { rate_limit_per_minute: 0, unauthenticated_rate_limit_per_minute: 0 },
+        pipeline: { max_event_loop_delay_ms: 0, max_rss_bytes: 0 },
+      },
+      overrides,
+    ),
   });
   const runtime = await openRuntime(config, { inMemory: true, ...options });
   const app = await build({ runtime });

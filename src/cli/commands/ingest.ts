@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../../config/schema.ts';
-import { AisocError } from '../../errors.ts';
+import { AisocError, isBackpressure } from '../../errors.ts';
 import type { IngestOutcome } from '../../pipeline/ingest.ts';
 import { openRuntime, type Runtime } from '../../runtime.ts';
 import { detectDoc, expandInputs, readInputDocs } from '../../sources/files.ts';
@@ -74,7 +74,7 @@ function localSender(runtime: Runtime): Sender {
         try {
           return await runtime.ingest.ingestFramed(runtime.sources.get(source), records);
         } catch (err) {
-          if (err instanceof AisocError && err.code === 'AISOC_ERR_OVERLOADED') {
+          if (isBackpressure(err)) {
             await sleep(Math.min(5, err.retryAfterSeconds ?? 1) * 1000);
             continue;
           }

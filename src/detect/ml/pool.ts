@@ -3,43 +3,16 @@
  * Data is shared once through SharedArrayBuffers; each task returns one
  * tree. Results never depend on which thread ran a task.
  */
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { AisocError } from '../../errors.ts';
+import { startWorker, workerCodeSync } from '../../workers.ts';
 import { type BinnedMatrix, MAX_BINS } from './binning.ts';
 import { type BinTask, runTask, type SharedData, type Task, type TaskResult } from './tasks.ts';
 import type { FlatTree } from './trees/ensemble.ts';
 
 const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
-let bundled: string | null | undefined;
-
-/**
- * The worker's code as one plain-JavaScript bundle (esbuild, once per
- * process): a worker then starts in tens of milliseconds, where loading the
- * TypeScript loader in each thread takes over a second. Null when esbuild
- * cannot run here; workers then load the TypeScript through tsx.
- */
-function workerBundle(): string | null {
-  if (bundled !== undefined) return bundled;
-  try {
-    const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
-    const out = esbuild.buildSync({
-      entryPoints: [fileURLToPath(new URL('./worker.ts', import.meta.url))],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      write: false,
-      logLevel: 'silent',
-    });
-    bundled = out.outputFiles[0]?.text ?? null;
-  } catch {
-    bundled = null;
-  }
-  return bundled;
-}
+const WORKER = new URL('./worker.ts', import.meta.url);
 
 /**
  * Build the worker bundle now rather than at the first training (a one-off
@@ -49,12 +22,11 @@ function workerBundle(): string | null {
  * prepareWorkers();
  */
 export function prepareWorkers(): void {
-  workerBundle();
+  workerCodeSync(WORKER);
 }
 
 function spawn(): Worker {
-  const code = workerBundle();
-  return code === null ? new Worker(ENTRY, { execArgv: [] }) : new Worker(code, { eval: true, execArgv: [] });
+  return startWorker(workerCodeSync(WORKER), ENTRY);
 }
 
 interface Pending {

@@ -1,3 +1,5 @@
+import { AisocError } from '../../errors.ts';
+import type { SnapshotReader, SnapshotWriter, TermTable } from '../snapshot/format.ts';
 import { tokenize } from '../text/tokenize.ts';
 import { TopK } from './topk.ts';
 
@@ -18,6 +20,12 @@ import { TopK } from './topk.ts';
  * with saturated frequency. So 1 means the document holds all of the query's
  * weighted terms abundantly; words no document contains count against every
  * document.
+ *
+ * An index built ahead of time (the ATT&CK collection, in a worker) is
+ * written to a snapshot ({@link Bm25Index.writeTo}) and read back as a frozen
+ * base of flat arrays ({@link Bm25Index.readFrom}): documents added later
+ * go into the ordinary growable part beside it, and removing a base document
+ * only marks it dead.
  */
 
 export interface Bm25Options {
@@ -52,15 +60,17 @@ interface Posting {
   df: number;
 }
 
-/** The serialised form (for persistence). */
-export interface Bm25Snapshot {
-  version: 1;
-  k1: number;
-  b: number;
-  fieldWeights: Record<string, number>;
-  ids: Array<string | null>;
-  lengths: number[];
-  terms: Array<[string, number[], number[]]>;
+/** Documents indexed ahead of time, as flat arrays over a snapshot. */
+interface FrozenBase {
+  /** Sorted terms; term `t`'s postings are `docs`/`tfs` in [starts[t], starts[t + 1]), docs ascending. */
+  terms: TermTable;
+  starts: Uint32Array;
+  docs: Int32Array;
+  tfs: Float32Array;
+  /** Live documents holding each term (a copy: removals decrement it). */
+  df: Int32Array;
+  /** Documents 0…n-1 are the base's. */
+  n: number;
 }
 
 /**
@@ -75,8 +85,9 @@ export class Bm25Index {
   readonly fieldWeights: Record<string, number>;
   private ids: Array<string | null> = [];
   private lengths: number[] = [];
-  /** Distinct terms of each live document, so removal updates document frequencies without a scan. */
+  /** Distinct terms of each live document added with `add`, so removal updates document frequencies without a scan. */
   private readonly docTerms = new Map<number, Posting[]>();
+  private base: FrozenBase | undefined;
   private readonly byId = new Map<string, number>();
   private readonly postings = new Map<string, Posting>();
   private readonly counts = new Map<Posting, number>();
@@ -146,6 +157,10 @@ export class Bm25Index {
     this.ids[doc] = null;
     this.live--;
     this.totalLength -= this.lengths[doc]!;
+    if (this.base && doc < this.base.n) {
+      this.removeFromBase(doc, this.base);
+      return true;
+    }
     this.dead++;
     // Document frequencies must stay exact for idf; the postings keep the dead entry until compaction.
     for (const p of this.docTerms.get(doc) ?? []) p.df--;
@@ -154,19 +169,46 @@ export class Bm25Index {
     return true;
   }
 
+  /**
+   * A base document keeps its slot (the arrays are shared with the
+   * snapshot); only the frequencies of its terms drop. The base keeps no
+   * per-document term list, so its postings are searched: a few milliseconds,
+   * and only when built-in content is replaced at run time.
+   */
+  private removeFromBase(doc: number, base: FrozenBase): void {
+    const { starts, docs, df } = base;
+    for (let t = 0; t < df.length; t++) {
+      let lo = starts[t]!;
+      let hi = starts[t + 1]! - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const d = docs[mid]!;
+        if (d === doc) {
+          df[t]!--;
+          break;
+        }
+        if (d < doc) lo = mid + 1;
+        else hi = mid - 1;
+      }
+    }
+  }
+
+  /** Renumber the documents added with `add` over the dead ones (base documents keep their numbers). */
   private compact(): void {
+    const first = this.base?.n ?? 0;
     const remap = new Int32Array(this.ids.length).fill(-1);
-    const ids: Array<string | null> = [];
-    const lengths: number[] = [];
+    const ids: Array<string | null> = this.ids.slice(0, first);
+    const lengths: number[] = this.lengths.slice(0, first);
     const docTerms = new Map<number, Posting[]>();
-    this.ids.forEach((id, doc) => {
-      if (id === null) return;
+    for (let doc = first; doc < this.ids.length; doc++) {
+      const id = this.ids[doc]!;
+      if (id === null) continue;
       remap[doc] = ids.length;
       this.byId.set(id, ids.length);
       docTerms.set(ids.length, this.docTerms.get(doc) ?? []);
       ids.push(id);
       lengths.push(this.lengths[doc]!);
-    });
+    }
     this.docTerms.clear();
     for (const [doc, terms] of docTerms) this.docTerms.set(doc, terms);
     for (const [t, p] of this.postings) {
@@ -215,13 +257,27 @@ export class Bm25Index {
     const b = this.b;
     let bound = 0;
     let nTouched = 0;
+    const base = this.base;
     for (const [t, count] of qtf) {
       const p = this.postings.get(t);
-      const n = p?.df ?? 0;
+      const bt = base ? base.terms.find(t) : -1;
+      const n = (p?.df ?? 0) + (bt >= 0 ? base!.df[bt]! : 0);
       const idf = this.idf(n);
       bound += count * idf * (k1 + 1);
-      if (!p || n === 0) continue;
+      if (n === 0) continue;
       const w = count * idf;
+      if (bt >= 0) {
+        const { docs, tfs } = base!;
+        for (let i = base!.starts[bt]!, end = base!.starts[bt + 1]!; i < end; i++) {
+          const doc = docs[i]!;
+          if (this.ids[doc] === null) continue;
+          const tf = tfs[i]!;
+          const norm = k1 * (1 - b + (b * this.lengths[doc]!) / avgdl);
+          if (s[doc] === 0) this.touched[nTouched++] = doc;
+          s[doc]! += (w * tf * (k1 + 1)) / (tf + norm);
+        }
+      }
+      if (!p) continue;
       for (let i = 0; i < p.docs.length; i++) {
         const doc = p.docs[i]!;
         if (this.ids[doc] === null) continue;
@@ -249,40 +305,74 @@ export class Bm25Index {
     }));
   }
 
-  /** A plain-data copy for persistence. */
-  toJSON(): Bm25Snapshot {
+  /**
+   * Write the index to a snapshot under `prefix` (an index built with `add`
+   * only: one read back from a snapshot is already stored).
+   */
+  writeTo(w: SnapshotWriter, prefix: string): void {
+    if (this.base)
+      throw new AisocError(
+        'AISOC_ERR_INTERNAL',
+        'A BM25 index read from a snapshot cannot be written again.',
+      );
     if (this.dead) this.compact();
-    return {
-      version: 1,
-      k1: this.k1,
-      b: this.b,
-      fieldWeights: this.fieldWeights,
-      ids: this.ids,
-      lengths: this.lengths,
-      terms: [...this.postings].map(([t, p]) => [t, p.docs, p.tfs]),
-    };
+    const terms = [...this.postings.keys()];
+    const order = w.sortedStrings(`${prefix}.terms`, terms);
+    const starts = new Uint32Array(terms.length + 1);
+    let nnz = 0;
+    order.forEach((ti, k) => {
+      starts[k] = nnz;
+      nnz += this.postings.get(terms[ti]!)!.docs.length;
+    });
+    starts[terms.length] = nnz;
+    const docs = new Int32Array(nnz);
+    const tfs = new Float32Array(nnz);
+    order.forEach((ti, k) => {
+      const p = this.postings.get(terms[ti]!)!;
+      docs.set(p.docs, starts[k]!);
+      tfs.set(p.tfs, starts[k]!);
+    });
+    w.meta(`${prefix}.params`, { k1: this.k1, b: this.b, fieldWeights: this.fieldWeights });
+    w.strings(`${prefix}.ids`, this.ids as string[]);
+    w.array(`${prefix}.lengths`, Float32Array.from(this.lengths));
+    w.array(`${prefix}.starts`, starts);
+    w.array(`${prefix}.docs`, docs);
+    w.array(`${prefix}.tfs`, tfs);
   }
 
-  /** Rebuild from {@link toJSON}'s output. */
-  static fromJSON(snap: Bm25Snapshot): Bm25Index {
-    const index = new Bm25Index({ k1: snap.k1, b: snap.b, fieldWeights: snap.fieldWeights });
-    index.ids = snap.ids;
-    index.lengths = snap.lengths;
-    snap.ids.forEach((id, doc) => {
-      if (id === null) return;
+  /**
+   * The index {@link writeTo} wrote, as a frozen base over the snapshot's
+   * arrays (nothing is copied but the ids and lengths); it takes further
+   * documents as usual.
+   */
+  static readFrom(r: SnapshotReader, prefix: string): Bm25Index {
+    const params = r.meta<{ k1: number; b: number; fieldWeights: Record<string, number> }>(
+      `${prefix}.params`,
+    );
+    const index = new Bm25Index(params);
+    const ids = r.strings(`${prefix}.ids`).all();
+    const lengths = r.f32(`${prefix}.lengths`);
+    const starts = r.u32(`${prefix}.starts`);
+    const terms = r.terms(`${prefix}.terms`);
+    if (lengths.length !== ids.length || starts.length !== terms.length + 1)
+      throw new AisocError('AISOC_ERR_INTERNAL', `The ${prefix} index in the snapshot is inconsistent.`);
+    const df = new Int32Array(terms.length);
+    for (let t = 0; t < df.length; t++) df[t] = starts[t + 1]! - starts[t]!;
+    index.base = {
+      terms,
+      starts,
+      docs: r.i32(`${prefix}.docs`),
+      tfs: r.f32(`${prefix}.tfs`),
+      df,
+      n: ids.length,
+    };
+    index.ids = ids;
+    index.lengths = Array.from(lengths);
+    ids.forEach((id, doc) => {
       index.byId.set(id, doc);
-      index.live++;
-      index.totalLength += snap.lengths[doc]!;
+      index.totalLength += index.lengths[doc]!;
     });
-    for (const [t, docs, tfs] of snap.terms) {
-      const p: Posting = { docs, tfs, df: docs.length };
-      index.postings.set(t, p);
-      for (const doc of docs) {
-        const terms = index.docTerms.get(doc);
-        if (terms) terms.push(p);
-        else index.docTerms.set(doc, [p]);
-      }
-    }
+    index.live = ids.length;
     return index;
   }
 }

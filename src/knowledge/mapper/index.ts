@@ -1,4 +1,5 @@
 import type { AttackKnowledge } from '../attack/model.ts';
+import type { SnapshotReader, SnapshotWriter } from '../snapshot/format.ts';
 import { attackPassages, type LabelledText } from './corpus.ts';
 import { type MapperParams, TechniqueMapperModel, type TechniqueMatch } from './model.ts';
 
@@ -51,23 +52,18 @@ export class TechniqueMapper {
     });
   }
 
-  /**
-   * Fit without holding the event loop for long: passages are tokenised in
-   * slices with `pause()` awaited between them (a server fits at start-up
-   * while it already answers requests).
-   */
-  static async fitAsync(
-    attack: Pick<AttackKnowledge, 'techniques' | 'procedures' | 'revoked'>,
-    options: FitOptions = {},
-    pause: () => Promise<void> = () => new Promise((r) => setImmediate(r)),
-  ): Promise<TechniqueMapper> {
-    const passages = attackPassages(attack, options.extra ?? []);
-    const model = await TechniqueMapperModel.fitAsync(passages, attack, options.params ?? {}, pause);
-    return new TechniqueMapper(model, {
-      passages: passages.length,
-      extra_examples: options.extra?.length ?? 0,
-      techniques: model.techniqueCount,
-    });
+  /** Write to a snapshot (the knowledge index a worker builds). */
+  writeTo(w: SnapshotWriter, prefix: string): void {
+    w.meta(`${prefix}.trainedOn`, this.trainedOn);
+    this.model.writeTo(w, `${prefix}.model`);
+  }
+
+  /** The mapper {@link writeTo} wrote. */
+  static readFrom(r: SnapshotReader, prefix: string): TechniqueMapper {
+    return new TechniqueMapper(
+      TechniqueMapperModel.readFrom(r, `${prefix}.model`),
+      r.meta<TechniqueMapper['trainedOn']>(`${prefix}.trainedOn`),
+    );
   }
 
   get params(): MapperParams {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { sharedData } from '../../../test/helpers/data.ts';
 import type { AisocError } from '../../errors.ts';
 import { parseAttackBundle, readAttackBundle } from '../attack/load.ts';
+import { SnapshotReader, SnapshotWriter } from '../snapshot/format.ts';
 import { annoctrToLabelled, documentKey, parseLabelled, readLabelled, splitOf } from './datasets.ts';
 import { evaluateMapping } from './evaluate.ts';
 import { mapTextToTechniques, TechniqueMapper } from './index.ts';
@@ -155,6 +156,21 @@ describe('TechniqueMapper', () => {
     const fitted = TechniqueMapper.fit(attack, { extra });
     expect(fitted.trainedOn.extra_examples).toBe(1);
     expect(fitted.rank('zorbulator implant')[0]!.technique_id).toBe('T1574.001');
+  });
+
+  it('answers the same after a round trip through a snapshot', () => {
+    const w = new SnapshotWriter();
+    mapper.writeTo(w, 'mapper');
+    const copy = TechniqueMapper.readFrom(SnapshotReader.open(w.finish()), 'mapper');
+    expect(copy.trainedOn).toEqual(mapper.trainedOn);
+    expect(copy.params).toEqual(mapper.params);
+    for (const text of [
+      'mimikatz sekurlsa::logonpasswords',
+      'schtasks /create a scheduled task named Updater',
+      'StopLogging was called on the CloudTrail trail',
+      'words ATT&CK never uses',
+    ])
+      expect(copy.map(text, { topK: 5, threshold: 0 })).toEqual(mapper.map(text, { topK: 5, threshold: 0 }));
   });
 });
 

@@ -1,8 +1,9 @@
 import type { AttackKnowledge } from '../attack/model.ts';
 import { TopK } from '../index/topk.ts';
+import type { SnapshotReader, SnapshotWriter, StringTable } from '../snapshot/format.ts';
 import { tokenize } from '../text/tokenize.ts';
 import type { Passage, PassageKind } from './corpus.ts';
-import { centroid, InvertedVectors, type SparseVector, TfidfSpace } from './sparse.ts';
+import { centroid, InvertedVectors, SparseRows, type SparseVector, TfidfSpace } from './sparse.ts';
 
 export interface MapperParams {
   /** Neighbouring passages that vote. */
@@ -58,47 +59,80 @@ export const DEFAULT_PARAMS: MapperParams = {
 const EVIDENCE_POOL = 120;
 const EVIDENCE_PER_TECHNIQUE = 3;
 
+/** The passages' kinds, in the order their codes are stored. */
+const PASSAGE_KINDS: readonly PassageKind[] = ['name', 'description', 'detection', 'procedure', 'example'];
+
+/** What evidence needs of the training passages: an array while fitting, string tables once read back. */
+interface PassageTable {
+  readonly length: number;
+  kind(i: number): PassageKind;
+  text(i: number): string;
+  source(i: number): string;
+}
+
+function passageArray(passages: readonly Passage[]): PassageTable {
+  return {
+    length: passages.length,
+    kind: (i) => passages[i]!.kind,
+    text: (i) => passages[i]!.text,
+    source: (i) => passages[i]!.source_id,
+  };
+}
+
+function passageTables(kinds: Uint8Array, texts: StringTable, sources: StringTable): PassageTable {
+  return {
+    length: kinds.length,
+    kind: (i) => PASSAGE_KINDS[kinds[i]!] ?? 'description',
+    text: (i) => texts.get(i),
+    source: (i) => sources.get(i),
+  };
+}
+
+interface ModelParts {
+  space: TfidfSpace;
+  passages: PassageTable;
+  /** Each passage's vector. */
+  vectors: SparseRows;
+  /** Each passage's technique, as an index into `labels`. */
+  labelOf: Int32Array;
+  labels: string[];
+  names: string[];
+  /** Each technique's centroid. */
+  centroids: SparseRows;
+  passageIndex: InvertedVectors;
+  centroidIndex: InvertedVectors;
+  params: MapperParams;
+}
+
 /**
  * The text→technique model: a TF-IDF space over ATT&CK's passages, a
  * nearest-neighbour vote among passages, and each technique's centroid.
+ * Everything it holds is flat arrays, so a model fitted in a worker is
+ * written to a snapshot ({@link writeTo}) and read back without copying.
  */
 export class TechniqueMapperModel {
+  private readonly space: TfidfSpace;
+  private readonly passages: PassageTable;
+  private readonly vectors: SparseRows;
   private readonly labelOf: Int32Array;
   private readonly labels: string[];
   private readonly names: string[];
+  private readonly centroids: SparseRows;
   private readonly passageIndex: InvertedVectors;
   private readonly centroidIndex: InvertedVectors;
-  private readonly vectors: readonly SparseVector[];
-  private readonly centroids: SparseVector[];
+  readonly params: MapperParams;
 
-  constructor(
-    private readonly space: TfidfSpace,
-    private readonly passages: readonly Passage[],
-    vectors: readonly SparseVector[],
-    names: ReadonlyMap<string, string>,
-    readonly params: MapperParams,
-  ) {
-    const labelIds = new Map<string, number>();
-    this.labels = [];
-    this.labelOf = new Int32Array(passages.length);
-    passages.forEach((p, i) => {
-      let id = labelIds.get(p.technique_id);
-      if (id === undefined) {
-        id = this.labels.length;
-        labelIds.set(p.technique_id, id);
-        this.labels.push(p.technique_id);
-      }
-      this.labelOf[i] = id;
-    });
-    this.names = this.labels.map((l) => names.get(l) ?? l);
-    this.vectors = vectors;
-    this.passageIndex = new InvertedVectors(vectors, space.vocabulary.size);
-    const groups: SparseVector[][] = this.labels.map(() => []);
-    vectors.forEach((v, i) => {
-      groups[this.labelOf[i]!]!.push(v);
-    });
-    this.centroids = groups.map((g) => centroid(g));
-    this.centroidIndex = new InvertedVectors(this.centroids, space.vocabulary.size);
+  private constructor(parts: ModelParts) {
+    this.space = parts.space;
+    this.passages = parts.passages;
+    this.vectors = parts.vectors;
+    this.labelOf = parts.labelOf;
+    this.labels = parts.labels;
+    this.names = parts.names;
+    this.centroids = parts.centroids;
+    this.passageIndex = parts.passageIndex;
+    this.centroidIndex = parts.centroidIndex;
+    this.params = parts.params;
   }
 
   /**
@@ -113,53 +147,88 @@ export class TechniqueMapperModel {
   ): TechniqueMapperModel {
     const tokens = passages.map((p) => tokenize(p.text));
     const space = TfidfSpace.fit(tokens);
-    return TechniqueMapperModel.fromVectors(
-      space,
-      passages,
-      tokens.map((t) => space.vectorize(t)),
-      attack,
-      params,
-    );
-  }
-
-  /**
-   * Fit in slices, awaiting `pause()` between them, so a server fitting at
-   * start-up keeps answering requests.
-   */
-  static async fitAsync(
-    passages: readonly Passage[],
-    attack: Pick<AttackKnowledge, 'techniques'>,
-    params: Partial<MapperParams>,
-    pause: () => Promise<void>,
-  ): Promise<TechniqueMapperModel> {
-    const tokens: string[][] = [];
-    for (let i = 0; i < passages.length; i++) {
-      tokens.push(tokenize(passages[i]!.text));
-      if (i % 1000 === 999) await pause();
-    }
-    const space = TfidfSpace.fit(tokens);
-    await pause();
-    const vectors: SparseVector[] = [];
-    for (let i = 0; i < tokens.length; i++) {
-      vectors.push(space.vectorize(tokens[i]!));
-      if (i % 2000 === 1999) await pause();
-    }
-    return TechniqueMapperModel.fromVectors(space, passages, vectors, attack, params);
-  }
-
-  private static fromVectors(
-    space: TfidfSpace,
-    passages: readonly Passage[],
-    vectors: readonly SparseVector[],
-    attack: Pick<AttackKnowledge, 'techniques'>,
-    params: Partial<MapperParams>,
-  ): TechniqueMapperModel {
+    const vectors = tokens.map((t) => space.vectorize(t));
     const names = new Map<string, string>();
     for (const t of attack.techniques.values()) {
       const parent = t.parent_id ? attack.techniques.get(t.parent_id) : undefined;
       names.set(t.id, parent ? `${parent.name}: ${t.name}` : t.name);
     }
-    return new TechniqueMapperModel(space, passages, vectors, names, { ...DEFAULT_PARAMS, ...params });
+    const labelIds = new Map<string, number>();
+    const labels: string[] = [];
+    const labelOf = new Int32Array(passages.length);
+    passages.forEach((p, i) => {
+      let id = labelIds.get(p.technique_id);
+      if (id === undefined) {
+        id = labels.length;
+        labelIds.set(p.technique_id, id);
+        labels.push(p.technique_id);
+      }
+      labelOf[i] = id;
+    });
+    const groups: SparseVector[][] = labels.map(() => []);
+    vectors.forEach((v, i) => {
+      groups[labelOf[i]!]!.push(v);
+    });
+    const rows = SparseRows.from(vectors);
+    const centroids = SparseRows.from(groups.map((g) => centroid(g)));
+    const dims = space.vocabulary.size;
+    return new TechniqueMapperModel({
+      space,
+      passages: passageArray(passages),
+      vectors: rows,
+      labelOf,
+      labels,
+      names: labels.map((l) => names.get(l) ?? l),
+      centroids,
+      passageIndex: InvertedVectors.build(rows, dims),
+      centroidIndex: InvertedVectors.build(centroids, dims),
+      params: { ...DEFAULT_PARAMS, ...params },
+    });
+  }
+
+  /** Write the model to a snapshot under `prefix`. */
+  writeTo(w: SnapshotWriter, prefix: string): void {
+    const n = this.passages.length;
+    const kinds = new Uint8Array(n);
+    const texts: string[] = new Array(n);
+    const sources: string[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      kinds[i] = PASSAGE_KINDS.indexOf(this.passages.kind(i));
+      texts[i] = this.passages.text(i);
+      sources[i] = this.passages.source(i);
+    }
+    w.meta(`${prefix}.params`, this.params);
+    this.space.writeTo(w, `${prefix}.space`);
+    w.array(`${prefix}.passages.kinds`, kinds);
+    w.strings(`${prefix}.passages.texts`, texts);
+    w.strings(`${prefix}.passages.sources`, sources);
+    this.vectors.writeTo(w, `${prefix}.vectors`);
+    w.array(`${prefix}.labelOf`, this.labelOf);
+    w.strings(`${prefix}.labels`, this.labels);
+    w.strings(`${prefix}.names`, this.names);
+    this.centroids.writeTo(w, `${prefix}.centroids`);
+    this.passageIndex.writeTo(w, `${prefix}.passageIndex`);
+    this.centroidIndex.writeTo(w, `${prefix}.centroidIndex`);
+  }
+
+  /** The model {@link writeTo} wrote; its arrays stay views over the snapshot. */
+  static readFrom(r: SnapshotReader, prefix: string): TechniqueMapperModel {
+    return new TechniqueMapperModel({
+      space: TfidfSpace.readFrom(r, `${prefix}.space`),
+      passages: passageTables(
+        r.u8(`${prefix}.passages.kinds`),
+        r.strings(`${prefix}.passages.texts`),
+        r.strings(`${prefix}.passages.sources`),
+      ),
+      vectors: SparseRows.readFrom(r, `${prefix}.vectors`),
+      labelOf: r.i32(`${prefix}.labelOf`),
+      labels: r.strings(`${prefix}.labels`).all(),
+      names: r.strings(`${prefix}.names`).all(),
+      centroids: SparseRows.readFrom(r, `${prefix}.centroids`),
+      passageIndex: InvertedVectors.readFrom(r, `${prefix}.passageIndex`),
+      centroidIndex: InvertedVectors.readFrom(r, `${prefix}.centroidIndex`),
+      params: r.meta<MapperParams>(`${prefix}.params`),
+    });
   }
 
   get passageCount(): number {
@@ -222,13 +291,13 @@ export class TechniqueMapperModel {
         const l = this.labelOf[id]!;
         const set = covered.get(l) ?? new Set<number>();
         covered.set(l, set);
-        for (const t of this.vectors[id]!.ids) if (qpos.has(t)) set.add(t);
+        for (const t of this.vectors.idsOf(id)) if (qpos.has(t)) set.add(t);
       }
       for (const l of seen) {
         let set = covered.get(l);
         if (!set) {
           set = new Set();
-          const ids = this.centroids[l]!.ids;
+          const ids = this.centroids.idsOf(l);
           for (const t of qpos.keys()) if (binarySearch(ids, t)) set.add(t);
         }
         let c = 0;
@@ -247,10 +316,12 @@ export class TechniqueMapperModel {
       evidence: near
         .filter((n) => this.labelOf[n.id] === l)
         .slice(0, EVIDENCE_PER_TECHNIQUE)
-        .map((n) => {
-          const p = this.passages[n.id]!;
-          return { kind: p.kind, text: p.text, source_id: p.source_id, similarity: n.score };
-        }),
+        .map((n) => ({
+          kind: this.passages.kind(n.id),
+          text: this.passages.text(n.id),
+          source_id: this.passages.source(n.id),
+          similarity: n.score,
+        })),
     }));
   }
 }

@@ -1,3 +1,6 @@
+import { AisocError } from '../../errors.ts';
+import type { SnapshotReader, SnapshotWriter, TermTable } from '../snapshot/format.ts';
+
 /**
  * Sparse TF-IDF vectors over the shared analyser's tokens. Term weights are
  * sublinear (1 + ln tf) times a smoothed idf, and every vector is L2-normed so
@@ -12,6 +15,29 @@ export interface SparseVector {
 
 export const EMPTY_VECTOR: SparseVector = { ids: new Int32Array(0), weights: new Float32Array(0) };
 
+/** Term → id: a Map while fitting, a sorted term table once read from a snapshot. */
+export interface Vocabulary {
+  get(term: string): number | undefined;
+  readonly size: number;
+}
+
+/** A vocabulary over a snapshot's sorted terms and the id of each. */
+class TermVocabulary implements Vocabulary {
+  constructor(
+    private readonly terms: TermTable,
+    private readonly ids: Int32Array,
+  ) {}
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  get(term: string): number | undefined {
+    const at = this.terms.find(term);
+    return at < 0 ? undefined : this.ids[at];
+  }
+}
+
 /**
  * Vocabulary and idf, fitted once on a corpus of token lists.
  *
@@ -23,7 +49,7 @@ export class TfidfSpace {
   private readonly maxIdf: number;
 
   private constructor(
-    readonly vocabulary: Map<string, number>,
+    readonly vocabulary: Vocabulary,
     readonly idf: Float32Array,
   ) {
     let max = 1;
@@ -48,6 +74,29 @@ export class TfidfSpace {
       i++;
     }
     return new TfidfSpace(vocabulary, idf);
+  }
+
+  /** Write to a snapshot under `prefix` (a space fitted here). */
+  writeTo(w: SnapshotWriter, prefix: string): void {
+    if (!(this.vocabulary instanceof Map))
+      throw new AisocError(
+        'AISOC_ERR_INTERNAL',
+        'A vocabulary read from a snapshot cannot be written again.',
+      );
+    const terms = [...this.vocabulary.keys()];
+    const order = w.sortedStrings(`${prefix}.terms`, terms);
+    w.array(
+      `${prefix}.ids`,
+      Int32Array.from(order, (i) => (this.vocabulary as Map<string, number>).get(terms[i]!)!),
+    );
+    w.array(`${prefix}.idf`, this.idf);
+  }
+
+  static readFrom(r: SnapshotReader, prefix: string): TfidfSpace {
+    return new TfidfSpace(
+      new TermVocabulary(r.terms(`${prefix}.terms`), r.i32(`${prefix}.ids`)),
+      r.f32(`${prefix}.idf`),
+    );
   }
 
   /**
@@ -102,44 +151,116 @@ export function centroid(vectors: readonly SparseVector[]): SparseVector {
 }
 
 /**
+ * Many sparse vectors in three flat arrays (compressed sparse rows): row
+ * `i` holds `ids`/`weights` in [starts[i], starts[i + 1]).
+ *
+ * @example SparseRows.from([v0, v1]).row(1).ids
+ */
+export class SparseRows {
+  constructor(
+    readonly starts: Uint32Array,
+    readonly ids: Int32Array,
+    readonly weights: Float32Array,
+  ) {}
+
+  static from(vectors: readonly SparseVector[]): SparseRows {
+    const starts = new Uint32Array(vectors.length + 1);
+    let nnz = 0;
+    vectors.forEach((v, i) => {
+      starts[i] = nnz;
+      nnz += v.ids.length;
+    });
+    starts[vectors.length] = nnz;
+    const ids = new Int32Array(nnz);
+    const weights = new Float32Array(nnz);
+    vectors.forEach((v, i) => {
+      ids.set(v.ids, starts[i]!);
+      weights.set(v.weights, starts[i]!);
+    });
+    return new SparseRows(starts, ids, weights);
+  }
+
+  get length(): number {
+    return this.starts.length - 1;
+  }
+
+  /** Row `i`'s term ids, ascending (a view, not a copy). */
+  idsOf(i: number): Int32Array {
+    return this.ids.subarray(this.starts[i]!, this.starts[i + 1]!);
+  }
+
+  row(i: number): SparseVector {
+    const a = this.starts[i]!;
+    const b = this.starts[i + 1]!;
+    return { ids: this.ids.subarray(a, b), weights: this.weights.subarray(a, b) };
+  }
+
+  writeTo(w: SnapshotWriter, prefix: string): void {
+    w.array(`${prefix}.starts`, this.starts);
+    w.array(`${prefix}.ids`, this.ids);
+    w.array(`${prefix}.weights`, this.weights);
+  }
+
+  static readFrom(r: SnapshotReader, prefix: string): SparseRows {
+    return new SparseRows(r.u32(`${prefix}.starts`), r.i32(`${prefix}.ids`), r.f32(`${prefix}.weights`));
+  }
+}
+
+/**
  * An inverted index of vectors for fast dot products of one query against
  * all of them: only the rows sharing a term with the query are touched.
  */
 export class InvertedVectors {
-  private readonly starts: Int32Array;
-  private readonly rows: Int32Array;
-  private readonly weights: Float32Array;
   private readonly scratch: Float32Array;
   private readonly touched: Int32Array;
 
-  constructor(
-    vectors: readonly SparseVector[],
-    readonly dimensions: number,
+  private constructor(
+    private readonly starts: Uint32Array,
+    private readonly rows: Int32Array,
+    private readonly weights: Float32Array,
+    nRows: number,
   ) {
-    const counts = new Int32Array(dimensions + 1);
-    let nnz = 0;
-    for (const v of vectors) {
-      for (const id of v.ids) counts[id + 1]!++;
-      nnz += v.ids.length;
-    }
+    this.scratch = new Float32Array(nRows);
+    this.touched = new Int32Array(nRows);
+  }
+
+  /** Invert rows of vectors over `dimensions` terms. */
+  static build(vectors: SparseRows, dimensions: number): InvertedVectors {
+    const counts = new Uint32Array(dimensions + 1);
+    for (const id of vectors.ids) counts[id + 1]!++;
     for (let i = 0; i < dimensions; i++) counts[i + 1]! += counts[i]!;
-    this.starts = counts;
-    this.rows = new Int32Array(nnz);
-    this.weights = new Float32Array(nnz);
+    const nnz = vectors.ids.length;
+    const rows = new Int32Array(nnz);
+    const weights = new Float32Array(nnz);
     const fill = counts.slice(0, dimensions);
-    vectors.forEach((v, row) => {
-      for (let j = 0; j < v.ids.length; j++) {
-        const at = fill[v.ids[j]!]!++;
-        this.rows[at] = row;
-        this.weights[at] = v.weights[j]!;
+    for (let row = 0; row < vectors.length; row++) {
+      for (let j = vectors.starts[row]!; j < vectors.starts[row + 1]!; j++) {
+        const at = fill[vectors.ids[j]!]!++;
+        rows[at] = row;
+        weights[at] = vectors.weights[j]!;
       }
-    });
-    this.scratch = new Float32Array(vectors.length);
-    this.touched = new Int32Array(vectors.length);
+    }
+    return new InvertedVectors(counts, rows, weights, vectors.length);
   }
 
   get size(): number {
     return this.scratch.length;
+  }
+
+  writeTo(w: SnapshotWriter, prefix: string): void {
+    w.meta(`${prefix}.rows`, this.scratch.length);
+    w.array(`${prefix}.starts`, this.starts);
+    w.array(`${prefix}.rows`, this.rows);
+    w.array(`${prefix}.weights`, this.weights);
+  }
+
+  static readFrom(r: SnapshotReader, prefix: string): InvertedVectors {
+    return new InvertedVectors(
+      r.u32(`${prefix}.starts`),
+      r.i32(`${prefix}.rows`),
+      r.f32(`${prefix}.weights`),
+      r.meta<number>(`${prefix}.rows`),
+    );
   }
 
   /**
@@ -151,6 +272,7 @@ export class InvertedVectors {
     let nTouched = 0;
     for (let j = 0; j < q.ids.length; j++) {
       const id = q.ids[j]!;
+      if (id + 1 >= this.starts.length) continue;
       const w = q.weights[j]!;
       const end = this.starts[id + 1]!;
       for (let p = this.starts[id]!; p < end; p++) {

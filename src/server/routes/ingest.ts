@@ -55,6 +55,7 @@ export function ingestRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
             413: ErrorBody,
             422: ErrorBody,
             429: ErrorBody,
+            503: ErrorBody,
           },
         },
       },
@@ -62,7 +63,12 @@ export function ingestRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
         const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
         const source = req.params.source;
         try {
-          const outcome = await runtime.ingest.ingestBody(source, body, req.headers['content-encoding']);
+          const outcome = await runtime.ingest.ingestBody(
+            source,
+            body,
+            req.headers['content-encoding'],
+            req.ingestPermit,
+          );
           runtime.metrics.ingestRequests.inc({ source, status: '202' });
           return reply.code(202).send(outcome);
         } catch (err) {

@@ -151,6 +151,7 @@ export function webhookRoutes(deps: ServerDeps, env: NodeJS.ProcessEnv = process
             413: ErrorBody,
             422: ErrorBody,
             429: ErrorBody,
+            503: ErrorBody,
           },
         },
       },
@@ -159,7 +160,12 @@ export function webhookRoutes(deps: ServerDeps, env: NodeJS.ProcessEnv = process
         try {
           if (settings.secret)
             verifyWebhookSignature(req.headers, body, { ...settings, secret: settings.secret });
-          const outcome = await runtime.ingest.ingestBody('wazuh', body, req.headers['content-encoding']);
+          const outcome = await runtime.ingest.ingestBody(
+            'wazuh',
+            body,
+            req.headers['content-encoding'],
+            req.ingestPermit,
+          );
           runtime.metrics.ingestRequests.inc({ source: 'wazuh', status: '202' });
           return reply.code(202).send(outcome);
         } catch (err) {
