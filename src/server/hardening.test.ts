@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlert, makeEvent } from '../../test/helpers/builders.ts';
 import { type TestServer, testServer } from '../../test/helpers/runtime.ts';
+import { loadConfig } from '../config/load.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 
 /** A pino logger whose JSON lines land in `lines`, to see what an operator would read. */
@@ -186,7 +187,13 @@ describe('per-address limit on unauthenticated and failed requests', () => {
   let t: TestServer;
   beforeAll(async () => {
     // The production defaults: the per-key limit and the per-address limit on failures.
-    t = await testServer({ server: {} });
+    const defaults = loadConfig({ env: {} }).server;
+    t = await testServer({
+      server: {
+        rate_limit_per_minute: defaults.rate_limit_per_minute,
+        unauthenticated_rate_limit_per_minute: defaults.unauthenticated_rate_limit_per_minute,
+      },
+    });
   });
   afterAll(async () => {
     await t.close();
