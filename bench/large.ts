@@ -161,7 +161,10 @@ for (let i = 0; i < 50; i += 5) {
   const records = Array.from({ length: 5 }, (_, j) =>
     record(`large-${i + j}`, pad(2 * MiB), { policyDocument: pad(MiB, 'C') }),
   );
-  expectOk('/ingest/cloudtrail (large events)', await post('/ingest/cloudtrail', JSON.stringify({ Records: records })));
+  expectOk(
+    '/ingest/cloudtrail (large events)',
+    await post('/ingest/cloudtrail', JSON.stringify({ Records: records })),
+  );
 }
 await runtime.runner.drain(600_000);
 await runtime.response?.worker.idle(600_000);

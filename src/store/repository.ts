@@ -109,7 +109,9 @@ type Row = Record<string, unknown>;
 
 function eventFromRow(r: Row): NormalisedEvent {
   const doc = fromJson<NormalisedEvent>(r.doc);
-  return { ...doc, raw: fromJson(r.raw) };
+  // Both drivers hand jsonb back parsed, and raw may be any JSON value: a syslog line is a
+  // JSON string, which `fromJson` would parse a second time (and fail on, or misread).
+  return { ...doc, raw: r.raw === null ? undefined : r.raw };
 }
 
 /**
