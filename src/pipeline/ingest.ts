@@ -16,6 +16,7 @@ import type { Source } from '../sources/types.ts';
 import type { DeadLetterInput } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { PipelineRunner } from './runner.ts';
+import { DEFAULT_EVENT_LIMITS, type EventLimits, limitEvent } from './truncate.ts';
 
 export interface RecordError {
   /** Where the record sits in the body: `[3]`, or `[0].Records[5]` for records inside an envelope. */
@@ -83,14 +84,24 @@ function recordText(value: unknown): string {
   }
 }
 
+/** The size limits of `pipeline` config, as {@link limitEvent} takes them. */
+export function eventLimitsOf(
+  config: Pick<AppConfig['pipeline'], 'max_field_bytes' | 'max_raw_bytes'>,
+): EventLimits {
+  return { maxFieldBytes: config.max_field_bytes, maxRawBytes: config.max_raw_bytes };
+}
+
 /**
  * Run a source over framed records. Never throws for a bad record: it
- * becomes a dead letter with the reason, and the rest go on.
+ * becomes a dead letter with the reason, and the rest go on. Every event
+ * leaves held to `limits` (see {@link limitEvent}): this is the one place
+ * all sources pass through, so no source cuts fields of its own.
  */
 export function normaliseRecords(
   source: Source,
   framed: FramedRecord[],
   ingestedAt: string,
+  limits: EventLimits = DEFAULT_EVENT_LIMITS,
 ): NormaliseResult {
   const out: NormaliseResult = { events: [], deadLetters: [], errors: [], received: 0, skipped: 0 };
   const fail = (at: string, line: number | undefined, value: unknown, err: unknown) => {
@@ -128,7 +139,7 @@ export function normaliseRecords(
     }
     if (unwrap === undefined) {
       // Most sources have no envelope: no array per record.
-      normaliseOne(source, value, i, -1, line, ingestedAt, out, fail);
+      normaliseOne(source, value, i, -1, line, ingestedAt, limits, out, fail);
       continue;
     }
     let records: unknown[];
@@ -146,7 +157,7 @@ export function normaliseRecords(
     }
     const single = records.length === 1 && records[0] === value;
     for (let j = 0; j < records.length; j++)
-      normaliseOne(source, records[j], i, single ? -1 : j, line, ingestedAt, out, fail);
+      normaliseOne(source, records[j], i, single ? -1 : j, line, ingestedAt, limits, out, fail);
   }
   return out;
 }
@@ -163,6 +174,7 @@ function normaliseOne(
   j: number,
   line: number | undefined,
   ingestedAt: string,
+  limits: EventLimits,
   out: NormaliseResult,
   fail: (at: string, line: number | undefined, value: unknown, err: unknown) => void,
 ): void {
@@ -171,7 +183,7 @@ function normaliseOne(
     const drafts = source.normalise(rec);
     if (drafts.length === 0) out.skipped++;
     for (let k = 0; k < drafts.length; k++)
-      out.events.push(finalizeEvent(source.type, drafts[k]!, ingestedAt));
+      out.events.push(limitEvent(finalizeEvent(source.type, drafts[k]!, ingestedAt), limits));
   } catch (err) {
     fail(j < 0 ? `[${i}]` : `[${i}][${j}]`, line, rec, err);
   }
@@ -192,8 +204,11 @@ export interface IngestServiceDeps {
  */
 export class IngestService {
   private inflight = 0;
+  private readonly limits: EventLimits;
 
-  constructor(private readonly deps: IngestServiceDeps) {}
+  constructor(private readonly deps: IngestServiceDeps) {
+    this.limits = eventLimitsOf(deps.config.pipeline);
+  }
 
   /** Decode and ingest a request body for `sourceType`. */
   async ingestBody(sourceType: string, body: Buffer, contentEncoding?: string): Promise<IngestOutcome> {
@@ -232,7 +247,7 @@ export class IngestService {
       metrics.ingestRecords.inc({ source: source.type, outcome: 'refused' }, framed.length);
       throw err;
     }
-    const n = normaliseRecords(source, framed, new Date().toISOString());
+    const n = normaliseRecords(source, framed, new Date().toISOString(), this.limits);
     let submitted: { stored: number; duplicates: number; dead_letters: number };
     try {
       submitted = await runner.submit({ events: n.events, deadLetters: n.deadLetters });
