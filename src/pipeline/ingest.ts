@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/schema.ts';
 import { AisocError, describeError } from '../errors.ts';
 import { stableUuidOf, uuidv7 } from '../ids.ts';
+import { yieldToEventLoop } from '../loop.ts';
 import type { EventDraft, NormalisedEvent } from '../schema/event.ts';
 import {
   bodyText,
@@ -43,6 +44,9 @@ export interface IngestOutcome {
 }
 
 const MAX_ERRORS_REPORTED = 20;
+
+/** Bodies above this size (decoded bytes) are decoded, parsed and normalised in separate turns of the event loop. */
+const YIELD_ABOVE_BYTES = 256 * 1024;
 
 /** Turn a source's draft into a stored event: ids, ingestion time and defaults. */
 export function finalizeEvent(source: string, draft: EventDraft, ingestedAt: string): NormalisedEvent {
@@ -104,6 +108,50 @@ export function normaliseRecords(
   limits: EventLimits = DEFAULT_EVENT_LIMITS,
 ): NormaliseResult {
   const out: NormaliseResult = { events: [], deadLetters: [], errors: [], received: 0, skipped: 0 };
+  normaliseRange(source, framed, 0, framed.length, ingestedAt, limits, out);
+  return out;
+}
+
+/** Records normalised between two turns of the event loop by {@link normaliseRecordsYielding}. */
+const RECORDS_PER_TURN = 1000;
+
+/**
+ * {@link normaliseRecords} for large bodies: the same result, with a turn of
+ * the event loop after every {@link RECORDS_PER_TURN} records, so other
+ * requests (and `/health`) are answered while a large body is normalised.
+ */
+export async function normaliseRecordsYielding(
+  source: Source,
+  framed: FramedRecord[],
+  ingestedAt: string,
+  limits: EventLimits = DEFAULT_EVENT_LIMITS,
+): Promise<NormaliseResult> {
+  const out: NormaliseResult = { events: [], deadLetters: [], errors: [], received: 0, skipped: 0 };
+  let from = 0;
+  while (from < framed.length) {
+    const before = out.received;
+    let to = from;
+    // One framed value may hold many records (an envelope): count records, not values.
+    while (to < framed.length && out.received - before < RECORDS_PER_TURN) {
+      normaliseRange(source, framed, to, to + 1, ingestedAt, limits, out);
+      to++;
+    }
+    from = to;
+    if (from < framed.length) await yieldToEventLoop();
+  }
+  return out;
+}
+
+/** Normalise `framed[from..to)` into `out`; positions in errors are those in `framed`. */
+function normaliseRange(
+  source: Source,
+  framed: FramedRecord[],
+  from: number,
+  to: number,
+  ingestedAt: string,
+  limits: EventLimits,
+  out: NormaliseResult,
+): void {
   const fail = (at: string, line: number | undefined, value: unknown, err: unknown) => {
     const code = err instanceof AisocError ? err.code : 'AISOC_ERR_PARSE';
     const field = err instanceof AisocError ? err.field : undefined;
@@ -125,7 +173,7 @@ export function normaliseRecords(
     }
   };
   const unwrap = source.unwrap;
-  for (let i = 0; i < framed.length; i++) {
+  for (let i = from; i < to; i++) {
     const { value, line } = framed[i]!;
     if (depthExceeds(value, MAX_DEPTH)) {
       out.received++;
@@ -159,7 +207,6 @@ export function normaliseRecords(
     for (let j = 0; j < records.length; j++)
       normaliseOne(source, records[j], i, single ? -1 : j, line, ingestedAt, limits, out, fail);
   }
-  return out;
 }
 
 /**
@@ -228,10 +275,18 @@ export class IngestService {
     try {
       const decoded = await decodeBody(body, contentEncoding, server.decompressed_limit_bytes);
       this.deps.metrics.ingestBytes.inc({ source: sourceType }, decoded.length);
-      const framed = frameBody(bodyText(decoded), source.framing);
+      // Decoding, parsing and normalising a large body are each tens of milliseconds of
+      // work that nothing else interrupts (decodeBody resolves at once for plain bodies):
+      // a turn of the event loop between them keeps other requests answered.
+      const large = decoded.length > YIELD_ABOVE_BYTES;
+      if (large) await yieldToEventLoop();
+      const text = bodyText(decoded);
+      if (large) await yieldToEventLoop();
+      const framed = frameBody(text, source.framing);
       if (framed.length === 0) {
         throw new AisocError('AISOC_ERR_VALIDATION', 'The body holds no records', { field: 'body' });
       }
+      if (large) await yieldToEventLoop();
       return await this.ingestFramed(source, framed);
     } finally {
       this.inflight--;
@@ -247,7 +302,7 @@ export class IngestService {
       metrics.ingestRecords.inc({ source: source.type, outcome: 'refused' }, framed.length);
       throw err;
     }
-    const n = normaliseRecords(source, framed, new Date().toISOString(), this.limits);
+    const n = await normaliseRecordsYielding(source, framed, new Date().toISOString(), this.limits);
     let submitted: { stored: number; duplicates: number; dead_letters: number };
     try {
       submitted = await runner.submit({ events: n.events, deadLetters: n.deadLetters });

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AisocError, describeError } from '../../errors.ts';
+import { yieldToEventLoop } from '../../loop.ts';
 import type { ResponseComponents } from '../../respond/setup.ts';
 import { SecurityAlert, StoredVerdict, TriageResponse } from '../../schema/verdict.ts';
 import type { ServerDeps } from '../deps.ts';
@@ -80,6 +81,10 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           Array.from({ length: Math.min(BATCH_CONCURRENCY, req.body.length) }, async () => {
             while (next < req.body.length) {
               const i = next++;
+              // Analysis answers through promises that resolve at once (the store, the cache), so
+              // without this turn of the event loop the whole batch would run as one block and
+              // hold up every other request, /health included, until it ends.
+              await yieldToEventLoop();
               const sa = req.body[i]!;
               try {
                 results[i] = (await analyst.analyzeSecurityAlert(sa)).response;
