@@ -128,6 +128,22 @@ describe('limitEvent', () => {
     expect(text.endsWith(truncationMarker(whole))).toBe(true);
   });
 
+  it('caps the unmapped fields as it caps the raw record they copy, so the whole event is bounded', () => {
+    const many = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`extra${i}`, 'e'.repeat(2000)]));
+    const e = makeEvent({ unmapped: { ...many }, raw: { ...many } });
+    limitEvent(e, limits);
+    expect(e.truncated).toBe(true);
+    expect(Object.keys(e.unmapped!)).toEqual(['_truncated']);
+    const text = e.unmapped!._truncated as string;
+    expect(text.startsWith('{"extra0":"eee')).toBe(true);
+    expect(bytes(text)).toBeLessThanOrEqual(8192);
+    expect(NormalisedEvent.safeParse(e).success).toBe(true);
+    const { raw: _r, unmapped: _u, ...rest } = e;
+    const whole = bytes(JSON.stringify(e));
+    // The two capped parts (their JSON texts gain escapes when stored as strings) and the rest.
+    expect(whole).toBeLessThanOrEqual(2 * 8192 + bytes(JSON.stringify(rest)) + 1024);
+  });
+
   it('cuts a raw text line (syslog) as one field', () => {
     const line = `<13>Mar  9 07:02:14 bastion-01 sshd[1]: Failed password ${'p'.repeat(50_000)}`;
     const e = makeEvent({ source: 'syslog', message: line, raw: line });

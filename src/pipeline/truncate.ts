@@ -148,12 +148,42 @@ function hasLong(v: unknown): boolean {
 }
 
 /**
+ * A raw record (or the unmapped fields, which copy parts of it) held to the
+ * limits: long texts cut, and the whole kept as the start of its JSON text
+ * when that is still above `limits.maxRawBytes`.
+ */
+function capRecord(value: unknown, limits: EventLimits): { value: unknown; cut: boolean } {
+  let out = value;
+  let cut = false;
+  scanSize = 0;
+  let size: number;
+  if (hasLong(out)) {
+    const w = walkOf(limits.maxFieldBytes);
+    out = limitValue(out, w);
+    cut = w.cut;
+    size = w.size;
+  } else size = scanSize;
+  // Sizes are in UTF-16 units; JSON escapes take up to 6 bytes per unit. Serialise
+  // only when the record may be over the cap, which ordinary records are not.
+  if (size * 6 > limits.maxRawBytes) {
+    const c = cutText(JSON.stringify(out) ?? 'null', limits.maxRawBytes);
+    if (c !== undefined) {
+      out = c;
+      cut = true;
+    }
+  }
+  return { value: out, cut };
+}
+
+/**
  * Bound one event in place: every text field and key above
  * `limits.maxFieldBytes` is cut and ends with {@link truncationMarker}; a raw
  * record whose JSON is still above `limits.maxRawBytes` is replaced by the
- * start of that JSON text, with the marker. Either sets `truncated: true`.
- * Ids are derived before this runs, so they rest on the whole source id.
- * Events within the limits (nearly all) are only read, never copied.
+ * start of that JSON text, with the marker, and so are the unmapped fields
+ * (under the key `_truncated`: they copy parts of the raw record). Either
+ * sets `truncated: true`. Ids are derived before this runs, so they rest on
+ * the whole source id. Events within the limits (nearly all) are only read,
+ * never copied.
  *
  * @example
  * limitEvent(event, { maxFieldBytes: 65_536, maxRawBytes: 1_048_576 });
@@ -164,11 +194,11 @@ export function limitEvent(e: NormalisedEvent, limits: EventLimits = DEFAULT_EVE
   let cut = false;
   scanSafe = Math.floor(limits.maxFieldBytes / 3);
   for (const k in record) {
-    if (k === 'raw' || !hasLong(record[k])) continue;
-    // Something in the normalised part may be too long: cut what is.
+    if (k === 'raw' || k === 'unmapped' || !hasLong(record[k])) continue;
+    // Something in the normalised fields may be too long: cut what is.
     const w = walkOf(limits.maxFieldBytes);
     for (const j in record) {
-      if (j === 'raw') continue;
+      if (j === 'raw' || j === 'unmapped') continue;
       const x = record[j];
       const y = limitValue(x, w);
       if (y !== x) record[j] = y;
@@ -176,27 +206,20 @@ export function limitEvent(e: NormalisedEvent, limits: EventLimits = DEFAULT_EVE
     cut = w.cut;
     break;
   }
-  if (e.raw !== undefined) {
-    let raw: unknown = e.raw;
-    scanSize = 0;
-    let size: number;
-    if (hasLong(raw)) {
-      const w = walkOf(limits.maxFieldBytes);
-      raw = limitValue(raw, w);
-      if (w.cut) cut = true;
-      size = w.size;
-    } else size = scanSize;
-    // Sizes are in UTF-16 units; JSON escapes take up to 6 bytes per unit. Serialise
-    // only when the record may be over the cap, which ordinary records are not.
-    if (size * 6 > limits.maxRawBytes) {
-      const text = JSON.stringify(raw) ?? 'null';
-      const c = cutText(text, limits.maxRawBytes);
-      if (c !== undefined) {
-        raw = c;
-        cut = true;
-      }
+  if (e.unmapped !== undefined) {
+    const u = capRecord(e.unmapped, limits);
+    if (u.cut) {
+      e.unmapped =
+        typeof u.value === 'string' ? { _truncated: u.value } : (u.value as Record<string, unknown>);
+      cut = true;
     }
-    e.raw = raw;
+  }
+  if (e.raw !== undefined) {
+    const r = capRecord(e.raw, limits);
+    if (r.cut) {
+      e.raw = r.value;
+      cut = true;
+    }
   }
   if (cut) e.truncated = true;
   return e;

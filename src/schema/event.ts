@@ -217,7 +217,7 @@ export const NormalisedEvent = z
       .boolean()
       .optional()
       .describe(
-        'True when ingestion cut the event to size (absent otherwise): text above pipeline.max_field_bytes ends with "…[truncated: N bytes in all]", and a raw record above pipeline.max_raw_bytes is kept as the start of its JSON text',
+        'True when ingestion cut the event to size (absent otherwise): text above pipeline.max_field_bytes ends with "…[truncated: N bytes in all]", and a raw record (or unmapped fields) above pipeline.max_raw_bytes is kept as the start of its JSON text',
       ),
     raw: z
       .unknown()
