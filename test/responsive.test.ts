@@ -86,6 +86,39 @@ describe('large payloads leave the event loop free', () => {
     expect(seen.filter((n) => n > 0 && n < 100).length, JSON.stringify(seen)).toBeGreaterThan(0);
   }, 120_000);
 
+  it('parses a large /batch body off the main thread with the same answers as the inline parser', async () => {
+    const post = (body: string) =>
+      fetch(`${url}/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body,
+      });
+    const alerts = Array.from({ length: 30 }, (_, i) => ({
+      alert_id: `thread-${i}`,
+      timestamp: '2026-11-19T08:00:00Z',
+      rule_description: 'Large alert',
+      rule_level: 5,
+      raw_log: 'L'.repeat(60_000),
+      full_log: JSON.parse(`{"__proto__": {"polluted": true}, "i": ${i}}`),
+    }));
+    // Each full_log carries an own "__proto__" key, which both parsers remove.
+    const text = JSON.stringify(alerts);
+    expect(text).toContain('"__proto__"');
+    expect(text.length).toBeGreaterThan(1024 * 1024);
+    const ok = await post(text);
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { successful: number }).successful).toBe(30);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // Malformed, large or small: the same 400.
+    const small = await post('[{"alert_id": ');
+    const large = await post(text.slice(0, -2));
+    expect(large.status).toBe(400);
+    expect(small.status).toBe(400);
+    expect(((await large.json()) as { code: string }).code).toBe(
+      ((await small.json()) as { code: string }).code,
+    );
+  }, 120_000);
+
   it('reads large events in slices, with turns of the event loop between them', async () => {
     const events = Array.from({ length: 20 }, () =>
       makeEvent({
@@ -117,6 +150,26 @@ describe('large payloads leave the event loop free', () => {
     const ingested = await turnsDuring(() => t.runtime.ingest.ingestBody('generic', Buffer.from(lines)));
     expect(ingested.result.stored).toBe(3000);
     expect(ingested.turns).toBeGreaterThan(0);
+  });
+
+  it('frames large bodies as before: one value on the JSON thread, NDJSON and malformed bodies inline', async () => {
+    const record = (i: number) => ({
+      '@timestamp': '2026-11-19T09:00:00Z',
+      message: `big ${i} ${'y'.repeat(600)}`,
+      host: { name: 'web-2' },
+    });
+    const array = Buffer.from(JSON.stringify(Array.from({ length: 2500 }, (_, i) => record(i))));
+    expect(array.length).toBeGreaterThan(1024 * 1024);
+    expect((await t.runtime.ingest.ingestBody('generic', array)).stored).toBe(2500);
+    const ndjson = Buffer.from(
+      Array.from({ length: 2500 }, (_, i) => JSON.stringify(record(10_000 + i))).join('\n'),
+    );
+    expect((await t.runtime.ingest.ingestBody('generic', ndjson)).stored).toBe(2500);
+    const broken = Buffer.from(`${ndjson.toString()}\n{"@timestamp": `);
+    await expect(t.runtime.ingest.ingestBody('generic', broken)).rejects.toMatchObject({
+      code: 'AISOC_ERR_BAD_JSON',
+      field: 'body[line 2501]',
+    });
   });
 
   it('streams a large GET /events answer that parses to the stored events', async () => {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/schema.ts';
 import { AisocError, describeError } from '../errors.ts';
 import { stableUuidOf, uuidv7 } from '../ids.ts';
+import { jsonThread, OFF_THREAD_MIN_BYTES } from '../json-thread.ts';
 import { yieldToEventLoop } from '../loop.ts';
 import type { EventDraft, NormalisedEvent } from '../schema/event.ts';
 import {
@@ -280,9 +281,8 @@ export class IngestService {
       // a turn of the event loop between them keeps other requests answered.
       const large = decoded.length > YIELD_ABOVE_BYTES;
       if (large) await yieldToEventLoop();
-      const text = bodyText(decoded);
-      if (large) await yieldToEventLoop();
-      const framed = frameBody(text, source.framing);
+      const framed =
+        (await this.frameOffThread(source, decoded)) ?? frameBody(bodyText(decoded), source.framing);
       if (framed.length === 0) {
         throw new AisocError('AISOC_ERR_VALIDATION', 'The body holds no records', { field: 'body' });
       }
@@ -291,6 +291,20 @@ export class IngestService {
     } finally {
       this.inflight--;
     }
+  }
+
+  /**
+   * A large JSON body that is one value (a CloudTrail file, a big array),
+   * parsed on the JSON thread: the same records `frameBody` gives, without
+   * the main thread decoding and parsing megabytes. Undefined when the body
+   * is small, not JSON framed, or not one value (NDJSON, malformed): the
+   * caller frames it inline, with the usual errors.
+   */
+  private async frameOffThread(source: Source, decoded: Buffer): Promise<FramedRecord[] | undefined> {
+    if (source.framing !== 'json' || decoded.length < OFF_THREAD_MIN_BYTES) return undefined;
+    const r = await jsonThread.parse(decoded);
+    if (!r.ok) return undefined;
+    return Array.isArray(r.value) ? r.value.map((value) => ({ value })) : [{ value: r.value }];
   }
 
   /** Ingest records already framed (files read by the CLI, syslog lines). */
