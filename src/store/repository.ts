@@ -136,6 +136,8 @@ const READ_SLICE_MAX_ROWS = 100;
 
 type EventTextRow = { seq: unknown; doc: string; raw: string | null };
 
+const parseEvent = (text: string) => JSON.parse(text) as NormalisedEvent;
+
 /**
  * The repository layer: one implementation over any {@link Queryable}, so the
  * same code serves PGlite and PostgreSQL, inside or outside a transaction.
@@ -144,14 +146,15 @@ export class Repositories {
   constructor(protected readonly db: Queryable) {}
 
   /**
-   * Events' JSON text by log position, in the order given. Rows are read a
+   * Events by log position, in the order given, each made from its JSON
+   * text by `make` (the text itself, or the parsed event). Rows are read a
    * slice at a time, the slice growing while rows are small and shrinking
    * when they are large (an event may hold a 1 MiB raw record and several
-   * 64 KiB fields), with a turn of the event loop between slices: reading
-   * 50 large events is many short pauses, not one long one.
+   * 64 KiB fields), and made before the next turn of the event loop:
+   * reading 50 large events is many short pauses, not one long one.
    */
-  private async eventTextsBySeq(seqs: number[]): Promise<string[]> {
-    const out: string[] = [];
+  private async eventsBySeq<T>(seqs: number[], make: (text: string) => T): Promise<T[]> {
+    const out: T[] = [];
     let rows = 1;
     for (let i = 0; i < seqs.length; ) {
       const slice = seqs.slice(i, i + rows);
@@ -168,7 +171,7 @@ export class Repositories {
       // A row deleted between the two queries (retention) is left out.
       for (const seq of slice) {
         const row = bySeq.get(seq);
-        if (row) out.push(eventText(row.doc, row.raw));
+        if (row) out.push(make(eventText(row.doc, row.raw)));
       }
       i += slice.length;
       if (i >= seqs.length) break;
@@ -224,13 +227,13 @@ export class Repositories {
       return text === undefined ? undefined : (JSON.parse(text) as NormalisedEvent);
     },
 
-    /** Events by id, in event-time order; read in slices, with a turn of the event loop between. */
+    /** Events by id, in event-time order; read (and parsed) in slices, with a turn of the event loop between. */
     getMany: async (ids: string[]): Promise<NormalisedEvent[]> =>
-      (await this.events.getManyText(ids)).map((t) => JSON.parse(t) as NormalisedEvent),
+      this.eventsBySeq(await this.events.seqsOf(ids), parseEvent),
 
     list: async (f: EventFilter = {}): Promise<ListResult<NormalisedEvent>> => {
-      const r = await this.events.listText(f);
-      return { items: r.items.map((t) => JSON.parse(t) as NormalisedEvent), total: r.total };
+      const page = await this.events.page(f);
+      return { items: await this.eventsBySeq(page.seqs, parseEvent), total: page.total };
     },
 
     /** One event as JSON text (see {@link eventText}); the route sends it on as it is. */
@@ -244,17 +247,27 @@ export class Repositories {
     },
 
     /** Events by id as JSON text, in event-time order, read in slices. */
-    getManyText: async (ids: string[]): Promise<string[]> => {
+    getManyText: async (ids: string[]): Promise<string[]> =>
+      this.eventsBySeq(await this.events.seqsOf(ids), (text) => text),
+
+    /** A page of events, newest first, as JSON text, read in slices. */
+    listText: async (f: EventFilter = {}): Promise<ListResult<string>> => {
+      const page = await this.events.page(f);
+      return { items: await this.eventsBySeq(page.seqs, (text) => text), total: page.total };
+    },
+
+    /** Log positions of events by id, in event-time order. */
+    seqsOf: async (ids: string[]): Promise<number[]> => {
       if (ids.length === 0) return [];
       const r = await this.db.query<{ seq: unknown }>(
         'SELECT seq FROM events WHERE id = ANY($1::uuid[]) ORDER BY time, seq',
         [ids],
       );
-      return this.eventTextsBySeq(r.rows.map((row) => toNumber(row.seq)));
+      return r.rows.map((row) => toNumber(row.seq));
     },
 
-    /** A page of events, newest first, as JSON text, read in slices. */
-    listText: async (f: EventFilter = {}): Promise<ListResult<string>> => {
+    /** Log positions of a page of events, newest first, and how many match in all. */
+    page: async (f: EventFilter = {}): Promise<{ seqs: number[]; total: number }> => {
       const w = new Where();
       if (f.source) w.add('source = ?', f.source);
       if (f.from) w.add('time >= ?::timestamptz', f.from);
@@ -270,8 +283,7 @@ export class Repositories {
         `SELECT seq FROM events ${w.sql} ORDER BY time DESC, seq DESC LIMIT ${limit} OFFSET ${offset}`,
         w.params,
       );
-      const items = await this.eventTextsBySeq(page.rows.map((row) => toNumber(row.seq)));
-      return { items, total: toNumber(total.rows[0]?.n) };
+      return { seqs: page.rows.map((row) => toNumber(row.seq)), total: toNumber(total.rows[0]?.n) };
     },
 
     /** Events after a log position, in log order (the pipeline replays from here after a restart). */
