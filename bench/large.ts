@@ -17,34 +17,18 @@
  * The knowledge base is loaded before the first measurement: its build is a
  * stall of its own, measured elsewhere.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { loadConfig } from '../src/config/load.ts';
-import { openRuntime } from '../src/runtime.ts';
-import { build } from '../src/server/app.ts';
-import { peakRssMiB, report } from './_util.ts';
+import { peakRssMiB, report, startBenchServer } from './_util.ts';
 
 const TARGET_MS = 100;
 const MiB = 1024 * 1024;
 
-const dir = mkdtempSync(join(tmpdir(), 'aisoc-bench-large-'));
-const config = loadConfig({
-  env: {},
-  overrides: {
-    data_dir: dir,
-    log_level: 'silent',
-    server: { port: 0, rate_limit_per_minute: 0 },
-  },
-});
-const runtime = await openRuntime(config, { response: true, worker: true, warmKnowledge: true });
+const server = await startBenchServer({}, { response: true, worker: true, warmKnowledge: true });
+const { runtime, url } = server;
 await runtime.knowledge.ready();
-const app = await build({ runtime });
-await app.listen({ host: '127.0.0.1', port: 0 });
-const addr = app.server.address();
-const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
 const { key } = await runtime.store.apiKeys.create('bench', ['ingest', 'read', 'analyst']);
 const auth = { authorization: `Bearer ${key}` };
 
@@ -220,13 +204,11 @@ const maxRow = Number(stored.rows[0]?.max ?? 0);
 
 clearInterval(ticker);
 prober.postMessage('stop');
-await app.close();
-await runtime.close();
-rmSync(dir, { recursive: true, force: true });
+await server.close();
 
 const row = (r: Measured) =>
   `${Math.round(r.health)} ms /health, ${Math.round(r.loop)} ms loop delay (${(Math.max(r.health, r.loop) / TARGET_MS).toFixed(2)} × target); longest block ${Math.round(r.cpu)} ms CPU (${(r.cpu / TARGET_MS).toFixed(2)} × target)`;
-const load = (await import('node:os')).loadavg()[0]!;
+const load = loadavg()[0]!;
 report(`Large payloads against a ${TARGET_MS} ms stall target (ratio ≤ 1 meets it)`, {
   '/batch of 100 large alerts': row(batch),
   '  batch wall time ms': Math.round(batch.ms),
@@ -238,6 +220,6 @@ report(`Large payloads against a ${TARGET_MS} ms stall target (ratio ≤ 1 meets
   '  response ms': Math.round(list.ms),
   'largest stored event (doc + raw) bytes': maxRow,
   'peak RSS MiB': peakRssMiB(),
-  'machine load (1 min) / cores': `${load.toFixed(1)} / ${(await import('node:os')).cpus().length} (wall-clock figures include waiting for a core)`,
+  'machine load (1 min) / cores': `${load.toFixed(1)} / ${cpus().length} (wall-clock figures include waiting for a core)`,
 });
 process.exit(0);
