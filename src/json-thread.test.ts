@@ -17,8 +17,27 @@ describe('jsonThread', () => {
 
   it('answers "not parsed" for NDJSON, malformed, truncated and empty bodies, so the caller parses inline', async () => {
     for (const body of ['{"a":1}\n{"a":2}', '{"a":', '[1, 2', '', '   ', '\u0000\u0001', 'null garbage']) {
-      expect(await jsonThread.parse(bytes(body)), JSON.stringify(body)).toEqual({ ok: false });
+      const r = await jsonThread.parse(bytes(body));
+      expect(r.ok, JSON.stringify(body)).toBe(false);
+      expect((r as { bytes: Buffer }).bytes.toString(), 'the bytes come back').toBe(body);
     }
+  });
+
+  it('moves a buffer that owns its memory to the thread and hands it back when it cannot parse it', async () => {
+    const body = `${'{"a":1}\n'.repeat(200_000)}{"a":`;
+    const owned = Buffer.alloc(Buffer.byteLength(body));
+    owned.write(body);
+    const r = await jsonThread.parse(owned);
+    // Moved, not copied: the caller's view is empty now, and the answer carries the bytes.
+    expect(owned.length).toBe(0);
+    expect(r.ok).toBe(false);
+    expect((r as { bytes: Buffer }).bytes.toString()).toBe(body);
+    const good = Buffer.alloc(20);
+    good.write('{"moved": true}');
+    expect(await jsonThread.parse(Buffer.from(good.subarray(0, 15)))).toEqual({
+      ok: true,
+      value: { moved: true },
+    });
   });
 
   it('serves concurrent callers each with their own value', async () => {

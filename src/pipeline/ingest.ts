@@ -258,7 +258,7 @@ export class IngestService {
     this.limits = eventLimitsOf(deps.config.pipeline);
   }
 
-  /** Decode and ingest a request body for `sourceType`. */
+  /** Decode and ingest a request body for `sourceType`. A large body's memory may be moved to the JSON thread: do not read `body` afterwards. */
   async ingestBody(sourceType: string, body: Buffer, contentEncoding?: string): Promise<IngestOutcome> {
     const source = this.deps.sources.get(sourceType);
     const { pipeline, server } = this.deps.config;
@@ -281,8 +281,7 @@ export class IngestService {
       // a turn of the event loop between them keeps other requests answered.
       const large = decoded.length > YIELD_ABOVE_BYTES;
       if (large) await yieldToEventLoop();
-      const framed =
-        (await this.frameOffThread(source, decoded)) ?? frameBody(bodyText(decoded), source.framing);
+      const framed = await this.frame(source, decoded);
       if (framed.length === 0) {
         throw new AisocError('AISOC_ERR_VALIDATION', 'The body holds no records', { field: 'body' });
       }
@@ -294,17 +293,21 @@ export class IngestService {
   }
 
   /**
-   * A large JSON body that is one value (a CloudTrail file, a big array),
-   * parsed on the JSON thread: the same records `frameBody` gives, without
-   * the main thread decoding and parsing megabytes. Undefined when the body
-   * is small, not JSON framed, or not one value (NDJSON, malformed): the
-   * caller frames it inline, with the usual errors.
+   * Frame a body: a large JSON body that is one value (a CloudTrail file, a
+   * big array) is parsed on the JSON thread, giving the records `frameBody`
+   * gives without the main thread decoding and parsing megabytes; anything
+   * else (small, lines, NDJSON, malformed) is framed inline, with the usual
+   * errors.
    */
-  private async frameOffThread(source: Source, decoded: Buffer): Promise<FramedRecord[] | undefined> {
-    if (source.framing !== 'json' || decoded.length < OFF_THREAD_MIN_BYTES) return undefined;
-    const r = await jsonThread.parse(decoded);
-    if (!r.ok) return undefined;
-    return Array.isArray(r.value) ? r.value.map((value) => ({ value })) : [{ value: r.value }];
+  private async frame(source: Source, decoded: Buffer): Promise<FramedRecord[]> {
+    let bytes = decoded;
+    if (source.framing === 'json' && decoded.length >= OFF_THREAD_MIN_BYTES) {
+      const r = await jsonThread.parse(decoded);
+      if (r.ok) return Array.isArray(r.value) ? r.value.map((value) => ({ value })) : [{ value: r.value }];
+      // `decoded` may have been moved to the thread; these are the same bytes, handed back.
+      bytes = r.bytes;
+    }
+    return frameBody(bodyText(bytes), source.framing);
   }
 
   /** Ingest records already framed (files read by the CLI, syslog lines). */

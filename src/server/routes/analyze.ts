@@ -48,7 +48,7 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
       const bytes = body as Buffer;
       if (bytes.length < OFF_THREAD_MIN_BYTES) return inline(req, bytes.toString('utf8'), done);
       jsonThread.parse(bytes, { scrub: true }).then(
-        (r) => (r.ok ? done(null, r.value) : inline(req, bytes.toString('utf8'), done)),
+        (r) => (r.ok ? done(null, r.value) : inline(req, r.bytes.toString('utf8'), done)),
         (err: Error) => done(err, undefined),
       );
     });
