@@ -1,5 +1,10 @@
 /** Helpers shared by benchmarks. */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/load.ts';
+import { openRuntime, type Runtime, type RuntimeOptions } from '../src/runtime.ts';
+import { type App, build } from '../src/server/app.ts';
 
 /** Peak resident set size of this process so far, in MiB (Linux: VmHWM). */
 export function peakRssMiB(): number {
@@ -40,4 +45,47 @@ export function report(title: string, rows: Record<string, string | number>): vo
 function fmt(n: number): string {
   if (Number.isInteger(n)) return n.toLocaleString('en-US');
   return n.toFixed(Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 1 ? 2 : 3);
+}
+
+export interface BenchServer {
+  runtime: Runtime;
+  app: App;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** Stop the server and the runtime, and delete the data directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * A real server on a free port over a fresh temporary data directory, as
+ * `serve` runs it, with `overrides` on top of the default config.
+ */
+export async function startBenchServer(
+  overrides: Record<string, unknown> = {},
+  options: RuntimeOptions = {},
+): Promise<BenchServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'aisoc-bench-'));
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      data_dir: dir,
+      log_level: 'silent',
+      ...overrides,
+      server: { port: 0, rate_limit_per_minute: 0, ...(overrides.server as object | undefined) },
+    },
+  });
+  const runtime = await openRuntime(config, options);
+  const app = await build({ runtime });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  return {
+    runtime,
+    app,
+    url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`,
+    async close() {
+      await app.close();
+      await runtime.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

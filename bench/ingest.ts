@@ -5,17 +5,12 @@
  * the same run; then the time until the pipeline has processed them all, and
  * peak RSS.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config/load.ts';
-import { openRuntime } from '../src/runtime.ts';
-import { build } from '../src/server/app.ts';
 import { unwrapCloudTrail } from '../src/sources/cloudtrail/parse.ts';
 import { expandInputs, readInputDocs } from '../src/sources/files.ts';
 import { frameBody } from '../src/sources/framing.ts';
 import { SHARED_DATA } from '../test/helpers/data.ts';
-import { peakRssMiB, report } from './_util.ts';
+import { peakRssMiB, report, startBenchServer } from './_util.ts';
 
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 60_000);
 const PER_REQUEST = 500;
@@ -63,21 +58,8 @@ let parsed = 0;
 for (const b of bodies) parsed += (JSON.parse(b) as { Records: unknown[] }).Records.length;
 const parseMs = performance.now() - t0;
 
-const dir = mkdtempSync(join(tmpdir(), 'aisoc-bench-'));
-const config = loadConfig({
-  env: {},
-  overrides: {
-    data_dir: dir,
-    log_level: 'silent',
-    server: { port: 0, rate_limit_per_minute: 0 },
-    pipeline: { queue_capacity: 200_000 },
-  },
-});
-const runtime = await openRuntime(config, {});
-const app = await build({ runtime });
-await app.listen({ host: '127.0.0.1', port: 0 });
-const addr = app.server.address();
-const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+const server = await startBenchServer({ pipeline: { queue_capacity: 200_000 } });
+const { runtime, url } = server;
 const { key } = await runtime.store.apiKeys.create('bench', ['ingest']);
 
 let stored = 0;
@@ -107,9 +89,7 @@ await Promise.all(
 const ingestMs = performance.now() - t0;
 await runtime.runner.drain(600_000);
 const endToEndMs = performance.now() - t0;
-await app.close();
-await runtime.close();
-rmSync(dir, { recursive: true, force: true });
+await server.close();
 
 const ingestRate = stored / (ingestMs / 1000);
 const parseRate = parsed / (parseMs / 1000);

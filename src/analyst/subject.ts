@@ -2,6 +2,7 @@ import { techniquesAndTactics } from '../correlate/attack-tags.ts';
 import { eventEntities } from '../correlate/entities.ts';
 import { detectionPriority } from '../correlate/priority.ts';
 import { fingerprint, stableUuid } from '../ids.ts';
+import { DEFAULT_EVENT_LIMITS, type EventLimits, limitEvent } from '../pipeline/truncate.ts';
 import type { Alert } from '../schema/alert.ts';
 import { ocsfFromSeverity } from '../schema/common.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
@@ -108,7 +109,20 @@ export function inputFromSecurityAlert(sa: SecurityAlert, assets: AssetContext):
   };
 }
 
-/** What the analyst reads for a stored alert: the alert and its events (the first `maxEvents`). */
+/**
+ * How much of one stored event's text the analyst reads: the prompt shows at
+ * most 2,000 characters of any text, so the rest only costs time in the
+ * checks that walk every record (up to 50 events of 64 KiB fields each held
+ * up the event loop for a third of a second). Cut text ends with the
+ * ingestion marker and the record says `truncated: true`; the raw record
+ * keeps its shape, so evidence can still cite `raw.*` fields.
+ */
+export const ANALYST_EVENT_LIMITS: EventLimits = {
+  maxFieldBytes: 4096,
+  maxRawBytes: DEFAULT_EVENT_LIMITS.maxRawBytes,
+};
+
+/** What the analyst reads for a stored alert: the alert and its events (the first `maxEvents`), cut to {@link ANALYST_EVENT_LIMITS}. */
 export function inputFromAlert(
   alert: Alert,
   events: NormalisedEvent[],
@@ -122,7 +136,8 @@ export function inputFromAlert(
     incident_size: incident?.alert_count ?? 1,
     records: events.map((e) => ({
       id: e.id,
-      record: e as unknown as Record<string, unknown>,
+      // A shallow copy: limitEvent copies nested parts it cuts, and the caller's events stay whole.
+      record: limitEvent({ ...e }, ANALYST_EVENT_LIMITS) as unknown as Record<string, unknown>,
       roles: EVENT_ROLES,
     })),
     assets,

@@ -5,6 +5,7 @@ import { OpenAiConfig } from '../analyst/llm/openai/config.ts';
 import { MlConfig } from '../detect/ml/config.ts';
 import { SigmaConfig } from '../detect/sigma/config.ts';
 import { KnowledgeConfig } from '../knowledge/config.ts';
+import { DEFAULT_EVENT_LIMITS, MIN_FIELD_BYTES, MIN_RAW_BYTES } from '../pipeline/truncate.ts';
 import { ReceiversConfig } from '../receivers/config.ts';
 
 /**
@@ -104,6 +105,22 @@ export const PipelineConfig = z
       .min(10)
       .default(250)
       .describe('How often event-loop delay and memory are sampled for admission, in ms'),
+    max_field_bytes: z
+      .number()
+      .int()
+      .min(MIN_FIELD_BYTES)
+      .default(DEFAULT_EVENT_LIMITS.maxFieldBytes)
+      .describe(
+        'Longest text kept in one field of a stored event, in UTF-8 bytes: longer text is cut to this size, ending with "…[truncated: N bytes in all]", and the event is marked truncated: true',
+      ),
+    max_raw_bytes: z
+      .number()
+      .int()
+      .min(MIN_RAW_BYTES)
+      .default(DEFAULT_EVENT_LIMITS.maxRawBytes)
+      .describe(
+        'Largest raw record kept with a stored event, in bytes of JSON (after max_field_bytes): a larger one is kept as the start of its JSON text, with the marker',
+      ),
   })
   .describe('Pipeline runner');
 

@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '../config/schema.ts';
 import { AisocError, describeError } from '../errors.ts';
 import { stableUuidOf, uuidv7 } from '../ids.ts';
+import { jsonThread, OFF_THREAD_MIN_BYTES } from '../json-thread.ts';
+import { yieldToEventLoop } from '../loop.ts';
 import type { EventDraft, NormalisedEvent } from '../schema/event.ts';
 import {
   bodyText,
@@ -16,6 +18,7 @@ import type { Source } from '../sources/types.ts';
 import type { DeadLetterInput } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { PipelineRunner } from './runner.ts';
+import { DEFAULT_EVENT_LIMITS, type EventLimits, limitEvent } from './truncate.ts';
 
 export interface RecordError {
   /** Where the record sits in the body: `[3]`, or `[0].Records[5]` for records inside an envelope. */
@@ -42,6 +45,9 @@ export interface IngestOutcome {
 }
 
 const MAX_ERRORS_REPORTED = 20;
+
+/** Bodies above this size (decoded bytes) are decoded, parsed and normalised in separate turns of the event loop. */
+const YIELD_ABOVE_BYTES = 256 * 1024;
 
 /** Turn a source's draft into a stored event: ids, ingestion time and defaults. */
 export function finalizeEvent(source: string, draft: EventDraft, ingestedAt: string): NormalisedEvent {
@@ -83,16 +89,70 @@ function recordText(value: unknown): string {
   }
 }
 
+/** The size limits of `pipeline` config, as {@link limitEvent} takes them. */
+export function eventLimitsOf(
+  config: Pick<AppConfig['pipeline'], 'max_field_bytes' | 'max_raw_bytes'>,
+): EventLimits {
+  return { maxFieldBytes: config.max_field_bytes, maxRawBytes: config.max_raw_bytes };
+}
+
 /**
  * Run a source over framed records. Never throws for a bad record: it
- * becomes a dead letter with the reason, and the rest go on.
+ * becomes a dead letter with the reason, and the rest go on. Every event
+ * leaves held to `limits` (see {@link limitEvent}): this is the one place
+ * all sources pass through, so no source cuts fields of its own.
  */
 export function normaliseRecords(
   source: Source,
   framed: FramedRecord[],
   ingestedAt: string,
+  limits: EventLimits = DEFAULT_EVENT_LIMITS,
 ): NormaliseResult {
   const out: NormaliseResult = { events: [], deadLetters: [], errors: [], received: 0, skipped: 0 };
+  normaliseRange(source, framed, 0, framed.length, ingestedAt, limits, out);
+  return out;
+}
+
+/** Records normalised between two turns of the event loop by {@link normaliseRecordsYielding}. */
+const RECORDS_PER_TURN = 1000;
+
+/**
+ * {@link normaliseRecords} for large bodies: the same result, with a turn of
+ * the event loop after every {@link RECORDS_PER_TURN} records, so other
+ * requests (and `/health`) are answered while a large body is normalised.
+ */
+export async function normaliseRecordsYielding(
+  source: Source,
+  framed: FramedRecord[],
+  ingestedAt: string,
+  limits: EventLimits = DEFAULT_EVENT_LIMITS,
+): Promise<NormaliseResult> {
+  const out: NormaliseResult = { events: [], deadLetters: [], errors: [], received: 0, skipped: 0 };
+  let from = 0;
+  while (from < framed.length) {
+    const before = out.received;
+    let to = from;
+    // One framed value may hold many records (an envelope): count records, not values.
+    while (to < framed.length && out.received - before < RECORDS_PER_TURN) {
+      normaliseRange(source, framed, to, to + 1, ingestedAt, limits, out);
+      to++;
+    }
+    from = to;
+    if (from < framed.length) await yieldToEventLoop();
+  }
+  return out;
+}
+
+/** Normalise `framed[from..to)` into `out`; positions in errors are those in `framed`. */
+function normaliseRange(
+  source: Source,
+  framed: FramedRecord[],
+  from: number,
+  to: number,
+  ingestedAt: string,
+  limits: EventLimits,
+  out: NormaliseResult,
+): void {
   const fail = (at: string, line: number | undefined, value: unknown, err: unknown) => {
     const code = err instanceof AisocError ? err.code : 'AISOC_ERR_PARSE';
     const field = err instanceof AisocError ? err.field : undefined;
@@ -114,7 +174,7 @@ export function normaliseRecords(
     }
   };
   const unwrap = source.unwrap;
-  for (let i = 0; i < framed.length; i++) {
+  for (let i = from; i < to; i++) {
     const { value, line } = framed[i]!;
     if (depthExceeds(value, MAX_DEPTH)) {
       out.received++;
@@ -128,7 +188,7 @@ export function normaliseRecords(
     }
     if (unwrap === undefined) {
       // Most sources have no envelope: no array per record.
-      normaliseOne(source, value, i, -1, line, ingestedAt, out, fail);
+      normaliseOne(source, value, i, -1, line, ingestedAt, limits, out, fail);
       continue;
     }
     let records: unknown[];
@@ -146,9 +206,8 @@ export function normaliseRecords(
     }
     const single = records.length === 1 && records[0] === value;
     for (let j = 0; j < records.length; j++)
-      normaliseOne(source, records[j], i, single ? -1 : j, line, ingestedAt, out, fail);
+      normaliseOne(source, records[j], i, single ? -1 : j, line, ingestedAt, limits, out, fail);
   }
-  return out;
 }
 
 /**
@@ -163,6 +222,7 @@ function normaliseOne(
   j: number,
   line: number | undefined,
   ingestedAt: string,
+  limits: EventLimits,
   out: NormaliseResult,
   fail: (at: string, line: number | undefined, value: unknown, err: unknown) => void,
 ): void {
@@ -171,7 +231,7 @@ function normaliseOne(
     const drafts = source.normalise(rec);
     if (drafts.length === 0) out.skipped++;
     for (let k = 0; k < drafts.length; k++)
-      out.events.push(finalizeEvent(source.type, drafts[k]!, ingestedAt));
+      out.events.push(limitEvent(finalizeEvent(source.type, drafts[k]!, ingestedAt), limits));
   } catch (err) {
     fail(j < 0 ? `[${i}]` : `[${i}][${j}]`, line, rec, err);
   }
@@ -202,8 +262,11 @@ export interface IngestPermit {
  */
 export class IngestService {
   private inflight = 0;
+  private readonly limits: EventLimits;
 
-  constructor(private readonly deps: IngestServiceDeps) {}
+  constructor(private readonly deps: IngestServiceDeps) {
+    this.limits = eventLimitsOf(deps.config.pipeline);
+  }
 
   /** Ingest requests holding a slot now. */
   get inflightRequests(): number {
@@ -243,7 +306,8 @@ export class IngestService {
   /**
    * Decode and ingest a request body for `sourceType`. `permit` is the slot
    * the server took before reading the body; without one (callers outside
-   * HTTP), a slot is taken here.
+   * HTTP), a slot is taken here. A large body's memory may be moved to the
+   * JSON thread: do not read `body` afterwards.
    */
   async ingestBody(
     sourceType: string,
@@ -263,14 +327,38 @@ export class IngestService {
     try {
       const decoded = await decodeBody(body, contentEncoding, server.decompressed_limit_bytes);
       this.deps.metrics.ingestBytes.inc({ source: sourceType }, decoded.length);
-      const framed = frameBody(bodyText(decoded), source.framing);
+      // Decoding, parsing and normalising a large body are each tens of milliseconds of
+      // work that nothing else interrupts (decodeBody resolves at once for plain bodies):
+      // a turn of the event loop between them keeps other requests answered.
+      const large = decoded.length > YIELD_ABOVE_BYTES;
+      if (large) await yieldToEventLoop();
+      const framed = await this.frame(source, decoded);
       if (framed.length === 0) {
         throw new AisocError('AISOC_ERR_VALIDATION', 'The body holds no records', { field: 'body' });
       }
+      if (large) await yieldToEventLoop();
       return await this.ingestFramed(source, framed);
     } finally {
       slot.release();
     }
+  }
+
+  /**
+   * Frame a body: a large JSON body that is one value (a CloudTrail file, a
+   * big array) is parsed on the JSON thread, giving the records `frameBody`
+   * gives without the main thread decoding and parsing megabytes; anything
+   * else (small, lines, NDJSON, malformed) is framed inline, with the usual
+   * errors.
+   */
+  private async frame(source: Source, decoded: Buffer): Promise<FramedRecord[]> {
+    let bytes = decoded;
+    if (source.framing === 'json' && decoded.length >= OFF_THREAD_MIN_BYTES) {
+      const r = await jsonThread.parse(decoded);
+      if (r.ok) return Array.isArray(r.value) ? r.value.map((value) => ({ value })) : [{ value: r.value }];
+      // `decoded` may have been moved to the thread; these are the same bytes, handed back.
+      bytes = r.bytes;
+    }
+    return frameBody(bodyText(bytes), source.framing);
   }
 
   /** Ingest records already framed (files read by the CLI, syslog lines). */
@@ -283,7 +371,7 @@ export class IngestService {
       metrics.ingestRecords.inc({ source: source.type, outcome: 'refused' }, framed.length);
       throw err;
     }
-    const n = normaliseRecords(source, framed, new Date().toISOString());
+    const n = await normaliseRecordsYielding(source, framed, new Date().toISOString(), this.limits);
     let submitted: { stored: number; duplicates: number; dead_letters: number };
     try {
       submitted = await runner.submit({ events: n.events, deadLetters: n.deadLetters });

@@ -5,7 +5,8 @@ import { OcsfSeverityId, SeverityName, TechniqueId, Timestamp } from './common.t
  * The normalised event: one schema for every telemetry source, aligned with
  * OCSF (class/category ids, `severity_id`, `actor`, `src_endpoint`,
  * `dst_endpoint`, `observables`, `metadata`, `unmapped`). Sources fill what
- * their format provides; `raw` always keeps the original record.
+ * their format provides; `raw` keeps the original record, within the size
+ * limits every event is held to at ingestion (`truncated` marks a cut).
  */
 
 export const Endpoint = z
@@ -212,7 +213,17 @@ export const NormalisedEvent = z
       .record(z.string(), z.unknown())
       .optional()
       .describe('Source fields the schema has no place for'),
-    raw: z.unknown().describe('The original record, unchanged'),
+    truncated: z
+      .boolean()
+      .optional()
+      .describe(
+        'True when ingestion cut the event to size (absent otherwise): text above pipeline.max_field_bytes ends with "…[truncated: N bytes in all]", and a raw record (or unmapped fields) above pipeline.max_raw_bytes is kept as the start of its JSON text',
+      ),
+    raw: z
+      .unknown()
+      .describe(
+        'The original record, kept once: unchanged unless `truncated` says it was cut to pipeline.max_field_bytes per field and pipeline.max_raw_bytes in all',
+      ),
   })
   .describe('A normalised security event (OCSF-aligned)');
 

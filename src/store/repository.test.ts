@@ -78,6 +78,27 @@ for (const engine of engines) {
       expect(await store.events.get(uuidv7())).toBeUndefined();
     });
 
+    it('round-trips a raw record of any JSON type: text lines (syslog) stay text, even when they look like JSON', async () => {
+      const raws = [
+        'Mar  9 07:02:14 bastion-01 sshd[42103]: Invalid user oracle',
+        '{"a":1}',
+        '42',
+        'null',
+        7,
+        null,
+      ];
+      const events = raws.map((raw) => makeEvent({ source: 'repo-raw', raw }));
+      await store.events.insert(events);
+      for (const e of events) expect((await store.events.get(e.id))?.raw, String(e.raw)).toEqual(e.raw);
+      const listed = await store.events.list({ source: 'repo-raw' });
+      const asJson = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort();
+      expect(asJson(listed.items.map((e) => e.raw))).toEqual(asJson(raws));
+      const many = await store.events.getMany(events.map((e) => e.id));
+      expect(asJson(many.map((e) => e.raw))).toEqual(asJson(raws));
+      const replayed = await store.events.afterSeq(0, 1000);
+      expect(replayed.find((r) => r.event.id === events[0]!.id)?.event.raw).toBe(raws[0]);
+    });
+
     it('stores text PostgreSQL jsonb refuses (NUL, lone surrogates) as U+FFFD instead of failing', async () => {
       const e = makeEvent({
         source: 'repo-c',

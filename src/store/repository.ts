@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AisocError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
+import { yieldToEventLoop } from '../loop.ts';
 import type { Alert, AlertStatus } from '../schema/alert.ts';
 import type { AuditEntry, Case, DeadLetter } from '../schema/case.ts';
 import { type SeverityName, severityRank } from '../schema/common.ts';
@@ -117,8 +118,33 @@ type Row = Record<string, unknown>;
 
 function eventFromRow(r: Row): NormalisedEvent {
   const doc = fromJson<NormalisedEvent>(r.doc);
-  return { ...doc, raw: fromJson(r.raw) };
+  // Both drivers hand jsonb back parsed, and raw may be any JSON value: a syslog line is a
+  // JSON string, which `fromJson` would parse a second time (and fail on, or misread).
+  return { ...doc, raw: r.raw };
 }
+
+/**
+ * An event's JSON text from its row: the doc's text with the raw record's
+ * text spliced in, so a route can send it on without parsing it and
+ * serialising it again. Both are PostgreSQL's own jsonb text.
+ */
+function eventText(doc: string, raw: string | null): string {
+  if (raw === null) return doc;
+  // jsonb text of an object is `{}` or `{"k": v, …}`.
+  return doc.length <= 2 ? `{"raw": ${raw}}` : `${doc.slice(0, -1)}, "raw": ${raw}}`;
+}
+
+/**
+ * Text (in UTF-16 units) read in one query when events are read in slices:
+ * about 20 ms of PGlite work on a 2-core machine, so other requests wait no
+ * longer than that between slices.
+ */
+const READ_SLICE_CHARS = 2 * 1024 * 1024;
+const READ_SLICE_MAX_ROWS = 100;
+
+type EventTextRow = { seq: unknown; doc: string; raw: string | null };
+
+const parseEvent = (text: string) => JSON.parse(text) as NormalisedEvent;
 
 /**
  * The repository layer: one implementation over any {@link Queryable}, so the
@@ -126,6 +152,43 @@ function eventFromRow(r: Row): NormalisedEvent {
  */
 export class Repositories {
   constructor(protected readonly db: Queryable) {}
+
+  /**
+   * Events by log position, in the order given, each made from its JSON
+   * text by `make` (the text itself, or the parsed event). Rows are read a
+   * slice at a time, the slice growing while rows are small and shrinking
+   * when they are large (an event may hold a 1 MiB raw record and several
+   * 64 KiB fields), and made before the next turn of the event loop:
+   * reading 50 large events is many short pauses, not one long one.
+   */
+  private async eventsBySeq<T>(seqs: number[], make: (text: string) => T): Promise<T[]> {
+    const out: T[] = [];
+    let rows = 1;
+    for (let i = 0; i < seqs.length; ) {
+      const slice = seqs.slice(i, i + rows);
+      const r = await this.db.query<EventTextRow>(
+        'SELECT seq, doc::text AS doc, raw::text AS raw FROM events WHERE seq = ANY($1::bigint[])',
+        [slice],
+      );
+      const bySeq = new Map<number, EventTextRow>();
+      let chars = 0;
+      for (const row of r.rows) {
+        bySeq.set(toNumber(row.seq), row);
+        chars += row.doc.length + (row.raw?.length ?? 0);
+      }
+      // A row deleted between the two queries (retention) is left out.
+      for (const seq of slice) {
+        const row = bySeq.get(seq);
+        if (row) out.push(make(eventText(row.doc, row.raw)));
+      }
+      i += slice.length;
+      if (i >= seqs.length) break;
+      if (chars < READ_SLICE_CHARS / 2) rows = Math.min(READ_SLICE_MAX_ROWS, rows * 2);
+      else if (chars > READ_SLICE_CHARS) rows = Math.max(1, Math.floor(rows / 2));
+      await yieldToEventLoop();
+    }
+    return out;
+  }
 
   // ---------------------------------------------------------------- events
   readonly events = {
@@ -168,20 +231,51 @@ export class Repositories {
     },
 
     get: async (id: string): Promise<NormalisedEvent | undefined> => {
-      const r = await this.db.query<Row>('SELECT doc, raw FROM events WHERE id = $1', [id]);
-      return r.rows[0] ? eventFromRow(r.rows[0]) : undefined;
+      const text = await this.events.getText(id);
+      return text === undefined ? undefined : (JSON.parse(text) as NormalisedEvent);
     },
 
-    getMany: async (ids: string[]): Promise<NormalisedEvent[]> => {
-      if (ids.length === 0) return [];
-      const r = await this.db.query<Row>(
-        'SELECT doc, raw FROM events WHERE id = ANY($1::uuid[]) ORDER BY time, seq',
-        [ids],
-      );
-      return r.rows.map(eventFromRow);
-    },
+    /** Events by id, in event-time order; read (and parsed) in slices, with a turn of the event loop between. */
+    getMany: async (ids: string[]): Promise<NormalisedEvent[]> =>
+      this.eventsBySeq(await this.events.seqsOf(ids), parseEvent),
 
     list: async (f: EventFilter = {}): Promise<ListResult<NormalisedEvent>> => {
+      const page = await this.events.page(f);
+      return { items: await this.eventsBySeq(page.seqs, parseEvent), total: page.total };
+    },
+
+    /** One event as JSON text (see {@link eventText}); the route sends it on as it is. */
+    getText: async (id: string): Promise<string | undefined> => {
+      const r = await this.db.query<EventTextRow>(
+        'SELECT seq, doc::text AS doc, raw::text AS raw FROM events WHERE id = $1',
+        [id],
+      );
+      const row = r.rows[0];
+      return row ? eventText(row.doc, row.raw) : undefined;
+    },
+
+    /** Events by id as JSON text, in event-time order, read in slices. */
+    getManyText: async (ids: string[]): Promise<string[]> =>
+      this.eventsBySeq(await this.events.seqsOf(ids), (text) => text),
+
+    /** A page of events, newest first, as JSON text, read in slices. */
+    listText: async (f: EventFilter = {}): Promise<ListResult<string>> => {
+      const page = await this.events.page(f);
+      return { items: await this.eventsBySeq(page.seqs, (text) => text), total: page.total };
+    },
+
+    /** Log positions of events by id, in event-time order. */
+    seqsOf: async (ids: string[]): Promise<number[]> => {
+      if (ids.length === 0) return [];
+      const r = await this.db.query<{ seq: unknown }>(
+        'SELECT seq FROM events WHERE id = ANY($1::uuid[]) ORDER BY time, seq',
+        [ids],
+      );
+      return r.rows.map((row) => toNumber(row.seq));
+    },
+
+    /** Log positions of a page of events, newest first, and how many match in all. */
+    page: async (f: EventFilter = {}): Promise<{ seqs: number[]; total: number }> => {
       const w = new Where();
       if (f.source) w.add('source = ?', f.source);
       if (f.from) w.add('time >= ?::timestamptz', f.from);
@@ -193,11 +287,11 @@ export class Repositories {
         `SELECT count(*) AS n FROM events ${w.sql}`,
         w.params,
       );
-      const rows = await this.db.query<Row>(
-        `SELECT doc, raw FROM events ${w.sql} ORDER BY time DESC, seq DESC LIMIT ${limit} OFFSET ${offset}`,
+      const page = await this.db.query<{ seq: unknown }>(
+        `SELECT seq FROM events ${w.sql} ORDER BY time DESC, seq DESC LIMIT ${limit} OFFSET ${offset}`,
         w.params,
       );
-      return { items: rows.rows.map(eventFromRow), total: toNumber(total.rows[0]?.n) };
+      return { seqs: page.rows.map((row) => toNumber(row.seq)), total: toNumber(total.rows[0]?.n) };
     },
 
     /** Events after a log position, in log order (the pipeline replays from here after a restart). */

@@ -5,7 +5,16 @@ import { SeverityName } from '../../schema/common.ts';
 import { NormalisedEvent } from '../../schema/event.ts';
 import { StoredVerdict } from '../../schema/verdict.ts';
 import type { ServerDeps } from '../deps.ts';
-import { csvEnum, ErrorBody, IdParam, notFound, Paging, TimeRange } from './common.ts';
+import {
+  csvEnum,
+  ErrorBody,
+  IdParam,
+  jsonWithArray,
+  notFound,
+  Paging,
+  sendJsonText,
+  TimeRange,
+} from './common.ts';
 
 export const AlertQuery = z.object({
   ...TimeRange,
@@ -52,12 +61,12 @@ export function alertRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           },
         },
       },
-      async (req) => {
+      async (req, reply) => {
         const alert = await store.alerts.get(req.params.id);
         if (!alert) throw notFound('alert', req.params.id);
-        const events = await store.events.getMany(alert.event_ids.slice(0, 100));
+        const events = await store.events.getManyText(alert.event_ids.slice(0, 100));
         const verdict = (await store.verdicts.latestFor(alert.id)) ?? null;
-        return { ...alert, events, verdict };
+        return sendJsonText(reply, jsonWithArray({ ...alert, verdict }, 'events', events));
       },
     );
   };

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AisocError, describeError } from '../../errors.ts';
+import { jsonThread, OFF_THREAD_MIN_BYTES } from '../../json-thread.ts';
+import { yieldToEventLoop } from '../../loop.ts';
 import type { ResponseComponents } from '../../respond/setup.ts';
 import { SecurityAlert, StoredVerdict, TriageResponse } from '../../schema/verdict.ts';
 import type { ServerDeps } from '../deps.ts';
@@ -33,6 +35,23 @@ const VerdictOut = z.object({
 /** The seed's triage API (`/analyze`, `/batch`) and analysis of stored alerts and incidents. */
 export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
   return async (app) => {
+    // A /batch body may be 8 MiB: parse large ones on the JSON thread, so the main thread
+    // is not held up for the tens of milliseconds parsing takes. Small bodies, and bodies
+    // the thread cannot parse, go through Fastify's own parser (and its errors), with the
+    // same prototype-poisoning settings as the rest of the app.
+    const inline = app.getDefaultJsonParser(
+      app.initialConfig.onProtoPoisoning ?? 'error',
+      app.initialConfig.onConstructorPoisoning ?? 'error',
+    );
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+      const bytes = body as Buffer;
+      if (bytes.length < OFF_THREAD_MIN_BYTES) return inline(req, bytes.toString('utf8'), done);
+      jsonThread.parse(bytes, { scrub: true }).then(
+        (r) => (r.ok ? done(null, r.value) : inline(req, r.bytes.toString('utf8'), done)),
+        (err: Error) => done(err, undefined),
+      );
+    });
     app.post(
       '/analyze',
       {
@@ -80,6 +99,10 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           Array.from({ length: Math.min(BATCH_CONCURRENCY, req.body.length) }, async () => {
             while (next < req.body.length) {
               const i = next++;
+              // Analysis answers through promises that resolve at once (the store, the cache), so
+              // without this turn of the event loop the whole batch would run as one block and
+              // hold up every other request, /health included, until it ends.
+              await yieldToEventLoop();
               const sa = req.body[i]!;
               try {
                 results[i] = (await analyst.analyzeSecurityAlert(sa)).response;

@@ -1,5 +1,8 @@
+import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { AisocError } from '../../errors.ts';
+import { yieldToEventLoop } from '../../loop.ts';
 
 /** A comma-separated list in a query string, each value checked against `allowed`. */
 export function csvEnum<T extends string>(allowed: readonly T[], what: string) {
@@ -65,4 +68,57 @@ export const ErrorBody = z
 
 export function notFound(what: string, id: string): AisocError {
   return new AisocError('AISOC_ERR_NOT_FOUND', `No ${what} with id ${id}`, { field: 'id' });
+}
+
+/** Above this size (UTF-16 units) an answer is streamed a part at a time rather than sent as one string. */
+const STREAM_ABOVE_CHARS = 256 * 1024;
+
+/**
+ * Send JSON text, given as parts to be concatenated, as it is. Stored
+ * events come from the store as JSON text (`store.events.*Text`); parsing
+ * them to send them, checking them against the response schema and
+ * serialising them again cost as much as the whole read and held up the
+ * event loop for large events. A large answer is streamed, one part encoded
+ * at a time, so it is never one long block either. The route's response
+ * schema still documents the shape.
+ */
+export function sendJsonText(reply: FastifyReply, parts: string | string[]): FastifyReply {
+  reply.type('application/json; charset=utf-8');
+  const list = typeof parts === 'string' ? [parts] : parts;
+  let chars = 0;
+  for (const p of list) chars += p.length;
+  if (chars <= STREAM_ABOVE_CHARS) return reply.send(list.join(''));
+  return reply.send(Readable.from(encodeParts(list), { objectMode: false }));
+}
+
+/**
+ * The parts as bytes, one part per turn of the event loop: the HTTP response
+ * corks its writes within a turn, so parts pushed in one turn leave in one
+ * long write of the whole answer.
+ */
+async function* encodeParts(parts: string[]): AsyncGenerator<Buffer> {
+  for (const p of parts) {
+    if (p.length === 0) continue;
+    yield Buffer.from(p, 'utf8');
+    await yieldToEventLoop();
+  }
+}
+
+/**
+ * `value` as JSON parts with `texts` (JSON texts, e.g. stored events) as an
+ * array under `key`, without parsing them; for {@link sendJsonText}.
+ *
+ * @example jsonWithArray({ total: 2 }, 'items', ['{"a": 1}', '{"b": 2}']).join('') // '{"total":2,"items":[{"a": 1},{"b": 2}]}'
+ */
+export function jsonWithArray(value: Record<string, unknown>, key: string, texts: string[]): string[] {
+  const head = JSON.stringify(value);
+  const parts = [
+    head === '{}' ? `{${JSON.stringify(key)}:[` : `${head.slice(0, -1)},${JSON.stringify(key)}:[`,
+  ];
+  for (let i = 0; i < texts.length; i++) {
+    if (i > 0) parts.push(',');
+    parts.push(texts[i]!);
+  }
+  parts.push(']}');
+  return parts;
 }

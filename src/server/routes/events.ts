@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NormalisedEvent } from '../../schema/event.ts';
 import type { ServerDeps } from '../deps.ts';
-import { ErrorBody, IdParam, notFound, Paging, TimeRange } from './common.ts';
+import { ErrorBody, IdParam, jsonWithArray, notFound, Paging, sendJsonText, TimeRange } from './common.ts';
 
 export function eventRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
   const { store } = deps.runtime;
@@ -23,7 +23,10 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           response: { 200: z.object({ items: z.array(NormalisedEvent), total: z.number() }), 400: ErrorBody },
         },
       },
-      async (req) => store.events.list(req.query),
+      async (req, reply) => {
+        const { items, total } = await store.events.listText(req.query);
+        return sendJsonText(reply, jsonWithArray({ total }, 'items', items));
+      },
     );
 
     app.get(
@@ -37,10 +40,10 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           response: { 200: NormalisedEvent, 404: ErrorBody },
         },
       },
-      async (req) => {
-        const e = await store.events.get(req.params.id);
-        if (!e) throw notFound('event', req.params.id);
-        return e;
+      async (req, reply) => {
+        const e = await store.events.getText(req.params.id);
+        if (e === undefined) throw notFound('event', req.params.id);
+        return sendJsonText(reply, e);
       },
     );
   };

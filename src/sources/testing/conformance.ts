@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normaliseRecords } from '../../pipeline/ingest.ts';
+import { DEFAULT_EVENT_LIMITS, truncationMarker } from '../../pipeline/truncate.ts';
 import { NormalisedEvent } from '../../schema/event.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { bodyText, frameBody } from '../framing.ts';
@@ -22,6 +23,18 @@ export function comparable(events: NormalisedEvent[]): unknown[] {
 export function normaliseText(source: Source, text: string) {
   const framed = frameBody(text, source.framing);
   return normaliseRecords(source, framed, FIXED_INGEST);
+}
+
+/** Every text in a value: its strings and its keys. */
+function strings(v: unknown, out: string[] = []): string[] {
+  if (typeof v === 'string') out.push(v);
+  else if (Array.isArray(v)) for (const x of v) strings(x, out);
+  else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) {
+      out.push(k);
+      strings(x, out);
+    }
+  return out;
 }
 
 export interface ConformanceOptions<C> {
@@ -197,7 +210,7 @@ export function describeSourceConformance<C>(options: ConformanceOptions<C>): vo
       expect(result.events.length).toBeGreaterThan(0);
     });
 
-    it('handles a 10 MB line', () => {
+    it('handles a 10 MB line, and stores it cut to the size limits', () => {
       const big = 'A'.repeat(10 * 1024 * 1024);
       const record =
         typeof options.sampleRecord === 'object' && options.sampleRecord !== null
@@ -205,6 +218,16 @@ export function describeSourceConformance<C>(options: ConformanceOptions<C>): vo
           : `${String(options.sampleRecord)} ${big}`;
       const result = survives([record]);
       expect(result.events.length + result.deadLetters.length + result.skipped).toBeGreaterThan(0);
+      const { maxFieldBytes, maxRawBytes } = DEFAULT_EVENT_LIMITS;
+      for (const e of result.events) {
+        // The big text survives only as its start, in the raw record at least, and says so.
+        expect(e.truncated).toBe(true);
+        expect(JSON.stringify(e.raw)).toContain(truncationMarker(big.length).slice(0, 14));
+        expect(Buffer.byteLength(JSON.stringify(e.raw), 'utf8')).toBeLessThanOrEqual(maxRawBytes + 2);
+        const { raw: _raw, ...doc } = e;
+        for (const text of strings(doc))
+          expect(Buffer.byteLength(text, 'utf8')).toBeLessThanOrEqual(maxFieldBytes);
+      }
     });
   });
 }
