@@ -9,12 +9,18 @@ import { Store } from './repository.ts';
 
 export * from './repository.ts';
 
+const DEFAULT_SHARED_BUFFERS_MB = 32;
+
 export interface OpenStoreOptions {
   /** PostgreSQL URL; when absent the embedded PGlite database under `dataDir/pg` is used. */
   databaseUrl?: string;
   /** Data directory for the embedded database; `undefined` with no URL means in memory (tests). */
   dataDir?: string;
-  /** PostgreSQL `shared_buffers` of the embedded database, in MiB (default PostgreSQL's 128). */
+  /**
+   * PostgreSQL `shared_buffers` of the embedded database, in MiB. Default: 32 (`embedded_db.shared_buffers_mb`'s
+   * default); PostgreSQL's own 128 costs a second of start-up zeroing it, and an in-memory database gains
+   * nothing from a page cache over memory.
+   */
   sharedBuffersMb?: number;
 }
 
@@ -30,7 +36,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const client = options.databaseUrl
     ? await openPostgres(options.databaseUrl)
     : await openPglite(options.dataDir ? join(resolve(options.dataDir), 'pg') : undefined, {
-        ...(options.sharedBuffersMb ? { sharedBuffersMb: options.sharedBuffersMb } : {}),
+        sharedBuffersMb: options.sharedBuffersMb ?? DEFAULT_SHARED_BUFFERS_MB,
       });
   try {
     await migrate(client);
