@@ -130,7 +130,14 @@ export const KnowledgeConfig = z
       .boolean()
       .default(true)
       .describe(
-        'Keep the built ATT&CK index (documents, BM25, mapper) under <data_dir>/cache/, keyed by its inputs, so a restart loads it instead of rebuilding',
+        'Keep the built ATT&CK index (documents, BM25, mapper) under <data_dir>/cache/ (or index_cache_dir), keyed by its inputs, so a restart loads it instead of rebuilding',
+      ),
+    index_cache_dir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Where the built ATT&CK index is cached instead of <data_dir>/cache/; several data directories (or in-memory runtimes, which cache nothing otherwise) can share it, since each index is keyed by its inputs',
       ),
     persist: z
       .boolean()

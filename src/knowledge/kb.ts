@@ -308,7 +308,15 @@ export class KnowledgeBase {
       }
       const job: BuildJob = { bundle: choice.path, training_files: cfg.mapper.training_files, params };
       const code = await indexWorkerCode();
-      const dir = this.options.dataDir && cfg.cache_index ? cacheDir(this.options.dataDir) : undefined;
+      // A held build is a test of the build itself: it never comes from a cache.
+      const dir =
+        !cfg.cache_index || this.options.holdBuild
+          ? undefined
+          : cfg.index_cache_dir
+            ? resolve(cfg.index_cache_dir)
+            : this.options.dataDir
+              ? cacheDir(this.options.dataDir)
+              : undefined;
       const key = indexCacheKey(job, codeDigest(code, `${VERSION} format ${SNAPSHOT_FORMAT}`));
       const cached = dir ? await readCachedIndex(dir, key) : undefined;
       if (this.closed) throw new Closing('closing');

@@ -199,7 +199,7 @@ describe('a 10 MB userAgent through POST /ingest/cloudtrail', () => {
   beforeAll(async () => {
     t = await testServer();
     key = await t.key(['ingest', 'read']);
-  }, 60_000);
+  });
   afterAll(async () => {
     await t?.close();
   });
@@ -243,7 +243,7 @@ describe('size limits from config', () => {
   beforeAll(async () => {
     t = await testServer({ pipeline: { max_field_bytes: 4096, max_raw_bytes: 16_384 } });
     key = await t.key(['ingest', 'read']);
-  }, 60_000);
+  });
   afterAll(async () => {
     await t?.close();
   });
@@ -285,5 +285,5 @@ describe('size limits from config', () => {
       true,
     );
     expect(bytes(sl.message!)).toBeLessThanOrEqual(4096);
-  }, 60_000);
+  });
 });

@@ -98,7 +98,7 @@ describe('followFile', () => {
     const stats = await f.stop();
     expect(f.lines()).toEqual(['a', 'b', 'c-part']);
     expect(stats).toMatchObject({ lines: 3, dropped_lines: 0, unacknowledged: 0 });
-  }, 60_000);
+  });
 
   it('batches at most --batch lines, in order', async () => {
     const { path, state } = fresh();
@@ -109,7 +109,7 @@ describe('followFile', () => {
     await f.stop();
     expect(f.lines()).toEqual(Array.from({ length: 10 }, (_, i) => `l${i}`));
     for (const b of f.batches) expect(b.length).toBeLessThanOrEqual(3);
-  }, 60_000);
+  });
 
   it('finishes the old file after a rotation, late writes included, then reads the new one from its start', async () => {
     const { path, state } = fresh();
@@ -127,7 +127,7 @@ describe('followFile', () => {
     const stats = await f.stop();
     expect(f.lines()).toEqual(['r1', 'r2', 'r3', 'late', 'n1', 'n2']);
     expect(stats.rotations).toBe(1);
-  }, 60_000);
+  });
 
   it('reads a truncated file from its start, also when it was written past the old position at once', async () => {
     const { path, state } = fresh();
@@ -143,7 +143,7 @@ describe('followFile', () => {
     const stats = await f.stop();
     expect(f.lines()).toEqual(['t1', 't2', 'u1', 'v1-a-longer-first-line', 'v2', 'v3']);
     expect(stats.truncations).toBe(2);
-  }, 60_000);
+  });
 
   it('resumes after a restart with nothing lost and nothing sent twice', async () => {
     const { path, state } = fresh();
@@ -159,7 +159,7 @@ describe('followFile', () => {
     await second.stop();
     expect(first.lines()).toEqual(['a', 'b']);
     expect(second.lines()).toEqual(['c', 'd']);
-  }, 60_000);
+  });
 
   it('after a restart, reads the rest of a file rotated while it was stopped, then the new file', async () => {
     const { path, state } = fresh();
@@ -175,7 +175,7 @@ describe('followFile', () => {
     const stats = await second.stop();
     expect(second.lines()).toEqual(['b', 'c']);
     expect(stats.rotations).toBe(1);
-  }, 60_000);
+  });
 
   it('after a restart, reads the lines copytruncate left only in the copy, then the emptied file', async () => {
     const { path, state } = fresh();
@@ -191,7 +191,7 @@ describe('followFile', () => {
     await waitFor('d', () => second.lines().includes('d'));
     await second.stop();
     expect(second.lines()).toEqual(['b', 'c', 'd']);
-  }, 60_000);
+  });
 
   it('a send that fails for good ends the follower with the position before the batch; a restart sends it again', async () => {
     const { path, state } = fresh();
@@ -219,7 +219,7 @@ describe('followFile', () => {
     await waitFor('refused', () => again.lines().length === 1);
     await again.stop();
     expect(again.lines()).toEqual(['refused']);
-  }, 60_000);
+  });
 
   it('retries transient failures and delivers each line once', async () => {
     const { path, state } = fresh();
@@ -247,7 +247,7 @@ describe('followFile', () => {
     const stats = await done;
     expect(sent).toEqual(['x', 'y']);
     expect(stats.retries).toBe(2);
-  }, 90_000);
+  });
 
   it('drops lines longer than the limit, keeps the rest; strips a BOM and CR, skips blank lines', async () => {
     const { path, state } = fresh();
@@ -257,7 +257,7 @@ describe('followFile', () => {
     const stats = await f.stop();
     expect(f.lines()).toEqual(['ok1', 'ok2']);
     expect(stats.dropped_lines).toBe(1);
-  }, 60_000);
+  });
 
   it('starts at the last complete line with fromEnd, and waits for a file that does not exist yet', async () => {
     const { path, state } = fresh();
@@ -274,7 +274,7 @@ describe('followFile', () => {
     writeFileSync(later.path, 'born\n');
     await waitFor('born', () => g.lines().includes('born'));
     await g.stop();
-  }, 60_000);
+  });
 
   it('stops cleanly, sending what is complete, and leaves no temporary state file behind', async () => {
     const { path, state, sub } = fresh();
@@ -290,7 +290,7 @@ describe('followFile', () => {
     expect(saved).toMatchObject({ offset: 6 });
     expect(readdirSync(dir).filter((x) => x.endsWith('.tmp'))).toEqual([]);
     expect(readdirSync(sub)).toEqual(['app.log']);
-  }, 60_000);
+  });
 });
 
 describe('follow state', () => {

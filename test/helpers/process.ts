@@ -18,7 +18,7 @@ export interface ServeProcess {
 export async function startServe(
   dataDir: string,
   env: Record<string, string> = {},
-  timeoutMs = 60_000,
+  timeoutMs = 180_000,
 ): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,

@@ -6,6 +6,7 @@ import type { AppConfig } from '../../src/config/schema.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.ts';
 import { type App, build } from '../../src/server/app.ts';
 import type { ApiScope } from '../../src/store/index.ts';
+import { INDEX_CACHE_ENV } from './global-setup.ts';
 
 /** A fresh temporary directory, removed by the returned cleanup. */
 export function tempDir(prefix = 'aisoc-test-'): { dir: string; cleanup: () => void } {
@@ -35,6 +36,10 @@ export async function testServer(
       {
         server: { rate_limit_per_minute: 0, unauthenticated_rate_limit_per_minute: 0 },
         pipeline: { max_event_loop_delay_ms: 0, max_rss_bytes: 0 },
+        // One ATT&CK index cache for the whole run (global-setup.ts): each test file would build it again.
+        ...(process.env[INDEX_CACHE_ENV]
+          ? { knowledge: { index_cache_dir: process.env[INDEX_CACHE_ENV] } }
+          : {}),
       },
       overrides,
     ),

@@ -232,7 +232,7 @@ describe('pseudonymisation on the wire', () => {
   beforeAll(async () => {
     openai = await startFakeOpenAi();
     bedrock = await startFakeBedrock();
-  }, 60_000);
+  });
   afterAll(async () => {
     await openai?.close();
     await bedrock?.close();

@@ -12,7 +12,7 @@ import { wrapLlmCore } from './wrapper.ts';
 let server: FakeLlmServer;
 beforeAll(async () => {
   server = await startFakeOllama();
-}, 60_000);
+});
 afterAll(async () => {
   await server?.close();
 });

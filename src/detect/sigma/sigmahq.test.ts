@@ -128,5 +128,5 @@ describe.skipIf(!stratus)('the CloudTrail pack on Stratus Red Team detonations',
     const report = stratusCoverage(set, sources(), stratus!);
     expect(report.missed).toEqual([]);
     expect(report.claimed).toBeGreaterThanOrEqual(30);
-  }, 60_000);
+  });
 });

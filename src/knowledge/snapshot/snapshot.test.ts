@@ -60,7 +60,7 @@ describe('the knowledge index on disk', () => {
     await second.close();
     // No temporary files are left beside it.
     expect(readdirSync(join(dir, 'cache'))).toEqual([built.file!.split('/').pop()]);
-  }, 60_000);
+  });
 
   it('is rebuilt when the bundle changes or the file is corrupt, and replaced, not kept beside', async () => {
     const { dir, cleanup } = tempDir();
@@ -93,7 +93,7 @@ describe('the knowledge index on disk', () => {
       'T1003.001',
     );
     await kb3.close();
-  }, 60_000);
+  });
 
   it('rebuilds without the heap limit, with a warning, when the build thread runs out of memory', async () => {
     const kb = new KnowledgeBase({
@@ -108,7 +108,7 @@ describe('the knowledge index on disk', () => {
       'T1003.001',
     );
     await kb.close();
-  }, 60_000);
+  });
 
   it('is not written for an in-memory knowledge base or with knowledge.cache_index off', async () => {
     const { dir, cleanup } = tempDir();
@@ -125,7 +125,29 @@ describe('the knowledge index on disk', () => {
     await off.ready();
     expect(existsSync(join(dir, 'cache'))).toBe(false);
     await off.close();
-  }, 60_000);
+  });
+
+  it('is shared through knowledge.index_cache_dir, by in-memory knowledge bases too, and never read for a held build', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const shared = join(dir, 'shared-index');
+    const config = KnowledgeConfig.parse({ attack_path: FIXTURE, index_cache_dir: shared });
+    const first = new KnowledgeBase({ config });
+    await first.ready();
+    expect(first.status().index).toMatchObject({ origin: 'worker' });
+    expect(readdirSync(shared)).toHaveLength(1);
+    await first.close();
+    const second = new KnowledgeBase({ config });
+    await second.ready();
+    expect(second.status().index!.origin).toBe('cache');
+    await second.close();
+    // A held build exists to test the build itself: it ignores the cache.
+    const hold = new Int32Array(new SharedArrayBuffer(4));
+    const held = new KnowledgeBase({ config, holdBuild: hold });
+    await held.ready();
+    expect(held.status().index!.origin).toBe('worker');
+    await held.close();
+  });
 
   it('keeps a document added at run time under a built-in id after a restart from the cache', async () => {
     const { dir, cleanup } = tempDir();
@@ -165,7 +187,7 @@ describe('the knowledge index on disk', () => {
     } finally {
       await store.close();
     }
-  }, 60_000);
+  });
 });
 
 describe('snapshot format', () => {

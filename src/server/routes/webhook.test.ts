@@ -312,7 +312,7 @@ describe('the custom-aisoc integration script against a listening server', () =>
   const runScript = (args: string[]) =>
     run('/usr/bin/python3', [script, ...args], {
       env: { PATH: process.env.PATH ?? '/usr/bin' },
-      timeout: 20_000,
+      timeout: 120_000,
     }).then(
       () => 0,
       (err: { code?: number }) => err.code ?? -1,
