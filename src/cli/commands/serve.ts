@@ -27,6 +27,8 @@ export function registerServe(program: Command): void {
         }
         const config = commandConfig(cmd, overrides);
         const running = await startServer(config);
+        // Before the first word of output: whoever waits for "serving on" may stop the server at once.
+        closeOnSignals(running);
         if (running.adminKeyCreated && running.adminKey) {
           say(
             `\nAn admin API key was created. It is shown only this once and saved to ${running.adminKeyFile} (mode 0600):\n\n  ${running.adminKey}\n`,
@@ -43,7 +45,6 @@ export function registerServe(program: Command): void {
           say(
             `Receiving syslog on ${syslog.map((a) => `${a.protocol}://${a.host}:${a.port}`).join(' and ')}`,
           );
-        closeOnSignals(running);
       }),
     );
 }
