@@ -1,10 +1,9 @@
-import {
-  BedrockRuntimeClient,
-  ConverseCommand,
-  type ConverseCommandInput,
-  type ConverseCommandOutput,
-  type ToolInputSchema,
+import type {
+  ConverseCommandInput,
+  ConverseCommandOutput,
+  ToolInputSchema,
 } from '@aws-sdk/client-bedrock-runtime';
+import { lazyAwsClient } from '../../../aws-sdk.ts';
 import { AisocError } from '../../../errors.ts';
 import { defineLlmBackend } from '../define.ts';
 import { errorCodes, networkReason } from '../http.ts';
@@ -98,6 +97,7 @@ function toUpstream(err: unknown): UpstreamError | AisocError {
  * arrives parsed. `json_mode: prompt` instead puts the schema in the system
  * prompt and parses the text (for Bedrock models without tool choice). The
  * SDK's own retries are off (`maxAttempts: 1`): the shared wrapper retries.
+ * The SDK is imported on the first call (src/aws-sdk.ts).
  * Bedrock is never `local`, even behind a VPC endpoint: the data reaches AWS.
  */
 export const bedrockBackend = defineLlmBackend({
@@ -119,14 +119,19 @@ export const bedrockBackend = defineLlmBackend({
         { field: 'analyst.bedrock.secret_access_key_env' },
       );
     }
-    const client = new BedrockRuntimeClient({
-      region: config.region,
-      maxAttempts: 1,
-      ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
-      ...(accessKeyId && secretAccessKey
-        ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
-        : {}),
-    });
+    // The SDK is loaded by the first call, not here: a configured but unused backend costs nothing.
+    const bedrock = lazyAwsClient(
+      '@aws-sdk/client-bedrock-runtime',
+      (sdk) =>
+        new sdk.BedrockRuntimeClient({
+          region: config.region,
+          maxAttempts: 1,
+          ...(config.endpoint === undefined ? {} : { endpoint: config.endpoint }),
+          ...(accessKeyId && secretAccessKey
+            ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } }
+            : {}),
+        }),
+    );
     return {
       name: 'bedrock',
       model: config.model,
@@ -161,9 +166,10 @@ export const bedrockBackend = defineLlmBackend({
               }
             : {}),
         };
+        const { sdk, client } = await bedrock();
         let out: ConverseCommandOutput;
         try {
-          out = await client.send(new ConverseCommand(input), { abortSignal: call.signal });
+          out = await client.send(new sdk.ConverseCommand(input), { abortSignal: call.signal });
         } catch (err) {
           if (call.signal.aborted) throw err;
           throw toUpstream(err);

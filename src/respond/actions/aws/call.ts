@@ -134,8 +134,9 @@ const READ_ONLY = /^(Describe|Get|List)/;
  * SDK error instead, for callers that treat some codes as outcomes.
  *
  * @example
+ * const { sdk, client } = await iam();
  * const out = await awsCall(run, 'IAM ListAccessKeys', (abortSignal) =>
- *   iam.send(new ListAccessKeysCommand({ UserName }), { abortSignal }));
+ *   client.send(new sdk.ListAccessKeysCommand({ UserName }), { abortSignal }));
  */
 export async function awsCall<T>(
   run: RunContext,

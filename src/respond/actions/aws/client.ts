@@ -1,5 +1,11 @@
-import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { z } from 'zod';
+import {
+  type AwsSdk,
+  type AwsSdkClient,
+  type AwsSdkPackage,
+  lazyAwsClient,
+  loadAwsSdk,
+} from '../../../aws-sdk.ts';
 
 /**
  * Where and as whom AWS actions call: region and credentials come from the
@@ -56,23 +62,25 @@ export interface AwsConnection {
 export interface AwsClientConfig {
   region?: string;
   endpoint?: string;
-  credentials?: ReturnType<typeof fromTemporaryCredentials>;
+  credentials?: ReturnType<AwsSdk<'@aws-sdk/credential-providers'>['fromTemporaryCredentials']>;
   maxAttempts: number;
 }
 
 /**
  * Client settings from the action's config. SDK retries are off
  * (`maxAttempts: 1`): the action's own retry policy retries each call, so
- * attempts are bounded in one place, cancellable and counted.
+ * attempts are bounded in one place, cancellable and counted. The
+ * credential providers are loaded only for a `role_arn`.
  *
- * @example new IAMClient(awsClientConfig(config));
+ * @example new IAMClient(await awsClientConfig(config));
  */
-export function awsClientConfig(c: AwsConnection, regionOverride?: string): AwsClientConfig {
+export async function awsClientConfig(c: AwsConnection, regionOverride?: string): Promise<AwsClientConfig> {
   const region = regionOverride ?? c.region;
   const out: AwsClientConfig = { maxAttempts: 1 };
   if (region !== undefined) out.region = region;
   if (c.endpoint !== undefined) out.endpoint = c.endpoint;
   if (c.role_arn !== undefined) {
+    const { fromTemporaryCredentials } = await loadAwsSdk('@aws-sdk/credential-providers');
     out.credentials = fromTemporaryCredentials({
       params: {
         RoleArn: c.role_arn,
@@ -84,4 +92,24 @@ export function awsClientConfig(c: AwsConnection, regionOverride?: string): AwsC
     });
   }
   return out;
+}
+
+/**
+ * The SDK client of an action, made from its config on the action's first
+ * call, not when the action is built: a server whose actions never reach
+ * AWS never loads the SDK (src/aws-sdk.ts). Each call returns the package's
+ * module (for its command classes) and the one client.
+ *
+ * @example
+ * const iam = awsActionClient('@aws-sdk/client-iam', config, (sdk, c) => new sdk.IAMClient(c));
+ * const { sdk, client } = await iam();
+ * await client.send(new sdk.ListAccessKeysCommand({ UserName }));
+ */
+export function awsActionClient<P extends AwsSdkPackage, C>(
+  pkg: P,
+  connection: AwsConnection,
+  make: (sdk: AwsSdk<P>, config: AwsClientConfig) => C,
+  regionOverride?: string,
+): () => Promise<AwsSdkClient<P, C>> {
+  return lazyAwsClient(pkg, async (sdk) => make(sdk, await awsClientConfig(connection, regionOverride)));
 }

@@ -1,16 +1,10 @@
-import {
-  type AccessKeyMetadata,
-  GetAccessKeyLastUsedCommand,
-  IAMClient,
-  ListAccessKeysCommand,
-  UpdateAccessKeyCommand,
-} from '@aws-sdk/client-iam';
+import type { AccessKeyMetadata } from '@aws-sdk/client-iam';
 import { z } from 'zod';
 import { baseConfigShape, defineAction } from '../define.ts';
 import { actionError, parseOrThrow } from '../errors.ts';
 import type { RunContext } from '../types.ts';
 import { awsCall } from './call.ts';
-import { awsClientConfig, awsConfigShape } from './client.ts';
+import { awsActionClient, awsConfigShape } from './client.ts';
 
 const UserName = z.string().regex(/^[\w+=,.@-]{1,64}$/, 'must be an IAM user name');
 
@@ -57,13 +51,14 @@ export const disableAccessKeyFactory = defineAction({
   configSchema: DisableAccessKeyConfig,
   inputSchema: DisableAccessKeyInput,
   build(config) {
-    const iam = new IAMClient(awsClientConfig(config));
+    const iam = awsActionClient('@aws-sdk/client-iam', config, (sdk, c) => new sdk.IAMClient(c));
 
     async function findKey(run: RunContext, accessKeyId: string, userName?: string) {
+      const { sdk, client } = await iam();
       let user = userName;
       if (user === undefined) {
         const last = await awsCall(run, 'IAM GetAccessKeyLastUsed', (abortSignal) =>
-          iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId }), { abortSignal }),
+          client.send(new sdk.GetAccessKeyLastUsedCommand({ AccessKeyId: accessKeyId }), { abortSignal }),
         );
         user = last.UserName;
         if (!user)
@@ -73,9 +68,10 @@ export const disableAccessKeyFactory = defineAction({
       let key: AccessKeyMetadata | undefined;
       do {
         const page = await awsCall(run, 'IAM ListAccessKeys', (abortSignal) =>
-          iam.send(new ListAccessKeysCommand({ UserName: user, ...(marker ? { Marker: marker } : {}) }), {
-            abortSignal,
-          }),
+          client.send(
+            new sdk.ListAccessKeysCommand({ UserName: user, ...(marker ? { Marker: marker } : {}) }),
+            { abortSignal },
+          ),
         );
         key = page.AccessKeyMetadata?.find((k) => k.AccessKeyId === accessKeyId);
         marker = page.IsTruncated ? page.Marker : undefined;
@@ -90,12 +86,20 @@ export const disableAccessKeyFactory = defineAction({
       return { user: user as string, status: key.Status ?? 'Unknown' };
     }
 
-    const setStatus = (run: RunContext, user: string, accessKeyId: string, status: 'Active' | 'Inactive') =>
-      awsCall(run, 'IAM UpdateAccessKey', (abortSignal) =>
-        iam.send(new UpdateAccessKeyCommand({ UserName: user, AccessKeyId: accessKeyId, Status: status }), {
-          abortSignal,
-        }),
+    async function setStatus(
+      run: RunContext,
+      user: string,
+      accessKeyId: string,
+      status: 'Active' | 'Inactive',
+    ) {
+      const { sdk, client } = await iam();
+      return awsCall(run, 'IAM UpdateAccessKey', (abortSignal) =>
+        client.send(
+          new sdk.UpdateAccessKeyCommand({ UserName: user, AccessKeyId: accessKeyId, Status: status }),
+          { abortSignal },
+        ),
       );
+    }
 
     return {
       async execute(input, run) {

@@ -1,13 +1,12 @@
-import {
-  DescribeSecurityGroupRulesCommand,
-  type EC2Client,
-  type IpPermission,
-  type SecurityGroupRule,
-} from '@aws-sdk/client-ec2';
+import type { EC2Client, IpPermission, SecurityGroupRule } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
+import type { AwsSdkClient } from '../../../aws-sdk.ts';
 import { parseCidr } from '../../../net/ip.ts';
 import type { RunContext } from '../types.ts';
 import { awsCall } from './call.ts';
+
+/** The EC2 module (its command classes) and an action's client, as `awsActionClient` gives them. */
+export type Ec2 = AwsSdkClient<'@aws-sdk/client-ec2', EC2Client>;
 
 /** Protocols whose rules carry ports (ICMP: type and code). */
 export const PORTED = new Set(['tcp', 'udp', 'icmp', 'icmpv6']);
@@ -122,15 +121,15 @@ export function describeRule(r: StoredRule): string {
 /** Every rule of a security group (both directions), following pagination. */
 export async function listGroupRules(
   run: RunContext,
-  ec2: EC2Client,
+  { sdk, client }: Ec2,
   groupId: string,
 ): Promise<SecurityGroupRule[]> {
   const rules: SecurityGroupRule[] = [];
   let next: string | undefined;
   do {
     const page = await awsCall(run, 'EC2 DescribeSecurityGroupRules', (abortSignal) =>
-      ec2.send(
-        new DescribeSecurityGroupRulesCommand({
+      client.send(
+        new sdk.DescribeSecurityGroupRulesCommand({
           Filters: [{ Name: 'group-id', Values: [groupId] }],
           ...(next ? { NextToken: next } : {}),
         }),

@@ -1,14 +1,8 @@
-import {
-  CreateSecurityGroupCommand,
-  DescribeSecurityGroupsCommand,
-  type EC2Client,
-  RevokeSecurityGroupEgressCommand,
-  type SecurityGroup,
-} from '@aws-sdk/client-ec2';
+import type { SecurityGroup } from '@aws-sdk/client-ec2';
 import { actionError } from '../errors.ts';
 import type { RunContext } from '../types.ts';
 import { awsCall, isAwsError, mapAwsError } from './call.ts';
-import { listGroupRules } from './ec2-rules.ts';
+import { type Ec2, listGroupRules } from './ec2-rules.ts';
 
 /** Where the isolation group comes from. */
 export interface IsolationSettings {
@@ -38,13 +32,15 @@ function checkEmpty(g: SecurityGroup): void {
 /** Find the isolation group for a VPC (read-only). */
 export async function findIsolationGroup(
   run: RunContext,
-  ec2: EC2Client,
+  ec2: Ec2,
   s: IsolationSettings,
   vpc: string,
 ): Promise<IsolationGroup> {
   if (s.isolation_group_id !== undefined) {
     const out = await awsCall(run, 'EC2 DescribeSecurityGroups', (abortSignal) =>
-      ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [s.isolation_group_id!] }), { abortSignal }),
+      ec2.client.send(new ec2.sdk.DescribeSecurityGroupsCommand({ GroupIds: [s.isolation_group_id!] }), {
+        abortSignal,
+      }),
     );
     const g = out.SecurityGroups?.[0];
     if (!g)
@@ -61,8 +57,8 @@ export async function findIsolationGroup(
     return { id: g.GroupId, name: g.GroupName ?? s.isolation_group_name, vpc };
   }
   const out = await awsCall(run, 'EC2 DescribeSecurityGroups', (abortSignal) =>
-    ec2.send(
-      new DescribeSecurityGroupsCommand({
+    ec2.client.send(
+      new ec2.sdk.DescribeSecurityGroupsCommand({
         Filters: [
           { Name: 'vpc-id', Values: [vpc] },
           { Name: 'group-name', Values: [s.isolation_group_name] },
@@ -90,11 +86,7 @@ export async function findIsolationGroup(
  * every new group, leaving no rule at all. A group created concurrently by
  * another run is found and used instead.
  */
-export async function createIsolationGroup(
-  run: RunContext,
-  ec2: EC2Client,
-  g: IsolationGroup,
-): Promise<string> {
+export async function createIsolationGroup(run: RunContext, ec2: Ec2, g: IsolationGroup): Promise<string> {
   const call = 'EC2 CreateSecurityGroup';
   let id: string | undefined;
   try {
@@ -102,8 +94,8 @@ export async function createIsolationGroup(
       run,
       call,
       (abortSignal) =>
-        ec2.send(
-          new CreateSecurityGroupCommand({
+        ec2.client.send(
+          new ec2.sdk.CreateSecurityGroupCommand({
             GroupName: g.name,
             Description: 'AI-SOC quarantine: no inbound and no outbound traffic',
             VpcId: g.vpc,
@@ -132,9 +124,10 @@ export async function createIsolationGroup(
     .map((r) => r.SecurityGroupRuleId!);
   if (egress.length > 0)
     await awsCall(run, 'EC2 RevokeSecurityGroupEgress', (abortSignal) =>
-      ec2.send(new RevokeSecurityGroupEgressCommand({ GroupId: id, SecurityGroupRuleIds: egress }), {
-        abortSignal,
-      }),
+      ec2.client.send(
+        new ec2.sdk.RevokeSecurityGroupEgressCommand({ GroupId: id, SecurityGroupRuleIds: egress }),
+        { abortSignal },
+      ),
     );
   return id;
 }

@@ -1,20 +1,11 @@
-import {
-  CreateTagsCommand,
-  DeleteTagsCommand,
-  DescribeInstancesCommand,
-  DescribeNetworkInterfacesCommand,
-  EC2Client,
-  type Instance,
-  ModifyNetworkInterfaceAttributeCommand,
-  type NetworkInterface,
-  type Tag,
-} from '@aws-sdk/client-ec2';
+import type { Instance, NetworkInterface, Tag } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { baseConfigShape, defineAction } from '../define.ts';
 import { actionError, parseOrThrow } from '../errors.ts';
 import type { RunContext } from '../types.ts';
 import { awsCall } from './call.ts';
-import { awsClientConfig, awsConfigShape } from './client.ts';
+import { awsActionClient, awsConfigShape } from './client.ts';
+import type { Ec2 } from './ec2-rules.ts';
 import { createIsolationGroup, findIsolationGroup } from './isolation-group.ts';
 import { SecurityGroupId } from './revoke-security-group-ingress.ts';
 
@@ -137,15 +128,16 @@ export const quarantineInstanceFactory = defineAction({
   configSchema: QuarantineConfig,
   inputSchema: QuarantineInput,
   build(config) {
-    const ec2 = new EC2Client(awsClientConfig(config));
+    const ec2Client = awsActionClient('@aws-sdk/client-ec2', config, (sdk, c) => new sdk.EC2Client(c));
     const prevKey = config.previous_groups_tag_key;
 
     async function describe(
       run: RunContext,
+      ec2: Ec2,
       instanceId: string,
     ): Promise<{ instance: Instance; enis: NetworkInterface[] }> {
       const out = await awsCall(run, 'EC2 DescribeInstances', (abortSignal) =>
-        ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), { abortSignal }),
+        ec2.client.send(new ec2.sdk.DescribeInstancesCommand({ InstanceIds: [instanceId] }), { abortSignal }),
       );
       const instance = out.Reservations?.[0]?.Instances?.[0];
       if (!instance)
@@ -159,8 +151,8 @@ export const quarantineInstanceFactory = defineAction({
       if (state === 'terminated' || state === 'shutting-down')
         throw actionError('AISOC_ERR_ACTION_PRECONDITION', `Instance ${instanceId} is ${state}`, { state });
       const enis = await awsCall(run, 'EC2 DescribeNetworkInterfaces', (abortSignal) =>
-        ec2.send(
-          new DescribeNetworkInterfacesCommand({
+        ec2.client.send(
+          new ec2.sdk.DescribeNetworkInterfacesCommand({
             Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }],
           }),
           { abortSignal },
@@ -169,25 +161,31 @@ export const quarantineInstanceFactory = defineAction({
       return { instance, enis: enis.NetworkInterfaces ?? [] };
     }
 
-    const tagCall = (run: RunContext, create: boolean, resource: string, tags: Tag[]) =>
+    const tagCall = (run: RunContext, ec2: Ec2, create: boolean, resource: string, tags: Tag[]) =>
       create
         ? awsCall(run, 'EC2 CreateTags', (abortSignal) =>
-            ec2.send(new CreateTagsCommand({ Resources: [resource], Tags: tags }), { abortSignal }),
+            ec2.client.send(new ec2.sdk.CreateTagsCommand({ Resources: [resource], Tags: tags }), {
+              abortSignal,
+            }),
           )
         : awsCall(run, 'EC2 DeleteTags', (abortSignal) =>
-            ec2.send(new DeleteTagsCommand({ Resources: [resource], Tags: tags }), { abortSignal }),
+            ec2.client.send(new ec2.sdk.DeleteTagsCommand({ Resources: [resource], Tags: tags }), {
+              abortSignal,
+            }),
           );
 
-    const setGroups = (run: RunContext, eniId: string, groups: string[]) =>
+    const setGroups = (run: RunContext, ec2: Ec2, eniId: string, groups: string[]) =>
       awsCall(run, 'EC2 ModifyNetworkInterfaceAttribute', (abortSignal) =>
-        ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eniId, Groups: groups }), {
-          abortSignal,
-        }),
+        ec2.client.send(
+          new ec2.sdk.ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eniId, Groups: groups }),
+          { abortSignal },
+        ),
       );
 
     return {
       async execute(input, run) {
-        const { instance, enis } = await describe(run, input.instance_id);
+        const ec2 = await ec2Client();
+        const { instance, enis } = await describe(run, ec2, input.instance_id);
         const vpc = instance.VpcId;
         if (!vpc)
           throw actionError('AISOC_ERR_ACTION_PRECONDITION', `Instance ${input.instance_id} is not in a VPC`);
@@ -235,11 +233,11 @@ export const quarantineInstanceFactory = defineAction({
         const isoId = iso.id ?? (await createIsolationGroup(run, ec2, iso));
         for (const p of toMove) {
           // Record first: if the run stops after the move, the next run still knows what to restore.
-          await tagCall(run, true, p.id, groupsToTags(prevKey, p.current));
-          await setGroups(run, p.id, [isoId]);
+          await tagCall(run, ec2, true, p.id, groupsToTags(prevKey, p.current));
+          await setGroups(run, ec2, p.id, [isoId]);
         }
         if (config.tag_instance && !instanceTagged)
-          await tagCall(run, true, input.instance_id, [{ Key: config.tag_key, Value: tagValue }]);
+          await tagCall(run, ec2, true, input.instance_id, [{ Key: config.tag_key, Value: tagValue }]);
         const known = plan.filter((p) => p.previous !== undefined && p.previous.length > 0);
         const unknown = plan.filter((p) => p.isolated && p.previous === undefined).map((p) => p.id);
         return {
@@ -268,7 +266,8 @@ export const quarantineInstanceFactory = defineAction({
           'rollback data',
           'rollback_data',
         );
-        const { instance, enis } = await describe(run, data.instance_id);
+        const ec2 = await ec2Client();
+        const { instance, enis } = await describe(run, ec2, data.instance_id);
         const byId = new Map(enis.map((e) => [e.NetworkInterfaceId, e]));
         const restore: Array<{ id: string; groups: string[] }> = [];
         const untag: string[] = [];
@@ -310,7 +309,7 @@ export const quarantineInstanceFactory = defineAction({
             summary: `Would restore the groups of ${restore.length} network interface(s) of ${data.instance_id}.`,
             details,
           };
-        for (const r of restore) await setGroups(run, r.id, r.groups);
+        for (const r of restore) await setGroups(run, ec2, r.id, r.groups);
         for (const id of untag) {
           const eni = byId.get(id)!;
           const keys = (eni.TagSet ?? [])
@@ -320,10 +319,12 @@ export const quarantineInstanceFactory = defineAction({
                 t.Key?.startsWith(`${data.previous_groups_tag_key}:`),
             )
             .map((t) => ({ Key: t.Key }));
-          await tagCall(run, false, id, keys);
+          await tagCall(run, ec2, false, id, keys);
         }
         if (instanceTag)
-          await tagCall(run, false, data.instance_id, [{ Key: instanceTag.Key, Value: instanceTag.Value }]);
+          await tagCall(run, ec2, false, data.instance_id, [
+            { Key: instanceTag.Key, Value: instanceTag.Value },
+          ]);
         return {
           status: 'succeeded',
           summary: `Restored the groups of ${restore.length} network interface(s) of ${data.instance_id}.`,

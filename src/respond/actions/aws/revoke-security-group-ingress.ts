@@ -1,19 +1,14 @@
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  DescribeSecurityGroupsCommand,
-  EC2Client,
-  RevokeSecurityGroupIngressCommand,
-  type SecurityGroupRule,
-} from '@aws-sdk/client-ec2';
+import type { SecurityGroupRule } from '@aws-sdk/client-ec2';
 import { z } from 'zod';
 import { CidrBlock, parseCidr } from '../../../net/ip.ts';
 import { baseConfigShape, defineAction } from '../define.ts';
 import { actionError, parseOrThrow } from '../errors.ts';
 import type { RunContext } from '../types.ts';
 import { awsCall, isAwsError, mapAwsError } from './call.ts';
-import { awsClientConfig, awsConfigShape } from './client.ts';
+import { awsActionClient, awsConfigShape } from './client.ts';
 import {
   describeRule,
+  type Ec2,
   listGroupRules,
   normaliseProtocol,
   PORTED,
@@ -156,11 +151,11 @@ export const revokeSecurityGroupIngressFactory = defineAction({
   configSchema: RevokeIngressConfig,
   inputSchema: RevokeIngressInput,
   build(config) {
-    const ec2 = new EC2Client(awsClientConfig(config));
+    const ec2Client = awsActionClient('@aws-sdk/client-ec2', config, (sdk, c) => new sdk.EC2Client(c));
 
-    async function describeGroup(run: RunContext, groupId: string) {
+    async function describeGroup(run: RunContext, ec2: Ec2, groupId: string) {
       const out = await awsCall(run, 'EC2 DescribeSecurityGroups', (abortSignal) =>
-        ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }), { abortSignal }),
+        ec2.client.send(new ec2.sdk.DescribeSecurityGroupsCommand({ GroupIds: [groupId] }), { abortSignal }),
       );
       const g = out.SecurityGroups?.[0];
       if (!g)
@@ -175,7 +170,8 @@ export const revokeSecurityGroupIngressFactory = defineAction({
 
     return {
       async execute(input, run) {
-        const group = await describeGroup(run, input.group_id);
+        const ec2 = await ec2Client();
+        const group = await describeGroup(run, ec2, input.group_id);
         const rules = await listGroupRules(run, ec2, input.group_id);
         const found = rules.find((r) => matches(r, input));
         if (!found)
@@ -207,8 +203,8 @@ export const revokeSecurityGroupIngressFactory = defineAction({
             run,
             call,
             (abortSignal) =>
-              ec2.send(
-                new RevokeSecurityGroupIngressCommand({
+              ec2.client.send(
+                new ec2.sdk.RevokeSecurityGroupIngressCommand({
                   GroupId: input.group_id,
                   SecurityGroupRuleIds: [ruleId],
                 }),
@@ -246,7 +242,8 @@ export const revokeSecurityGroupIngressFactory = defineAction({
           'rollback data',
           'rollback_data',
         );
-        const group = await describeGroup(run, data.group_id);
+        const ec2 = await ec2Client();
+        const group = await describeGroup(run, ec2, data.group_id);
         const existing = (await listGroupRules(run, ec2, data.group_id)).find(
           (r) => !r.IsEgress && sameRule(storeRule(r), data.rule),
         );
@@ -270,8 +267,8 @@ export const revokeSecurityGroupIngressFactory = defineAction({
             run,
             call,
             (abortSignal) =>
-              ec2.send(
-                new AuthorizeSecurityGroupIngressCommand({
+              ec2.client.send(
+                new ec2.sdk.AuthorizeSecurityGroupIngressCommand({
                   GroupId: data.group_id,
                   IpPermissions: [toIpPermission(data.rule)],
                   ...(tags.length > 0

@@ -1,14 +1,9 @@
-import {
-  DescribeSecretCommand,
-  RotateSecretCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { stableUuid } from '../../../ids.ts';
 import { baseConfigShape, defineAction } from '../define.ts';
 import { actionError } from '../errors.ts';
 import { awsCall, isAwsError, mapAwsError } from './call.ts';
-import { awsClientConfig, awsConfigShape } from './client.ts';
+import { awsActionClient, awsConfigShape } from './client.ts';
 
 export const RotateSecretConfig = z
   .strictObject({ ...awsConfigShape, ...baseConfigShape })
@@ -58,11 +53,16 @@ export const rotateSecretFactory = defineAction({
   configSchema: RotateSecretConfig,
   inputSchema: RotateSecretInput,
   build(config) {
-    const sm = new SecretsManagerClient(awsClientConfig(config));
+    const secretsManager = awsActionClient(
+      '@aws-sdk/client-secrets-manager',
+      config,
+      (sdk, c) => new sdk.SecretsManagerClient(c),
+    );
     return {
       async execute(input, run) {
+        const { sdk, client: sm } = await secretsManager();
         const secret = await awsCall(run, 'SecretsManager DescribeSecret', (abortSignal) =>
-          sm.send(new DescribeSecretCommand({ SecretId: input.secret_id }), { abortSignal }),
+          sm.send(new sdk.DescribeSecretCommand({ SecretId: input.secret_id }), { abortSignal }),
         );
         const token = stableUuid('aws.secretsmanager.rotate_secret', run.idempotencyKey);
         const versions = secret.VersionIdsToStages ?? {};
@@ -121,7 +121,7 @@ export const rotateSecretFactory = defineAction({
             call,
             (abortSignal) =>
               sm.send(
-                new RotateSecretCommand({
+                new sdk.RotateSecretCommand({
                   SecretId: input.secret_id,
                   ClientRequestToken: token,
                   RotateImmediately: input.rotate_immediately,

@@ -1,4 +1,4 @@
-import { GetIPSetCommand, type IPSet, UpdateIPSetCommand, WAFV2Client } from '@aws-sdk/client-wafv2';
+import type { IPSet } from '@aws-sdk/client-wafv2';
 import { z } from 'zod';
 import {
   BlockableIp,
@@ -13,7 +13,7 @@ import { baseConfigShape, defineAction } from '../define.ts';
 import { actionError, parseOrThrow } from '../errors.ts';
 import type { ActionResult, RunContext } from '../types.ts';
 import { awsCall, isAwsError, mapAwsError } from './call.ts';
-import { awsClientConfig, awsConfigShape } from './client.ts';
+import { awsActionClient, awsConfigShape } from './client.ts';
 
 const IpSetRef = z.strictObject({
   name: z
@@ -100,8 +100,11 @@ export const wafBlockIpFactory = defineAction({
   configSchema: WafBlockIpConfig,
   inputSchema: WafBlockIpInput,
   build(config) {
-    const waf = new WAFV2Client(
-      awsClientConfig(config, config.scope === 'CLOUDFRONT' ? 'us-east-1' : undefined),
+    const wafClient = awsActionClient(
+      '@aws-sdk/client-wafv2',
+      config,
+      (sdk, c) => new sdk.WAFV2Client(c),
+      config.scope === 'CLOUDFRONT' ? 'us-east-1' : undefined,
     );
 
     /**
@@ -113,9 +116,12 @@ export const wafBlockIpFactory = defineAction({
       ref: { name: string; id: string },
       decide: (set: IPSet) => string[] | ActionResult,
     ): Promise<ActionResult | { written: string[]; attempts: number }> {
+      const { sdk, client: waf } = await wafClient();
       for (let attempt = 1; attempt <= config.lock_attempts; attempt++) {
         const got = await awsCall(run, 'WAFV2 GetIPSet', (abortSignal) =>
-          waf.send(new GetIPSetCommand({ Name: ref.name, Scope: config.scope, Id: ref.id }), { abortSignal }),
+          waf.send(new sdk.GetIPSetCommand({ Name: ref.name, Scope: config.scope, Id: ref.id }), {
+            abortSignal,
+          }),
         );
         if (!got.IPSet || !got.LockToken)
           throw actionError('AISOC_ERR_ACTION_FAILED', `WAFV2 GetIPSet returned no IP set for ${ref.name}`);
@@ -128,7 +134,7 @@ export const wafBlockIpFactory = defineAction({
             call,
             (abortSignal) =>
               waf.send(
-                new UpdateIPSetCommand({
+                new sdk.UpdateIPSetCommand({
                   Name: ref.name,
                   Scope: config.scope,
                   Id: ref.id,

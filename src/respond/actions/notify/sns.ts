@@ -1,13 +1,8 @@
 import { createHash } from 'node:crypto';
-import {
-  GetTopicAttributesCommand,
-  type MessageAttributeValue,
-  PublishCommand,
-  SNSClient,
-} from '@aws-sdk/client-sns';
+import type { MessageAttributeValue } from '@aws-sdk/client-sns';
 import { z } from 'zod';
 import { awsCall } from '../aws/call.ts';
-import { awsClientConfig, awsConfigShape } from '../aws/client.ts';
+import { awsActionClient, awsConfigShape } from '../aws/client.ts';
 import { baseConfigShape, defineAction } from '../define.ts';
 import { linkBaseUrl, linkFor, NotificationInput, oneLine, plainText } from './message.ts';
 
@@ -57,10 +52,16 @@ export const snsFactory = defineAction({
   inputSchema: NotificationInput,
   build(config) {
     const topicRegion = config.topic_arn.split(':')[3];
-    const sns = new SNSClient(awsClientConfig(config, config.region ?? topicRegion));
+    const snsClient = awsActionClient(
+      '@aws-sdk/client-sns',
+      config,
+      (sdk, c) => new sdk.SNSClient(c),
+      config.region ?? topicRegion,
+    );
     const fifo = config.topic_arn.endsWith('.fifo');
     return {
       async execute(input, run) {
+        const { sdk, client: sns } = await snsClient();
         const link = linkFor(input, config.link_base_url);
         const subject = snsSubject(
           `${config.subject_prefix} [${input.severity.toUpperCase()}] ${input.title}`,
@@ -80,7 +81,7 @@ export const snsFactory = defineAction({
         const details = { topic_arn: config.topic_arn, subject, fifo };
         if (run.dryRun) {
           const topic = await awsCall(run, 'SNS GetTopicAttributes', (abortSignal) =>
-            sns.send(new GetTopicAttributesCommand({ TopicArn: config.topic_arn }), { abortSignal }),
+            sns.send(new sdk.GetTopicAttributesCommand({ TopicArn: config.topic_arn }), { abortSignal }),
           );
           const confirmed = topic.Attributes?.SubscriptionsConfirmed ?? 'unknown';
           return {
@@ -91,7 +92,7 @@ export const snsFactory = defineAction({
         }
         const out = await awsCall(run, 'SNS Publish', (abortSignal) =>
           sns.send(
-            new PublishCommand({
+            new sdk.PublishCommand({
               TopicArn: config.topic_arn,
               Subject: subject,
               Message: message,
