@@ -32,7 +32,8 @@ function harness(overrides: Partial<BatcherOptions> = {}) {
   return { b, batches, deadLetters, pressure, drops, outcomes };
 }
 
-const until = async (cond: () => boolean, ms = 2000) => {
+// The deadline only turns a hang into a failure; it is far beyond any wait on a busy machine.
+const until = async (cond: () => boolean, ms = 60_000) => {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('condition not reached');
