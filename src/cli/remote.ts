@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AisocError, ERROR_CATALOGUE, type ErrorCode } from '../errors.ts';
+import type { IngestOutcome } from '../pipeline/ingest.ts';
 import { commandConfig } from './common.ts';
 import { readServerInfo } from './server-info.ts';
 
@@ -162,6 +163,54 @@ export async function remote<T = Record<string, unknown>>(
   }
   if (!res.ok) throw answerError(base, res.status, json);
   return json as T;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Send one body to `POST /ingest/:source` of a running server, as an
+ * integration should: a 429 (the pipeline is full) or a 503 (the server is
+ * under pressure) is waited out for its `Retry-After` and the same body sent
+ * again, which is safe because event ids derive from the records. A 400
+ * whose every record was refused comes back as its outcome; any other error
+ * gets its code (see {@link answerError}). Gives up after `maxAttempts`.
+ *
+ * @example await sendIngest('http://127.0.0.1:8080', key, 'cloudtrail', gzipped, { 'content-encoding': 'gzip' })
+ */
+export async function sendIngest(
+  base: string,
+  key: string,
+  source: string,
+  body: Uint8Array,
+  headers: Record<string, string> = {},
+  maxAttempts = 600,
+): Promise<IngestOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    let res: Response;
+    try {
+      res = await fetch(`${base}/ingest/${encodeURIComponent(source)}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+        body,
+        // The key and the events must not travel to wherever a redirect points.
+        redirect: 'manual',
+      });
+    } catch (err) {
+      // The server is down or restarting: marked retryable, so a follower waits and sends the batch again.
+      throw unreachable(base, err);
+    }
+    const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+    if (res.status === 202) return json as unknown as IngestOutcome;
+    if ((res.status === 429 || res.status === 503) && attempt < maxAttempts) {
+      const seconds = Number(res.headers.get('retry-after'));
+      await sleep((Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 60) : 1) * 1000);
+      continue;
+    }
+    const details = json.details as Record<string, unknown> | undefined;
+    if (res.status === 400 && json.code === 'AISOC_ERR_VALIDATION' && details?.outcome)
+      return details.outcome as IngestOutcome;
+    throw answerError(base, res.status, json);
+  }
 }
 
 /**

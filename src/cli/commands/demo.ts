@@ -9,6 +9,7 @@ import { CONTENT_DIR } from '../../content.ts';
 import { AisocError } from '../../errors.ts';
 import { action, commandConfig, say } from '../common.ts';
 import { type ReceivedNotification, startDemoReceiver } from '../demo-receiver.ts';
+import { remote, sendIngest } from '../remote.ts';
 import { closeOnSignals, startServer } from '../server.ts';
 
 export const DemoScenario = z.strictObject({
@@ -100,10 +101,10 @@ export async function probe(
 ): Promise<DemoProbes> {
   const out: DemoProbes = { retrieve: { query, total_results: 0, top: [] }, predict_event: [] };
   try {
-    const r = await api<{
+    const r = await remote<{
       total_results: number;
       results: Array<{ metadata: Record<string, unknown>; similarity_score: number }>;
-    }>(url, key, 'POST', '/retrieve', { query, collection: 'mitre_attack', top_k: 3 });
+    }>({ url, key: key }, 'POST', '/retrieve', { query, collection: 'mitre_attack', top_k: 3 });
     out.retrieve.total_results = r.total_results;
     out.retrieve.top = r.results.map((x) => ({
       kind: String(x.metadata.kind ?? ''),
@@ -121,9 +122,8 @@ export async function probe(
   }
   let first: PredictResult | undefined;
   for (const source of ['cloudtrail', 'suricata']) {
-    const events = await api<{ items: Array<Record<string, unknown> & { id: string }> }>(
-      url,
-      key,
+    const events = await remote<{ items: Array<Record<string, unknown> & { id: string }> }>(
+      { url, key: key },
       'GET',
       `/events?source=${source}&limit=1`,
     );
@@ -131,7 +131,7 @@ export async function probe(
     if (!event) continue;
     let body: { results: PredictResult[] };
     try {
-      body = await api(url, key, 'POST', '/predict/event', { event });
+      body = await remote({ url, key: key }, 'POST', '/predict/event', { event });
     } catch (err) {
       // 422: no served model's feature set describes this kind of event.
       if (err instanceof AisocError && err.details?.status === 422) continue;
@@ -151,9 +151,8 @@ export async function probe(
     }
   }
   if (first) {
-    const p = await api<{ prediction: string; confidence: number; model_used: string }>(
-      url,
-      key,
+    const p = await remote<{ prediction: string; confidence: number; model_used: string }>(
+      { url, key: key },
       'POST',
       '/predict',
       {
@@ -181,21 +180,8 @@ export async function replayScenario(
   for (const step of scenario.steps) {
     log(`  → ${step.say}`);
     const body = gzipSync(readFileSync(join(dir, step.file)));
-    const res = await fetch(`${url}/ingest/${step.source}`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${key}`,
-        'content-type': 'application/json',
-        'content-encoding': 'gzip',
-      },
-      body,
-    });
-    const json = (await res.json()) as Record<string, number | string>;
-    if (res.status !== 202)
-      throw new AisocError(
-        'AISOC_ERR_INTERNAL',
-        `Replaying ${step.file} failed with ${res.status}: ${String(json.message)}`,
-      );
+    // A busy server answers 429 or 503 with Retry-After; the same body is sent again, as an integration would.
+    const json = await sendIngest(url, key, step.source, body, { 'content-encoding': 'gzip' });
     steps.push({
       source: step.source,
       file: step.file,
@@ -220,27 +206,6 @@ export interface Walkthrough {
   audit: string[];
 }
 
-async function api<T>(url: string, key: string, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await res.json()) as T & { message?: string };
-  if (!res.ok)
-    throw new AisocError(
-      'AISOC_ERR_INTERNAL',
-      `${method} ${path} answered ${res.status}: ${json.message ?? ''}`,
-      {
-        details: { status: res.status },
-      },
-    );
-  return json;
-}
-
 /**
  * Walk the top incident through the response flow the way a responder
  * would, over the API: read its verdict and case, approve the containment
@@ -254,9 +219,9 @@ export async function walkthrough(
   notifications: ReceivedNotification[],
   log: (s: string) => void,
 ): Promise<Walkthrough | undefined> {
-  const incidents = await api<{
+  const incidents = await remote<{
     items: Array<{ id: string; title: string; priority: number; case_id?: string }>;
-  }>(url, adminKey, 'GET', '/incidents?limit=1');
+  }>({ url, key: adminKey }, 'GET', '/incidents?limit=1');
   const top = incidents.items[0];
   if (!top) return undefined;
   const out: Walkthrough = {
@@ -264,22 +229,21 @@ export async function walkthrough(
     notifications: { received: 0, verified: 0 },
     audit: [],
   };
-  const detail = await api<{ case_id?: string }>(url, adminKey, 'GET', `/incidents/${top.id}`);
+  const detail = await remote<{ case_id?: string }>({ url, key: adminKey }, 'GET', `/incidents/${top.id}`);
   if (detail.case_id) out.incident.case_id = detail.case_id;
-  const responder = await api<{ key: string }>(url, adminKey, 'POST', '/keys', {
+  const responder = await remote<{ key: string }>({ url, key: adminKey }, 'POST', '/keys', {
     name: `demo-responder-${Date.now()}`,
     scopes: ['responder', 'read'],
   });
-  const pending = await api<{
+  const pending = await remote<{
     items: Array<{ id: string; type: string; incident_id?: string; status: string }>;
-  }>(url, adminKey, 'GET', '/actions?status=pending_approval&limit=100');
+  }>({ url, key: adminKey }, 'GET', '/actions?status=pending_approval&limit=100');
   const waiting = pending.items.find((a) => a.incident_id === top.id) ?? pending.items[0];
   if (waiting) {
     const statuses = [waiting.status];
     log(`  → ${waiting.type} waits for approval; approving it with a responder key…`);
-    const approved = await api<{ status: string; result?: { summary: string } }>(
-      url,
-      responder.key,
+    const approved = await remote<{ status: string; result?: { summary: string } }>(
+      { url, key: responder.key },
       'POST',
       `/actions/${waiting.id}/approve`,
       { comment: 'Demo: confirmed with the account owner' },
@@ -287,9 +251,8 @@ export async function walkthrough(
     statuses.push(approved.status);
     log(`  → it ran: ${approved.result?.summary ?? approved.status}`);
     await waitIdle();
-    const rolled = await api<{ status: string; result?: { summary: string } }>(
-      url,
-      responder.key,
+    const rolled = await remote<{ status: string; result?: { summary: string } }>(
+      { url, key: responder.key },
       'POST',
       `/actions/${waiting.id}/rollback`,
       { comment: 'Demo: undo the containment' },
@@ -304,9 +267,8 @@ export async function walkthrough(
     };
   }
   await waitIdle();
-  const verdict = await api<{ items: unknown[] }>(
-    url,
-    adminKey,
+  const verdict = await remote<{ items: unknown[] }>(
+    { url, key: adminKey },
     'GET',
     `/audit?target_id=${top.id}&action=verdict&limit=5`,
   );
@@ -319,15 +281,14 @@ export async function walkthrough(
       analyst: (v.actor ?? '').replace('analyst:', ''),
       checked: Boolean(v.details?.checked),
     };
-  const refreshed = await api<{ case_id?: string }>(url, adminKey, 'GET', `/incidents/${top.id}`);
+  const refreshed = await remote<{ case_id?: string }>({ url, key: adminKey }, 'GET', `/incidents/${top.id}`);
   if (refreshed.case_id) out.incident.case_id = refreshed.case_id;
   const trail: string[] = [];
   for (const target of [top.id, out.action?.id, out.incident.case_id].filter((x): x is string =>
     Boolean(x),
   )) {
-    const a = await api<{ items: Array<{ id: number; action: string }> }>(
-      url,
-      adminKey,
+    const a = await remote<{ items: Array<{ id: number; action: string }> }>(
+      { url, key: adminKey },
       'GET',
       `/audit?target_id=${encodeURIComponent(target)}&limit=1000`,
     );

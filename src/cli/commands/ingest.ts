@@ -21,7 +21,7 @@ import { frameBody } from '../../sources/framing.ts';
 import { SourceRegistry } from '../../sources/index.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { action, commandConfig, progress, say } from '../common.ts';
-import { answerError, serverBase, unreachable } from '../remote.ts';
+import { sendIngest, serverBase } from '../remote.ts';
 
 export interface IngestSummary {
   files: number;
@@ -92,7 +92,7 @@ function localSender(runtime: Runtime): Sender {
   };
 }
 
-/** Sends to a running server over HTTP (gzip NDJSON), honouring 429 Retry-After. */
+/** Sends to a running server over HTTP (gzip NDJSON), honouring 429 and 503 Retry-After. */
 function httpSender(url: string, key: string): Sender {
   const base = serverBase(url);
   return {
@@ -102,39 +102,10 @@ function httpSender(url: string, key: string): Sender {
           records.map((r) => (typeof r.value === 'string' ? r.value : JSON.stringify(r.value))).join('\n'),
         ),
       );
-      for (let attempt = 0; ; attempt++) {
-        let res: Response;
-        try {
-          res = await fetch(`${base}/ingest/${encodeURIComponent(source)}`, {
-            method: 'POST',
-            headers: {
-              authorization: `Bearer ${key}`,
-              'content-type': 'application/x-ndjson',
-              'content-encoding': 'gzip',
-            },
-            body,
-            // The key and the events must not travel to wherever a redirect points.
-            redirect: 'manual',
-          });
-        } catch (err) {
-          // The server is down or restarting: marked retryable, so a follower waits and sends the batch again.
-          throw unreachable(base, err);
-        }
-        const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
-        if (res.status === 202) return json as unknown as IngestOutcome;
-        if ((res.status === 429 || res.status === 503) && attempt < 600) {
-          await sleep(Number(res.headers.get('retry-after') ?? '1') * 1000);
-          continue;
-        }
-        if (
-          res.status === 400 &&
-          json.code === 'AISOC_ERR_VALIDATION' &&
-          (json.details as Record<string, unknown>)?.outcome
-        ) {
-          return (json.details as Record<string, unknown>).outcome as IngestOutcome;
-        }
-        throw answerError(base, res.status, json);
-      }
+      return sendIngest(base, key, source, body, {
+        'content-type': 'application/x-ndjson',
+        'content-encoding': 'gzip',
+      });
     },
     async close() {},
   };
