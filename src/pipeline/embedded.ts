@@ -93,10 +93,7 @@ export class EmbeddedRunner implements PipelineRunner {
     this.replayCursor = this.checkpoint;
     this.replayUntil = await store.events.maxSeq();
     if (this.replayUntil > this.checkpoint) {
-      const r = await store.client.query<{ n: unknown }>('SELECT count(*) AS n FROM events WHERE seq > $1', [
-        this.checkpoint,
-      ]);
-      this.pending = Number(r.rows[0]?.n ?? 0);
+      this.pending = await store.events.countAfter(this.checkpoint);
       this.opts.logger.info(
         { pending: this.pending, checkpoint: this.checkpoint },
         'The pipeline resumes events accepted before the last stop.',

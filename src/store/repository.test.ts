@@ -488,5 +488,32 @@ for (const engine of engines) {
       await store.kv.delete('repo-kv');
       expect(await store.kv.get('repo-kv')).toBeUndefined();
     });
+
+    it('counts the events after a log position (what a restarted pipeline has left)', async () => {
+      const start = await store.events.maxSeq();
+      expect(await store.events.countAfter(start)).toBe(0);
+      const { stored } = await store.events.insert([
+        makeEvent({ source: 'repo-count' }),
+        makeEvent({ source: 'repo-count' }),
+      ]);
+      expect(await store.events.countAfter(start)).toBe(2);
+      expect(await store.events.countAfter(stored[0]!.seq)).toBe(1);
+    });
+
+    it('keeps knowledge documents added at run time, replacing by collection and id', async () => {
+      const doc = { id: 'repo-doc', title: 'VPN', text: 'Use the VPN.', metadata: { tags: ['net'] } };
+      await store.knowledge.upsert('repo_notes', doc, 'api', 'alice');
+      await store.knowledge.upsert('repo_notes', { ...doc, text: 'Use the new VPN.' }, 'case', 'bob');
+      const mine = (await store.knowledge.all()).filter((d) => d.collection === 'repo_notes');
+      expect(mine).toHaveLength(1);
+      expect(mine[0]).toMatchObject({ ...doc, text: 'Use the new VPN.', origin: 'case', added_by: 'bob' });
+      expect(Number.isNaN(Date.parse(mine[0]!.updated_at))).toBe(false);
+      expect(await store.knowledge.remove('repo_notes', 'repo-doc')).toBe(true);
+      expect(await store.knowledge.remove('repo_notes', 'repo-doc')).toBe(false);
+    });
+
+    it('answers a ping while the database is reachable', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
   });
 }

@@ -60,7 +60,7 @@ export function healthRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           capacity: stats.capacity,
         };
         try {
-          await runtime.store.client.query('SELECT 1');
+          await runtime.store.ping();
           return { ready: true, ...base };
         } catch (err) {
           return reply.code(503).send({ ready: false, ...base, error: describeError(err) });

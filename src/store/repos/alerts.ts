@@ -1,0 +1,203 @@
+import type { Alert, AlertStatus } from '../../schema/alert.ts';
+import { type SeverityName, severityRank } from '../../schema/common.ts';
+import type { Incident } from '../../schema/incident.ts';
+import { toPgJson } from '../json.ts';
+import { fromJson, type Queryable, toNumber } from '../sql.ts';
+import { clampLimit, type ListResult, type Row, Where } from './shared.ts';
+
+export interface AlertFilter {
+  from?: string;
+  to?: string;
+  severity?: SeverityName[];
+  min_severity?: SeverityName;
+  rule?: string;
+  status?: AlertStatus[];
+  incident_id?: string;
+  sort?: 'priority' | 'time';
+  order?: 'asc' | 'desc';
+  limit?: number;
+  offset?: number;
+}
+
+export interface IncidentFilter {
+  from?: string;
+  to?: string;
+  status?: string[];
+  sort?: 'priority' | 'time';
+  order?: 'asc' | 'desc';
+  limit?: number;
+  offset?: number;
+}
+
+/**
+ * The alerts table: what correlation made of detections, deduplicated by fingerprint.
+ *
+ * @example
+ * const { items, total } = await store.alerts.list({ min_severity: 'high', sort: 'time' });
+ */
+export class AlertRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async upsert(alerts: Alert[]): Promise<void> {
+    if (alerts.length === 0) return;
+    const payload = alerts.map((a) => ({
+      id: a.id,
+      fingerprint: a.fingerprint,
+      status: a.status,
+      severity: a.severity,
+      severity_rank: severityRank(a.severity),
+      priority: a.priority,
+      source: a.source,
+      rule_ids: a.detections.map((d) => d.rule_id),
+      incident_id: a.incident_id ?? null,
+      first_seen: a.first_seen,
+      last_seen: a.last_seen,
+      created_at: a.created_at,
+      updated_at: a.updated_at,
+      doc: a,
+    }));
+    await this.db.query(
+      `INSERT INTO alerts (id, fingerprint, status, severity, severity_rank, priority, source, rule_ids, incident_id,
+                           first_seen, last_seen, created_at, updated_at, doc)
+       SELECT (e->>'id')::uuid, e->>'fingerprint', e->>'status', e->>'severity', (e->>'severity_rank')::int,
+              (e->>'priority')::real, e->>'source', ARRAY(SELECT jsonb_array_elements_text(e->'rule_ids')),
+              (e->>'incident_id')::uuid, (e->>'first_seen')::timestamptz, (e->>'last_seen')::timestamptz,
+              (e->>'created_at')::timestamptz, (e->>'updated_at')::timestamptz, e->'doc'
+       FROM jsonb_array_elements($1::jsonb) AS t(e)
+       ON CONFLICT (id) DO UPDATE SET
+         fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, severity = EXCLUDED.severity,
+         severity_rank = EXCLUDED.severity_rank, priority = EXCLUDED.priority, source = EXCLUDED.source,
+         rule_ids = EXCLUDED.rule_ids, incident_id = EXCLUDED.incident_id, first_seen = EXCLUDED.first_seen,
+         last_seen = EXCLUDED.last_seen, updated_at = EXCLUDED.updated_at, doc = EXCLUDED.doc`,
+      [toPgJson(payload)],
+    );
+  }
+
+  async get(id: string): Promise<Alert | undefined> {
+    const r = await this.db.query<Row>('SELECT doc FROM alerts WHERE id = $1', [id]);
+    return r.rows[0] ? fromJson<Alert>(r.rows[0].doc) : undefined;
+  }
+
+  async getMany(ids: string[]): Promise<Alert[]> {
+    if (ids.length === 0) return [];
+    const r = await this.db.query<Row>('SELECT doc FROM alerts WHERE id = ANY($1::uuid[])', [ids]);
+    return r.rows.map((row) => fromJson<Alert>(row.doc));
+  }
+
+  /** The most recent alert with this fingerprint whose last event is at or after `since` (dedupe window). */
+  async findRecentByFingerprint(fingerprints: string[], since: string): Promise<Alert[]> {
+    if (fingerprints.length === 0) return [];
+    const r = await this.db.query<Row>(
+      `SELECT DISTINCT ON (fingerprint) doc FROM alerts
+       WHERE fingerprint = ANY($1::text[]) AND last_seen >= $2::timestamptz AND status <> 'closed'
+       ORDER BY fingerprint, last_seen DESC`,
+      [fingerprints, since],
+    );
+    return r.rows.map((row) => fromJson<Alert>(row.doc));
+  }
+
+  async list(f: AlertFilter = {}): Promise<ListResult<Alert>> {
+    const w = new Where();
+    if (f.from) w.add('last_seen >= ?::timestamptz', f.from);
+    if (f.to) w.add('first_seen < ?::timestamptz', f.to);
+    if (f.severity?.length) w.add('severity = ANY(?::text[])', f.severity);
+    if (f.min_severity) w.add('severity_rank >= ?', severityRank(f.min_severity));
+    if (f.rule) w.add('? = ANY(rule_ids)', f.rule);
+    if (f.status?.length) w.add('status = ANY(?::text[])', f.status);
+    if (f.incident_id) w.add('incident_id = ?::uuid', f.incident_id);
+    const dir = f.order === 'asc' ? 'ASC' : 'DESC';
+    const orderBy = f.sort === 'time' ? `last_seen ${dir}, priority DESC` : `priority ${dir}, last_seen DESC`;
+    const limit = clampLimit(f.limit);
+    const offset = Math.max(0, f.offset ?? 0);
+    const total = await this.db.query<{ n: unknown }>(`SELECT count(*) AS n FROM alerts ${w.sql}`, w.params);
+    const rows = await this.db.query<Row>(
+      `SELECT doc FROM alerts ${w.sql} ORDER BY ${orderBy}, id LIMIT ${limit} OFFSET ${offset}`,
+      w.params,
+    );
+    return { items: rows.rows.map((r) => fromJson<Alert>(r.doc)), total: toNumber(total.rows[0]?.n) };
+  }
+
+  async count(): Promise<number> {
+    const r = await this.db.query<{ n: unknown }>('SELECT count(*) AS n FROM alerts');
+    return toNumber(r.rows[0]?.n);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.query('DELETE FROM alerts WHERE id = $1', [id]);
+    return r.rowCount > 0;
+  }
+}
+
+/**
+ * The incidents table: alerts grouped by shared entities.
+ *
+ * @example
+ * const open = await store.incidents.listOpenSince(windowStart);
+ */
+export class IncidentRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async upsert(incidents: Incident[]): Promise<void> {
+    for (const i of incidents) {
+      await this.db.query(
+        `INSERT INTO incidents (id, status, severity, severity_rank, priority, first_seen, last_seen, created_at, updated_at, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, severity = EXCLUDED.severity,
+           severity_rank = EXCLUDED.severity_rank, priority = EXCLUDED.priority, first_seen = EXCLUDED.first_seen,
+           last_seen = EXCLUDED.last_seen, updated_at = EXCLUDED.updated_at, doc = EXCLUDED.doc`,
+        [
+          i.id,
+          i.status,
+          i.severity,
+          severityRank(i.severity),
+          i.priority,
+          i.first_seen,
+          i.last_seen,
+          i.created_at,
+          i.updated_at,
+          toPgJson(i),
+        ],
+      );
+    }
+  }
+
+  async get(id: string): Promise<Incident | undefined> {
+    const r = await this.db.query<Row>('SELECT doc FROM incidents WHERE id = $1', [id]);
+    return r.rows[0] ? fromJson<Incident>(r.rows[0].doc) : undefined;
+  }
+
+  /** Incidents still open whose last alert is at or after `since` (correlation window). */
+  async listOpenSince(since: string): Promise<Incident[]> {
+    const r = await this.db.query<Row>(
+      `SELECT doc FROM incidents WHERE status NOT IN ('resolved', 'closed') AND last_seen >= $1::timestamptz
+       ORDER BY last_seen DESC LIMIT 5000`,
+      [since],
+    );
+    return r.rows.map((row) => fromJson<Incident>(row.doc));
+  }
+
+  async list(f: IncidentFilter = {}): Promise<ListResult<Incident>> {
+    const w = new Where();
+    if (f.from) w.add('last_seen >= ?::timestamptz', f.from);
+    if (f.to) w.add('first_seen < ?::timestamptz', f.to);
+    if (f.status?.length) w.add('status = ANY(?::text[])', f.status);
+    const dir = f.order === 'asc' ? 'ASC' : 'DESC';
+    const orderBy = f.sort === 'time' ? `last_seen ${dir}` : `priority ${dir}, last_seen DESC`;
+    const limit = clampLimit(f.limit);
+    const offset = Math.max(0, f.offset ?? 0);
+    const total = await this.db.query<{ n: unknown }>(
+      `SELECT count(*) AS n FROM incidents ${w.sql}`,
+      w.params,
+    );
+    const rows = await this.db.query<Row>(
+      `SELECT doc FROM incidents ${w.sql} ORDER BY ${orderBy}, id LIMIT ${limit} OFFSET ${offset}`,
+      w.params,
+    );
+    return { items: rows.rows.map((r) => fromJson<Incident>(r.doc)), total: toNumber(total.rows[0]?.n) };
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.query('DELETE FROM incidents WHERE id = $1', [id]);
+    return r.rowCount > 0;
+  }
+}

@@ -1,0 +1,54 @@
+import type { Case } from '../../schema/case.ts';
+import { toPgJson } from '../json.ts';
+import { fromJson, type Queryable, toNumber } from '../sql.ts';
+import { clampLimit, type ListResult, type Row, Where } from './shared.ts';
+
+/**
+ * The cases table: at most one open case per incident (a partial unique index).
+ *
+ * @example
+ * const open = await store.cases.openForIncident(incident.id);
+ */
+export class CaseRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async upsert(c: Case): Promise<void> {
+    await this.db.query(
+      `INSERT INTO cases (id, incident_id, status, created_at, updated_at, doc) VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+       ON CONFLICT (id) DO UPDATE SET incident_id = EXCLUDED.incident_id, status = EXCLUDED.status,
+         updated_at = EXCLUDED.updated_at, doc = EXCLUDED.doc`,
+      [c.id, c.incident_id ?? null, c.status, c.created_at, c.updated_at, toPgJson(c)],
+    );
+  }
+
+  async get(id: string): Promise<Case | undefined> {
+    const r = await this.db.query<Row>('SELECT doc FROM cases WHERE id = $1', [id]);
+    return r.rows[0] ? fromJson<Case>(r.rows[0].doc) : undefined;
+  }
+
+  async openForIncident(incidentId: string): Promise<Case | undefined> {
+    const r = await this.db.query<Row>(
+      "SELECT doc FROM cases WHERE incident_id = $1 AND status <> 'closed'",
+      [incidentId],
+    );
+    return r.rows[0] ? fromJson<Case>(r.rows[0].doc) : undefined;
+  }
+
+  async list(f: { status?: string[]; limit?: number; offset?: number } = {}): Promise<ListResult<Case>> {
+    const w = new Where();
+    if (f.status?.length) w.add('status = ANY(?::text[])', f.status);
+    const limit = clampLimit(f.limit);
+    const offset = Math.max(0, f.offset ?? 0);
+    const total = await this.db.query<{ n: unknown }>(`SELECT count(*) AS n FROM cases ${w.sql}`, w.params);
+    const rows = await this.db.query<Row>(
+      `SELECT doc FROM cases ${w.sql} ORDER BY updated_at DESC, id LIMIT ${limit} OFFSET ${offset}`,
+      w.params,
+    );
+    return { items: rows.rows.map((r) => fromJson<Case>(r.doc)), total: toNumber(total.rows[0]?.n) };
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const r = await this.db.query('DELETE FROM cases WHERE id = $1', [id]);
+    return r.rowCount > 0;
+  }
+}
