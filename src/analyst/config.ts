@@ -1,14 +1,17 @@
 import { z } from 'zod';
-import { section } from '../config/sections.ts';
-import { BedrockConfig } from './llm/bedrock/config.ts';
-import { OllamaConfig } from './llm/ollama/config.ts';
-import { OpenAiConfig } from './llm/openai/config.ts';
+import { keysOf, sectionsOf } from '../config/sections.ts';
+import { LLM_BACKENDS } from './llm/index.ts';
 
-/** `analyst`: who writes verdicts, each LLM backend's section, and the asset context. */
+/**
+ * `analyst`: who writes verdicts, the asset context, and one section per
+ * LLM backend, named by its type: the backends and their sections come from
+ * the registry (`LLM_BACKENDS` in `llm/index.ts`), so a new backend brings
+ * its settings with its registry line.
+ */
 export const AnalystConfig = z
   .strictObject({
     backend: z
-      .enum(['builtin', 'ollama', 'openai', 'bedrock'])
+      .enum(['builtin', ...keysOf(LLM_BACKENDS)])
       .default('builtin')
       .describe('Who writes verdicts: the built-in analyst (no LLM), or an LLM backend configured below'),
     pseudonymise: z
@@ -17,9 +20,7 @@ export const AnalystConfig = z
       .describe(
         'Replace IPs, user and host names, emails and AWS account/key ids with tokens before a prompt leaves: auto = when the backend is not on loopback or a private network',
       ),
-    ollama: section(OllamaConfig),
-    openai: section(OpenAiConfig),
-    bedrock: section(BedrockConfig),
+    ...sectionsOf(LLM_BACKENDS),
     assets: z
       .strictObject({
         critical_hosts: z

@@ -6,9 +6,10 @@ import { DetectConfig } from '../detect/config.ts';
 import { MlConfig } from '../detect/ml/config.ts';
 import { KnowledgeConfig } from '../knowledge/config.ts';
 import { PipelineConfig } from '../pipeline/config.ts';
-import { ReceiversConfig } from '../receivers/config.ts';
+import { ReceiversConfig } from '../receivers/index.ts';
 import { RespondConfig } from '../respond/config.ts';
 import { ServerConfig } from '../server/config.ts';
+import { SourcesConfig } from '../sources/index.ts';
 import { EmbeddedDbConfig, RetentionConfig } from '../store/config.ts';
 
 /**
@@ -40,10 +41,7 @@ export const AppConfig = z
     correlate: CorrelateConfig.default(CorrelateConfig.parse({})),
     ml: MlConfig.default(MlConfig.parse({})),
     knowledge: KnowledgeConfig.default(KnowledgeConfig.parse({})),
-    sources: z
-      .record(z.string(), z.unknown())
-      .default({})
-      .describe('Per-source settings, keyed by source type; each source validates its own section'),
+    sources: SourcesConfig.default({}),
     receivers: ReceiversConfig.default(ReceiversConfig.parse({})),
     respond: RespondConfig.default(RespondConfig.parse({})),
     integrations: IntegrationsConfig.default(IntegrationsConfig.parse({})),

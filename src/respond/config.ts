@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { section } from '../config/sections.ts';
+import { ActionsConfig } from './actions/index.ts';
 
 /** `respond.approvals`: how many people approve an action request. */
 export const ApprovalsConfig = z
@@ -59,12 +60,7 @@ export const RespondConfig = z
       .max(32)
       .default(2)
       .describe('Alerts triaged at once (LLM calls are slow)'),
-    actions: z
-      .record(z.string(), z.unknown())
-      .default({})
-      .describe(
-        'Enabled actions: action type → its settings (docs/actions.md). An action not listed here never runs',
-      ),
+    actions: ActionsConfig.default({}),
     approvals: section(ApprovalsConfig),
     suppressions: section(SuppressionsConfig),
   })
