@@ -1,9 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../../test/helpers/runtime.ts';
-import { AisocError } from '../errors.ts';
-import { loadConfig } from './load.ts';
+import { tempDir } from '../test/helpers/runtime.ts';
+import { loadConfig } from './app-config.ts';
+import { AisocError } from './errors.ts';
 
 describe('configuration', () => {
   const { dir, cleanup } = tempDir();
