@@ -53,7 +53,9 @@ export async function startReceivers(
     for (const type of keysOf(RECEIVER_FACTORIES)) {
       const section = config[type];
       if (!section.enabled) continue;
-      const r = RECEIVER_FACTORIES[type].create(section, ctx);
+      // Widened so that the call type-checks with several receivers (each takes its own section).
+      const factory: ReceiverFactory<{ enabled: boolean }> = RECEIVER_FACTORIES[type];
+      const r = factory.create(section, ctx);
       await r.start();
       started.push(r);
     }
