@@ -2,7 +2,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config/load.ts';
+import { loadConfig } from '../src/app-config.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from '../src/runtime.ts';
 import { type App, build } from '../src/server/app.ts';
 

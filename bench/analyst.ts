@@ -9,7 +9,7 @@ import { buildTriageDevSet } from '../scripts/eval/triage-devset.ts';
 import { analystKnowledge } from '../src/analyst/knowledge-port.ts';
 import type { LlmBackend } from '../src/analyst/llm/types.ts';
 import { AnalystService } from '../src/analyst/service.ts';
-import { loadConfig } from '../src/config/load.ts';
+import { loadConfig } from '../src/app-config.ts';
 import { openRuntime } from '../src/runtime.ts';
 import type { SecurityAlert } from '../src/schema/verdict.ts';
 import { SourceRegistry } from '../src/sources/index.ts';

@@ -35,7 +35,7 @@ interface Ready {
 }
 
 async function serve(): Promise<void> {
-  const { loadConfig } = await import('../src/config/load.ts');
+  const { loadConfig } = await import('../src/app-config.ts');
   const { openRuntime } = await import('../src/runtime.ts');
   const { build } = await import('../src/server/app.ts');
   const { loadCsv } = await import('../src/detect/ml/load.ts');

@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import MiniSearch from 'minisearch';
-import { loadConfig } from '../src/config/load.ts';
+import { loadConfig } from '../src/app-config.ts';
 import { readAttackBundle } from '../src/knowledge/attack/load.ts';
 import { resolveAttackPath } from '../src/knowledge/attack/source.ts';
 import type { KnowledgeBase } from '../src/knowledge/kb.ts';

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../test/helpers/builders.ts';
 import { tempDir } from '../test/helpers/runtime.ts';
-import { loadConfig } from './config/load.ts';
+import { loadConfig } from './app-config.ts';
 import { EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { ensureAdminKey, openRuntime } from './runtime.ts';
 import { openStore } from './store/index.ts';

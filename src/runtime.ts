@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { analystKnowledge } from './analyst/knowledge-port.ts';
 import { createLlmBackend, type LlmBackend } from './analyst/llm/index.ts';
 import { AnalystService } from './analyst/service.ts';
-import type { AppConfig } from './config/schema.ts';
+import type { AppConfig } from './app-config.ts';
 import { CONTENT_DIR } from './content.ts';
 import { Correlator, correlateStage } from './correlate/index.ts';
 import { MlService } from './detect/ml/service.ts';

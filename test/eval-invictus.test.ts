@@ -14,7 +14,7 @@ import {
   stripMarker,
 } from '../scripts/eval/invictus.ts';
 import { triageOnGroundTruth } from '../scripts/eval/triage-invictus.ts';
-import { loadConfig } from '../src/config/load.ts';
+import { loadConfig } from '../src/app-config.ts';
 import { labelCloudTrailFiles } from '../src/detect/ml/label.ts';
 import { tempDir } from './helpers/runtime.ts';
 

@@ -11,7 +11,7 @@
  * marker): what the rules cost on normal activity of a real account.
  */
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../../src/config/load.ts';
+import { loadConfig } from '../../src/app-config.ts';
 import { BUILTIN_RULES_DIR } from '../../src/detect/sigma/content.ts';
 import { loadRuleSet } from '../../src/detect/sigma/index.ts';
 import { alertsOnBenign, stratusCoverage } from '../../src/detect/sigma/stratus.ts';

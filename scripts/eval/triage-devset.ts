@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { TriageCase } from '../../src/analyst/eval.ts';
-import { loadConfig } from '../../src/config/load.ts';
+import { loadConfig } from '../../src/app-config.ts';
 import type { Detector } from '../../src/detect/types.ts';
 import { normaliseRecords } from '../../src/pipeline/ingest.ts';
 import { openRuntime } from '../../src/runtime.ts';

@@ -24,8 +24,7 @@
  */
 import { join, resolve } from 'node:path';
 import { labelAlertsByEvents, scoreTriage } from '../../src/analyst/eval.ts';
-import { loadConfig } from '../../src/config/load.ts';
-import type { AppConfig } from '../../src/config/schema.ts';
+import { type AppConfig, loadConfig } from '../../src/app-config.ts';
 import { normaliseRecords } from '../../src/pipeline/ingest.ts';
 import { openRuntime } from '../../src/runtime.ts';
 import type { TriageResponse } from '../../src/schema/verdict.ts';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig, mergeDeep } from '../config/load.ts';
-import type { AppConfig } from '../config/schema.ts';
+import { type AppConfig, loadConfig } from '../app-config.ts';
+import { mergeDeep } from '../config/load.ts';
 import { AisocError, describeError } from '../errors.ts';
 
 export interface GlobalOptions {

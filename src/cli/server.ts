@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppConfig } from '../config/schema.ts';
+import type { AppConfig } from '../app-config.ts';
 import { AisocError } from '../errors.ts';
 import { type RunningReceivers, startReceivers } from '../receivers/index.ts';
 import { checkAdminKeyEnv, ensureAdminKey, openRuntime, type Runtime } from '../runtime.ts';

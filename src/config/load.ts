@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { AisocError } from '../errors.ts';
-import { AppConfig } from './schema.ts';
 
 /** Deep-merge plain objects; arrays and scalars from `over` replace those in `base`. */
 export function mergeDeep(
@@ -50,13 +49,16 @@ export interface LoadConfigOptions {
 }
 
 /**
- * Load and validate configuration once, at start-up: file, then environment,
- * then flags. Fails fast with an error naming every bad field.
+ * Load configuration and validate it against `schema`: file, then
+ * environment, then flags. Fails fast with an error naming every bad field.
+ * The application's schema is assembled where every component is known
+ * (`src/app-config.ts`, whose `loadConfig` calls this with it); this module
+ * knows none.
  *
  * @example
- * const config = loadConfig({ file: 'aisoc.yaml', overrides: { server: { port: 9000 } } });
+ * const config = loadConfigWith(AppConfig, { file: 'aisoc.yaml', overrides: { server: { port: 9000 } } });
  */
-export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
+export function loadConfigWith<S extends z.ZodType>(schema: S, options: LoadConfigOptions = {}): z.output<S> {
   const env = options.env ?? process.env;
   let fromFile: Record<string, unknown> = {};
   const file = options.file ?? env.AISOC_CONFIG;
@@ -95,7 +97,7 @@ export function loadConfig(options: LoadConfigOptions = {}): AppConfig {
     fromFile = (parsed as Record<string, unknown> | null) ?? {};
   }
   const merged = mergeDeep(mergeDeep(fromFile, configFromEnv(env)), options.overrides ?? {});
-  const result = AppConfig.safeParse(merged);
+  const result = schema.safeParse(merged);
   if (!result.success) throw configError(result.error, file ?? 'settings');
   return result.data;
 }

@@ -1,4 +1,4 @@
-import { AppConfig } from '../config/schema.ts';
+import { AppConfig } from '../app-config.ts';
 import { Alert } from '../schema/alert.ts';
 import { AuditEntry, Case, DeadLetter } from '../schema/case.ts';
 import { NormalisedEvent } from '../schema/event.ts';

@@ -1,13 +1,16 @@
 import { z } from 'zod';
+import { keysOf } from '../config/sections.ts';
+import { EMBEDDING_BACKENDS } from './embeddings/index.ts';
 
 /** The latest Enterprise ATT&CK release, STIX 2.1, as MITRE publishes it. */
 export const OFFICIAL_ATTACK_URL =
   'https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/enterprise-attack/enterprise-attack.json';
 
+/** `knowledge.embeddings`: the backend (one of the registry's, `embeddings/index.ts`) and its endpoint. */
 export const EmbeddingsConfig = z
   .strictObject({
     backend: z
-      .enum(['none', 'openai', 'ollama'])
+      .enum(['none', ...keysOf(EMBEDDING_BACKENDS)])
       .default('none')
       .describe(
         'Dense vectors for retrieval: none (lexical BM25 only), openai (any OpenAI-compatible /v1/embeddings) or ollama (/api/embed)',

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../test/helpers/builders.ts';
-import { PipelineConfig } from '../config/schema.ts';
 import { AisocError } from '../errors.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
+import { PipelineConfig } from './config.ts';
 import { EmbeddedRunner, EVENTS_OFFSET } from './embedded.ts';
 import type { AnyStage, Stage } from './stage.ts';
 

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { PipelineConfig } from '../config/schema.ts';
 import { AisocError, describeError } from '../errors.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
 import type { DeadLetterInput, Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { PipelineConfig } from './config.ts';
 import type { PressureMonitor } from './pressure.ts';
 import { BoundedQueue, Mutex } from './queue.ts';
 import type { PipelineRunner, PipelineStats, StageStats, SubmitInput, SubmitResult } from './runner.ts';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AppConfig } from '../config/schema.ts';
+import type { AppConfig } from '../app-config.ts';
 import { AisocError, describeError } from '../errors.ts';
 import { stableUuidOf, uuidv7 } from '../ids.ts';
 import { jsonThread, OFF_THREAD_MIN_BYTES } from '../json-thread.ts';

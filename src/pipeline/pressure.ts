@@ -16,9 +16,9 @@
  * so a high but idle process is never locked out.
  */
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import type { PipelineConfig } from '../config/schema.ts';
 import { AisocError } from '../errors.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { PipelineConfig } from './config.ts';
 
 export interface PressureSample {
   /** Largest event-loop delay over the last window, in ms. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../test/helpers/builders.ts';
 import { type TestServer, testServer } from '../../test/helpers/runtime.ts';
-import { loadConfig } from '../config/load.ts';
+import { loadConfig } from '../app-config.ts';
 import { NormalisedEvent } from '../schema/event.ts';
 import { cutText, DEFAULT_EVENT_LIMITS, limitEvent, truncationMarker } from './truncate.ts';
 

@@ -1,12 +1,23 @@
+import { z } from 'zod';
+import { keysOf, sectionsOf } from '../config/sections.ts';
 import { describeError } from '../errors.ts';
-import type { ReceiversConfig } from './config.ts';
 import { syslogReceiver } from './syslog/index.ts';
 import type { Receiver, ReceiverAddress, ReceiverContext, ReceiverFactory } from './types.ts';
 
-/** Every receiver the product ships: one line per receiver. */
-export const RECEIVER_FACTORIES = { syslog: syslogReceiver } satisfies {
-  [K in keyof ReceiversConfig]: ReceiverFactory<ReceiversConfig[K]>;
-};
+/**
+ * Every receiver the product ships, keyed by its type: one line per
+ * receiver. The key is its section under `receivers` ({@link ReceiversConfig}).
+ */
+export const RECEIVER_FACTORIES = { syslog: syslogReceiver } satisfies Record<
+  string,
+  ReceiverFactory<{ enabled: boolean }>
+>;
+
+/** The `receivers` section of the configuration: one section per registered receiver, named by its type. */
+export const ReceiversConfig = z
+  .strictObject(sectionsOf(RECEIVER_FACTORIES))
+  .describe('Network receivers that feed the pipeline (listening sockets)');
+export type ReceiversConfig = z.infer<typeof ReceiversConfig>;
 
 /** The receivers of a running server. */
 export interface RunningReceivers {
@@ -39,8 +50,12 @@ export async function startReceivers(
     }
   };
   try {
-    if (config.syslog.enabled) {
-      const r = RECEIVER_FACTORIES.syslog.create(config.syslog, ctx);
+    for (const type of keysOf(RECEIVER_FACTORIES)) {
+      const section = config[type];
+      if (!section.enabled) continue;
+      // Widened so that the call type-checks with several receivers (each takes its own section).
+      const factory: ReceiverFactory<{ enabled: boolean }> = RECEIVER_FACTORIES[type];
+      const r = factory.create(section, ctx);
       await r.start();
       started.push(r);
     }

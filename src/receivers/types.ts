@@ -38,7 +38,9 @@ export interface Receiver {
 /**
  * The component contract for receivers, like sources':
  * `{ type, configSchema, create(config, ctx) }`. Adding one is a folder under
- * `src/receivers/<type>/` and a line in `src/receivers/index.ts`.
+ * `src/receivers/<type>/` and a line in `src/receivers/index.ts`, which makes
+ * its config schema the section `receivers.<type>`: every field needs a
+ * default, and `enabled` says whether the server starts it.
  */
 export interface ReceiverFactory<C> {
   readonly type: string;

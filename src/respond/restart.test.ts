@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeAlert, makeEvent, makeIncident } from '../../test/helpers/builders.ts';
 import { tempDir } from '../../test/helpers/runtime.ts';
-import { loadConfig } from '../config/load.ts';
+import { loadConfig } from '../app-config.ts';
 import { openRuntime, type Runtime } from '../runtime.ts';
 
 /** Actions never run twice for one idempotency key, also across a restart in the middle of a playbook. */

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAlert, makeEvent } from '../../test/helpers/builders.ts';
 import { type TestServer, testServer } from '../../test/helpers/runtime.ts';
-import { loadConfig } from '../config/load.ts';
+import { loadConfig } from '../app-config.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
 
 /** A pino logger whose JSON lines land in `lines`, to see what an operator would read. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { configError } from '../config/load.ts';
+import { typedMap } from '../config/sections.ts';
 import { AisocError } from '../errors.ts';
 import { cloudtrail } from './cloudtrail/index.ts';
 import { generic } from './generic/index.ts';
@@ -24,6 +25,16 @@ export const SOURCE_FACTORIES: readonly SourceFactory<never>[] = [
   windows,
   zeek,
 ] as unknown as SourceFactory<never>[];
+
+/**
+ * The `sources` section of the configuration: source type → that source's
+ * settings, each checked against the source's own `configSchema`; a type no
+ * registered source has is an error naming `sources.<type>`.
+ */
+export const SourcesConfig = typedMap(
+  new Map(SOURCE_FACTORIES.map((f) => [f.type, f.configSchema])),
+  (type) => `no source of type ${type} exists`,
+).describe('Per-source settings, keyed by source type; each source validates its own section');
 
 /**
  * The sources of one runtime, built from configuration at start-up (bad

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, mergeDeep } from '../../src/config/load.ts';
-import type { AppConfig } from '../../src/config/schema.ts';
+import { type AppConfig, loadConfig } from '../../src/app-config.ts';
+import { mergeDeep } from '../../src/config/load.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.ts';
 import { type App, build } from '../../src/server/app.ts';
 import type { ApiScope } from '../../src/store/index.ts';

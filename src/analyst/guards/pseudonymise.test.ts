@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnalystConfig } from '../../config/schema.ts';
+import { AnalystConfig } from '../config.ts';
 import { createLlmBackend } from '../llm/index.ts';
 import { testContext } from '../llm/testing/conformance.ts';
 import type { FakeLlmServer, RecordedRequest } from '../llm/testing/servers/base.ts';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AnalystConfig, AppConfig } from '../../config/schema.ts';
+import { AppConfig } from '../../app-config.ts';
+import { AnalystConfig } from '../config.ts';
 import { createLlmBackend, LLM_BACKENDS } from './index.ts';
 import { testContext } from './testing/conformance.ts';
 

@@ -1,5 +1,5 @@
-import type { AnalystConfig } from '../../config/schema.ts';
 import { AisocError } from '../../errors.ts';
+import type { AnalystConfig } from '../config.ts';
 import { withPseudonymisation } from '../guards/pseudonymise.ts';
 import { bedrockBackend } from './bedrock/index.ts';
 import { ollamaBackend } from './ollama/index.ts';

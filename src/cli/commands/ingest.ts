@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import type { AppConfig } from '../../config/schema.ts';
+import type { AppConfig } from '../../app-config.ts';
 import { AisocError, isBackpressure } from '../../errors.ts';
 import type { IngestOutcome } from '../../pipeline/ingest.ts';
 import { openRuntime, type Runtime } from '../../runtime.ts';

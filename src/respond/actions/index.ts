@@ -1,3 +1,4 @@
+import { typedMap } from '../../config/sections.ts';
 import { AisocError } from '../../errors.ts';
 import { disableAccessKeyFactory } from './aws/disable-access-key.ts';
 import { quarantineInstanceFactory } from './aws/quarantine-instance.ts';
@@ -43,6 +44,18 @@ for (const f of ACTION_FACTORIES) {
   if (BY_TYPE.has(f.type)) throw new Error(`Two response actions are registered as ${f.type}`);
   BY_TYPE.set(f.type, f);
 }
+
+/**
+ * The `respond.actions` section of the configuration: action type → that
+ * action's settings, each checked against the action's own `configSchema`;
+ * a type no registered action has is an error naming the key.
+ */
+export const ActionsConfig = typedMap(
+  new Map(ACTION_FACTORIES.map((f) => [f.type, f.configSchema])),
+  (_type, known) => `no action of that type exists (known: ${known.join(', ')})`,
+).describe(
+  'Enabled actions: action type → its settings (docs/actions.md). An action not listed here never runs',
+);
 
 /**
  * The factory of an action type; `AISOC_ERR_ACTION_UNKNOWN` naming the field
