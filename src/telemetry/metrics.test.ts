@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { Counter } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createMetrics, defineMetrics } from './metrics.ts';
@@ -69,5 +70,17 @@ describe('defineMetrics', () => {
   it('lists the default process metrics unless asked not to', async () => {
     expect(await createMetrics().registry.metrics()).toContain('process_cpu_seconds_total');
     expect(await createMetrics({ defaultMetrics: false }).registry.metrics()).not.toContain('process_');
+  });
+});
+
+describe('src/telemetry', () => {
+  it('imports no component: only packages and its own modules', () => {
+    const outside: string[] = [];
+    for (const file of readdirSync(import.meta.dirname).filter((f) => f.endsWith('.ts'))) {
+      const text = readFileSync(`${import.meta.dirname}/${file}`, 'utf8');
+      for (const [, from] of text.matchAll(/^(?:import|export)[^'"]*from '([^']+)'/gm))
+        if (from!.startsWith('..')) outside.push(`${file}: ${from}`);
+    }
+    expect(outside).toEqual([]);
   });
 });
