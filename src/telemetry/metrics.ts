@@ -57,12 +57,8 @@ interface Registered {
 const registered = new WeakMap<Registry, Map<string, Registered>>();
 
 function factoryFor(registry: Registry, component: string): MetricFactory {
-  let table = registered.get(registry);
-  if (!table) {
-    table = new Map();
-    registered.set(registry, table);
-  }
-  const known = table;
+  const known = registered.get(registry) ?? new Map<string, Registered>();
+  registered.set(registry, known);
   const make = <M extends Metric>(
     kind: string,
     definition: HistogramDefinition<string>,
@@ -78,7 +74,7 @@ function factoryFor(registry: Registry, component: string): MetricFactory {
         );
       return seen.metric as M;
     }
-    // prom-client's own "already registered" error would not say who: name both sides instead.
+    // prom-client's own "already registered" error would not say which component asked.
     if (registry.getSingleMetric(definition.name))
       throw new Error(
         `The metric ${definition.name} of ${component} is already registered on this registry by code that does not use defineMetrics.`,
