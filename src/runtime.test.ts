@@ -3,6 +3,7 @@ import { makeEvent } from '../test/helpers/builders.ts';
 import { tempDir } from '../test/helpers/runtime.ts';
 import { loadConfig } from './app-config.ts';
 import { EVENTS_OFFSET } from './pipeline/embedded.ts';
+import { retentionMetrics } from './pipeline/metrics.ts';
 import { ensureAdminKey, openRuntime } from './runtime.ts';
 import { openStore } from './store/index.ts';
 
@@ -31,7 +32,7 @@ describe('runtime', () => {
       expect(left).not.toContain(stored[0]!.id);
       expect(left).toContain(stored[1]!.id);
       expect(left).toContain(stored[2]!.id);
-      expect(await rt.metrics.eventsPurged.get()).toMatchObject({ values: [{ value: 1 }] });
+      expect(await retentionMetrics(rt.metrics).eventsPurged.get()).toMatchObject({ values: [{ value: 1 }] });
     } finally {
       await rt.close();
     }

@@ -3,10 +3,14 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { analystKnowledge } from './analyst/knowledge-port.ts';
 import { createLlmBackend, type LlmBackend } from './analyst/llm/index.ts';
+import { llmMetrics } from './analyst/llm/metrics.ts';
+import { analystMetrics } from './analyst/metrics.ts';
 import { AnalystService } from './analyst/service.ts';
 import type { AppConfig } from './app-config.ts';
 import { CONTENT_DIR } from './content.ts';
 import { Correlator, correlateStage } from './correlate/index.ts';
+import { correlateMetrics } from './correlate/metrics.ts';
+import { mlMetrics } from './detect/ml/prometheus.ts';
 import { MlService } from './detect/ml/service.ts';
 import { sigmaDetectors } from './detect/sigma/index.ts';
 import { detectStage } from './detect/stage.ts';
@@ -14,19 +18,46 @@ import type { Detector } from './detect/types.ts';
 import { upstreamDetector } from './detect/upstream.ts';
 import { AisocError, describeError } from './errors.ts';
 import { KnowledgeBase } from './knowledge/kb.ts';
+import { knowledgeMetrics } from './knowledge/metrics.ts';
 import { EmbeddedRunner, EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { IngestService } from './pipeline/ingest.ts';
+import { admissionMetrics, ingestMetrics, pipelineMetrics, retentionMetrics } from './pipeline/metrics.ts';
 import { PressureMonitor, type PressureSample } from './pipeline/pressure.ts';
 import type { PipelineRunner } from './pipeline/runner.ts';
 import type { AnyStage } from './pipeline/stage.ts';
 import { ACTION_FACTORIES } from './respond/actions/index.ts';
+import { actionMetrics } from './respond/actions/metrics.ts';
 import { ActionCatalogue } from './respond/catalogue.ts';
 import { actionInfos, createResponse, type ResponseComponents } from './respond/setup.ts';
 import { SourceRegistry } from './sources/index.ts';
+import { wazuhMetrics } from './sources/wazuh/metrics.ts';
 import { openStore, type Store, storeOptionsFromConfig } from './store/index.ts';
 import { ensurePrivateDir } from './store/private-dir.ts';
 import { silentLogger } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
+
+/**
+ * The metric sets of the runtime's components, created when the runtime
+ * opens, so `/metrics` lists them (at zero) before their component first
+ * runs or when it is not built at all (no analyst, no LLM backend), in the
+ * order dashboards have always seen. A component's set is created anyway
+ * when the component is built; listing it here only makes it visible from
+ * the start. The HTTP server's set is created by `build` (the runtime does
+ * not know the server), the receivers' when one starts.
+ */
+const COMPONENT_METRICS: ReadonlyArray<(metrics: Metrics) => unknown> = [
+  analystMetrics,
+  mlMetrics,
+  wazuhMetrics,
+  ingestMetrics,
+  pipelineMetrics,
+  correlateMetrics,
+  retentionMetrics,
+  admissionMetrics,
+  knowledgeMetrics,
+  llmMetrics,
+  actionMetrics,
+];
 
 export interface Runtime {
   readonly config: AppConfig;
@@ -92,6 +123,7 @@ export interface RuntimeOptions {
 export async function openRuntime(config: AppConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? silentLogger();
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: false });
+  for (const register of COMPONENT_METRICS) register(metrics);
   const sources = new SourceRegistry(config.sources, logger);
   const store = await openStore(options.inMemory ? {} : storeOptionsFromConfig(config));
   const ml = config.ml.enabled
@@ -189,7 +221,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
         const processed = await store.offsets.get(EVENTS_OFFSET);
         const n = await store.events.purge(cutoff, processed);
         if (n > 0) {
-          metrics.eventsPurged.inc(n);
+          retentionMetrics(metrics).eventsPurged.inc(n);
           logger.info({ deleted: n, cutoff }, 'Retention deleted expired events.');
         }
       } catch (err) {

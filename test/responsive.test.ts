@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analystMetrics } from '../src/analyst/metrics.ts';
 import type { SecurityAlert } from '../src/schema/verdict.ts';
 import { makeEvent } from './helpers/builders.ts';
 import { type TestServer, testServer } from './helpers/runtime.ts';
@@ -51,7 +52,7 @@ describe('large payloads leave the event loop free', () => {
 
   it('answers /health while a /batch of 100 alerts is being analysed', async () => {
     const analysed = async () =>
-      (await t.runtime.metrics.triageRequests.get()).values.reduce((n, v) => n + v.value, 0);
+      (await analystMetrics(t.runtime.metrics).triageRequests.get()).values.reduce((n, v) => n + v.value, 0);
     const alerts: SecurityAlert[] = Array.from({ length: 100 }, (_, i) => ({
       alert_id: `resp-${i}`,
       timestamp: '2026-11-19T08:00:00Z',

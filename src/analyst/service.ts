@@ -13,6 +13,7 @@ import { disputedVerdict, disputeReason } from './dispute.ts';
 import { evidenceContext, gatherFacts } from './facts.ts';
 import { type Spotlight, unmarkPath } from './guards/spotlight.ts';
 import type { LlmBackend, LlmMessage } from './llm/types.ts';
+import { analystMetrics } from './metrics.ts';
 import type { AssetContext } from './priority.ts';
 import { buildPrompt, VERDICT_SCHEMA } from './prompt.ts';
 import { inputFromAlert, inputFromSecurityAlert } from './subject.ts';
@@ -126,7 +127,8 @@ export class AnalystService {
     input: AnalysisInput,
     o: { store: boolean; force?: boolean },
   ): Promise<VerdictOutcome> {
-    const { metrics, store } = this.opts;
+    const { store } = this.opts;
+    const metrics = analystMetrics(this.opts.metrics);
     const started = performance.now();
     const ttl = this.opts.cacheTtlMs ?? 3_600_000;
     const cacheKey = o.store ? this.cacheKey(input) : undefined;

@@ -8,6 +8,7 @@ import type { Suppression } from '../schema/response.ts';
 import type { Repositories } from '../store/index.ts';
 import { techniquesAndTactics } from './attack-tags.ts';
 import { canonicalEntityValue, entityKey, eventEntities, mergeEntities } from './entities.ts';
+import { correlateMetrics } from './metrics.ts';
 import { detectionPriority, maxLevel } from './priority.ts';
 
 export interface CorrelateOptions {
@@ -351,8 +352,9 @@ export function correlateStage(
         return res;
       });
       if (enqueue && r.alerts.length) options.onQueued?.();
+      const { alertsRaised } = correlateMetrics(ctx.metrics);
       for (const a of r.alerts) {
-        ctx.metrics.alertsRaised.inc({
+        alertsRaised.inc({
           severity: a.severity,
           outcome: a.status === 'suppressed' ? 'suppressed' : a.count > 1 ? 'deduplicated' : 'new',
         });

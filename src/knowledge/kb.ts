@@ -20,6 +20,7 @@ import { fuseRanks } from './index/hybrid.ts';
 import { VectorStore } from './index/vectors.ts';
 import { readLabelled } from './mapper/datasets.ts';
 import type { MapOptions, TechniqueMapper, TechniqueMatch } from './mapper/index.ts';
+import { knowledgeMetrics } from './metrics.ts';
 import { loadRunbooks } from './runbooks.ts';
 import { type BuildJob, type BuildPhase, indexWorkerCode, startIndexBuild } from './snapshot/build.ts';
 import { cacheDir, indexCacheKey, readCachedIndex, writeCachedIndex } from './snapshot/cache.ts';
@@ -168,6 +169,7 @@ export class KnowledgeBase {
   private embedError?: string;
   private closed = false;
   private readonly warnings: string[] = [];
+  private readonly metrics?: ReturnType<typeof knowledgeMetrics>;
   /** Yield to the event loop between slices of loading work, and stop when closing. */
   private readonly pause = () =>
     this.closed ? Promise.reject(new Closing('closing')) : new Promise<void>((r) => setImmediate(r));
@@ -177,6 +179,7 @@ export class KnowledgeBase {
     this.env = options.env ?? process.env;
     this.embedder = options.embedder ?? createEmbedder(options.config.embeddings, this.env);
     this.docStore = options.db ? new KnowledgeDocumentStore(options.db) : undefined;
+    if (options.metrics) this.metrics = knowledgeMetrics(options.metrics);
     for (const c of BUILTIN_COLLECTIONS) this.collections.set(c.name, new Collection(c.name, c.description));
   }
 
@@ -332,7 +335,7 @@ export class KnowledgeBase {
         }
       }
       if (opened) {
-        this.options.metrics?.knowledgeIndexLoads.inc({ origin: 'cache' });
+        this.metrics?.knowledgeIndexLoads.inc({ origin: 'cache' });
         return;
       }
       let built: Awaited<ReturnType<typeof startIndexBuild>['result']>;
@@ -366,7 +369,7 @@ export class KnowledgeBase {
     await this.pause();
     await this.useIndex(bytes);
     this.index.bytes = bytes.byteLength;
-    this.options.metrics?.knowledgeIndexLoads.inc({ origin: this.index.origin ?? 'inline' });
+    this.metrics?.knowledgeIndexLoads.inc({ origin: this.index.origin ?? 'inline' });
   }
 
   /** One build on a worker thread, stoppable by `close()`. */

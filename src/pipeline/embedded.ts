@@ -4,6 +4,7 @@ import type { NormalisedEvent } from '../schema/event.ts';
 import type { DeadLetterInput, Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { PipelineConfig } from './config.ts';
+import { admissionMetrics, pipelineMetrics } from './metrics.ts';
 import type { PressureMonitor } from './pressure.ts';
 import { BoundedQueue, Mutex } from './queue.ts';
 import type { PipelineRunner, PipelineStats, StageStats, SubmitInput, SubmitResult } from './runner.ts';
@@ -54,6 +55,7 @@ export class EmbeddedRunner implements PipelineRunner {
   readonly kind = 'embedded';
   private readonly opts: EmbeddedRunnerOptions;
   private readonly ctx: StageContext;
+  private readonly metrics;
   private readonly submitLock = new Mutex();
   /** Events committed while the stages keep up, waiting for the first stage. */
   private readonly fresh: Array<{ seq: number; event: NormalisedEvent }> = [];
@@ -75,6 +77,7 @@ export class EmbeddedRunner implements PipelineRunner {
 
   constructor(options: EmbeddedRunnerOptions) {
     this.opts = options;
+    this.metrics = { ...pipelineMetrics(options.metrics), ...admissionMetrics(options.metrics) };
     this.ctx = { store: options.store, logger: options.logger, metrics: options.metrics };
     this.queues = options.stages.map(() => new BoundedQueue<Batch>(options.config.stage_queue_batches));
     this.stageStats = options.stages.map((s) => ({
@@ -115,7 +118,7 @@ export class EmbeddedRunner implements PipelineRunner {
    */
   private admitQueue(n: number, before?: () => void): void {
     if (this.closing) {
-      this.opts.metrics.admissionRefusals.inc({ reason: 'shutting_down' });
+      this.metrics.admissionRefusals.inc({ reason: 'shutting_down' });
       throw new AisocError('AISOC_ERR_SHUTTING_DOWN', 'The server is shutting down; retry later.', {
         retryAfterSeconds: 5,
       });
@@ -124,7 +127,7 @@ export class EmbeddedRunner implements PipelineRunner {
     const cap = this.opts.config.queue_capacity;
     // A batch larger than the whole capacity is admitted only into an empty pipeline, so it can never wait forever.
     if (this.pending > 0 && this.pending + n > cap) {
-      this.opts.metrics.admissionRefusals.inc({ reason: 'queue' });
+      this.metrics.admissionRefusals.inc({ reason: 'queue' });
       const retryAfter = Math.max(1, Math.min(60, Math.ceil(this.pending / Math.max(this.rate, 1))));
       throw new AisocError(
         'AISOC_ERR_OVERLOADED',
@@ -164,7 +167,7 @@ export class EmbeddedRunner implements PipelineRunner {
         if (event) this.fresh.push({ seq: s.seq, event });
       }
       this.pending += result.stored.length;
-      for (const d of deadLetters) this.opts.metrics.deadLetters.inc({ stage: d.stage, source: d.source });
+      for (const d of deadLetters) this.metrics.deadLetters.inc({ stage: d.stage, source: d.source });
       this.updateGauges();
       this.freshWaiter?.();
       return {
@@ -280,7 +283,7 @@ export class EmbeddedRunner implements PipelineRunner {
       if (!batch) return;
       const started = process.hrtime.bigint();
       const outputs = await this.runStage(index, stage, batch.items);
-      this.opts.metrics.stageDuration.observe(
+      this.metrics.stageDuration.observe(
         { stage: stage.name },
         Number(process.hrtime.bigint() - started) / 1e9,
       );
@@ -309,7 +312,7 @@ export class EmbeddedRunner implements PipelineRunner {
         await this.reject(stage.name, result.rejected ?? []);
         stats.processed += items.length;
         stats.dead_lettered += result.rejected?.length ?? 0;
-        this.opts.metrics.stageItems.inc(
+        this.metrics.stageItems.inc(
           { stage: stage.name, outcome: 'ok' },
           items.length - (result.rejected?.length ?? 0),
         );
@@ -317,7 +320,7 @@ export class EmbeddedRunner implements PipelineRunner {
       } catch (err) {
         lastError = err;
         stats.retries++;
-        this.opts.metrics.stageItems.inc({ stage: stage.name, outcome: 'retried' }, items.length);
+        this.metrics.stageItems.inc({ stage: stage.name, outcome: 'retried' }, items.length);
         if (attempt < retry_attempts) await sleep(retry_backoff_ms * 2 ** (attempt - 1));
       }
     }
@@ -366,8 +369,8 @@ export class EmbeddedRunner implements PipelineRunner {
       if (r.field) row.field = r.field;
       return row;
     });
-    for (const row of rows) this.opts.metrics.deadLetters.inc({ stage, source: row.source });
-    this.opts.metrics.stageItems.inc({ stage, outcome: 'dead_letter' }, rows.length);
+    for (const row of rows) this.metrics.deadLetters.inc({ stage, source: row.source });
+    this.metrics.stageItems.inc({ stage, outcome: 'dead_letter' }, rows.length);
     // Dead letters must not be lost, but a store outage must not kill the loop either: retry, then log.
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
@@ -417,7 +420,7 @@ export class EmbeddedRunner implements PipelineRunner {
   }
 
   private updateGauges(): void {
-    const m = this.opts.metrics;
+    const m = this.metrics;
     m.backlog.set(this.pending);
     m.queueDepth.set({ queue: 'events' }, this.fresh.length);
     this.opts.stages.forEach((s, i) => {

@@ -15,8 +15,10 @@ import {
 } from '../sources/framing.ts';
 import type { SourceRegistry } from '../sources/index.ts';
 import type { Source } from '../sources/types.ts';
+import { wazuhMetrics } from '../sources/wazuh/metrics.ts';
 import type { DeadLetterInput } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { admissionMetrics, ingestMetrics } from './metrics.ts';
 import type { PipelineRunner } from './runner.ts';
 import { DEFAULT_EVENT_LIMITS, type EventLimits, limitEvent } from './truncate.ts';
 
@@ -263,9 +265,15 @@ export interface IngestPermit {
 export class IngestService {
   private inflight = 0;
   private readonly limits: EventLimits;
+  private readonly metrics;
 
   constructor(private readonly deps: IngestServiceDeps) {
     this.limits = eventLimitsOf(deps.config.pipeline);
+    this.metrics = {
+      ...ingestMetrics(deps.metrics),
+      ...admissionMetrics(deps.metrics),
+      ...wazuhMetrics(deps.metrics),
+    };
   }
 
   /** Ingest requests holding a slot now. */
@@ -285,7 +293,7 @@ export class IngestService {
     const { pipeline } = this.deps.config;
     this.deps.runner.admit(1);
     if (this.inflight >= pipeline.max_inflight_requests) {
-      this.deps.metrics.admissionRefusals.inc({ reason: 'inflight' });
+      this.metrics.admissionRefusals.inc({ reason: 'inflight' });
       throw new AisocError(
         'AISOC_ERR_OVERLOADED',
         `${this.inflight} ingest requests are already in progress; retry shortly.`,
@@ -321,12 +329,12 @@ export class IngestService {
     try {
       slot = permit ?? this.admitRequest();
     } catch (err) {
-      this.deps.metrics.ingestRecords.inc({ source: sourceType, outcome: 'refused_unparsed' });
+      this.metrics.ingestRecords.inc({ source: sourceType, outcome: 'refused_unparsed' });
       throw err;
     }
     try {
       const decoded = await decodeBody(body, contentEncoding, server.decompressed_limit_bytes);
-      this.deps.metrics.ingestBytes.inc({ source: sourceType }, decoded.length);
+      this.metrics.ingestBytes.inc({ source: sourceType }, decoded.length);
       // Decoding, parsing and normalising a large body are each tens of milliseconds of
       // work that nothing else interrupts (decodeBody resolves at once for plain bodies):
       // a turn of the event loop between them keeps other requests answered.
@@ -363,7 +371,8 @@ export class IngestService {
 
   /** Ingest records already framed (files read by the CLI, syslog lines). */
   async ingestFramed(source: Source, framed: FramedRecord[]): Promise<IngestOutcome> {
-    const { runner, metrics } = this.deps;
+    const { runner } = this.deps;
+    const metrics = this.metrics;
     try {
       // Checked again now the count is known (and before the costly part): the request was admitted as one.
       runner.admit(framed.length);

@@ -19,6 +19,7 @@ import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { AisocError } from '../errors.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { PipelineConfig } from './config.ts';
+import { admissionMetrics } from './metrics.ts';
 
 export interface PressureSample {
   /** Largest event-loop delay over the last window, in ms. */
@@ -54,8 +55,11 @@ export class PressureMonitor {
   private timer?: NodeJS.Timeout;
   private last: PressureSample = { eventLoopDelayMs: 0, rssBytes: 0 };
   private recent: number[] = [];
+  private readonly metrics?: ReturnType<typeof admissionMetrics>;
 
-  constructor(private readonly options: PressureOptions) {}
+  constructor(private readonly options: PressureOptions) {
+    if (options.metrics) this.metrics = admissionMetrics(options.metrics);
+  }
 
   /** Begin sampling (unref'd: it never holds the process open). */
   start(): void {
@@ -94,7 +98,7 @@ export class PressureMonitor {
     }
     this.recent.push(this.last.eventLoopDelayMs);
     if (this.recent.length > LAG_WINDOWS) this.recent.shift();
-    const m = this.options.metrics;
+    const m = this.metrics;
     m?.admissionEventLoopDelay.set(this.last.eventLoopDelayMs / 1000);
     m?.admissionRss.set(this.last.rssBytes);
     return this.last;
@@ -117,7 +121,7 @@ export class PressureMonitor {
   check(busy: boolean): void {
     const r = this.reading(busy);
     if (!r.refusing) return;
-    this.options.metrics?.admissionRefusals.inc({ reason: r.refusing });
+    this.metrics?.admissionRefusals.inc({ reason: r.refusing });
     const { max_event_loop_delay_ms, max_rss_bytes } = this.options.config;
     if (r.refusing === 'event_loop') {
       const lag = r.sustainedDelayMs;

@@ -12,7 +12,7 @@ export interface ReceiverContext {
   /** For inputs refused before any source sees them (oversize messages): stored as dead letters. */
   readonly runner: Pick<PipelineRunner, 'submit'>;
   readonly logger: Logger;
-  readonly metrics: Pick<Metrics, 'registry'>;
+  readonly metrics: Metrics;
 }
 
 /** An address a receiver listens on, with the port the system gave it. */

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { AisocError, describeError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
+import { pipelineMetrics } from '../pipeline/metrics.ts';
 import type { ActionRequest, ActionStatus } from '../schema/response.ts';
 import type { Store } from '../store/index.ts';
 import { findUnsafeText } from '../store/json.ts';
@@ -75,14 +76,17 @@ const FINAL: ActionStatus[] = [
 export class ActionService {
   private readonly dryRunCeiling: boolean;
   private readonly minApprovers: number;
+  /** Action runs count as items of the `respond` stage. */
+  private readonly metrics?: ReturnType<typeof pipelineMetrics>;
 
   constructor(
     private readonly store: Store,
     private readonly port: ActionPort,
     private readonly logger: Logger,
-    private readonly metrics?: Metrics,
+    metrics?: Metrics,
     options: ActionServiceOptions = {},
   ) {
+    if (metrics) this.metrics = pipelineMetrics(metrics);
     this.dryRunCeiling = options.dryRunCeiling ?? false;
     this.minApprovers = Math.max(1, options.minApprovers ?? 1);
   }

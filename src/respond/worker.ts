@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { TRIAGE_TOPIC } from '../correlate/index.ts';
 import { describeError } from '../errors.ts';
+import { pipelineMetrics } from '../pipeline/metrics.ts';
 import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { PlaybookEngine } from './engine.ts';
@@ -125,7 +126,9 @@ export class TriageWorker {
   }
 
   private async handle(item: { id: number; key: string; payload: unknown; attempts: number }): Promise<void> {
-    const { store, engine, logger, metrics } = this.opts;
+    const { store, engine, logger } = this.opts;
+    // Triage items count as items of the `triage` stage.
+    const metrics = pipelineMetrics(this.opts.metrics);
     const started = process.hrtime.bigint();
     const p = item.payload as TriageItem;
     try {

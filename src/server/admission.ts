@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { IngestPermit } from '../pipeline/ingest.ts';
+import { ingestMetrics } from '../pipeline/metrics.ts';
 import type { Runtime } from '../runtime.ts';
 
 declare module 'fastify' {
@@ -24,6 +25,7 @@ declare module 'fastify' {
  * app.addHook('onRequest', admission.onRequest);
  */
 export function admissionHooks(runtime: Runtime) {
+  const metrics = ingestMetrics(runtime.metrics);
   const release = async (req: FastifyRequest) => {
     req.ingestPermit?.release();
   };
@@ -37,11 +39,11 @@ export function admissionHooks(runtime: Runtime) {
         const named =
           req.routeOptions.url === '/webhook' ? 'wazuh' : (req.params as { source?: string }).source;
         const source = named && runtime.sources.has(named) ? named : 'unknown';
-        runtime.metrics.ingestRequests.inc({
+        metrics.ingestRequests.inc({
           source,
           status: String((err as { status?: number }).status ?? 500),
         });
-        runtime.metrics.ingestRecords.inc({ source, outcome: 'refused_unparsed' });
+        metrics.ingestRecords.inc({ source, outcome: 'refused_unparsed' });
         throw err;
       }
     },

@@ -17,6 +17,7 @@ import { admissionHooks } from './admission.ts';
 import { AddressLimiter, apiKeyOf, authHook, KeyVerifier } from './auth.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
+import { httpMetrics } from './metrics.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -146,8 +147,9 @@ export async function build(options: BuildOptions): Promise<App> {
   app.addHook('onRequest', admission.onRequest);
   app.addHook('onResponse', admission.onResponse);
   app.addHook('onRequestAbort', admission.onRequestAbort);
+  const { httpDuration } = httpMetrics(runtime.metrics);
   app.addHook('onResponse', async (req, reply) => {
-    runtime.metrics.httpDuration.observe(
+    httpDuration.observe(
       { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );

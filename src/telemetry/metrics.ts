@@ -1,194 +1,139 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type Metric, Registry } from 'prom-client';
 
 /**
- * Every metric the product exports, on one registry per runtime (tests build
- * several runtimes in one process). The seed's names are kept as they were:
- * dashboards and alert rules already use them. The default process and Node
- * metrics keep their standard names (`process_cpu_seconds_total`,
- * `nodejs_heap_size_used_bytes`, …) so stock Node.js dashboards work; our
- * own metrics start with `aisoc_`.
+ * The runtime's metrics: one prom-client registry per runtime (tests build
+ * several runtimes in one process), the one `/metrics` serves. Components
+ * declare their own metrics with {@link defineMetrics} and register them on
+ * it; this module knows none of them. The default process and Node metrics
+ * keep their standard names (`process_cpu_seconds_total`,
+ * `nodejs_heap_size_used_bytes`, …) so stock Node.js dashboards work; ours
+ * start with `aisoc_`, beside the seed's names (`triage_*`, `ml_*`,
+ * `wazuh_*`), which dashboards and alert rules already use.
  */
-export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+export interface Metrics {
+  readonly registry: Registry;
+}
+
+/**
+ * A new, empty registry, with the default process and Node metrics unless
+ * `defaultMetrics` is false (tests, one-shot commands).
+ *
+ * @example const metrics = createMetrics(); await openRuntime(config, { metrics });
+ */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
-  const r = [registry];
+  return { registry };
+}
+
+/** A metric as a component declares it: prom-client's options without `registers`. */
+export interface MetricDefinition<L extends string> {
+  name: string;
+  help: string;
+  labelNames?: readonly L[];
+}
+
+/** A histogram's definition: buckets are upper bounds, in the metric's unit. */
+export interface HistogramDefinition<L extends string> extends MetricDefinition<L> {
+  buckets?: readonly number[];
+}
+
+/** Makes metrics on one registry; given to the builder of {@link defineMetrics}. */
+export interface MetricFactory {
+  counter<L extends string = string>(definition: MetricDefinition<L>): Counter<L>;
+  gauge<L extends string = string>(definition: MetricDefinition<L>): Gauge<L>;
+  histogram<L extends string = string>(definition: HistogramDefinition<L>): Histogram<L>;
+}
+
+interface Registered {
+  /** The component that defined it first, for the error when another defines it differently. */
+  component: string;
+  /** Kind, help, labels and buckets: two definitions that agree on these share one metric. */
+  signature: string;
+  metric: Metric;
+}
+
+/** Per registry, every metric made through a factory (a WeakMap: a closed runtime's registry can be collected). */
+const registered = new WeakMap<Registry, Map<string, Registered>>();
+
+function factoryFor(registry: Registry, component: string): MetricFactory {
+  const known = registered.get(registry) ?? new Map<string, Registered>();
+  registered.set(registry, known);
+  const make = <M extends Metric>(
+    kind: string,
+    definition: HistogramDefinition<string>,
+    create: (labelNames: string[]) => M,
+  ): M => {
+    const labelNames = [...(definition.labelNames ?? [])];
+    const signature = JSON.stringify([kind, definition.help, labelNames, definition.buckets ?? null]);
+    const seen = known.get(definition.name);
+    if (seen) {
+      if (seen.signature !== signature)
+        throw new Error(
+          `The metric ${definition.name} is defined twice, differently: by ${seen.component} and by ${component}. Define it once and share the set that holds it.`,
+        );
+      return seen.metric as M;
+    }
+    // prom-client's own "already registered" error would not say which component asked.
+    if (registry.getSingleMetric(definition.name))
+      throw new Error(
+        `The metric ${definition.name} of ${component} is already registered on this registry by code that does not use defineMetrics.`,
+      );
+    const metric = create(labelNames);
+    known.set(definition.name, { component, signature, metric });
+    return metric;
+  };
+  const base = <L extends string>(d: MetricDefinition<L>, labelNames: string[]) => ({
+    name: d.name,
+    help: d.help,
+    labelNames: labelNames as L[],
+    registers: [registry],
+  });
   return {
-    registry,
-    // --- seed contract -------------------------------------------------
-    triageRequests: new Counter({
-      name: 'triage_requests_total',
-      help: 'Triage requests by outcome',
-      labelNames: ['status'] as const,
-      registers: r,
-    }),
-    triageDuration: new Histogram({
-      name: 'triage_request_duration_seconds',
-      help: 'Time to produce a verdict',
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: r,
-    }),
-    triageConfidence: new Histogram({
-      name: 'triage_confidence_score',
-      help: 'Confidence of produced verdicts',
-      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1],
-      registers: r,
-    }),
-    mlInferenceLatency: new Histogram({
-      name: 'ml_inference_latency_seconds',
-      help: 'Model inference latency',
-      buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1],
-      registers: r,
-    }),
-    mlPredictions: new Counter({
-      name: 'ml_predictions_total',
-      help: 'Predictions by model',
-      labelNames: ['model'] as const,
-      registers: r,
-    }),
-    wazuhAlerts: new Counter({
-      name: 'wazuh_alerts_total',
-      help: 'Wazuh alerts received, by severity',
-      labelNames: ['severity'] as const,
-      registers: r,
-    }),
-    wazuhEventsProcessed: new Counter({
-      name: 'wazuh_events_processed_total',
-      help: 'Wazuh events normalised and stored',
-      registers: r,
-    }),
-    // --- ingestion ---------------------------------------------------------
-    ingestRequests: new Counter({
-      name: 'aisoc_ingest_requests_total',
-      help: 'Ingest requests by source and HTTP status',
-      labelNames: ['source', 'status'] as const,
-      registers: r,
-    }),
-    ingestRecords: new Counter({
-      name: 'aisoc_ingest_records_total',
-      help: 'Records received, by source and outcome (stored, duplicate, dead_letter, refused, skipped)',
-      labelNames: ['source', 'outcome'] as const,
-      registers: r,
-    }),
-    ingestBytes: new Counter({
-      name: 'aisoc_ingest_bytes_total',
-      help: 'Body bytes received for ingestion, after decompression',
-      labelNames: ['source'] as const,
-      registers: r,
-    }),
-    // --- pipeline ------------------------------------------------------------
-    stageItems: new Counter({
-      name: 'aisoc_stage_items_total',
-      help: 'Items a stage processed, by outcome (ok, dead_letter, retried)',
-      labelNames: ['stage', 'outcome'] as const,
-      registers: r,
-    }),
-    stageDuration: new Histogram({
-      name: 'aisoc_stage_batch_duration_seconds',
-      help: 'Time a stage spends on one batch',
-      labelNames: ['stage'] as const,
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers: r,
-    }),
-    queueDepth: new Gauge({
-      name: 'aisoc_queue_depth',
-      help: 'Items waiting in a pipeline queue',
-      labelNames: ['queue'] as const,
-      registers: r,
-    }),
-    backlog: new Gauge({
-      name: 'aisoc_pipeline_backlog_events',
-      help: 'Events accepted but not yet processed',
-      registers: r,
-    }),
-    deadLetters: new Counter({
-      name: 'aisoc_dead_letters_total',
-      help: 'Inputs rejected to the dead-letter table, by stage and source',
-      labelNames: ['stage', 'source'] as const,
-      registers: r,
-    }),
-    alertsRaised: new Counter({
-      name: 'aisoc_alerts_total',
-      help: 'Alerts raised (new) or folded into an existing alert (deduplicated), by severity',
-      labelNames: ['severity', 'outcome'] as const,
-      registers: r,
-    }),
-    eventsPurged: new Counter({
-      name: 'aisoc_events_purged_total',
-      help: 'Events deleted by retention',
-      registers: r,
-    }),
-    // --- admission (overload control) -------------------------------------------------
-    admissionEventLoopDelay: new Gauge({
-      name: 'aisoc_admission_event_loop_delay_seconds',
-      help: 'Largest event-loop delay in the last admission sample window',
-      registers: r,
-    }),
-    admissionRss: new Gauge({
-      name: 'aisoc_admission_rss_bytes',
-      help: 'Resident set size at the last admission sample',
-      registers: r,
-    }),
-    admissionRefusals: new Counter({
-      name: 'aisoc_admission_refusals_total',
-      help: 'Input refused before it was read, by reason (queue, inflight: 429; event_loop, memory, shutting_down: 503)',
-      labelNames: ['reason'] as const,
-      registers: r,
-    }),
-    // --- knowledge base ------------------------------------------------------------
-    knowledgeIndexLoads: new Counter({
-      name: 'aisoc_knowledge_index_loads_total',
-      help: 'ATT&CK index loads by origin (worker: built on a worker thread; cache: read from <data_dir>/cache; inline: built on the main thread, tests)',
-      labelNames: ['origin'] as const,
-      registers: r,
-    }),
-    // --- LLM backends ---------------------------------------------------------------
-    llmRequests: new Counter({
-      name: 'aisoc_llm_requests_total',
-      help: 'LLM completions by backend and outcome (ok, timeout, error, invalid_output, truncated, circuit_open, cancelled)',
-      labelNames: ['backend', 'outcome'] as const,
-      registers: r,
-    }),
-    llmRetries: new Counter({
-      name: 'aisoc_llm_retries_total',
-      help: 'LLM attempts retried, by backend and reason (rate_limited, server_error, network, timeout)',
-      labelNames: ['backend', 'reason'] as const,
-      registers: r,
-    }),
-    llmTokens: new Counter({
-      name: 'aisoc_llm_tokens_total',
-      help: 'Tokens reported by LLM backends, by direction (input, output)',
-      labelNames: ['backend', 'direction'] as const,
-      registers: r,
-    }),
-    llmCost: new Counter({
-      name: 'aisoc_llm_cost_usd_total',
-      help: 'Estimated LLM spend in US dollars, from the configured per-1k-token prices',
-      labelNames: ['backend'] as const,
-      registers: r,
-    }),
-    llmDuration: new Histogram({
-      name: 'aisoc_llm_request_duration_seconds',
-      help: 'Time for one LLM completion, retries included',
-      labelNames: ['backend'] as const,
-      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
-      registers: r,
-    }),
-    // --- response actions ------------------------------------------------------
-    actions: new Counter({
-      name: 'aisoc_actions_total',
-      help: 'Response action runs by type and outcome (succeeded, dry_run, skipped, failed; rollbacks: rolled_back, rollback_dry_run, rollback_skipped, rollback_failed)',
-      labelNames: ['type', 'outcome'] as const,
-      registers: r,
-    }),
-    // --- HTTP --------------------------------------------------------------------
-    httpDuration: new Histogram({
-      name: 'aisoc_http_request_duration_seconds',
-      help: 'HTTP request duration by route, method and status',
-      labelNames: ['route', 'method', 'status'] as const,
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers: r,
-    }),
+    counter: <L extends string>(d: MetricDefinition<L>) =>
+      make('counter', d, (labelNames) => new Counter<L>(base(d, labelNames))),
+    gauge: <L extends string>(d: MetricDefinition<L>) =>
+      make('gauge', d, (labelNames) => new Gauge<L>(base(d, labelNames))),
+    histogram: <L extends string>(d: HistogramDefinition<L>) =>
+      make(
+        'histogram',
+        d,
+        (labelNames) =>
+          new Histogram<L>({ ...base(d, labelNames), ...(d.buckets ? { buckets: [...d.buckets] } : {}) }),
+      ),
   };
 }
 
-export type Metrics = ReturnType<typeof createMetrics>;
+/**
+ * Declare a component's metrics. Returns an accessor that creates them on a
+ * runtime's registry the first time it is asked for that registry and hands
+ * back the same instances after that (tests run several runtimes, each with
+ * its own registry, in one process). Two sets that define the same metric
+ * alike share one instance; defined differently, or already registered by
+ * code that bypasses this helper, it is a clear error naming both, never
+ * prom-client's "already registered" crash.
+ *
+ * @param component who owns the set, named in errors (`'analyst'`, `'pipeline'`)
+ * @param build makes the set's metrics with the factory it is given
+ * @example
+ * // src/analyst/metrics.ts
+ * export const analystMetrics = defineMetrics('analyst', (m) => ({
+ *   triageRequests: m.counter({ name: 'triage_requests_total', help: 'Triage requests by outcome', labelNames: ['status'] as const }),
+ * }));
+ * // in the component
+ * analystMetrics(deps.metrics).triageRequests.inc({ status: 'success' });
+ */
+export function defineMetrics<T>(
+  component: string,
+  build: (factory: MetricFactory) => T,
+): (metrics: Metrics) => T {
+  const sets = new WeakMap<Registry, T>();
+  return (metrics) => {
+    let set = sets.get(metrics.registry);
+    if (set === undefined) {
+      set = build(factoryFor(metrics.registry, component));
+      sets.set(metrics.registry, set);
+    }
+    return set;
+  };
+}

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CommonLlmSettings } from './config.ts';
+import { llmMetrics } from './metrics.ts';
 import { OllamaConfig } from './ollama/config.ts';
 import { ollamaBackend } from './ollama/index.ts';
 import { counter, failure, testContext, testRequest } from './testing/conformance.ts';
@@ -45,7 +46,7 @@ describe('shared wrapper', () => {
     expect(fast.code).toBe('AISOC_ERR_LLM_UNAVAILABLE');
     expect(fast.retryAfterSeconds).toBe(10);
     expect(server.requests).toHaveLength(2);
-    expect(await counter(ctx.metrics.llmRequests, { outcome: 'circuit_open' })).toBe(1);
+    expect(await counter(llmMetrics(ctx.metrics).llmRequests, { outcome: 'circuit_open' })).toBe(1);
     advance(10_001);
     server.script(ok);
     expect((await llm.complete(testRequest())).json).toEqual(VALID_VERDICT);
@@ -128,7 +129,7 @@ describe('shared wrapper', () => {
     server.script(ok, { error: { status: 400 } });
     await llm.complete(testRequest());
     await failure(llm.complete(testRequest()));
-    const { values } = await ctx.metrics.llmDuration.get();
+    const { values } = await llmMetrics(ctx.metrics).llmDuration.get();
     expect(values.find((v) => v.metricName === 'aisoc_llm_request_duration_seconds_count')?.value).toBe(2);
   });
 });

@@ -1,6 +1,7 @@
 import { AisocError, isAisocError } from '../../errors.ts';
 import { raceAbort, systemClock } from './clock.ts';
 import type { CommonLlmSettings } from './config.ts';
+import { llmMetrics } from './metrics.ts';
 import { parseCompletion } from './output.ts';
 import { Redactor } from './redact.ts';
 import type { LlmBackend, LlmCompletion, LlmContext, LlmCore, LlmRequest, LlmResult } from './types.ts';
@@ -112,6 +113,7 @@ export function wrapLlmCore(core: LlmCore, settings: CommonLlmSettings, ctx: Llm
   const redactor = new Redactor(core.secrets);
   const breaker = new Breaker(settings.breaker_failures, settings.breaker_cooldown_ms);
   const backendLabel = { backend: core.name };
+  const metrics = ctx.metrics && llmMetrics(ctx.metrics);
   const log = ctx.logger.child({ component: 'llm', backend: core.name });
 
   /** One attempt, bounded by the timeout and the caller's signal. */
@@ -218,7 +220,7 @@ export function wrapLlmCore(core: LlmCore, settings: CommonLlmSettings, ctx: Llm
           );
         }
         const delay = backoffMs(attempts, asked);
-        ctx.metrics?.llmRetries.inc({ ...backendLabel, reason: retryReason(outcome) });
+        metrics?.llmRetries.inc({ ...backendLabel, reason: retryReason(outcome) });
         log.warn(
           { attempt: attempts, delay_ms: delay, reason: retryReason(outcome) },
           redactor.redact(
@@ -238,9 +240,9 @@ export function wrapLlmCore(core: LlmCore, settings: CommonLlmSettings, ctx: Llm
         (outcome.usage.input_tokens / 1000) * settings.price_input_per_1k_usd +
         (outcome.usage.output_tokens / 1000) * settings.price_output_per_1k_usd;
       cost += attemptCost;
-      ctx.metrics?.llmTokens.inc({ ...backendLabel, direction: 'input' }, outcome.usage.input_tokens);
-      ctx.metrics?.llmTokens.inc({ ...backendLabel, direction: 'output' }, outcome.usage.output_tokens);
-      if (attemptCost > 0) ctx.metrics?.llmCost.inc(backendLabel, attemptCost);
+      metrics?.llmTokens.inc({ ...backendLabel, direction: 'input' }, outcome.usage.input_tokens);
+      metrics?.llmTokens.inc({ ...backendLabel, direction: 'output' }, outcome.usage.output_tokens);
+      if (attemptCost > 0) metrics?.llmCost.inc(backendLabel, attemptCost);
       breaker.success();
       const json = parseCompletion(outcome, request.schema, core.name);
       return {
@@ -264,7 +266,7 @@ export function wrapLlmCore(core: LlmCore, settings: CommonLlmSettings, ctx: Llm
       const started = clock.now();
       const open = breaker.openFor(started);
       if (open > 0) {
-        ctx.metrics?.llmRequests.inc({ ...backendLabel, outcome: 'circuit_open' });
+        metrics?.llmRequests.inc({ ...backendLabel, outcome: 'circuit_open' });
         throw new AisocError(
           'AISOC_ERR_LLM_UNAVAILABLE',
           `The ${core.name} backend failed ${settings.breaker_failures} times in a row; calls fail fast for another ${Math.ceil(open / 1000)} s.`,
@@ -273,8 +275,8 @@ export function wrapLlmCore(core: LlmCore, settings: CommonLlmSettings, ctx: Llm
       }
       try {
         const result = await run(request, started);
-        ctx.metrics?.llmRequests.inc({ ...backendLabel, outcome: 'ok' });
-        ctx.metrics?.llmDuration.observe(backendLabel, result.latency_ms / 1000);
+        metrics?.llmRequests.inc({ ...backendLabel, outcome: 'ok' });
+        metrics?.llmDuration.observe(backendLabel, result.latency_ms / 1000);
         log.debug(
           { model: result.model, attempts: result.attempts, latency_ms: result.latency_ms, ...result.usage },
           `The ${core.name} backend answered.`,
@@ -283,8 +285,8 @@ export function wrapLlmCore(core: LlmCore, settings: CommonLlmSettings, ctx: Llm
       } catch (err) {
         const safe = redacted(err);
         const outcome = outcomeOf(safe);
-        ctx.metrics?.llmRequests.inc({ ...backendLabel, outcome });
-        ctx.metrics?.llmDuration.observe(backendLabel, (clock.now() - started) / 1000);
+        metrics?.llmRequests.inc({ ...backendLabel, outcome });
+        metrics?.llmDuration.observe(backendLabel, (clock.now() - started) / 1000);
         if (safe.code === 'AISOC_ERR_LLM' || safe.code === 'AISOC_ERR_LLM_TIMEOUT') {
           if (outcome !== 'cancelled' && breaker.failure(clock.now()))
             log.warn(

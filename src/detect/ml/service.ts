@@ -21,6 +21,7 @@ import type { FeatureSet } from './features/types.ts';
 import { openModel } from './load-model.ts';
 import { type Model, type Prediction, predict, predictMany } from './model.ts';
 import { MODEL_EXTENSION } from './model-file.ts';
+import { mlMetrics } from './prometheus.ts';
 
 /** The repository's models/ folder, where `npm run models` writes the default models. */
 export const DEFAULT_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../models');
@@ -96,13 +97,15 @@ export class MlService {
   private readonly states = new Map<string, BehaviourState>();
   private dirty = false;
   private lastSave = Date.now();
+  private readonly metrics: ReturnType<typeof mlMetrics>;
 
   private constructor(
     private readonly config: MlConfig,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
     private readonly logger: Logger,
     private readonly store: Store | undefined,
   ) {
+    this.metrics = mlMetrics(metrics);
     if (config.enabled && config.use_default_models)
       this.loadDefaults(config.models_dir ?? DEFAULT_MODELS_DIR);
     if (config.enabled)

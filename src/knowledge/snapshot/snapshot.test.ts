@@ -7,12 +7,15 @@ import { openStore } from '../../store/index.ts';
 import { createMetrics, type Metrics } from '../../telemetry/metrics.ts';
 import { KnowledgeConfig } from '../config.ts';
 import { KnowledgeBase } from '../kb.ts';
+import { knowledgeMetrics } from '../metrics.ts';
 import { SnapshotReader, SnapshotWriter } from './format.ts';
 
 const FIXTURE = join(import.meta.dirname, '..', 'attack', 'fixtures', 'mini-attack-stix21.json');
 
 async function loads(metrics: Metrics, origin: string): Promise<number> {
-  const m = (await metrics.knowledgeIndexLoads.get()).values.find((v) => v.labels.origin === origin);
+  const m = (await knowledgeMetrics(metrics).knowledgeIndexLoads.get()).values.find(
+    (v) => v.labels.origin === origin,
+  );
   return m?.value ?? 0;
 }
 

@@ -57,7 +57,7 @@ class SyslogReceiver implements Receiver {
       );
     }
     this.envelope = config.source === 'syslog';
-    this.m = receiverMetrics(ctx.metrics.registry);
+    this.m = receiverMetrics(ctx.metrics);
     const labels = { receiver: 'syslog' };
     this.batcher = new LineBatcher({
       batchLines: config.batch_lines,

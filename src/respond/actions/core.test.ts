@@ -5,6 +5,7 @@ import { silentLogger } from '../../telemetry/logger.ts';
 import { createMetrics } from '../../telemetry/metrics.ts';
 import { baseConfigShape, defineAction } from './define.ts';
 import { actionKey, canonicalJson } from './key.ts';
+import { actionMetrics } from './metrics.ts';
 import { REDACTED, Redactor } from './redact.ts';
 import { backoffMs, parseRetryAfter, withRetry } from './retry.ts';
 import type { ActionImpl } from './types.ts';
@@ -132,7 +133,7 @@ describe('the shared wrapper', () => {
     }).create({ timeout_ms: 100 }, ctx(metrics));
     const err = await a.execute({ n: 1 }, opts).catch((e: unknown) => e);
     expect((err as AisocError).code).toBe('AISOC_ERR_ACTION_TIMEOUT');
-    expect((await metrics.actions.get()).values).toEqual([
+    expect((await actionMetrics(metrics).actions.get()).values).toEqual([
       expect.objectContaining({ labels: { type: 'test.thing', outcome: 'failed' }, value: 1 }),
     ]);
   });

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { AisocError, describeError, isAisocError } from '../../errors.ts';
 import { parseOrThrow } from './errors.ts';
 import { actionKey } from './key.ts';
+import { actionMetrics } from './metrics.ts';
 import type { Redactor } from './redact.ts';
 import type {
   Action,
@@ -56,7 +57,8 @@ function checkOptions(options: ExecuteOptions): void {
 export function wrapAction<I>(o: WrapOptions<I>): Action {
   const { type, effect, inputSchema, config, impl, ctx, redactor } = o;
 
-  const count = (outcome: string) => ctx.metrics?.actions.inc({ type, outcome });
+  const metrics = ctx.metrics && actionMetrics(ctx.metrics);
+  const count = (outcome: string) => metrics?.actions.inc({ type, outcome });
 
   const parseInput = (input: unknown): I =>
     parseOrThrow(inputSchema, input, 'AISOC_ERR_VALIDATION', `input of ${type}`);

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { ingestMetrics } from '../../pipeline/metrics.ts';
 import type { ServerDeps } from '../deps.ts';
 import { ErrorBody } from './common.ts';
 
@@ -28,6 +29,7 @@ const Outcome = z.object({
  */
 export function ingestRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
   const { runtime } = deps;
+  const { ingestRequests } = ingestMetrics(runtime.metrics);
   return async (app) => {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -69,11 +71,11 @@ export function ingestRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
             req.headers['content-encoding'],
             req.ingestPermit,
           );
-          runtime.metrics.ingestRequests.inc({ source, status: '202' });
+          ingestRequests.inc({ source, status: '202' });
           return reply.code(202).send(outcome);
         } catch (err) {
           const status = (err as { status?: number }).status ?? 500;
-          runtime.metrics.ingestRequests.inc({
+          ingestRequests.inc({
             source: runtime.sources.has(source) ? source : 'unknown',
             status: String(status),
           });

@@ -9,6 +9,7 @@ import { type TestServer, tempDir, testServer } from '../../../test/helpers/runt
 import { verifyWebhook } from '../../respond/actions/notify/signature.ts';
 import { webhookFactory } from '../../respond/actions/notify/webhook.ts';
 import { startReceiver } from '../../respond/actions/testing/servers.ts';
+import { wazuhMetrics } from '../../sources/wazuh/metrics.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature, webhookSignature } from './webhook.ts';
 
@@ -23,7 +24,7 @@ const sysmonAlert = alertLines[8]!; // rule 92008, level 12 → critical
 const SECRET = 'wazuh-to-aisoc-shared-secret-0123456789abcdef';
 
 async function counter(t: TestServer, name: 'wazuhAlerts' | 'wazuhEventsProcessed', severity?: string) {
-  const { values } = await t.runtime.metrics[name].get();
+  const { values } = await wazuhMetrics(t.runtime.metrics)[name].get();
   return values.find((v) => severity === undefined || v.labels.severity === severity)?.value ?? 0;
 }
 

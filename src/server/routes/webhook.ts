@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AisocError } from '../../errors.ts';
+import { ingestMetrics } from '../../pipeline/metrics.ts';
 import { WebhookConfig } from '../../respond/actions/notify/webhook.ts';
 import { type WebhookSettings, webhookSettings } from '../../sources/wazuh/config.ts';
 import type { ServerDeps } from '../deps.ts';
@@ -124,6 +125,7 @@ const Outcome = z.object({
  */
 export function webhookRoutes(deps: ServerDeps, env: NodeJS.ProcessEnv = process.env): FastifyPluginAsyncZod {
   const { runtime } = deps;
+  const { ingestRequests } = ingestMetrics(runtime.metrics);
   // Resolved once at start-up: a bad secret fails the server, not the first request.
   const settings = webhookSettings(runtime.config.sources.wazuh, env);
   if (settings.secret && notifySecret(runtime.config.respond.actions, env) === settings.secret)
@@ -166,11 +168,11 @@ export function webhookRoutes(deps: ServerDeps, env: NodeJS.ProcessEnv = process
             req.headers['content-encoding'],
             req.ingestPermit,
           );
-          runtime.metrics.ingestRequests.inc({ source: 'wazuh', status: '202' });
+          ingestRequests.inc({ source: 'wazuh', status: '202' });
           return reply.code(202).send(outcome);
         } catch (err) {
           const status = (err as { status?: number }).status ?? 500;
-          runtime.metrics.ingestRequests.inc({ source: 'wazuh', status: String(status) });
+          ingestRequests.inc({ source: 'wazuh', status: String(status) });
           if (status === 401)
             req.log.warn({ reason: (err as AisocError).details?.reason }, 'A webhook signature was refused.');
           throw err;

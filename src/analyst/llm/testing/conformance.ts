@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type AisocError, isAisocError } from '../../../errors.ts';
 import { createMetrics, type Metrics } from '../../../telemetry/metrics.ts';
 import type { CommonLlmSettings } from '../config.ts';
+import { llmMetrics } from '../metrics.ts';
 import type { LlmBackend, LlmClock, LlmContext, LlmRequest } from '../types.ts';
 import { TEST_VERDICT_SCHEMA, VALID_VERDICT } from './schema.ts';
 import type { FakeLlmServer } from './servers/base.ts';
@@ -188,7 +189,7 @@ export function describeLlmBackendConformance(o: LlmConformanceOptions): void {
       expect(err.code).toBe('AISOC_ERR_LLM_OUTPUT');
       expect(err.details?.reason).toBe('malformed');
       expect(server.requests).toHaveLength(1);
-      expect(await counter(h.metrics.llmRequests, { outcome: 'invalid_output' })).toBe(1);
+      expect(await counter(llmMetrics(h.metrics).llmRequests, { outcome: 'invalid_output' })).toBe(1);
     });
 
     it('reports an answer that breaks the schema, naming the field', async () => {
@@ -224,7 +225,7 @@ export function describeLlmBackendConformance(o: LlmConformanceOptions): void {
       expect(err.details?.timeout_ms).toBe(400);
       await server.waitForAbort(0);
       expect(server.requests).toHaveLength(1);
-      expect(await counter(h.metrics.llmRequests, { outcome: 'timeout' })).toBe(1);
+      expect(await counter(llmMetrics(h.metrics).llmRequests, { outcome: 'timeout' })).toBe(1);
     });
 
     it('honours Retry-After on 429, then succeeds, counting the attempts', async () => {
@@ -239,7 +240,7 @@ export function describeLlmBackendConformance(o: LlmConformanceOptions): void {
       expect(server.requests).toHaveLength(2);
       expect(h.sleeps).toHaveLength(1);
       expect(h.sleeps[0]).toBeGreaterThanOrEqual(3000);
-      expect(await counter(h.metrics.llmRetries, { reason: 'rate_limited' })).toBe(1);
+      expect(await counter(llmMetrics(h.metrics).llmRetries, { reason: 'rate_limited' })).toBe(1);
     });
 
     it('retries a 5xx, then succeeds', async () => {
@@ -248,7 +249,7 @@ export function describeLlmBackendConformance(o: LlmConformanceOptions): void {
       const result = await h.backend.complete(testRequest());
       expect(result.attempts).toBe(2);
       expect(h.sleeps).toHaveLength(1);
-      expect(await counter(h.metrics.llmRetries, { reason: 'server_error' })).toBe(1);
+      expect(await counter(llmMetrics(h.metrics).llmRetries, { reason: 'server_error' })).toBe(1);
     });
 
     it('gives up on persistent 5xx after max_attempts with AISOC_ERR_LLM, backing off exponentially', async () => {
@@ -265,7 +266,7 @@ export function describeLlmBackendConformance(o: LlmConformanceOptions): void {
       expect(server.requests).toHaveLength(3);
       expect(h.sleeps).toHaveLength(2);
       expect(h.sleeps[1]!).toBeGreaterThan(h.sleeps[0]!);
-      expect(await counter(h.metrics.llmRequests, { outcome: 'error' })).toBe(1);
+      expect(await counter(llmMetrics(h.metrics).llmRequests, { outcome: 'error' })).toBe(1);
     });
 
     it('does not retry a 400', async () => {
@@ -310,10 +311,14 @@ export function describeLlmBackendConformance(o: LlmConformanceOptions): void {
       const result = await h.backend.complete(testRequest());
       expect(result.usage).toEqual({ input_tokens: 1200, output_tokens: 300 });
       expect(result.cost_usd).toBeCloseTo(1.2 * 0.5 + 0.3 * 1.5, 10);
-      expect(await counter(h.metrics.llmTokens, { backend: o.type, direction: 'input' })).toBe(1200);
-      expect(await counter(h.metrics.llmTokens, { backend: o.type, direction: 'output' })).toBe(300);
-      expect(await counter(h.metrics.llmCost, { backend: o.type })).toBeCloseTo(1.05, 10);
-      expect(await counter(h.metrics.llmRequests, { backend: o.type, outcome: 'ok' })).toBe(1);
+      expect(await counter(llmMetrics(h.metrics).llmTokens, { backend: o.type, direction: 'input' })).toBe(
+        1200,
+      );
+      expect(await counter(llmMetrics(h.metrics).llmTokens, { backend: o.type, direction: 'output' })).toBe(
+        300,
+      );
+      expect(await counter(llmMetrics(h.metrics).llmCost, { backend: o.type })).toBeCloseTo(1.05, 10);
+      expect(await counter(llmMetrics(h.metrics).llmRequests, { backend: o.type, outcome: 'ok' })).toBe(1);
     });
 
     it('never lets a secret reach an error message, error JSON or log line', async () => {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { AisocError } from '../../../errors.ts';
 import { createMetrics } from '../../../telemetry/metrics.ts';
+import { actionMetrics } from '../metrics.ts';
 import { ACTION_EFFECTS, type Action, type ActionContext, type ActionFactory } from '../types.ts';
 
 /** The fakes behind one conformance test: what they saw, and their state. */
@@ -298,7 +299,7 @@ export function describeActionConformance(o: ActionConformanceOptions): void {
     it('counts runs in aisoc_actions_total by type and outcome', async () => {
       await withAction(async (a, _h, _lines, ctx) => {
         await a.execute(o.validInput, { dryRun: true, idempotencyKey: key(500) });
-        const metric = await ctx.metrics!.actions.get();
+        const metric = await actionMetrics(ctx.metrics!).actions.get();
         const sample = metric.values.find((v) => v.labels.type === factory.type);
         expect(sample?.value).toBe(1);
         expect(['dry_run', 'skipped']).toContain(sample?.labels.outcome);

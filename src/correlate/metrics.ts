@@ -1,0 +1,14 @@
+import { defineMetrics } from '../telemetry/metrics.ts';
+
+/**
+ * The correlator's metrics: alerts raised or folded into one already raised.
+ *
+ * @example correlateMetrics(runtime.metrics).alertsRaised.inc({ severity: 'high', outcome: 'new' })
+ */
+export const correlateMetrics = defineMetrics('correlate', (m) => ({
+  alertsRaised: m.counter({
+    name: 'aisoc_alerts_total',
+    help: 'Alerts raised (new) or folded into an existing alert (deduplicated), by severity',
+    labelNames: ['severity', 'outcome'] as const,
+  }),
+}));

@@ -1,0 +1,15 @@
+import { defineMetrics } from '../../telemetry/metrics.ts';
+
+/**
+ * Response actions' metrics, counted by the shared wrapper (`wrapper.ts`)
+ * for every action, so an action counts nothing itself.
+ *
+ * @example actionMetrics(runtime.metrics).actions.inc({ type: 'aws.waf.block_ip', outcome: 'succeeded' })
+ */
+export const actionMetrics = defineMetrics('actions', (m) => ({
+  actions: m.counter({
+    name: 'aisoc_actions_total',
+    help: 'Response action runs by type and outcome (succeeded, dry_run, skipped, failed; rollbacks: rolled_back, rollback_dry_run, rollback_skipped, rollback_failed)',
+    labelNames: ['type', 'outcome'] as const,
+  }),
+}));
