@@ -5,8 +5,8 @@ import { OpenAiConfig } from '../analyst/llm/openai/config.ts';
 import { MlConfig } from '../detect/ml/config.ts';
 import { SigmaConfig } from '../detect/sigma/config.ts';
 import { KnowledgeConfig } from '../knowledge/config.ts';
-import { DEFAULT_EVENT_LIMITS, MIN_FIELD_BYTES, MIN_RAW_BYTES } from '../pipeline/truncate.ts';
 import { ReceiversConfig } from '../receivers/config.ts';
+import { DEFAULT_EVENT_LIMITS, MIN_FIELD_BYTES, MIN_RAW_BYTES } from '../sources/limits.ts';
 
 /**
  * The configuration schema: the single source of truth for every setting,

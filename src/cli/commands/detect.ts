@@ -6,12 +6,12 @@ import { splitJsonValues } from '../../detect/sigma/json-values.ts';
 import type { AlertCandidate, Detector } from '../../detect/types.ts';
 import { upstreamDetector } from '../../detect/upstream.ts';
 import { AisocError, describeError } from '../../errors.ts';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
 import { SEVERITY_ORDER, type SeverityName, severityRank } from '../../schema/common.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
 import { detectDoc, expandInputs, type InputDoc, readInputDocs } from '../../sources/files.ts';
 import { type FramedRecord, frameBody } from '../../sources/framing.ts';
 import { SourceRegistry } from '../../sources/index.ts';
+import { normaliseRecords } from '../../sources/normalise.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { action, commandConfig, progress, say } from '../common.ts';
 

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { describeError } from '../../errors.ts';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
 import type { SourceRegistry } from '../../sources/index.ts';
+import { normaliseRecords } from '../../sources/normalise.ts';
 import { SigmaEngine } from './engine.ts';
 import type { SigmaIssue } from './issues.ts';
 import type { CompiledCorrelation, CompiledRule, RuleSet } from './ruleset.ts';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
 import type { SourceRegistry } from '../../sources/index.ts';
+import { normaliseRecords } from '../../sources/normalise.ts';
 import { SigmaEngine } from './engine.ts';
 import type { CompiledCorrelation, CompiledRule, RuleSet } from './ruleset.ts';
 import { firedRules } from './samples.ts';
