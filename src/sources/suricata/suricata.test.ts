@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { NormalisedEvent } from '../../schema/event.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
-import { detectSource } from '../files.ts';
+import { detectSource } from '../classify.ts';
 import { SourceRegistry } from '../index.ts';
 import { normaliseRecords } from '../normalise.ts';
 import { describeSourceConformance, normaliseText } from '../testing/conformance.ts';

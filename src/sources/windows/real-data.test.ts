@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { sharedData } from '../../../test/helpers/data.ts';
 import { NormalisedEvent } from '../../schema/event.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
-import { readInputDocs } from '../files.ts';
+import { readInputDocs } from '../archive.ts';
 import { bodyText, frameBody } from '../framing.ts';
 import { normaliseRecords } from '../normalise.ts';
 import { windows } from './index.ts';
