@@ -29,7 +29,6 @@ import type { AppConfig } from '../../src/config/schema.ts';
 import { openRuntime } from '../../src/runtime.ts';
 import type { TriageResponse } from '../../src/schema/verdict.ts';
 import { SourceRegistry } from '../../src/sources/index.ts';
-import { normaliseRecords } from '../../src/sources/normalise.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 import { isAttackRun, readRecords, stripMarker } from './invictus.ts';
 import { alertsFrom } from './triage-devset.ts';
@@ -46,15 +45,11 @@ export async function triageOnGroundTruth(file: string, config: AppConfig = load
     const analyst = rt.response?.analyst;
     if (!analyst) throw new Error('The analyst is not available in this runtime');
     const sources = new SourceRegistry(config.sources, silentLogger());
-    const events = normaliseRecords(
-      sources.get('cloudtrail'),
-      stripped.map((value) => ({ value })),
-      new Date().toISOString(),
-    ).events.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
     const raised = alertsFrom(
-      events,
+      { name: file, source: 'cloudtrail', records: stripped },
       rt.detectors.filter((d) => d.name !== 'upstream'),
       'invictus',
+      { sources },
     );
     const { cases, mixed } = labelAlertsByEvents(
       raised.map((r) => ({
