@@ -6,9 +6,10 @@
  * peak RSS.
  */
 import { join } from 'node:path';
+import { readInputDocs } from '../src/sources/archive.ts';
 import { unwrapCloudTrail } from '../src/sources/cloudtrail/parse.ts';
-import { expandInputs, readInputDocs } from '../src/sources/files.ts';
 import { frameBody } from '../src/sources/framing.ts';
+import { expandInputs } from '../src/sources/inputs.ts';
 import { SHARED_DATA } from '../test/helpers/data.ts';
 import { peakRssMiB, report, startBenchServer } from './_util.ts';
 

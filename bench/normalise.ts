@@ -20,11 +20,11 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { normaliseRecords } from '../src/pipeline/ingest.ts';
 import type { EventDraft } from '../src/schema/event.ts';
-import { readInputDocs } from '../src/sources/files.ts';
+import { readInputDocs } from '../src/sources/archive.ts';
 import { frameBody } from '../src/sources/framing.ts';
 import { SourceRegistry } from '../src/sources/index.ts';
+import { normaliseRecords } from '../src/sources/normalise.ts';
 import type { Source } from '../src/sources/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { SHARED_DATA } from '../test/helpers/data.ts';

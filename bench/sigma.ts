@@ -19,9 +19,9 @@ import { unzipSync } from 'fflate';
 import { SigmaConfig } from '../src/detect/sigma/config.ts';
 import { SigmaEngine } from '../src/detect/sigma/engine.ts';
 import { loadRuleSet } from '../src/detect/sigma/index.ts';
-import { normaliseRecords } from '../src/pipeline/ingest.ts';
 import type { NormalisedEvent } from '../src/schema/event.ts';
 import { SourceRegistry } from '../src/sources/index.ts';
+import { normaliseRecords } from '../src/sources/normalise.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { peakRssMiB, report } from './_util.ts';
 

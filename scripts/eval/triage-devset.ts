@@ -3,13 +3,12 @@ import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { TriageCase } from '../../src/analyst/eval.ts';
 import { loadConfig } from '../../src/app-config.ts';
-import type { Detector } from '../../src/detect/types.ts';
-import { normaliseRecords } from '../../src/pipeline/ingest.ts';
+import { type ReplayInput, type ReplayOptions, replaySync } from '../../src/detect/replay.ts';
+import type { AlertCandidate, Detector } from '../../src/detect/types.ts';
 import { openRuntime } from '../../src/runtime.ts';
 import type { SeverityName } from '../../src/schema/common.ts';
 import type { NormalisedEvent } from '../../src/schema/event.ts';
 import type { SecurityAlert } from '../../src/schema/verdict.ts';
-import { frameBody } from '../../src/sources/framing.ts';
 import { SourceRegistry } from '../../src/sources/index.ts';
 import { readWazuhRules, readWazuhRuleTests } from '../../src/sources/wazuh/ruleset.ts';
 import { wazuhSeverity } from '../../src/sources/wazuh/severity.ts';
@@ -136,29 +135,37 @@ export function wazuhCases(root: string): TriageCase[] {
   return out;
 }
 
-/** Alerts in the seed's SecurityAlert shape from what the detectors raise on some events. */
-export function alertsFrom(events: NormalisedEvent[], detectors: Detector[], idPrefix: string) {
+/**
+ * Alerts in the seed's SecurityAlert shape from what the detectors raise on
+ * one input, read by replay: each document goes to each detector in one call,
+ * as the pipeline hands a detector a batch; detectors must be synchronous.
+ */
+export function alertsFrom(
+  input: ReplayInput,
+  detectors: Detector[],
+  idPrefix: string,
+  options: Omit<ReplayOptions<AlertCandidate>, 'detectors' | 'batchSize'>,
+) {
   const out: Array<{ alert: SecurityAlert; events: NormalisedEvent[] }> = [];
-  for (const d of detectors) {
-    const found = d.detect(events);
-    if (found instanceof Promise) throw new Error('asynchronous detectors are not supported here');
-    for (const c of found) {
-      const e = c.events[0]!;
-      const alert: SecurityAlert = {
-        alert_id: `${idPrefix}-${out.length}`,
-        timestamp: e.time,
-        rule_id: c.detection.rule_id,
-        rule_description: c.detection.rule_title,
-        rule_level: LEVEL_OF[c.detection.level],
-        raw_log: JSON.stringify(e.raw).slice(0, 60_000),
-        mitre_technique: c.detection.tags
-          .filter((t) => /^attack\.t\d{4}/i.test(t))
-          .map((t) => t.slice(7).toUpperCase()),
-      };
-      if (e.src_endpoint?.ip) alert.source_ip = e.src_endpoint.ip;
-      if (e.actor?.user?.name) alert.user = e.actor.user.name;
-      out.push({ alert, events: c.events });
-    }
+  for (const item of replaySync([input], { ...options, detectors, batchSize: Infinity })) {
+    if (item.kind === 'skipped') throw new Error(`${item.file} cannot be read: ${item.reason}`);
+    if (item.kind !== 'alert') continue;
+    const c = item.alert;
+    const e = c.events[0]!;
+    const alert: SecurityAlert = {
+      alert_id: `${idPrefix}-${out.length}`,
+      timestamp: e.time,
+      rule_id: c.detection.rule_id,
+      rule_description: c.detection.rule_title,
+      rule_level: LEVEL_OF[c.detection.level],
+      raw_log: JSON.stringify(e.raw).slice(0, 60_000),
+      mitre_technique: c.detection.tags
+        .filter((t) => /^attack\.t\d{4}/i.test(t))
+        .map((t) => t.slice(7).toUpperCase()),
+    };
+    if (e.src_endpoint?.ip) alert.source_ip = e.src_endpoint.ip;
+    if (e.actor?.user?.name) alert.user = e.actor.user.name;
+    out.push({ alert, events: c.events });
   }
   return out;
 }
@@ -184,12 +191,6 @@ function stratusTechniques(dir: string): Map<string, string[]> {
   return out;
 }
 
-function cloudtrailEvents(sources: SourceRegistry, file: string): NormalisedEvent[] {
-  const source = sources.get('cloudtrail');
-  return normaliseRecords(source, frameBody(readFileSync(file, 'utf8'), 'json'), new Date().toISOString())
-    .events;
-}
-
 export function cloudtrailCases(
   dataDir: string,
   sources: SourceRegistry,
@@ -203,11 +204,11 @@ export function cloudtrailCases(
       .filter((x) => x.endsWith('.json'))
       .sort()) {
       const id = f.replace(/\.json$/, '');
-      for (const { alert } of alertsFrom(
-        cloudtrailEvents(sources, join(stratusDir, f)),
-        detectors,
-        `stratus-${id}`,
-      )) {
+      for (const { alert } of alertsFrom(join(stratusDir, f), detectors, `stratus-${id}`, {
+        sources,
+        source: 'cloudtrail',
+        order: 'input',
+      })) {
         const label: TriageCase['label'] = { is_true_positive: true };
         const t = techniques.get(id);
         if (t?.length) label.techniques = t;
@@ -218,8 +219,13 @@ export function cloudtrailCases(
   const invictus = join(dataDir, 'cloudtrail', 'invictus', 'records-dev.json');
   if (existsSync(invictus)) {
     // The benign part by the data set's documented marker (invictus.ts).
-    const benign = cloudtrailEvents(sources, invictus).filter((e) => !isAttackRun(e.raw));
-    for (const { alert } of alertsFrom(benign, detectors, 'invictus-benign')) {
+    const benign = alertsFrom(invictus, detectors, 'invictus-benign', {
+      sources,
+      source: 'cloudtrail',
+      order: 'input',
+      select: (e) => !isAttackRun(e.raw),
+    });
+    for (const { alert } of benign) {
       out.push({ alert, label: { is_true_positive: false }, origin: 'cloudtrail-benign' });
     }
   }

@@ -25,7 +25,6 @@
 import { join, resolve } from 'node:path';
 import { labelAlertsByEvents, scoreTriage } from '../../src/analyst/eval.ts';
 import { type AppConfig, loadConfig } from '../../src/app-config.ts';
-import { normaliseRecords } from '../../src/pipeline/ingest.ts';
 import { openRuntime } from '../../src/runtime.ts';
 import type { TriageResponse } from '../../src/schema/verdict.ts';
 import { SourceRegistry } from '../../src/sources/index.ts';
@@ -45,15 +44,11 @@ export async function triageOnGroundTruth(file: string, config: AppConfig = load
     const analyst = rt.response?.analyst;
     if (!analyst) throw new Error('The analyst is not available in this runtime');
     const sources = new SourceRegistry(config.sources, silentLogger());
-    const events = normaliseRecords(
-      sources.get('cloudtrail'),
-      stripped.map((value) => ({ value })),
-      new Date().toISOString(),
-    ).events.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
     const raised = alertsFrom(
-      events,
+      { name: file, source: 'cloudtrail', records: stripped },
       rt.detectors.filter((d) => d.name !== 'upstream'),
       'invictus',
+      { sources },
     );
     const { cases, mixed } = labelAlertsByEvents(
       raised.map((r) => ({

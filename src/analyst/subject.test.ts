@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeAlert, makeEvent } from '../../test/helpers/builders.ts';
-import { truncationMarker } from '../pipeline/truncate.ts';
+import { truncationMarker } from '../sources/limits.ts';
 import { ANALYST_EVENT_LIMITS, inputFromAlert } from './subject.ts';
 
 const assets = { critical_hosts: [], privileged_users: [], crown_jewel_accounts: [] };

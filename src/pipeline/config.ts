@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_EVENT_LIMITS, MIN_FIELD_BYTES, MIN_RAW_BYTES } from './truncate.ts';
+import { DEFAULT_EVENT_LIMITS, MIN_FIELD_BYTES, MIN_RAW_BYTES } from '../sources/limits.ts';
 
 /** `pipeline`: the pipeline runner's settings (queues, retries, admission, event size limits). */
 export const PipelineConfig = z

@@ -1,35 +1,17 @@
 import type { Logger } from 'pino';
 import type { AppConfig } from '../app-config.ts';
-import { AisocError, describeError } from '../errors.ts';
-import { stableUuidOf, uuidv7 } from '../ids.ts';
+import { AisocError } from '../errors.ts';
 import { jsonThread, OFF_THREAD_MIN_BYTES } from '../json-thread.ts';
 import { yieldToEventLoop } from '../loop.ts';
-import type { EventDraft, NormalisedEvent } from '../schema/event.ts';
-import {
-  bodyText,
-  decodeBody,
-  depthExceeds,
-  type FramedRecord,
-  frameBody,
-  MAX_DEPTH,
-} from '../sources/framing.ts';
+import { bodyText, decodeBody, type FramedRecord, frameBody } from '../sources/framing.ts';
 import type { SourceRegistry } from '../sources/index.ts';
+import type { EventLimits } from '../sources/limits.ts';
+import { normaliseRecordsYielding, type RecordError } from '../sources/normalise.ts';
 import type { Source } from '../sources/types.ts';
 import { wazuhMetrics } from '../sources/wazuh/metrics.ts';
-import type { DeadLetterInput } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { admissionMetrics, ingestMetrics } from './metrics.ts';
 import type { PipelineRunner } from './runner.ts';
-import { DEFAULT_EVENT_LIMITS, type EventLimits, limitEvent } from './truncate.ts';
-
-export interface RecordError {
-  /** Where the record sits in the body: `[3]`, or `[0].Records[5]` for records inside an envelope. */
-  at: string;
-  line?: number;
-  code: string;
-  message: string;
-  field?: string;
-}
 
 export interface IngestOutcome {
   source: string;
@@ -46,197 +28,14 @@ export interface IngestOutcome {
   errors: RecordError[];
 }
 
-const MAX_ERRORS_REPORTED = 20;
-
 /** Bodies above this size (decoded bytes) are decoded, parsed and normalised in separate turns of the event loop. */
 const YIELD_ABOVE_BYTES = 256 * 1024;
 
-/** Turn a source's draft into a stored event: ids, ingestion time and defaults. */
-export function finalizeEvent(source: string, draft: EventDraft, ingestedAt: string): NormalisedEvent {
-  // The draft is the source's fresh object: complete it in place rather than copy it (this runs per event).
-  const e = draft as NormalisedEvent;
-  // The name is joined here rather than by stableUuid(...parts): same id, no array per event.
-  e.id = draft.source_event_id
-    ? stableUuidOf(
-        `${source}\u0000${draft.source_event_id}\u0000${draft.time ?? ''}\u0000${draft.activity_name ?? ''}\u0000${draft.metadata?.log_name ?? ''}\u0000${draft.device?.hostname ?? ''}`,
-      )
-    : uuidv7();
-  e.source = source;
-  e.ingested_at = ingestedAt;
-  e.status ??= 'unknown';
-  e.observables ??= [];
-  e.metadata ??= {};
-  // The schema's defaults, which drafts do not pass through: a source may prune an empty list away.
-  if (e.finding) {
-    e.finding.tags ??= [];
-    e.finding.techniques ??= [];
-  }
-  return e;
-}
-
-export interface NormaliseResult {
-  events: NormalisedEvent[];
-  deadLetters: DeadLetterInput[];
-  errors: RecordError[];
-  received: number;
-  skipped: number;
-}
-
-function recordText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
-/** The size limits of `pipeline` config, as {@link limitEvent} takes them. */
+/** The size limits of `pipeline` config, as `limitEvent` (`src/sources/limits.ts`) takes them. */
 export function eventLimitsOf(
   config: Pick<AppConfig['pipeline'], 'max_field_bytes' | 'max_raw_bytes'>,
 ): EventLimits {
   return { maxFieldBytes: config.max_field_bytes, maxRawBytes: config.max_raw_bytes };
-}
-
-/**
- * Run a source over framed records. Never throws for a bad record: it
- * becomes a dead letter with the reason, and the rest go on. Every event
- * leaves held to `limits` (see {@link limitEvent}): this is the one place
- * all sources pass through, so no source cuts fields of its own.
- */
-export function normaliseRecords(
-  source: Source,
-  framed: FramedRecord[],
-  ingestedAt: string,
-  limits: EventLimits = DEFAULT_EVENT_LIMITS,
-): NormaliseResult {
-  const out: NormaliseResult = { events: [], deadLetters: [], errors: [], received: 0, skipped: 0 };
-  normaliseRange(source, framed, 0, framed.length, ingestedAt, limits, out);
-  return out;
-}
-
-/** Records normalised between two turns of the event loop by {@link normaliseRecordsYielding}. */
-const RECORDS_PER_TURN = 1000;
-
-/**
- * {@link normaliseRecords} for large bodies: the same result, with a turn of
- * the event loop after every {@link RECORDS_PER_TURN} records, so other
- * requests (and `/health`) are answered while a large body is normalised.
- */
-export async function normaliseRecordsYielding(
-  source: Source,
-  framed: FramedRecord[],
-  ingestedAt: string,
-  limits: EventLimits = DEFAULT_EVENT_LIMITS,
-): Promise<NormaliseResult> {
-  const out: NormaliseResult = { events: [], deadLetters: [], errors: [], received: 0, skipped: 0 };
-  let from = 0;
-  while (from < framed.length) {
-    const before = out.received;
-    let to = from;
-    // One framed value may hold many records (an envelope): count records, not values.
-    while (to < framed.length && out.received - before < RECORDS_PER_TURN) {
-      normaliseRange(source, framed, to, to + 1, ingestedAt, limits, out);
-      to++;
-    }
-    from = to;
-    if (from < framed.length) await yieldToEventLoop();
-  }
-  return out;
-}
-
-/** Normalise `framed[from..to)` into `out`; positions in errors are those in `framed`. */
-function normaliseRange(
-  source: Source,
-  framed: FramedRecord[],
-  from: number,
-  to: number,
-  ingestedAt: string,
-  limits: EventLimits,
-  out: NormaliseResult,
-): void {
-  const fail = (at: string, line: number | undefined, value: unknown, err: unknown) => {
-    const code = err instanceof AisocError ? err.code : 'AISOC_ERR_PARSE';
-    const field = err instanceof AisocError ? err.field : undefined;
-    const message = describeError(err);
-    const dl: DeadLetterInput = {
-      source: source.type,
-      stage: 'normalise',
-      code,
-      reason: message,
-      record: recordText(value),
-    };
-    if (field) dl.field = field;
-    out.deadLetters.push(dl);
-    if (out.errors.length < MAX_ERRORS_REPORTED) {
-      const e: RecordError = { at, code, message };
-      if (line !== undefined) e.line = line;
-      if (field) e.field = field;
-      out.errors.push(e);
-    }
-  };
-  const unwrap = source.unwrap;
-  for (let i = from; i < to; i++) {
-    const { value, line } = framed[i]!;
-    if (depthExceeds(value, MAX_DEPTH)) {
-      out.received++;
-      fail(
-        `[${i}]`,
-        line,
-        '[record nested too deeply]',
-        new AisocError('AISOC_ERR_PARSE', `The record nests deeper than ${MAX_DEPTH} levels`),
-      );
-      continue;
-    }
-    if (unwrap === undefined) {
-      // Most sources have no envelope: no array per record.
-      normaliseOne(source, value, i, -1, line, ingestedAt, limits, out, fail);
-      continue;
-    }
-    let records: unknown[];
-    try {
-      records = unwrap(value);
-    } catch (err) {
-      out.received++;
-      fail(`[${i}]`, line, value, err);
-      continue;
-    }
-    if (records.length === 0) {
-      out.received++;
-      out.skipped++;
-      continue;
-    }
-    const single = records.length === 1 && records[0] === value;
-    for (let j = 0; j < records.length; j++)
-      normaliseOne(source, records[j], i, single ? -1 : j, line, ingestedAt, limits, out, fail);
-  }
-}
-
-/**
- * One record through the source. `j` is the record's place in its envelope,
- * -1 when the record is the framed value itself; the error's `at` text is
- * only built for a failure (this runs per record).
- */
-function normaliseOne(
-  source: Source,
-  rec: unknown,
-  i: number,
-  j: number,
-  line: number | undefined,
-  ingestedAt: string,
-  limits: EventLimits,
-  out: NormaliseResult,
-  fail: (at: string, line: number | undefined, value: unknown, err: unknown) => void,
-): void {
-  out.received++;
-  try {
-    const drafts = source.normalise(rec);
-    if (drafts.length === 0) out.skipped++;
-    for (let k = 0; k < drafts.length; k++)
-      out.events.push(limitEvent(finalizeEvent(source.type, drafts[k]!, ingestedAt), limits));
-  } catch (err) {
-    fail(j < 0 ? `[${i}]` : `[${i}][${j}]`, line, rec, err);
-  }
 }
 
 export interface IngestServiceDeps {

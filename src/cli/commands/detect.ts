@@ -1,17 +1,15 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
-import { buildSigma, type SigmaMatch } from '../../detect/sigma/index.ts';
+import { type ReplayDetector, replay } from '../../detect/replay.ts';
+import { buildSigma, type SigmaMatch, sigmaReplayDetector } from '../../detect/sigma/index.ts';
 import { formatIssue } from '../../detect/sigma/issues.ts';
-import { splitJsonValues } from '../../detect/sigma/json-values.ts';
-import type { AlertCandidate, Detector } from '../../detect/types.ts';
+import type { AlertCandidate } from '../../detect/types.ts';
 import { upstreamDetector } from '../../detect/upstream.ts';
 import { AisocError, describeError } from '../../errors.ts';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
 import { SEVERITY_ORDER, type SeverityName, severityRank } from '../../schema/common.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
-import { detectDoc, expandInputs, type InputDoc, readInputDocs } from '../../sources/files.ts';
-import { type FramedRecord, frameBody } from '../../sources/framing.ts';
 import { SourceRegistry } from '../../sources/index.ts';
+import { expandInputs } from '../../sources/inputs.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { action, commandConfig, progress, say } from '../common.ts';
 
@@ -45,20 +43,8 @@ function eventRef(e: NormalisedEvent): AlertEventRef {
   return ref;
 }
 
-function byTime(a: NormalisedEvent, b: NormalisedEvent): number {
-  return a.time < b.time ? -1 : a.time > b.time ? 1 : 0;
-}
-
-const BATCH = 5000;
-
 interface Summary {
-  files: number;
-  documents: number;
-  events: number;
-  bad_records: number;
-  skipped_records: number;
   alerts: number;
-  detector_errors: number;
   by_level: Record<string, number>;
   by_rule: Map<string, number>;
   by_source: Record<string, number>;
@@ -72,55 +58,6 @@ function tableLine(l: DetectLine): string {
     : '';
   const title = l.rule.title.length > 60 ? `${l.rule.title.slice(0, 57)}...` : l.rule.title;
   return `${l.time.slice(0, 19).padEnd(19)}  ${l.rule.level.padEnd(13)}  ${title.padEnd(60)}  ${ev.padEnd(48)}  ${basename(l.file)}`;
-}
-
-/**
- * The source of a document: by content, as ingestion detects it, and for
- * concatenated pretty-printed JSON (which line sniffing cannot read) by the
- * first values.
- */
-function sourceOf(doc: InputDoc, registry: SourceRegistry): { type?: string; reason?: string } {
-  const found = detectDoc(doc, registry);
-  if (found.source !== undefined) return { type: found.source };
-  const values = splitJsonValues(doc.text.length > 8 * 1024 * 1024 ? '' : doc.text);
-  const type = values?.length ? registry.sniff(values[0])?.type : undefined;
-  return type ? { type } : { reason: found.reason };
-}
-
-/**
- * Run a detector over a chunk without letting one bad event stop the scan:
- * when the chunk fails, events are retried one by one and the failing ones
- * counted and skipped.
- */
-async function isolated(
-  detector: Detector,
-  events: NormalisedEvent[],
-  onError: (err: unknown) => void,
-): Promise<AlertCandidate[]> {
-  try {
-    return await detector.detect(events);
-  } catch {
-    const out: AlertCandidate[] = [];
-    for (const e of events) {
-      try {
-        out.push(...(await detector.detect([e])));
-      } catch (err) {
-        onError(err);
-      }
-    }
-    return out;
-  }
-}
-
-/** Frame a document for a source, falling back to concatenated JSON values (EVTX converters write those). */
-function frame(doc: InputDoc, framing: Parameters<typeof frameBody>[1]): FramedRecord[] {
-  try {
-    return frameBody(doc.text, framing);
-  } catch (err) {
-    const values = framing === 'json' ? splitJsonValues(doc.text) : undefined;
-    if (values) return values.map((value) => ({ value }));
-    throw err;
-  }
 }
 
 export function registerDetect(program: Command): void {
@@ -190,16 +127,9 @@ export function registerDetect(program: Command): void {
           say(
             `Loaded ${stats.detection} Sigma rules and ${stats.correlation} correlations (${stats.runnable} run on our sources; ${stats.invalid} invalid, ${stats.unsupported} unsupported) in ${Math.round(performance.now() - t0)} ms.`,
           );
-          const upstream = opts.upstream ? upstreamDetector({ minSeverity: minLevel }) : undefined;
           const min = severityRank(minLevel);
           const summary: Summary = {
-            files: 0,
-            documents: 0,
-            events: 0,
-            bad_records: 0,
-            skipped_records: 0,
             alerts: 0,
-            detector_errors: 0,
             by_level: {},
             by_rule: new Map(),
             by_source: {},
@@ -245,87 +175,72 @@ export function registerDetect(program: Command): void {
             );
           }
           const bar = progress();
-          const now = new Date().toISOString();
-          let lastFile = '';
-          for (const path of paths) {
-            summary.files++;
-            let docs: InputDoc[];
-            try {
-              docs = readInputDocs(path);
-            } catch (err) {
-              summary.errors.push({ file: path, message: describeError(err) });
-              continue;
-            }
-            for (const doc of docs) {
-              summary.documents++;
-              lastFile = doc.name;
-              const detected = opts.source ? { type: opts.source } : sourceOf(doc, registry);
-              const type = detected.type;
-              if (!type) {
+          const detectors: ReplayDetector<SigmaMatch | AlertCandidate>[] = [
+            sigmaReplayDetector(engine, { expireEachDocument: true }),
+          ];
+          if (opts.upstream) detectors.push(upstreamDetector({ minSeverity: minLevel }));
+          const run = replay(paths, {
+            sources: registry,
+            detectors,
+            ...(opts.source ? { source: opts.source } : {}),
+          });
+          const failed = new Set<string>();
+          for await (const item of run) {
+            switch (item.kind) {
+              case 'skipped':
                 summary.errors.push({
-                  file: doc.name,
-                  message: `skipped: ${detected.reason ?? 'no source recognises this content'}`,
+                  file: item.file,
+                  message: item.step === 'source' ? `skipped: ${item.reason}` : item.reason,
                 });
-                continue;
-              }
-              let events: NormalisedEvent[];
-              try {
-                const source = registry.get(type);
-                const n = normaliseRecords(source, frame(doc, source.framing), now);
-                summary.bad_records += n.deadLetters.length;
-                summary.skipped_records += n.skipped;
-                if (n.deadLetters.length > 0 && n.events.length === 0) {
+                break;
+              case 'document':
+                if (item.deadLetters.length > 0 && item.normalised === 0) {
                   summary.errors.push({
-                    file: doc.name,
+                    file: item.file,
                     message:
-                      `no record reads as ${type}: ${n.errors[0]?.at ?? ''} ${n.errors[0]?.message ?? ''}`.trim(),
+                      `no record reads as ${item.source}: ${item.errors[0]?.at ?? ''} ${item.errors[0]?.message ?? ''}`.trim(),
                   });
                 }
-                events = n.events.sort(byTime);
-              } catch (err) {
-                summary.errors.push({ file: doc.name, message: describeError(err) });
-                continue;
-              }
-              summary.events += events.length;
-              summary.by_source[type] = (summary.by_source[type] ?? 0) + events.length;
-              for (let i = 0; i < events.length; i += BATCH) {
-                const chunk = events.slice(i, i + BATCH);
-                for (const m of engine.process(chunk)) emitSigma(m, doc.name);
-                if (upstream) {
-                  const found = await isolated(upstream, chunk, (err) => {
-                    summary.detector_errors++;
-                    if (summary.detector_errors === 1)
-                      say(`upstream detector failed on an event (skipped): ${describeError(err)}`);
-                  });
-                  for (const c of found) emitUpstream(c, doc.name);
-                }
+                summary.by_source[item.source] = (summary.by_source[item.source] ?? 0) + item.normalised;
+                break;
+              case 'events':
                 bar.update(
-                  `${summary.files}/${paths.length} files, ${summary.events} events, ${summary.alerts} alerts`,
+                  `${run.counts.files}/${paths.length} files, ${run.counts.events} events, ${summary.alerts} alerts`,
                 );
-              }
-              for (const m of engine.expire()) emitSigma(m, doc.name);
+                break;
+              case 'alert':
+                if ('detection' in item.alert) emitUpstream(item.alert, item.file);
+                else emitSigma(item.alert, item.file);
+                break;
+              case 'detector-error':
+                if (!failed.has(item.detector))
+                  say(`${item.detector} detector failed on an event (skipped): ${describeError(item.error)}`);
+                failed.add(item.detector);
+                break;
             }
           }
-          for (const m of engine.flush()) emitSigma(m, lastFile);
           bar.done();
           const seconds = (performance.now() - t0) / 1000;
           const levels = SEVERITY_ORDER.filter((l) => summary.by_level[l])
             .reverse()
             .map((l) => `${summary.by_level[l]} ${l}`)
             .join(', ');
+          const { counts } = run;
           say(
-            `Scanned ${summary.files} files (${summary.documents} documents): ${summary.events} events, ${summary.bad_records} bad records, ${summary.skipped_records} skipped, in ${seconds.toFixed(1)} s; ${summary.alerts} alerts${levels ? ` (${levels})` : ''}.`,
+            `Scanned ${counts.files} files (${counts.documents} documents): ${counts.events} events, ${counts.deadLetters} bad records, ${counts.skippedRecords} skipped, in ${seconds.toFixed(1)} s; ${summary.alerts} alerts${levels ? ` (${levels})` : ''}.`,
           );
           for (const [s, n] of Object.entries(summary.by_source)) say(`  ${s}: ${n} events`);
           const top = [...summary.by_rule].sort((a, b) => b[1] - a[1]).slice(0, 15);
           for (const [rule, n] of top) say(`  ${String(n).padStart(6)}  ${rule}`);
           if (engine.stats.errors > 0)
             say(`  ${engine.stats.errors} rule evaluations failed on bad events (skipped).`);
-          if (summary.detector_errors > 0)
-            say(`  ${summary.detector_errors} events made the upstream detector fail (skipped).`);
+          if (counts.detectorErrors > 0)
+            say(
+              `  ${counts.detectorErrors} events made the ${[...failed].join(' and ')} detector fail (skipped).`,
+            );
           for (const e of summary.errors.slice(0, 20)) say(`  ${e.file}: ${e.message}`);
           if (summary.errors.length > 20) say(`  … and ${summary.errors.length - 20} more unreadable inputs`);
-          if (summary.events === 0 && summary.errors.length > 0) process.exitCode = 1;
+          if (counts.events === 0 && summary.errors.length > 0) process.exitCode = 1;
         },
       ),
     );

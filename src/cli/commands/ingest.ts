@@ -6,7 +6,8 @@ import type { AppConfig } from '../../app-config.ts';
 import { AisocError, isBackpressure } from '../../errors.ts';
 import type { IngestOutcome } from '../../pipeline/ingest.ts';
 import { openRuntime, type Runtime } from '../../runtime.ts';
-import { detectDoc, expandInputs, readInputDocs } from '../../sources/files.ts';
+import { readInputDocs } from '../../sources/archive.ts';
+import { detectDoc } from '../../sources/classify.ts';
 import {
   assertFollowable,
   defaultStateFile,
@@ -19,6 +20,7 @@ import {
 import type { FramedRecord } from '../../sources/framing.ts';
 import { frameBody } from '../../sources/framing.ts';
 import { SourceRegistry } from '../../sources/index.ts';
+import { expandInputs } from '../../sources/inputs.ts';
 import { createLogger } from '../../telemetry/logger.ts';
 import { action, commandConfig, progress, say } from '../common.ts';
 import { sendIngest, serverBase } from '../remote.ts';

@@ -13,9 +13,10 @@
  */
 import { basename } from 'node:path';
 import { describeError } from '../../errors.ts';
+import { readInputDocs } from '../../sources/archive.ts';
 import { unwrapCloudTrail } from '../../sources/cloudtrail/parse.ts';
-import { expandInputs, readInputDocs } from '../../sources/files.ts';
 import { frameBody } from '../../sources/framing.ts';
+import { expandInputs } from '../../sources/inputs.ts';
 
 export type Label = 'attack' | 'benign';
 

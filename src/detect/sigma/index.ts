@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type SeverityName, severityRank } from '../../schema/common.ts';
+import type { ReplayDetector } from '../replay.ts';
 import type { AlertCandidate, Detector } from '../types.ts';
 import type { SigmaConfig } from './config.ts';
 import { BUILTIN_PIPELINES_DIR, BUILTIN_RULES_DIR } from './content.ts';
@@ -110,6 +111,32 @@ export function sigmaDetector(engine: SigmaEngine, options: { minLevel?: Severit
       return out;
     },
   };
+}
+
+/**
+ * The engine as a replay detector reporting its raw matches (offline:
+ * `aisoc detect`, the evaluators), correlation group and count included.
+ * Open correlation windows are judged at the end of the input (`flush`);
+ * with `expireEachDocument`, windows that have passed are also judged after
+ * each document. `includeSilent` reports matches of rules that only feed
+ * correlations (rule tests).
+ *
+ * @example
+ * for (const item of replaySync(files, { sources, detectors: [sigmaReplayDetector(new SigmaEngine(ruleSet))] }))
+ *   if (item.kind === 'alert') console.log(item.alert.rule.title);
+ */
+export function sigmaReplayDetector(
+  engine: SigmaEngine,
+  options: { includeSilent?: boolean; expireEachDocument?: boolean } = {},
+): ReplayDetector<SigmaMatch> {
+  const how = { includeSilent: options.includeSilent === true };
+  const detector: ReplayDetector<SigmaMatch> = {
+    name: 'sigma',
+    detect: (events) => engine.process(events, how),
+    flush: () => engine.flush(),
+  };
+  if (options.expireEachDocument) detector.endDocument = () => engine.expire();
+  return detector;
 }
 
 /**

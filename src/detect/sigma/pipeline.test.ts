@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
 import { SourceRegistry } from '../../sources/index.ts';
+import { normaliseRecords } from '../../sources/normalise.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { SigmaConfig } from './config.ts';
 import { BUILTIN_PIPELINES_DIR } from './content.ts';

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { describeError } from '../../errors.ts';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
-import type { NormalisedEvent } from '../../schema/event.ts';
 import type { SourceRegistry } from '../../sources/index.ts';
-import { SigmaEngine } from './engine.ts';
+import type { RecordError } from '../../sources/normalise.ts';
+import { type ReplayInput, type ReplayOptions, replaySync } from '../replay.ts';
+import { SigmaEngine, type SigmaMatch } from './engine.ts';
+import { sigmaReplayDetector } from './index.ts';
 import type { SigmaIssue } from './issues.ts';
 import type { CompiledCorrelation, CompiledRule, RuleSet } from './ruleset.ts';
 import { parseYamlDocs } from './yaml-doc.ts';
@@ -120,31 +120,65 @@ export interface SampleResult {
   detail?: string;
 }
 
-/** Turn a case's records into normalised events through the named source. */
-export function sampleEvents(
-  samples: SamplesDoc,
-  c: SampleCase,
-  sources: SourceRegistry,
-): { events: NormalisedEvent[]; error?: string } {
-  const source = sources.get(samples.source);
-  const records = c.records ?? [c.record];
-  const framed = records.map((r) => ({ value: samples.base && isObj(r) ? deepMerge(samples.base, r) : r }));
-  const n = normaliseRecords(source, framed, '2024-01-01T00:00:00Z');
-  if (n.errors.length > 0) {
-    const e = n.errors[0]!;
-    return { events: n.events, error: `record ${e.at} does not normalise: ${e.message}` };
-  }
-  if (n.events.length === 0) return { events: [], error: 'the records produce no event' };
-  return { events: n.events };
+/** What {@link firedOn} found: the rules that fired, and what got in the way of reading the inputs. */
+export interface Fired {
+  /** Ids of every rule and correlation that fired (silent rules included). */
+  fired: Set<string>;
+  /** Events the inputs made. */
+  events: number;
+  /** Why an input was not read (unreadable file, unknown source, unframeable text), for the first one. */
+  skipped?: string;
+  /** The first record a source could not read. */
+  recordError?: RecordError;
 }
 
-/** Ids of every rule and correlation that fires on the events (silent rules included). */
-export function firedRules(ruleSet: RuleSet, events: readonly NormalisedEvent[]): Set<string> {
-  const engine = new SigmaEngine(ruleSet);
-  const fired = new Set<string>();
-  for (const m of engine.process(events, { includeSilent: true })) fired.add(m.rule.id);
-  for (const m of engine.flush()) fired.add(m.rule.id);
-  return fired;
+/**
+ * Replay inputs through a fresh engine of the rule set (so no correlation
+ * window spans two calls) and report every rule that fires on them.
+ *
+ * @example firedOn(['detonation.json'], ruleSet, { sources, source: 'cloudtrail' }).fired.has(ruleId)
+ */
+export function firedOn(
+  inputs: ReplayInput[],
+  ruleSet: RuleSet,
+  options: Omit<ReplayOptions<SigmaMatch>, 'detectors'>,
+): Fired {
+  const detector = sigmaReplayDetector(new SigmaEngine(ruleSet), { includeSilent: true });
+  const out: Fired = { fired: new Set(), events: 0 };
+  for (const item of replaySync(inputs, { ...options, detectors: [detector] })) {
+    if (item.kind === 'alert') out.fired.add(item.alert.rule.id);
+    else if (item.kind === 'skipped') out.skipped ??= item.reason;
+    else if (item.kind === 'document') {
+      out.events += item.normalised;
+      out.recordError ??= item.errors[0];
+    }
+  }
+  return out;
+}
+
+/**
+ * The rules that fire on a case: its records (with `base` merged under
+ * each) read by the named source in the order given, as one sequence.
+ */
+function caseFired(
+  samples: SamplesDoc,
+  c: SampleCase,
+  ruleSet: RuleSet,
+  sources: SourceRegistry,
+): { fired: Set<string>; error?: undefined } | { error: string } {
+  const records = (c.records ?? [c.record]).map((r) =>
+    samples.base && isObj(r) ? deepMerge(samples.base, r) : r,
+  );
+  const out = firedOn([{ name: c.name, source: samples.source, records }], ruleSet, {
+    sources,
+    order: 'input',
+    receivedAt: '2024-01-01T00:00:00Z',
+  });
+  if (out.skipped !== undefined) return { error: out.skipped };
+  const e = out.recordError;
+  if (e) return { error: `record ${e.at} does not normalise: ${e.message}` };
+  if (out.events === 0) return { error: 'the records produce no event' };
+  return { fired: out.fired };
 }
 
 /**
@@ -183,19 +217,12 @@ export function runSamples(
           results.push({ ...base, ok: false, detail: `no rule has the id ${unknown.join(', ')}` });
           return;
         }
-        let events: NormalisedEvent[];
-        try {
-          const out = sampleEvents(samples.doc, c, sources);
-          if (out.error) {
-            results.push({ ...base, ok: false, detail: out.error });
-            return;
-          }
-          events = out.events;
-        } catch (err) {
-          results.push({ ...base, ok: false, detail: describeError(err) });
+        const out = caseFired(samples.doc, c, ruleSet, sources);
+        if (out.error !== undefined) {
+          results.push({ ...base, ok: false, detail: out.error });
           return;
         }
-        const fired = firedRules(ruleSet, events);
+        const { fired } = out;
         const ids = targets.map((t) => ruleSet.get(t)!.id);
         const ok = kind === 'match' ? ids.every((id) => fired.has(id)) : ids.every((id) => !fired.has(id));
         const result: SampleResult = { ...base, ok };

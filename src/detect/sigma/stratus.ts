@@ -1,10 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
+import { AisocError } from '../../errors.ts';
 import type { SourceRegistry } from '../../sources/index.ts';
+import { replaySync } from '../replay.ts';
 import { SigmaEngine } from './engine.ts';
+import { sigmaReplayDetector } from './index.ts';
 import type { CompiledCorrelation, CompiledRule, RuleSet } from './ruleset.ts';
-import { firedRules } from './samples.ts';
+import { firedOn } from './samples.ts';
 
 /**
  * Coverage of Stratus Red Team techniques: rules of the pack claim the
@@ -59,23 +61,17 @@ export function stratusCoverage(ruleSet: RuleSet, sources: SourceRegistry, dir: 
     for (const t of stratusClaims(r)) claims.set(t, [...(claims.get(t) ?? []), r.id]);
   }
   const titleOf = (id: string) => ruleSet.get(id)?.title ?? id;
-  const source = sources.get('cloudtrail');
   const results: StratusTechniqueResult[] = [];
   const files = readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort();
   for (const f of files) {
     const technique = basename(f, '.json');
-    const value: unknown = JSON.parse(readFileSync(join(dir, f), 'utf8'));
-    const records = Array.isArray(value) ? value : [value];
-    const n = normaliseRecords(
-      source,
-      records.map((v) => ({ value: v })),
-      new Date().toISOString(),
-    );
-    // Detonation files are not in time order; correlations need them sorted.
-    const events = n.events.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-    const fired = firedRules(ruleSet, events);
+    // A fresh engine per detonation, so no correlation window spans two of them. Detonation files
+    // are not in time order; replay sorts each by time, as correlations need.
+    const { fired, skipped } = firedOn([join(dir, f)], ruleSet, { sources, source: 'cloudtrail' });
+    if (skipped !== undefined)
+      throw new AisocError('AISOC_ERR_VALIDATION', `${f} cannot be read: ${skipped}`, { field: f });
     const claimedBy = claims.get(technique) ?? [];
     results.push({
       technique,
@@ -128,25 +124,24 @@ export function alertsOnBenign(
   sources: SourceRegistry,
   records: readonly unknown[],
 ): BenignAlertReport {
-  const n = normaliseRecords(
-    sources.get('cloudtrail'),
-    records.map((v) => ({ value: v })),
-    new Date().toISOString(),
-  );
-  // Correlations need events in time order.
-  const events = n.events.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   const engine = new SigmaEngine(ruleSet);
-  const matches = [...engine.process(events), ...engine.flush()];
+  const run = replaySync([{ name: 'benign records', source: 'cloudtrail', records }], {
+    sources,
+    detectors: [sigmaReplayDetector(engine)],
+  });
   const cited = new Set<string>();
   const byRule = new Map<string, number>();
-  for (const m of matches) {
-    for (const e of m.events) cited.add(e.id);
-    byRule.set(m.rule.title, (byRule.get(m.rule.title) ?? 0) + 1);
+  let alerts = 0;
+  for (const item of run) {
+    if (item.kind !== 'alert') continue;
+    alerts++;
+    for (const e of item.alert.events) cited.add(e.id);
+    byRule.set(item.alert.rule.title, (byRule.get(item.alert.rule.title) ?? 0) + 1);
   }
   return {
     records: records.length,
-    events: events.length,
-    alerts: matches.length,
+    events: run.counts.events,
+    alerts,
     alerted_events: cited.size,
     by_rule: [...byRule]
       .map(([rule, alerts]) => ({ rule, alerts }))

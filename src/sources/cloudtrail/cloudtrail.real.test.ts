@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { sharedData } from '../../../test/helpers/data.ts';
 import { NormalisedEvent } from '../../schema/event.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
-import { readInputDocs } from '../files.ts';
+import { readInputDocs } from '../archive.ts';
 import { normaliseText } from '../testing/conformance.ts';
 import { cloudtrail } from './index.ts';
 

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
-import { detectSource } from '../files.ts';
+import { detectSource } from '../classify.ts';
 import { SourceRegistry } from '../index.ts';
+import { normaliseRecords } from '../normalise.ts';
 import { describeSourceConformance, normaliseText } from '../testing/conformance.ts';
 import { severityOfPriority } from './alert.ts';
 import { SuricataConfig, suricata } from './index.ts';

@@ -2,11 +2,11 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
-import { DEFAULT_EVENT_LIMITS, truncationMarker } from '../../pipeline/truncate.ts';
 import { NormalisedEvent } from '../../schema/event.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { bodyText, frameBody } from '../framing.ts';
+import { DEFAULT_EVENT_LIMITS, truncationMarker } from '../limits.ts';
+import { normaliseRecords } from '../normalise.ts';
 import type { Source, SourceFactory } from '../types.ts';
 
 const FIXED_INGEST = '2030-01-01T00:00:00.000Z';

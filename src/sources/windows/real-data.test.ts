@@ -4,11 +4,11 @@ import { unzipSync } from 'fflate';
 import { glob } from 'tinyglobby';
 import { describe, expect, it } from 'vitest';
 import { sharedData } from '../../../test/helpers/data.ts';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
 import { NormalisedEvent } from '../../schema/event.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
-import { readInputDocs } from '../files.ts';
+import { readInputDocs } from '../archive.ts';
 import { bodyText, frameBody } from '../framing.ts';
+import { normaliseRecords } from '../normalise.ts';
 import { windows } from './index.ts';
 
 /**

@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { sharedData } from '../../../test/helpers/data.ts';
-import { normaliseRecords } from '../../pipeline/ingest.ts';
 import { NormalisedEvent } from '../../schema/event.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { frameBody } from '../framing.ts';
+import { normaliseRecords } from '../normalise.ts';
 import { ZeekConfig, zeek } from './index.ts';
 import { inferZeekLog } from './infer.ts';
 

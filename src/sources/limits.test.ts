@@ -5,7 +5,7 @@ import { makeEvent } from '../../test/helpers/builders.ts';
 import { type TestServer, testServer } from '../../test/helpers/runtime.ts';
 import { loadConfig } from '../app-config.ts';
 import { NormalisedEvent } from '../schema/event.ts';
-import { cutText, DEFAULT_EVENT_LIMITS, limitEvent, truncationMarker } from './truncate.ts';
+import { cutText, DEFAULT_EVENT_LIMITS, limitEvent, truncationMarker } from './limits.ts';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 const MARKER_START = '…[truncated: ';
@@ -171,9 +171,8 @@ describe('limitEvent', () => {
   });
 });
 
-const record = JSON.parse(
-  readFileSync(join(import.meta.dirname, '../sources/cloudtrail/fixtures/records.json'), 'utf8'),
-).Records[0] as Record<string, unknown>;
+const record = JSON.parse(readFileSync(join(import.meta.dirname, 'cloudtrail/fixtures/records.json'), 'utf8'))
+  .Records[0] as Record<string, unknown>;
 
 describe('a 10 MB userAgent through POST /ingest/cloudtrail', () => {
   let t: TestServer;

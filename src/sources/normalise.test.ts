@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { upstreamDetector } from '../detect/upstream.ts';
 import type { EventDraft } from '../schema/event.ts';
-import { finalizeEvent } from './ingest.ts';
+import { finalizeEvent } from './normalise.ts';
 
 const draft = (finding: Record<string, unknown>): EventDraft =>
   ({
