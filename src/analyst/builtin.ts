@@ -1,3 +1,4 @@
+import type { TacticName } from '../schema/attack.ts';
 import type { SeverityName } from '../schema/common.ts';
 import type { AlertCategory, Evidence, TriageResponse } from '../schema/verdict.ts';
 import { resolvePath } from './checker.ts';
@@ -6,7 +7,7 @@ import { scorePriority } from './priority.ts';
 import type { AnalysisInput, AnalystKnowledge, RetrievedContext } from './types.ts';
 
 /** Tactics (latest first) and the category each one suggests. */
-const TACTIC_CATEGORY: Array<[string, AlertCategory]> = [
+const TACTIC_CATEGORY: Array<[TacticName, AlertCategory]> = [
   ['exfiltration', 'data_exfiltration'],
   ['impact', 'policy_violation'],
   ['command-and-control', 'command_and_control'],

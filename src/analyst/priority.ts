@@ -1,5 +1,6 @@
 import { SEVERITY_POINTS } from '../correlate/priority.ts';
 import type { Alert } from '../schema/alert.ts';
+import type { TacticName } from '../schema/attack.ts';
 import { type SeverityName, severityRank } from '../schema/common.ts';
 
 /** Extra points per ATT&CK tactic: later kill-chain stages hurt more. */
@@ -18,7 +19,7 @@ export const TACTIC_POINTS: Record<string, number> = {
   discovery: 1,
   reconnaissance: 0,
   'resource-development': 0,
-};
+} satisfies Record<TacticName, number>;
 
 export interface AssetContext {
   /** Host names or IPs whose compromise matters most. */

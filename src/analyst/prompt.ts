@@ -2,8 +2,9 @@ import { z } from 'zod';
 import { Alert } from '../schema/alert.ts';
 import { NormalisedEvent } from '../schema/event.ts';
 import { Incident } from '../schema/incident.ts';
-import { SecurityAlert } from '../schema/verdict.ts';
+import { ModelAnswer, SecurityAlert } from '../schema/verdict.ts';
 import { createSpotlight, type Spotlight, uniqueKey } from './guards/spotlight.ts';
+import { modelOutputSchema } from './llm/json-schema.ts';
 import type { JsonSchema } from './llm/types.ts';
 import type { AnalysisInput, RetrievedContext } from './types.ts';
 
@@ -48,91 +49,11 @@ export const OWN_KEYS: ReadonlySet<string> = (() => {
   return out;
 })();
 
-export const CATEGORIES = [
-  'malware',
-  'intrusion_attempt',
-  'data_exfiltration',
-  'privilege_escalation',
-  'lateral_movement',
-  'command_and_control',
-  'reconnaissance',
-  'denial_of_service',
-  'policy_violation',
-  'credential_access',
-  'other',
-];
-
-/** The answer shape the model must produce (what the model decides; the rest is filled in by code). */
-export const VERDICT_SCHEMA: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: [
-    'severity',
-    'category',
-    'confidence',
-    'summary',
-    'detailed_analysis',
-    'potential_impact',
-    'is_true_positive',
-    'false_positive_reason',
-    'iocs',
-    'mitre_techniques',
-    'recommendations',
-    'investigation_priority',
-    'evidence',
-  ],
-  properties: {
-    severity: { type: 'string', enum: ['informational', 'low', 'medium', 'high', 'critical'] },
-    category: { type: 'string', enum: CATEGORIES },
-    confidence: { type: 'number', minimum: 0, maximum: 1 },
-    summary: { type: 'string' },
-    detailed_analysis: { type: 'string' },
-    potential_impact: { type: 'string' },
-    is_true_positive: { type: 'boolean' },
-    false_positive_reason: { type: ['string', 'null'] },
-    iocs: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['ioc_type', 'value', 'confidence'],
-        properties: {
-          ioc_type: { type: 'string' },
-          value: { type: 'string' },
-          confidence: { type: 'number', minimum: 0, maximum: 1 },
-        },
-      },
-    },
-    mitre_techniques: { type: 'array', items: { type: 'string', pattern: '^T\\d{4}(\\.\\d{3})?$' } },
-    recommendations: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['action', 'priority', 'rationale'],
-        properties: {
-          action: { type: 'string' },
-          priority: { type: 'integer', minimum: 1, maximum: 5 },
-          rationale: { type: 'string' },
-        },
-      },
-    },
-    investigation_priority: { type: 'integer', minimum: 1, maximum: 5 },
-    evidence: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['claim', 'event_ids', 'fields'],
-        properties: {
-          claim: { type: 'string' },
-          event_ids: { type: 'array', items: { type: 'string' } },
-          fields: { type: 'array', items: { type: 'string' } },
-        },
-      },
-    },
-  },
-} as unknown as JsonSchema;
+/**
+ * The answer shape the model must produce (what the model decides; the rest
+ * is filled in by code), derived from the {@link ModelAnswer} zod schema.
+ */
+export const VERDICT_SCHEMA: JsonSchema = modelOutputSchema(ModelAnswer);
 
 export interface BuiltPrompt {
   system: string;

@@ -3,7 +3,7 @@ import { AisocError, describeError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import type { Alert } from '../schema/alert.ts';
 import type { Incident } from '../schema/incident.ts';
-import type { SecurityAlert, StoredVerdict, TriageResponse } from '../schema/verdict.ts';
+import type { ModelAnswer, SecurityAlert, StoredVerdict, TriageResponse } from '../schema/verdict.ts';
 import type { Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { builtinVerdict, retrieveContext } from './builtin.ts';
@@ -42,23 +42,6 @@ export interface VerdictOutcome {
   fallback_reason?: string;
   cached: boolean;
   stored?: StoredVerdict;
-}
-
-/** What an LLM answer holds before code fills in the rest of the TriageResponse. */
-interface ModelAnswer {
-  severity: TriageResponse['severity'];
-  category: TriageResponse['category'];
-  confidence: number;
-  summary: string;
-  detailed_analysis: string;
-  potential_impact: string;
-  is_true_positive: boolean;
-  false_positive_reason: string | null;
-  iocs: TriageResponse['iocs'];
-  mitre_techniques: string[];
-  recommendations: TriageResponse['recommendations'];
-  investigation_priority: number;
-  evidence: TriageResponse['evidence'];
 }
 
 /**

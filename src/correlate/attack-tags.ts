@@ -1,23 +1,6 @@
-/** ATT&CK tactic short names (the `x_mitre_shortname` of each tactic), in kill-chain order. */
-export const TACTICS = [
-  'reconnaissance',
-  'resource-development',
-  'initial-access',
-  'execution',
-  'persistence',
-  'privilege-escalation',
-  'defense-evasion',
-  'credential-access',
-  'discovery',
-  'lateral-movement',
-  'collection',
-  'command-and-control',
-  'exfiltration',
-  'impact',
-] as const;
-export type Tactic = (typeof TACTICS)[number];
+import { ATTACK_TACTICS, type TacticName } from '../schema/attack.ts';
 
-const TACTIC_SET = new Set<string>(TACTICS);
+const TACTIC_SET = new Set<string>(ATTACK_TACTICS);
 
 /**
  * Split rule tags (`attack.t1078.004`, `attack.initial-access`,
@@ -42,6 +25,8 @@ export function techniquesAndTactics(tags: Iterable<string>): { techniques: stri
   }
   return {
     techniques: [...techniques].sort(),
-    tactics: [...tactics].sort((a, b) => TACTICS.indexOf(a as Tactic) - TACTICS.indexOf(b as Tactic)),
+    tactics: [...tactics].sort(
+      (a, b) => ATTACK_TACTICS.indexOf(a as TacticName) - ATTACK_TACTICS.indexOf(b as TacticName),
+    ),
   };
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { AisocError, describeError } from '../errors.ts';
 import { uuidv7 } from '../ids.ts';
 import { pipelineMetrics } from '../pipeline/metrics.ts';
-import type { ActionRequest, ActionStatus } from '../schema/response.ts';
+import { type ActionRequest, type ActionStatus, FINAL_ACTION_STATUSES } from '../schema/response.ts';
 import type { Store } from '../store/index.ts';
 import { findUnsafeText } from '../store/json.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -52,18 +52,6 @@ function assertStorable(value: unknown, field: string): void {
       field: bad.field,
     });
 }
-
-const FINAL: ActionStatus[] = [
-  'succeeded',
-  'dry_run',
-  'skipped',
-  'failed',
-  'denied',
-  'expired',
-  'interrupted',
-  'rolled_back',
-  'rollback_failed',
-];
 
 /**
  * Action requests: validation, idempotency, approval, execution exactly once,
@@ -478,7 +466,7 @@ export class ActionService {
   }
 
   isFinal(status: ActionStatus): boolean {
-    return FINAL.includes(status);
+    return (FINAL_ACTION_STATUSES as readonly ActionStatus[]).includes(status);
   }
 
   private async notPending(id: string): Promise<AisocError> {

@@ -13,7 +13,8 @@ export const SeverityName = z
   .describe('Severity: informational, low, medium, high or critical');
 export type SeverityName = z.infer<typeof SeverityName>;
 
-export const SEVERITY_ORDER: readonly SeverityName[] = ['informational', 'low', 'medium', 'high', 'critical'];
+/** Severities from the least to the most severe. */
+export const SEVERITY_ORDER: readonly SeverityName[] = SeverityName.options;
 
 /** Rank of a severity, 0 (informational) to 4 (critical); handy for sorting and thresholds. */
 export function severityRank(s: SeverityName): number {

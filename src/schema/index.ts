@@ -1,4 +1,5 @@
 export * from './alert.ts';
+export * from './attack.ts';
 export * from './case.ts';
 export * from './common.ts';
 export * from './event.ts';

@@ -1,10 +1,16 @@
 import { z } from 'zod';
 import { Timestamp } from './common.ts';
 
-export const ActionStatus = z.enum([
-  'pending_approval',
-  'approved',
-  'running',
+/** Statuses of a request still on its way: waiting for approval, approved and not started, running. */
+export const OPEN_ACTION_STATUSES = ['pending_approval', 'approved', 'running'] as const;
+
+/**
+ * Statuses a request's run ends in: done (for real, as a dry run, or
+ * skipped), failed, refused (denied, expired), interrupted by a crash, or
+ * rolled back (successfully or not). A done request may still be rolled
+ * back, which runs it again.
+ */
+export const FINAL_ACTION_STATUSES = [
   'succeeded',
   'dry_run',
   'skipped',
@@ -14,7 +20,9 @@ export const ActionStatus = z.enum([
   'interrupted',
   'rolled_back',
   'rollback_failed',
-]);
+] as const;
+
+export const ActionStatus = z.enum([...OPEN_ACTION_STATUSES, ...FINAL_ACTION_STATUSES]);
 export type ActionStatus = z.infer<typeof ActionStatus>;
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SeverityName, Timestamp } from './common.ts';
+import { SeverityName, TechniqueId, Timestamp } from './common.ts';
 
 /**
  * The seed's `SecurityAlert`: what `POST /analyze` and `POST /batch` accept.
@@ -109,6 +109,35 @@ export const ModelClaims = VerdictFields.pick({
   evidence: true,
 }).describe('The disputed model verdict as the model wrote it (model-written, unverified)');
 export type ModelClaims = z.infer<typeof ModelClaims>;
+
+/**
+ * What a model writes when it triages: the verdict fields it decides (code
+ * fills in the rest of the TriageResponse). Backends are sent the JSON
+ * Schema derived from it, so it is in the strict form every backend takes:
+ * every field present (`false_positive_reason` is null when the alert is
+ * not a false positive) and technique ids well formed. The field order is
+ * the order a model writes them in (structured output follows it): the
+ * analysis before the judgement of true or false positive.
+ */
+export const ModelAnswer = VerdictFields.pick({
+  severity: true,
+  category: true,
+  confidence: true,
+  summary: true,
+  detailed_analysis: true,
+  potential_impact: true,
+  is_true_positive: true,
+  false_positive_reason: true,
+  iocs: true,
+  mitre_techniques: true,
+  recommendations: true,
+  investigation_priority: true,
+  evidence: true,
+}).extend({
+  false_positive_reason: z.string().nullable(),
+  mitre_techniques: z.array(TechniqueId),
+});
+export type ModelAnswer = z.infer<typeof ModelAnswer>;
 
 /** Why a model verdict was not accepted, and what it said. */
 export const Dispute = z

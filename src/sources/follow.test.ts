@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   closeSync,
@@ -17,17 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../../test/helpers/runtime.ts';
 import { AisocError } from '../errors.ts';
 import { silentLogger } from '../telemetry/logger.ts';
-import {
-  assertFollowable,
-  defaultStateFile,
-  type FollowOptions,
-  type FollowStats,
-  filePositionStore,
-  followFile,
-  linesToRecords,
-  lockStateFile,
-} from './follow.ts';
-import { SourceRegistry } from './index.ts';
+import { type FollowOptions, type FollowStats, filePositionStore, followFile } from './follow.ts';
 
 const { dir, cleanup } = tempDir('aisoc-follow-');
 afterAll(cleanup);
@@ -290,67 +279,5 @@ describe('followFile', () => {
     expect(saved).toMatchObject({ offset: 6 });
     expect(readdirSync(dir).filter((x) => x.endsWith('.tmp'))).toEqual([]);
     expect(readdirSync(sub)).toEqual(['app.log']);
-  });
-});
-
-describe('follow state', () => {
-  it('refuses a state file that is not a position, naming the field', async () => {
-    const { state } = fresh();
-    writeFileSync(state, '{"offset": "nope"');
-    await expect(filePositionStore(state).load()).rejects.toMatchObject({ field: 'state' });
-    writeFileSync(state, '{"offset": 3}');
-    await expect(filePositionStore(state).load()).rejects.toMatchObject({
-      code: 'AISOC_ERR_VALIDATION',
-      field: 'state',
-    });
-  });
-
-  it('locks a state file against a second live follower and takes over a stale lock', async () => {
-    const { state } = fresh();
-    writeFileSync(`${state}.lock`, String(process.ppid));
-    await expect(lockStateFile(state)).rejects.toMatchObject({ code: 'AISOC_ERR_CONFLICT', field: 'state' });
-    const gone = spawnSync(process.execPath, ['-e', '0']).pid;
-    writeFileSync(`${state}.lock`, String(gone));
-    const release = await lockStateFile(state);
-    expect(existsSync(`${state}.lock`)).toBe(true);
-    await release();
-    expect(existsSync(`${state}.lock`)).toBe(false);
-  });
-
-  it('names the default state file by a hash of the absolute path', () => {
-    const a = defaultStateFile('/data', '/var/log/suricata/eve.json');
-    expect(a).toMatch(/^\/data\/follow\/[0-9a-f]{32}\.json$/);
-    expect(defaultStateFile('/data', '/var/log/suricata/eve.json')).toBe(a);
-    expect(defaultStateFile('/data', '/var/log/other.json')).not.toBe(a);
-  });
-});
-
-describe('what can be followed', () => {
-  const registry = new SourceRegistry({}, silentLogger());
-
-  it('refuses sources that frame whole documents, naming the field', () => {
-    for (const type of ['zeek', 'windows']) {
-      let error: unknown;
-      try {
-        assertFollowable(registry.get(type));
-      } catch (err) {
-        error = err;
-      }
-      expect(error, type).toBeInstanceOf(AisocError);
-      expect((error as AisocError).field).toBe('source');
-      expect((error as AisocError).message).toContain('framing');
-    }
-    for (const type of ['suricata', 'wazuh', 'syslog', 'cloudtrail'])
-      expect(() => assertFollowable(registry.get(type))).not.toThrow();
-  });
-
-  it('parses NDJSON lines, keeps a line that is not JSON as its text, and passes text lines through', () => {
-    expect(linesToRecords(registry.get('suricata'), ['{"a":1}', '{"b"'])).toEqual([
-      { value: { a: 1 } },
-      { value: '{"b"' },
-    ]);
-    expect(linesToRecords(registry.get('syslog'), ['<34>Oct 11 22:14:15 host su: x'])).toEqual([
-      { value: '<34>Oct 11 22:14:15 host su: x' },
-    ]);
   });
 });

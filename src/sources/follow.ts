@@ -1,248 +1,34 @@
-import { createHash } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { AisocError, describeError } from '../errors.ts';
-import type { FramedRecord } from './framing.ts';
-import type { Source } from './types.ts';
+import {
+  type FollowPosition,
+  HEAD_MAX,
+  holdsPosition,
+  type PositionStore,
+  readAt,
+  sha256,
+  TAIL_MAX,
+} from './follow-position.ts';
 
-/**
- * Where a follower stands in a file, saved only after every line before
- * `offset` was acknowledged (stored durably), so a restart resumes with no
- * loss and sends nothing twice but the batch that was in flight.
- */
-export interface FollowPosition {
-  /** The followed path, absolute. */
-  path: string;
-  /** Device and inode of the file the offset belongs to: a new inode at the path means rotation. */
-  dev: number;
-  ino: number;
-  /** Byte offset just past the last acknowledged line. */
-  offset: number;
-  /** SHA-256 (hex) of the file's first line (at most 4 KiB): recognises the same content after copytruncate. */
-  head_hash?: string;
-  head_bytes?: number;
-  /** SHA-256 of the (at most 256) bytes before `offset`: the offset still ends the same line. */
-  tail_hash?: string;
-  tail_bytes?: number;
-  updated_at: string;
-}
+// The position store, the lock and the records of lines are modules of their own; the CLI imports them from here.
+export { lockStateFile } from './follow-lock.ts';
+export {
+  defaultStateFile,
+  type FollowPosition,
+  filePositionStore,
+  type KvLike,
+  kvPositionStore,
+  type PositionStore,
+} from './follow-position.ts';
+export { assertFollowable, linesToRecords } from './follow-records.ts';
 
-/** Durable storage for one follower's position. */
-export interface PositionStore {
-  /** Where positions are kept, for messages. */
-  readonly where: string;
-  load(): Promise<FollowPosition | undefined>;
-  save(position: FollowPosition): Promise<void>;
-}
-
-const HEAD_MAX = 4096;
-const TAIL_MAX = 256;
 const CHUNK = 1024 * 1024;
 const NEWLINE = Buffer.from('\n');
 
-function sha256(buf: Buffer): string {
-  return createHash('sha256').update(buf).digest('hex');
-}
-
-function isPosition(v: unknown): v is FollowPosition {
-  if (typeof v !== 'object' || v === null) return false;
-  const p = v as Record<string, unknown>;
-  return (
-    typeof p.path === 'string' &&
-    typeof p.dev === 'number' &&
-    typeof p.ino === 'number' &&
-    typeof p.offset === 'number' &&
-    Number.isInteger(p.offset) &&
-    p.offset >= 0
-  );
-}
-
-/**
- * Positions in a JSON state file, written atomically (a temporary file in
- * the same directory, flushed to disk, then renamed over the old one), so a
- * crash leaves the old position or the new one, never half of either.
- *
- * @example
- * const store = filePositionStore('/var/lib/aisoc/follow/eve.json.state');
- * await store.save({ path: '/var/log/suricata/eve.json', dev: 2049, ino: 131, offset: 5120, updated_at: new Date().toISOString() });
- */
-export function filePositionStore(file: string): PositionStore {
-  const abs = resolve(file);
-  return {
-    where: abs,
-    async load() {
-      let text: string;
-      try {
-        text = await readFile(abs, 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new AisocError(
-          'AISOC_ERR_VALIDATION',
-          `Cannot read the follow state file ${abs}: ${describeError(err)}`,
-          {
-            field: 'state',
-          },
-        );
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (err) {
-        throw new AisocError(
-          'AISOC_ERR_VALIDATION',
-          `The follow state file ${abs} is not valid JSON (${describeError(err)}); remove it to start the file over`,
-          { field: 'state' },
-        );
-      }
-      if (!isPosition(value))
-        throw new AisocError(
-          'AISOC_ERR_VALIDATION',
-          `The follow state file ${abs} does not hold a position (path, dev, ino, offset); remove it to start the file over`,
-          { field: 'state' },
-        );
-      return value;
-    },
-    async save(position) {
-      await mkdir(dirname(abs), { recursive: true });
-      const tmp = `${abs}.${process.pid}.tmp`;
-      const fh = await open(tmp, 'w', 0o600);
-      try {
-        await fh.writeFile(`${JSON.stringify(position)}\n`);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, abs);
-      // The rename itself is durable only once the directory is flushed.
-      const dir = await open(dirname(abs), 'r');
-      try {
-        await dir.sync();
-      } catch {
-        // Some file systems refuse fsync on a directory; the rename is still atomic there.
-      } finally {
-        await dir.close();
-      }
-    },
-  };
-}
-
-/** The small key-value store the embedded store offers (`store.kv`). */
-export interface KvLike {
-  get<T>(key: string): Promise<T | undefined>;
-  set(key: string, value: unknown): Promise<void>;
-}
-
-/**
- * Positions in the store's `kv` table under `follow:<absolute path>`: in
- * local mode the position lives beside the events it describes.
- *
- * @example const store = kvPositionStore(runtime.store.kv, '/var/ossec/logs/alerts/alerts.json');
- */
-export function kvPositionStore(kv: KvLike, path: string): PositionStore {
-  const key = `follow:${resolve(path)}`;
-  return {
-    where: `kv ${key}`,
-    async load() {
-      const v = await kv.get<unknown>(key);
-      if (v === undefined || v === null) return undefined;
-      if (!isPosition(v))
-        throw new AisocError('AISOC_ERR_VALIDATION', `The stored follow position ${key} is not a position`, {
-          field: 'state',
-        });
-      return v;
-    },
-    save: (position) => kv.set(key, position),
-  };
-}
-
-/**
- * Take an exclusive lock on a state file (`<file>.lock` holding the pid), so
- * two followers never move one position. A lock left by a process that is
- * gone is taken over. Returns the release function.
- *
- * @example const release = await lockStateFile('/var/lib/aisoc/follow/eve.json.state'); … await release();
- */
-export async function lockStateFile(file: string): Promise<() => Promise<void>> {
-  const lock = `${resolve(file)}.lock`;
-  await mkdir(dirname(lock), { recursive: true });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(lock, 'wx', 0o600);
-      await fh.writeFile(String(process.pid));
-      await fh.close();
-      return async () => {
-        await unlink(lock).catch(() => undefined);
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10);
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
-        throw new AisocError(
-          'AISOC_ERR_CONFLICT',
-          `Another follower (process ${pid}) uses the state file ${resolve(file)}; stop it or pass another --state`,
-          { field: 'state' },
-        );
-      await unlink(lock).catch(() => undefined);
-    }
-  }
-  throw new AisocError('AISOC_ERR_CONFLICT', `Cannot lock the state file ${resolve(file)}`, {
-    field: 'state',
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The default state file of a followed path: `<data-dir>/follow/<sha256 of the absolute path>.json`. */
-export function defaultStateFile(dataDir: string, path: string): string {
-  return join(dataDir, 'follow', `${sha256(Buffer.from(resolve(path))).slice(0, 32)}.json`);
-}
-
-/**
- * Refuse sources that cannot be followed line by line: a framer function
- * frames whole documents (Zeek TSV lines need the header lines before them;
- * the windows framer joins pretty-printed objects across lines), so a batch
- * of appended lines would not mean what the document means.
- *
- * @example assertFollowable(registry.get('zeek')) // throws AisocError naming `source`
- */
-export function assertFollowable(source: Source): void {
-  if (typeof source.framing === 'function')
-    throw new AisocError(
-      'AISOC_ERR_VALIDATION',
-      `--follow reads a file line by line, but the ${source.type} source frames whole documents (its framing is its own function, not 'json' or 'lines'); ingest the file without --follow`,
-      { field: 'source' },
-    );
-}
-
-/**
- * Records for a source from followed lines: a text line per record for
- * `lines` sources, a parsed value per line for JSON (NDJSON) sources. A
- * line that is not JSON stays its text, for the source to dead-letter with
- * the line kept, instead of refusing the whole batch.
- *
- * @example linesToRecords(registry.get('suricata'), ['{"event_type":"alert"}']) // [{ value: { event_type: 'alert' } }]
- */
-export function linesToRecords(source: Source, lines: string[]): FramedRecord[] {
-  assertFollowable(source);
-  if (source.framing === 'lines') return lines.map((value) => ({ value }));
-  return lines.map((line) => {
-    try {
-      return { value: JSON.parse(line) as unknown };
-    } catch {
-      return { value: line };
-    }
-  });
-}
-
+/** What {@link followFile} follows, where it keeps its position, and how it sends lines. */
 export interface FollowOptions {
   /** The file to follow; it may not exist yet. */
   path: string;
@@ -274,6 +60,7 @@ export interface FollowOptions {
   logger?: Logger;
 }
 
+/** What a follower did, returned when it stops. */
 export interface FollowStats {
   /** Lines delivered and acknowledged. */
   lines: number;
@@ -503,7 +290,7 @@ class Follower {
     let offset = 0;
     if (pos) {
       const sameInode = st.dev === pos.dev && st.ino === pos.ino;
-      const sameContent = await this.matches(fh, st.size, pos);
+      const sameContent = await holdsPosition(fh, st.size, pos);
       // Another inode with the same first line and the same bytes before the offset is the same content (moved back, or a renumbered device).
       if (sameContent && (sameInode || pos.tail_hash !== undefined)) offset = pos.offset;
       else if (sameInode) {
@@ -592,7 +379,7 @@ class Follower {
         const sameInode = st.dev === pos.dev && st.ino === pos.ino;
         if (by === 'inode' ? !sameInode : sameInode || pos.tail_hash === undefined) continue;
         const fh = await open(p, 'r');
-        if (await this.matches(fh, st.size, pos)) return { fh, st };
+        if (await holdsPosition(fh, st.size, pos)) return { fh, st };
         await fh.close();
       } catch {
         // Gone between listing and opening: not ours to read.
@@ -619,19 +406,6 @@ class Follower {
       await copy.fh.close();
       this.cur = back;
     }
-  }
-
-  /** Whether a file still holds the content a position was saved in: long enough, same first line, same bytes before the offset. */
-  private async matches(fh: FileHandle, size: number, pos: FollowPosition): Promise<boolean> {
-    if (size < pos.offset) return false;
-    if (pos.head_hash !== undefined && pos.head_bytes !== undefined) {
-      if (sha256(await readAt(fh, 0, pos.head_bytes)) !== pos.head_hash) return false;
-    }
-    if (pos.tail_hash !== undefined && pos.tail_bytes !== undefined) {
-      const tail = await readAt(fh, pos.offset - pos.tail_bytes, pos.tail_bytes);
-      if (sha256(tail) !== pos.tail_hash) return false;
-    }
-    return true;
   }
 
   // ------------------------------------------------------------ reading
@@ -897,17 +671,6 @@ async function lastLineEnd(fh: FileHandle, size: number): Promise<number> {
   const tail = await readAt(fh, size - n, n);
   const nl = tail.lastIndexOf(0x0a);
   return nl < 0 ? (n === size ? 0 : size) : size - n + nl + 1;
-}
-
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(Math.max(0, length));
-  let got = 0;
-  while (got < buf.length) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, position + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return buf.subarray(0, got);
 }
 
 function positive(n: number, field: string): number {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { TriageResponse } from '../../schema/verdict.ts';
-import { type JsonSchema, validateJson } from './json-schema.ts';
+import { type JsonSchema, modelOutputSchema, validateJson } from './json-schema.ts';
 
 describe('validateJson', () => {
   const schema: JsonSchema = {
@@ -92,5 +92,38 @@ describe('validateJson', () => {
       { path: 'recommendations[0].rationale', message: 'is required' },
       { path: 'recommendations[0].priority', message: 'must be ≤ 5' },
     ]);
+  });
+});
+
+describe('modelOutputSchema', () => {
+  it('leaves out what a model is not sent, but not a property called description', () => {
+    const schema = modelOutputSchema(
+      z.object({
+        description: z.string().describe('a field of the answer'),
+        tags: z.array(z.string()).default([]),
+      }),
+    );
+    expect(schema).toEqual({
+      type: 'object',
+      properties: { description: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
+      required: ['description', 'tags'],
+      additionalProperties: false,
+    });
+  });
+
+  it('refuses a schema strict backends would refuse: an optional field, an open object, a reference', () => {
+    expect(() => modelOutputSchema(z.object({ a: z.string(), b: z.string().optional() }))).toThrow(
+      /at \(root\): b must be required/,
+    );
+    expect(() => modelOutputSchema(z.object({ a: z.object({ b: z.string() }).passthrough() }))).toThrow(
+      /at a: an object must not allow other properties/,
+    );
+    const Node: z.ZodType = z.object({
+      name: z.string(),
+      get children() {
+        return z.array(Node);
+      },
+    });
+    expect(() => modelOutputSchema(Node)).toThrow(/references/);
   });
 });

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { AisocError } from '../../errors.ts';
 /**
  * The subset of JSON Schema the analyst emits for model output, and a small
  * validator for it. Backends send the schema to the model (Ollama `format`,
@@ -38,6 +40,70 @@ export interface JsonSchema {
 }
 
 export type JsonType = 'object' | 'array' | 'string' | 'number' | 'integer' | 'boolean' | 'null';
+
+/**
+ * Keywords `z.toJSONSchema` writes that a model is not sent: `$schema` (not
+ * part of the answer's shape), `default` (every field is required anyway),
+ * and `description`, which is written for readers of the API (there
+ * `event_ids` are real event ids; in a prompt they are R1, R2 and A).
+ */
+const NOT_FOR_MODELS = new Set(['$schema', 'default', 'description']);
+
+/**
+ * The JSON Schema a model answers in, derived from the zod schema of the
+ * answer (its output side: fields with defaults are required). It is in
+ * the strict form every backend takes (Ollama `format`, OpenAI
+ * `response_format` with `strict: true`, a Bedrock tool's `inputSchema`):
+ * every object closed (`additionalProperties: false`) with every property
+ * required (a field that may be absent is nullable instead), and no
+ * references. Throws when the zod schema cannot be put in that form, so a
+ * schema change that would break strict backends fails at start-up and in
+ * every test.
+ *
+ * @example
+ * modelOutputSchema(z.object({ severity: SeverityName, reason: z.string().nullable() }));
+ * // { type: 'object', properties: { severity: { type: 'string', enum: [...] }, reason: { type: ['string', 'null'] } },
+ * //   required: ['severity', 'reason'], additionalProperties: false }
+ */
+export function modelOutputSchema(schema: z.ZodType): JsonSchema {
+  const json = forModel(z.toJSONSchema(schema, { io: 'output', target: 'draft-2020-12' })) as JsonSchema;
+  assertStrict(json, '(root)');
+  return json;
+}
+
+function forModel(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(forModel);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (NOT_FOR_MODELS.has(key)) continue;
+    if (key === 'enum' || key === 'const') out[key] = value;
+    else if (key === 'properties' && value && typeof value === 'object') {
+      // Property names are the answer's own: a field may be called `description`.
+      out[key] = Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, forModel(sub)]));
+    } else out[key] = forModel(value);
+  }
+  return out;
+}
+
+function assertStrict(schema: JsonSchema, path: string): void {
+  const refuse = (why: string) => {
+    throw new AisocError('AISOC_ERR_INTERNAL', `The model answer schema is not strict at ${path}: ${why}.`);
+  };
+  if (schema.$ref !== undefined || schema.$defs !== undefined || schema.definitions !== undefined)
+    refuse('it uses references');
+  const types = Array.isArray(schema.type) ? schema.type : [schema.type];
+  if (types.includes('object')) {
+    if (schema.additionalProperties !== false) refuse('an object must not allow other properties');
+    const required = new Set(schema.required ?? []);
+    const optional = Object.keys(schema.properties ?? {}).filter((k) => !required.has(k));
+    if (optional.length) refuse(`${optional.join(', ')} must be required (nullable if it may be empty)`);
+  }
+  for (const [name, sub] of Object.entries(schema.properties ?? {}))
+    assertStrict(sub, path === '(root)' ? name : `${path}.${name}`);
+  if (schema.items) assertStrict(schema.items, `${path}[]`);
+  for (const alt of [...(schema.anyOf ?? []), ...(schema.oneOf ?? [])]) assertStrict(alt, path);
+}
 
 /** One way a value fails a schema: the field path (`recommendations[0].priority`) and why. */
 export interface SchemaIssue {

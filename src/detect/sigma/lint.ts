@@ -1,26 +1,13 @@
 import { existsSync } from 'node:fs';
+import { ATTACK_TACTICS } from '../../schema/attack.ts';
 import type { SigmaIssue } from './issues.ts';
 import type { CompiledCorrelation, CompiledRule, RuleSet } from './ruleset.ts';
 import { loadSamples, samplesFileFor } from './samples.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const TECHNIQUE = /^attack\.t\d{4}(\.\d{3})?$/;
-const TACTICS = new Set([
-  'reconnaissance',
-  'resource_development',
-  'initial_access',
-  'execution',
-  'persistence',
-  'privilege_escalation',
-  'defense_evasion',
-  'credential_access',
-  'discovery',
-  'lateral_movement',
-  'collection',
-  'command_and_control',
-  'exfiltration',
-  'impact',
-]);
+/** Tactic tags as our pack writes them: `attack.credential_access`. */
+const TACTICS = new Set(ATTACK_TACTICS.map((t) => t.replaceAll('-', '_')));
 
 /**
  * Conventions of our own pack (content/rules), beyond Sigma validity: every

@@ -12,6 +12,11 @@ export interface LocatedDoc {
   error?: { message: string; line: number };
 }
 
+/** Whether a parsed YAML value is a map (not a list, not null). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 const SEP = '\u0000';
 
 function keyOf(path: ReadonlyArray<string | number>): string {

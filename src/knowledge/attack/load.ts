@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AisocError, describeError } from '../../errors.ts';
+import { ATTACK_TACTICS } from '../../schema/attack.ts';
 import { stripCitations } from '../text/citations.ts';
 import type {
   Actor,
@@ -110,24 +111,6 @@ function compareVersions(a: string, b: string): number {
   }
   return 0;
 }
-
-/** Tactic order when the bundle carries no matrix (kill-chain order of Enterprise ATT&CK). */
-const DEFAULT_TACTIC_ORDER = [
-  'reconnaissance',
-  'resource-development',
-  'initial-access',
-  'execution',
-  'persistence',
-  'privilege-escalation',
-  'defense-evasion',
-  'credential-access',
-  'discovery',
-  'lateral-movement',
-  'collection',
-  'command-and-control',
-  'exfiltration',
-  'impact',
-];
 
 export interface ParseIssue {
   stix_id: string;
@@ -242,7 +225,8 @@ export function parseAttackBundle(
   };
 
   // Tactic order from the matrix, when there is one.
-  let tacticOrder = DEFAULT_TACTIC_ORDER;
+  // Without a matrix, the Enterprise matrix's order.
+  let tacticOrder: readonly string[] = ATTACK_TACTICS;
   const stixToShort = new Map<string, string>();
   const tactics = new Map<string, Tactic>();
   for (const o of active.values()) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SEVERITY_ORDER, type SeverityName, severityRank } from '../../schema/common.ts';
 
 /**
  * Conditions are data, not code: a map of field paths to tests, combined with
@@ -64,12 +65,11 @@ export function lookup(ctx: unknown, path: string): unknown {
   return defined[0];
 }
 
-const SEVERITY = ['informational', 'low', 'medium', 'high', 'critical'];
-
 function num(v: unknown): number | undefined {
   if (typeof v === 'number') return v;
   // Severity names compare by rank, so `severity: {gte: 'high'}` style tests work through numbers too.
-  if (typeof v === 'string' && SEVERITY.includes(v)) return SEVERITY.indexOf(v);
+  if (typeof v === 'string' && (SEVERITY_ORDER as readonly string[]).includes(v))
+    return severityRank(v as SeverityName);
   return undefined;
 }
 

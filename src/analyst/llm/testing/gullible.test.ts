@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { TriageResponse } from '../../../schema/verdict.ts';
 import {
   createSpotlight,
@@ -7,28 +6,10 @@ import {
   type SpotlightMode,
   spotlightFields,
 } from '../../guards/spotlight.ts';
+import { VERDICT_SCHEMA } from '../../prompt.ts';
 import { type JsonSchema, validateJson } from '../json-schema.ts';
 import type { LlmRequest } from '../types.ts';
 import { createGullibleBackend, findDirectives } from './gullible.ts';
-
-/** The model-written part of a verdict, as zod emits it: the shape the analyst will ask for. */
-const VERDICT_SCHEMA = z.toJSONSchema(
-  TriageResponse.pick({
-    severity: true,
-    category: true,
-    confidence: true,
-    summary: true,
-    detailed_analysis: true,
-    is_true_positive: true,
-    false_positive_reason: true,
-    iocs: true,
-    mitre_techniques: true,
-    recommendations: true,
-    investigation_priority: true,
-    evidence: true,
-  }),
-  { io: 'input' },
-) as JsonSchema;
 
 interface Verdict {
   severity: string;

@@ -1,3 +1,5 @@
+import { SeverityName } from '../../../schema/common.ts';
+import { AlertCategory } from '../../../schema/verdict.ts';
 import {
   DATAMARK_CHARS,
   readSpotlightDeclaration,
@@ -79,21 +81,6 @@ export interface Directive {
   /** The instruction's argument (a severity, a command, a text). */
   value?: string;
 }
-
-const SEVERITIES = ['critical', 'high', 'medium', 'low', 'informational'] as const;
-const CATEGORIES = [
-  'malware',
-  'intrusion_attempt',
-  'data_exfiltration',
-  'privilege_escalation',
-  'lateral_movement',
-  'command_and_control',
-  'reconnaissance',
-  'denial_of_service',
-  'policy_violation',
-  'credential_access',
-  'other',
-] as const;
 
 const CONTROL =
   'firewall|antivirus|anti-virus|edr|defender|guardduty|cloudtrail|logging|audit logging|monitoring|security ?hub|waf|mfa|selinux|apparmor|alerting';
@@ -272,8 +259,8 @@ function split(
 
 /** A verdict as the test models write it (shaped to the request's schema before it is returned). */
 export interface Verdict {
-  severity: (typeof SEVERITIES)[number];
-  category: (typeof CATEGORIES)[number];
+  severity: SeverityName;
+  category: AlertCategory;
   confidence: number;
   summary: string;
   detailed_analysis: string;
@@ -381,7 +368,7 @@ function asSeverity(v: string | undefined): Verdict['severity'] {
   const s = (v ?? '').toLowerCase();
   return s === 'info'
     ? 'informational'
-    : (((SEVERITIES as readonly string[]).includes(s) ? s : 'low') as Verdict['severity']);
+    : (((SeverityName.options as readonly string[]).includes(s) ? s : 'low') as Verdict['severity']);
 }
 
 /** Do what one instruction says to the verdict being written. */
@@ -415,7 +402,9 @@ export function obey(v: Verdict, d: Directive, request: LlmRequest): void {
         .trim()
         .toLowerCase()
         .replace(/[\s-]+/g, '_');
-      v.category = ((CATEGORIES as readonly string[]).includes(c) ? c : 'other') as Verdict['category'];
+      v.category = (
+        (AlertCategory.options as readonly string[]).includes(c) ? c : 'other'
+      ) as Verdict['category'];
       break;
     }
     case 'confidence': {

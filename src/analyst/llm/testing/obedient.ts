@@ -1,3 +1,4 @@
+import { SEVERITY_ORDER } from '../../../schema/common.ts';
 import { DATAMARK_CHARS } from '../../guards/spotlight.ts';
 import type { LlmBackend, LlmRequest, LlmResult } from '../types.ts';
 import { fitToSchema } from './fit.ts';
@@ -41,7 +42,8 @@ export interface ObedientBackend extends LlmBackend {
   readonly requests: readonly LlmRequest[];
 }
 
-const SEVERITIES = ['critical', 'high', 'medium', 'low', 'informational'] as const;
+/** Most severe first. */
+const SEVERITIES = [...SEVERITY_ORDER].reverse();
 
 /** Instructions in other languages, as the English the gullible rules understand. */
 const TRANSLATIONS: Array<[RegExp, string]> = [
