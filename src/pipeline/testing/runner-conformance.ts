@@ -67,14 +67,16 @@ const sorted = (ids: string[]) => [...ids].sort();
  * from its registry entry the way the runtime builds it. It checks the
  * contract of `runner.ts`: `submit` resolves only once the events and the
  * decoding dead letters are readable from the store, and a duplicate is not
- * processed twice; every stage sees every event exactly once; a transient
+ * processed twice; every stage sees every event exactly once, and what one
+ * runner accepted but did not finish (it died in a stage) is processed by
+ * the next runner over the same store; a transient
  * stage failure is retried without loss; an item a stage keeps failing on,
  * and an item it rejects, becomes a dead letter with the reason while the
  * rest go on; past `pipeline.queue_capacity` input is refused with a
  * back-pressure error carrying a retry hint; `drain` waits for every
  * accepted event (or times out); `stop` refuses new input and drains.
- * What is particular to one runner (log order, checkpoints, resuming after a
- * crash) is tested beside it.
+ * What is particular to one runner (its checkpoints, how it finds where it
+ * stopped) is tested beside it.
  *
  * @example
  * describeRunnerConformance({ type: 'embedded' });
@@ -92,12 +94,14 @@ export function describeRunnerConformance(o: RunnerConformanceOptions): void {
       for (const c of cleanups.splice(0).reverse()) await c();
     });
 
-    async function setup(
+    /** A started runner over a fresh store (or `shared`), which the test stops or abandons. */
+    async function build(
       stages: AnyStage[],
       settings: Partial<PipelineConfig> = {},
+      shared?: Store,
     ): Promise<{ store: Store; runner: PipelineRunner }> {
-      const store = await openStore({});
-      cleanups.push(() => store.close());
+      const store = shared ?? (await openStore({}));
+      if (!shared) cleanups.push(() => store.close());
       const factory = runners[o.type];
       const config = {
         ...PipelineConfig.parse({ retry_backoff_ms: 1, batch_size: 10, ...settings }),
@@ -109,8 +113,14 @@ export function describeRunnerConformance(o: RunnerConformanceOptions): void {
         runners,
       );
       await runner.start();
-      cleanups.push(() => runner.stop());
       return { store, runner };
+    }
+
+    /** {@link build}, stopped at the end of the test. */
+    async function setup(...args: Parameters<typeof build>): ReturnType<typeof build> {
+      const built = await build(...args);
+      cleanups.push(() => built.runner.stop());
+      return built;
     }
 
     it('is the runner its registry names, and reports its state', async () => {
@@ -170,6 +180,24 @@ export function describeRunnerConformance(o: RunnerConformanceOptions): void {
         sink.seen,
         events.map((e) => e.id),
       );
+    });
+
+    it('leaves what it accepted but did not finish to the next runner over the same store: a crash loses nothing', async () => {
+      // The first runner takes events and dies inside a stage: never released, never stopped.
+      const stuck = gated('stuck');
+      const first = await build([stuck]);
+      const events = Array.from({ length: 12 }, () => makeEvent());
+      await first.runner.submit({ events, deadLetters: [] });
+      const sink = collector();
+      const { runner } = await setup([sink], {}, first.store);
+      const fresh = makeEvent();
+      await runner.submit({ events: [fresh], deadLetters: [] });
+      await runner.drain(10_000);
+      expectSeen(
+        sink.seen,
+        [...events, fresh].map((e) => e.id),
+      );
+      expect(runner.stats().pending).toBe(0);
     });
 
     it('retries a transient failure without losing or dead-lettering anything', async () => {
