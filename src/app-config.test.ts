@@ -4,8 +4,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../test/helpers/runtime.ts';
 import { LLM_BACKENDS, type LlmBackendType } from './analyst/llm/index.ts';
 import { AppConfig, loadConfig } from './app-config.ts';
+import { DETECTOR_FACTORIES } from './detect/index.ts';
 import { AisocError } from './errors.ts';
 import { EMBEDDING_BACKENDS } from './knowledge/embeddings/index.ts';
+import { RUNNERS } from './pipeline/runners.ts';
 import { RECEIVER_FACTORIES } from './receivers/index.ts';
 import { ACTION_FACTORIES } from './respond/actions/index.ts';
 import { SOURCE_FACTORIES } from './sources/index.ts';
@@ -152,6 +154,27 @@ describe('the configuration assembled from the registries', () => {
     expect(configErrorOf({ knowledge: { embeddings: { backend: 'no_such_backend' } } }).field).toBe(
       'knowledge.embeddings.backend',
     );
+  });
+
+  it('has one detect section per registered detector that declares a schema, beside upstream_min_severity', () => {
+    const detect = AppConfig.shape.detect.unwrap();
+    const declared = Object.entries(DETECTOR_FACTORIES).filter(([, f]) => 'configSchema' in f);
+    expect(declared.map(([type]) => type)).toEqual(['sigma']);
+    expect(Object.keys(detect.shape)).toEqual(['upstream_min_severity', ...declared.map(([type]) => type)]);
+    for (const [type, factory] of declared) {
+      expect(detect.shape[type as 'sigma'].unwrap(), type).toBe(
+        (factory as { configSchema: unknown }).configSchema,
+      );
+      expectUnknownSetting({ detect: { [type]: { no_such_setting: 1 } } }, `detect.${type}`);
+    }
+    expect(configErrorOf({ detect: { no_such_detector: {} } }).message).toContain('no_such_detector');
+  });
+
+  it('names the registered runners as the choices of pipeline.runner, embedded by default', () => {
+    const pipeline = AppConfig.shape.pipeline.unwrap();
+    expect(pipeline.shape.runner.unwrap().options).toEqual(Object.keys(RUNNERS));
+    expect(loadConfig({ env: {} }).pipeline.runner).toBe('embedded');
+    expect(configErrorOf({ pipeline: { runner: 'no_such_runner' } }).field).toBe('pipeline.runner');
   });
 
   it('refuses a section no registered component has, naming it', () => {

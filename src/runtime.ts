@@ -10,26 +10,27 @@ import type { AppConfig } from './app-config.ts';
 import { CONTENT_DIR } from './content.ts';
 import { Correlator, correlateStage } from './correlate/index.ts';
 import { correlateMetrics } from './correlate/metrics.ts';
+import { buildDetectors, DETECTOR_FACTORIES, type DetectorFactory } from './detect/index.ts';
 import { mlMetrics } from './detect/ml/prometheus.ts';
 import { MlService } from './detect/ml/service.ts';
-import { sigmaDetectors } from './detect/sigma/index.ts';
 import { detectStage } from './detect/stage.ts';
 import type { Detector } from './detect/types.ts';
-import { upstreamDetector } from './detect/upstream.ts';
 import { AisocError, describeError } from './errors.ts';
 import { KnowledgeBase } from './knowledge/kb.ts';
 import { knowledgeMetrics } from './knowledge/metrics.ts';
-import { EmbeddedRunner, EVENTS_OFFSET } from './pipeline/embedded.ts';
+import { EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { IngestService } from './pipeline/ingest.ts';
 import { admissionMetrics, ingestMetrics, pipelineMetrics, retentionMetrics } from './pipeline/metrics.ts';
 import { PressureMonitor, type PressureSample } from './pipeline/pressure.ts';
 import type { PipelineRunner } from './pipeline/runner.ts';
+import { createRunner, RUNNERS, type RunnerFactory } from './pipeline/runners.ts';
 import type { AnyStage } from './pipeline/stage.ts';
-import { ACTION_FACTORIES } from './respond/actions/index.ts';
+import { ACTION_FACTORIES, type ActionFactory } from './respond/actions/index.ts';
 import { actionMetrics } from './respond/actions/metrics.ts';
 import { ActionCatalogue } from './respond/catalogue.ts';
 import { actionInfos, createResponse, type ResponseComponents } from './respond/setup.ts';
-import { SourceRegistry } from './sources/index.ts';
+import { SOURCE_FACTORIES, SourceRegistry } from './sources/index.ts';
+import type { SourceFactory } from './sources/types.ts';
 import { wazuhMetrics } from './sources/wazuh/metrics.ts';
 import { openStore, type Store, storeOptionsFromConfig } from './store/index.ts';
 import { ensurePrivateDir } from './store/private-dir.ts';
@@ -58,6 +59,14 @@ const COMPONENT_METRICS: ReadonlyArray<(metrics: Metrics) => unknown> = [
   llmMetrics,
   actionMetrics,
 ];
+
+/** The registries a runtime builds its components from (see {@link RuntimeOptions.registries}). */
+export interface Registries {
+  sources: readonly SourceFactory<never>[];
+  detectors: Readonly<Record<string, DetectorFactory<unknown>>>;
+  actions: readonly ActionFactory[];
+  runners: Readonly<Record<string, RunnerFactory<unknown>>>;
+}
 
 export interface Runtime {
   readonly config: AppConfig;
@@ -89,6 +98,15 @@ export interface RuntimeOptions {
   stages?: AnyStage[];
   /** Extra detectors, run after the built-in ones. */
   detectors?: Detector[];
+  /**
+   * Build from these registries instead of the product's (tests and
+   * embedders extend them: `{ sources: [...SOURCE_FACTORIES, mine] }`). The
+   * configuration is assembled from the product's registries, so it does not
+   * know an added component: a source or detector added here runs with its
+   * defaults, and an action or runner added here is chosen by setting
+   * `respond.actions.<type>` or `pipeline.runner` after loading.
+   */
+  registries?: Partial<Registries>;
   /** Start the retention sweeper (servers do; one-shot commands do not). */
   retention?: boolean;
   /** Start loading the knowledge base at once (default: when `retention` is on, i.e. for servers); else it loads on first use. */
@@ -124,20 +142,30 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   const logger = options.logger ?? silentLogger();
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: false });
   for (const register of COMPONENT_METRICS) register(metrics);
-  const sources = new SourceRegistry(config.sources, logger);
+  const registries: Registries = {
+    sources: options.registries?.sources ?? SOURCE_FACTORIES,
+    detectors: options.registries?.detectors ?? DETECTOR_FACTORIES,
+    actions: options.registries?.actions ?? ACTION_FACTORIES,
+    runners: options.registries?.runners ?? RUNNERS,
+  };
+  const sources = new SourceRegistry(config.sources, logger, registries.sources);
   const store = await openStore(options.inMemory ? {} : storeOptionsFromConfig(config));
-  const ml = config.ml.enabled
-    ? await MlService.open(config.ml, { metrics, logger, store }).catch(async (err) => {
-        await store.close();
-        throw err;
-      })
-    : undefined;
-  const detectors: Detector[] = [
-    upstreamDetector({ minSeverity: config.detect.upstream_min_severity }),
-    ...sigmaDetectors(config.detect.sigma, logger),
-    ...(ml ? [ml.detector()] : []),
-    ...(options.detectors ?? []),
-  ];
+  let ml: MlService | undefined;
+  let detectors: Detector[];
+  try {
+    ml = config.ml.enabled ? await MlService.open(config.ml, { metrics, logger, store }) : undefined;
+    detectors = [
+      ...(await buildDetectors(
+        config.detect,
+        { logger, metrics, detect: config.detect, ...(ml ? { ml } : {}) },
+        registries.detectors,
+      )),
+      ...(options.detectors ?? []),
+    ];
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const correlator = new Correlator({
     dedupeWindowMs: config.correlate.dedupe_window_ms,
     groupWindowMs: config.correlate.group_window_ms,
@@ -155,7 +183,11 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   });
   // Not started, the monitor keeps its zero reading and admits everything (tests take readings by hand).
   if (options.shedLoad ?? options.retention) pressure.start();
-  const runner = new EmbeddedRunner({ store, logger, metrics, config: config.pipeline, stages, pressure });
+  const runner = createRunner(
+    config.pipeline.runner,
+    { store, logger, metrics, config: config.pipeline, stages, pressure },
+    registries.runners,
+  );
   await runner.start();
   const ingest = new IngestService({ sources, runner, metrics, config, logger });
   const knowledge = new KnowledgeBase({
@@ -187,9 +219,9 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
       logger,
       metrics,
       analyst,
-      port: new ActionCatalogue(ACTION_FACTORIES, config.respond.actions, { logger, metrics }),
+      port: new ActionCatalogue(registries.actions, config.respond.actions, { logger, metrics }),
       assets: config.analyst.assets,
-      knownActions: actionInfos(ACTION_FACTORIES),
+      knownActions: actionInfos(registries.actions),
       playbookDirs: [
         ...(config.respond.builtin_playbooks ? [join(CONTENT_DIR, 'playbooks')] : []),
         ...config.respond.playbook_dirs,

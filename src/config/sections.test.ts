@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { keysOf, section, sectionsOf, typedMap } from './sections.ts';
+import { AisocError } from '../errors.ts';
+import { declaredSectionsOf, keysOf, parseSection, section, sectionsOf, typedMap } from './sections.ts';
 
 const Retry = z.strictObject({ attempts: z.number().int().min(1).default(3) });
 const Http = z.strictObject({ url: z.url(), timeout_ms: z.number().default(1000) });
@@ -41,5 +42,33 @@ describe('config section helpers', () => {
     expect(issues.some((i) => i.startsWith('http.url: '))).toBe(true);
     expect(issues.some((i) => i.startsWith('retry.attempts: '))).toBe(true);
     expect(issues).toContain('retry: Unrecognized key: "extra"');
+  });
+
+  it('declaredSectionsOf: a section only for the entries that declare a schema, in registry order', () => {
+    const registry = {
+      plain: { create: () => 1 },
+      retry: { configSchema: Retry },
+      again: { configSchema: Retry },
+    };
+    const shape = declaredSectionsOf(registry);
+    expect(Object.keys(shape)).toEqual(['retry', 'again']);
+    expect(z.strictObject(declaredSectionsOf({ retry: registry.retry })).parse({})).toEqual({
+      retry: { attempts: 3 },
+    });
+  });
+
+  it('parseSection: parses with defaults, or throws AISOC_ERR_CONFIG naming the field by its full path', () => {
+    expect(parseSection(Retry, undefined, 'detect.retry')).toEqual({ attempts: 3 });
+    let caught: unknown;
+    try {
+      parseSection(Retry, { attempts: 3, extra: 1 }, 'detect.retry');
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(AisocError);
+    expect((caught as AisocError).code).toBe('AISOC_ERR_CONFIG');
+    expect((caught as AisocError).message).toContain('detect.retry');
+    expect((caught as AisocError).message).toContain('extra');
+    expect(() => parseSection(Retry, { attempts: 0 }, 'x.retry')).toThrow(/x\.retry\.attempts/);
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AisocError } from '../errors.ts';
 
 /**
  * A config section that may be left out: absent, it takes the defaults of
@@ -40,6 +41,34 @@ export function sectionsOf<R extends Record<string, Configurable>>(registry: R):
   ) as SectionsOf<R>;
 }
 
+/** The shape {@link declaredSectionsOf} builds: a defaulted section per entry that declares a schema. */
+export type DeclaredSectionsOf<R> = {
+  [K in keyof R as R[K] extends Configurable ? K : never]: R[K] extends Configurable
+    ? z.ZodDefault<R[K]['configSchema']>
+    : never;
+};
+
+/**
+ * Like {@link sectionsOf}, for registries where only some components have
+ * settings of their own: one defaulted section per entry that declares a
+ * `configSchema`, keyed as the registry keys it; entries without one (they
+ * read settings that predate their registry, such as `detect.upstream_min_severity`)
+ * add nothing.
+ *
+ * @example
+ * const Detect = z.strictObject({ ...declaredSectionsOf({ upstream: { create }, sigma: { configSchema: SigmaConfig, create } }) });
+ * // Detect has one field, sigma
+ */
+export function declaredSectionsOf<R extends Record<string, object>>(registry: R): DeclaredSectionsOf<R> {
+  return Object.fromEntries(
+    Object.entries(registry).flatMap(([key, entry]) =>
+      'configSchema' in entry && entry.configSchema
+        ? [[key, section((entry as Configurable).configSchema)]]
+        : [],
+    ),
+  ) as DeclaredSectionsOf<R>;
+}
+
 /** The keys of a registry, as the tuple `z.enum` takes (registries are never empty). */
 export function keysOf<R extends Record<string, unknown>>(
   registry: R,
@@ -79,4 +108,20 @@ export function typedMap(
         ctx.addIssue({ code: 'custom', path: [type, ...issue.path], message: issue.message });
     }
   });
+}
+
+/**
+ * Parse one component's section with its own schema, for registries that
+ * build components from a section again (or from a registry extended beyond
+ * the one the configuration was assembled from): `AISOC_ERR_CONFIG` naming
+ * the field by its full path.
+ *
+ * @example parseSection(OllamaConfig, config.analyst.ollama, 'analyst.ollama') // throws naming analyst.ollama.url
+ */
+export function parseSection<S extends z.ZodType>(schema: S, value: unknown, path: string): z.output<S> {
+  const parsed = schema.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = `${path}${issue?.path.length ? `.${issue.path.join('.')}` : ''}`;
+  throw new AisocError('AISOC_ERR_CONFIG', `Invalid configuration at ${field}: ${issue?.message}`, { field });
 }

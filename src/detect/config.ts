@@ -1,15 +1,30 @@
 import { z } from 'zod';
-import { section } from '../config/sections.ts';
-import { SigmaConfig } from './sigma/config.ts';
+import { declaredSectionsOf } from '../config/sections.ts';
+import { DETECTOR_FACTORIES } from './index.ts';
+import type { DetectorFactory } from './types.ts';
 
-/** `detect`: the built-in detectors' settings (upstream verdicts, Sigma). */
-export const DetectConfig = z
-  .strictObject({
-    upstream_min_severity: z
-      .enum(['informational', 'low', 'medium', 'high', 'critical'])
-      .default('medium')
-      .describe('Least severity of an upstream verdict (Wazuh, Suricata, GuardDuty) that raises an alert'),
-    sigma: section(SigmaConfig),
-  })
-  .describe('Detection');
+/** The fields of `detect` that no detector's registry line contributes (they predate `detect.<type>` sections). */
+const DETECT_FIELDS = {
+  upstream_min_severity: z
+    .enum(['informational', 'low', 'medium', 'high', 'critical'])
+    .default('medium')
+    .describe('Least severity of an upstream verdict (Wazuh, Suricata, GuardDuty) that raises an alert'),
+};
+
+/** The values of {@link DETECT_FIELDS}, as every detector factory sees them. */
+export type DetectFields = { [K in keyof typeof DETECT_FIELDS]: z.infer<(typeof DETECT_FIELDS)[K]> };
+
+/**
+ * The `detect` section over a detector registry: its own fields, then one
+ * section `detect.<type>` per detector that declares a `configSchema`, so a
+ * new detector brings its settings with its registry line.
+ *
+ * @example detectConfigOf({ ...DETECTOR_FACTORIES, mine: myDetector }).parse({ mine: { window_ms: 5000 } })
+ */
+export function detectConfigOf<R extends Record<string, DetectorFactory<unknown>>>(factories: R) {
+  return z.strictObject({ ...DETECT_FIELDS, ...declaredSectionsOf(factories) }).describe('Detection');
+}
+
+/** `detect`: the detectors' settings (upstream verdicts, and `detect.sigma` from the registry). */
+export const DetectConfig = detectConfigOf(DETECTOR_FACTORIES);
 export type DetectConfig = z.infer<typeof DetectConfig>;

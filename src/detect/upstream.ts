@@ -1,6 +1,6 @@
 import { type SeverityName, severityRank } from '../schema/common.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
-import type { AlertCandidate, Detector } from './types.ts';
+import type { AlertCandidate, Detector, DetectorFactory } from './types.ts';
 
 /**
  * Passes through verdicts the upstream product already reached (a Wazuh rule,
@@ -34,3 +34,10 @@ export function upstreamDetector(options: { minSeverity?: SeverityName } = {}): 
     },
   };
 }
+
+/** The registry entry of the upstream detector: one, reading `detect.upstream_min_severity`. */
+export const upstreamDetectorFactory = {
+  type: 'upstream',
+  description: 'Verdicts the source product already reached (Wazuh rules, Suricata signatures, findings)',
+  create: (_section, ctx) => [upstreamDetector({ minSeverity: ctx.detect.upstream_min_severity })],
+} satisfies DetectorFactory;

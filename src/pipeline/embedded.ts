@@ -1,17 +1,17 @@
-import type { Logger } from 'pino';
 import { AisocError, describeError } from '../errors.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
-import type { DeadLetterInput, Store } from '../store/index.ts';
-import type { Metrics } from '../telemetry/metrics.ts';
-import type { PipelineConfig } from './config.ts';
+import { emptyStageStats, StageExecutor, sleep, storeSubmission } from './execution.ts';
 import { admissionMetrics, pipelineMetrics } from './metrics.ts';
-import type { PressureMonitor } from './pressure.ts';
 import { BoundedQueue, Mutex } from './queue.ts';
-import type { PipelineRunner, PipelineStats, StageStats, SubmitInput, SubmitResult } from './runner.ts';
-import type { AnyStage, Rejection, StageContext } from './stage.ts';
-
-/** Events (or dead letters) per insert statement. */
-const INSERT_SLICE = 100;
+import type {
+  PipelineRunner,
+  PipelineStats,
+  RunnerContext,
+  RunnerFactory,
+  StageStats,
+  SubmitInput,
+  SubmitResult,
+} from './runner.ts';
 
 /** The log position every event stage has passed; persisted after each batch. */
 export const EVENTS_OFFSET = 'events';
@@ -24,23 +24,8 @@ interface Batch {
   events: number;
 }
 
-export interface EmbeddedRunnerOptions {
-  store: Store;
-  logger: Logger;
-  metrics: Metrics;
-  config: PipelineConfig;
-  /** Stages every event passes, in order; the last one's outputs are discarded (stages persist what they produce). */
-  stages: AnyStage[];
-  /** Event-loop delay and memory, checked by `admit` beside the queue. */
-  pressure?: PressureMonitor;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function truncate(text: string, max: number): string {
-  if (Buffer.byteLength(text) <= max) return text;
-  return `${Buffer.from(text).subarray(0, max).toString('utf8')}…[truncated]`;
-}
+/** What the embedded runner is built from: the context every runner gets. */
+export type EmbeddedRunnerOptions = RunnerContext;
 
 /**
  * The in-process runner. The events table is the durable log: `submit`
@@ -54,7 +39,7 @@ function truncate(text: string, max: number): string {
 export class EmbeddedRunner implements PipelineRunner {
   readonly kind = 'embedded';
   private readonly opts: EmbeddedRunnerOptions;
-  private readonly ctx: StageContext;
+  private readonly executor: StageExecutor;
   private readonly metrics;
   private readonly submitLock = new Mutex();
   /** Events committed while the stages keep up, waiting for the first stage. */
@@ -78,15 +63,9 @@ export class EmbeddedRunner implements PipelineRunner {
   constructor(options: EmbeddedRunnerOptions) {
     this.opts = options;
     this.metrics = { ...pipelineMetrics(options.metrics), ...admissionMetrics(options.metrics) };
-    this.ctx = { store: options.store, logger: options.logger, metrics: options.metrics };
     this.queues = options.stages.map(() => new BoundedQueue<Batch>(options.config.stage_queue_batches));
-    this.stageStats = options.stages.map((s) => ({
-      name: s.name,
-      processed: 0,
-      dead_lettered: 0,
-      retries: 0,
-      queued_batches: 0,
-    }));
+    this.stageStats = options.stages.map(emptyStageStats);
+    this.executor = new StageExecutor(options);
   }
 
   async start(): Promise<void> {
@@ -140,40 +119,19 @@ export class EmbeddedRunner implements PipelineRunner {
   async submit(input: SubmitInput): Promise<SubmitResult> {
     return this.submitLock.run(async () => {
       this.admitQueue(input.events.length);
-      const { store } = this.opts;
-      const deadLetters = input.deadLetters.map((d) => ({
-        ...d,
-        record: truncate(d.record, this.opts.config.dead_letter_record_bytes),
-      }));
-      const result = await store.transaction(async (tx) => {
-        // One statement per slice: the embedded database runs each on this thread, so a large body
-        // inserted in one statement would hold the event loop for all of it. One transaction still.
-        const r: { stored: Array<{ seq: number; id: string }>; duplicates: number } = {
-          stored: [],
-          duplicates: 0,
-        };
-        for (let i = 0; i < input.events.length; i += INSERT_SLICE) {
-          const part = await tx.events.insert(input.events.slice(i, i + INSERT_SLICE));
-          r.stored.push(...part.stored);
-          r.duplicates += part.duplicates;
-        }
-        for (let i = 0; i < deadLetters.length; i += INSERT_SLICE)
-          await tx.deadLetters.insert(deadLetters.slice(i, i + INSERT_SLICE));
-        return r;
-      });
+      const result = await storeSubmission(this.opts.store, input, this.opts);
       const byId = new Map(input.events.map((e) => [e.id, e]));
       for (const s of result.stored) {
         const event = byId.get(s.id);
         if (event) this.fresh.push({ seq: s.seq, event });
       }
       this.pending += result.stored.length;
-      for (const d of deadLetters) this.metrics.deadLetters.inc({ stage: d.stage, source: d.source });
       this.updateGauges();
       this.freshWaiter?.();
       return {
         stored: result.stored.length,
         duplicates: result.duplicates,
-        dead_letters: deadLetters.length,
+        dead_letters: result.deadLetters,
       };
     });
   }
@@ -282,7 +240,7 @@ export class EmbeddedRunner implements PipelineRunner {
       const batch = await input.shift();
       if (!batch) return;
       const started = process.hrtime.bigint();
-      const outputs = await this.runStage(index, stage, batch.items);
+      const outputs = await this.executor.run(stage, this.stageStats[index]!, batch.items);
       this.metrics.stageDuration.observe(
         { stage: stage.name },
         Number(process.hrtime.bigint() - started) / 1e9,
@@ -298,89 +256,6 @@ export class EmbeddedRunner implements PipelineRunner {
         await this.commit(next);
       }
       this.updateGauges();
-    }
-  }
-
-  /** Run one stage over a batch with retries; items that keep failing alone are dead-lettered. */
-  private async runStage(index: number, stage: AnyStage, items: unknown[]): Promise<unknown[]> {
-    const stats = this.stageStats[index]!;
-    const { retry_attempts, retry_backoff_ms } = this.opts.config;
-    let lastError: unknown;
-    for (let attempt = 1; attempt <= retry_attempts; attempt++) {
-      try {
-        const result = await stage.process(items, this.ctx);
-        await this.reject(stage.name, result.rejected ?? []);
-        stats.processed += items.length;
-        stats.dead_lettered += result.rejected?.length ?? 0;
-        this.metrics.stageItems.inc(
-          { stage: stage.name, outcome: 'ok' },
-          items.length - (result.rejected?.length ?? 0),
-        );
-        return result.outputs;
-      } catch (err) {
-        lastError = err;
-        stats.retries++;
-        this.metrics.stageItems.inc({ stage: stage.name, outcome: 'retried' }, items.length);
-        if (attempt < retry_attempts) await sleep(retry_backoff_ms * 2 ** (attempt - 1));
-      }
-    }
-    this.opts.logger.warn(
-      { stage: stage.name, items: items.length, err: describeError(lastError) },
-      'A stage failed on a whole batch; its items are retried one by one.',
-    );
-    const outputs: unknown[] = [];
-    for (const item of items) {
-      try {
-        const result = await stage.process([item], this.ctx);
-        await this.reject(stage.name, result.rejected ?? []);
-        outputs.push(...result.outputs);
-        stats.processed++;
-      } catch (err) {
-        stats.dead_lettered++;
-        await this.reject(stage.name, [
-          {
-            item,
-            code: err instanceof AisocError ? err.code : 'AISOC_ERR_INTERNAL',
-            reason: describeError(err),
-          },
-        ]);
-      }
-    }
-    return outputs;
-  }
-
-  private async reject(stage: string, rejected: Rejection[]): Promise<void> {
-    if (rejected.length === 0) return;
-    const rows: DeadLetterInput[] = rejected.map((r) => {
-      const source = r.source ?? (isEvent(r.item) ? r.item.source : 'pipeline');
-      let record: string;
-      try {
-        record = JSON.stringify(r.item) ?? String(r.item);
-      } catch {
-        record = String(r.item);
-      }
-      const row: DeadLetterInput = {
-        source,
-        stage,
-        code: r.code,
-        reason: r.reason,
-        record: truncate(record, this.opts.config.dead_letter_record_bytes),
-      };
-      if (r.field) row.field = r.field;
-      return row;
-    });
-    for (const row of rows) this.metrics.deadLetters.inc({ stage, source: row.source });
-    this.metrics.stageItems.inc({ stage, outcome: 'dead_letter' }, rows.length);
-    // Dead letters must not be lost, but a store outage must not kill the loop either: retry, then log.
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await this.opts.store.deadLetters.insert(rows);
-        return;
-      } catch (err) {
-        if (attempt === 4)
-          this.opts.logger.error({ err: describeError(err), stage }, 'Dead letters could not be stored.');
-        await sleep(200 * 2 ** attempt);
-      }
     }
   }
 
@@ -429,6 +304,12 @@ export class EmbeddedRunner implements PipelineRunner {
   }
 }
 
-function isEvent(v: unknown): v is NormalisedEvent {
-  return typeof v === 'object' && v !== null && 'source' in v && 'class_uid' in v;
-}
+/**
+ * The registry entry of the embedded runner (`pipeline.runner: embedded`,
+ * the default). Its settings are the shared `pipeline` fields.
+ */
+export const embeddedRunnerFactory = {
+  type: 'embedded',
+  description: 'in-process queues over the store',
+  create: (ctx) => new EmbeddedRunner(ctx),
+} satisfies RunnerFactory;

@@ -1,5 +1,11 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
 import type { NormalisedEvent } from '../schema/event.ts';
-import type { DeadLetterInput } from '../store/index.ts';
+import type { DeadLetterInput, Store } from '../store/index.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { PipelineConfig } from './config.ts';
+import type { PressureMonitor } from './pressure.ts';
+import type { AnyStage } from './stage.ts';
 
 export interface SubmitInput {
   events: NormalisedEvent[];
@@ -50,4 +56,42 @@ export interface PipelineRunner {
   /** Refuse new input, drain, and stop the stage loops. */
   stop(timeoutMs?: number): Promise<void>;
   stats(): PipelineStats;
+}
+
+/**
+ * What a runner is built from. The runner owns everything between the
+ * stages (queues, back-pressure, retries, dead letters, checkpoints,
+ * metrics); the stages are the same whatever the runner.
+ */
+export interface RunnerContext {
+  readonly store: Store;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /**
+   * The `pipeline` section: the settings every runner honours (capacity,
+   * batch size, retries, dead-letter size), and the runner's own
+   * `pipeline.<type>` when it declares a `configSchema`.
+   */
+  readonly config: PipelineConfig;
+  /** Stages every event passes, in order; the last one's outputs are discarded (stages persist what they produce). */
+  readonly stages: AnyStage[];
+  /** Event-loop delay and memory, for `admit` to check beside the runner's own capacity. */
+  readonly pressure?: PressureMonitor;
+}
+
+/**
+ * The component contract for pipeline runners: `{ type, configSchema?,
+ * create }`. Adding one is a folder under `src/pipeline/<type>/` and one
+ * line in `RUNNERS` (`src/pipeline/runners.ts`): its type becomes a choice
+ * of `pipeline.runner`, and its `configSchema` the section
+ * `pipeline.<type>`. `create` does no I/O (connections are made in
+ * `start`), and the runner must pass `describeRunnerConformance`
+ * (`src/pipeline/testing/runner-conformance.ts`).
+ */
+export interface RunnerFactory<C = undefined> {
+  readonly type: string;
+  /** One phrase, shown in the description of `pipeline.runner`. */
+  readonly description: string;
+  readonly configSchema?: z.ZodType<C>;
+  create(ctx: RunnerContext): PipelineRunner;
 }

@@ -1,4 +1,4 @@
-import { AisocError } from '../../errors.ts';
+import { parseSection } from '../../config/sections.ts';
 import type { AnalystConfig } from '../config.ts';
 import { withPseudonymisation } from '../guards/pseudonymise.ts';
 import { bedrockBackend } from './bedrock/index.ts';
@@ -18,15 +18,7 @@ export const LLM_BACKENDS = {
 export type LlmBackendType = keyof typeof LLM_BACKENDS;
 
 function instantiate<C>(factory: LlmBackendFactory<C>, section: unknown, ctx: LlmContext): LlmBackend {
-  const parsed = factory.configSchema.safeParse(section);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = `analyst.${factory.type}${issue?.path.length ? `.${issue.path.join('.')}` : ''}`;
-    throw new AisocError('AISOC_ERR_CONFIG', `Invalid configuration at ${field}: ${issue?.message}`, {
-      field,
-    });
-  }
-  return factory.create(parsed.data, ctx);
+  return factory.create(parseSection(factory.configSchema, section, `analyst.${factory.type}`), ctx);
 }
 
 /**

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { type SeverityName, severityRank } from '../../schema/common.ts';
 import type { ReplayDetector } from '../replay.ts';
-import type { AlertCandidate, Detector } from '../types.ts';
-import type { SigmaConfig } from './config.ts';
+import type { AlertCandidate, Detector, DetectorFactory } from '../types.ts';
+import { SigmaConfig } from './config.ts';
 import { BUILTIN_PIPELINES_DIR, BUILTIN_RULES_DIR } from './content.ts';
 import { SigmaEngine, type SigmaMatch } from './engine.ts';
 import { FieldRegistry } from './fields.ts';
@@ -160,3 +160,11 @@ export function sigmaDetectors(config: SigmaConfig, logger: Logger): Detector[] 
   );
   return [sigmaDetector(engine, { minLevel: config.min_level })];
 }
+
+/** The registry entry of the Sigma detector; `detect.sigma` is its section. */
+export const sigmaDetectorFactory = {
+  type: 'sigma',
+  description: 'Sigma rules compiled into matchers (the built-in pack and detect.sigma.rule_dirs)',
+  configSchema: SigmaConfig,
+  create: (section: SigmaConfig, ctx) => sigmaDetectors(section, ctx.logger),
+} satisfies DetectorFactory<SigmaConfig>;

@@ -1,0 +1,43 @@
+import { parseSection } from '../config/sections.ts';
+import { mlDetectorFactory } from './ml/detector.ts';
+import { sigmaDetectorFactory } from './sigma/index.ts';
+import type { Detector, DetectorContext, DetectorFactory } from './types.ts';
+import { upstreamDetectorFactory } from './upstream.ts';
+
+export type { AlertCandidate, Detector, DetectorContext, DetectorFactory } from './types.ts';
+
+/**
+ * Every detector kind, by type, in the order the detect stage runs them:
+ * one line per kind. A kind's `configSchema` becomes `detect.<type>`
+ * (`detectConfigOf` in `config.ts`).
+ */
+export const DETECTOR_FACTORIES = {
+  upstream: upstreamDetectorFactory,
+  sigma: sigmaDetectorFactory,
+  ml: mlDetectorFactory,
+} as const satisfies Record<string, DetectorFactory<unknown>>;
+
+/**
+ * Build the detectors of every registered kind, in registry order, from the
+ * `detect` section. Each kind's section is parsed by its own schema, so a
+ * registry extended beyond the one the configuration was assembled from
+ * (tests, embedders) is checked too: a bad section is `AISOC_ERR_CONFIG`
+ * naming `detect.<type>.<field>`.
+ *
+ * @example
+ * const detectors = await buildDetectors(config.detect, { logger, metrics, detect: config.detect, ml });
+ */
+export async function buildDetectors(
+  detect: Readonly<Record<string, unknown>>,
+  ctx: DetectorContext,
+  factories: Readonly<Record<string, DetectorFactory<unknown>>> = DETECTOR_FACTORIES,
+): Promise<Detector[]> {
+  const detectors: Detector[] = [];
+  for (const [type, factory] of Object.entries(factories)) {
+    const section = factory.configSchema
+      ? parseSection(factory.configSchema, detect[type], `detect.${type}`)
+      : undefined;
+    detectors.push(...(await factory.create(section, ctx)));
+  }
+  return detectors;
+}

@@ -1,0 +1,40 @@
+import { AisocError } from '../errors.ts';
+import { embeddedRunnerFactory } from './embedded.ts';
+import type { PipelineRunner, RunnerContext, RunnerFactory } from './runner.ts';
+
+export type { PipelineRunner, RunnerContext, RunnerFactory } from './runner.ts';
+
+/**
+ * Every pipeline runner, by the name `pipeline.runner` takes: one line per
+ * runner. A runner's `configSchema` becomes the section `pipeline.<type>`
+ * (`pipelineConfigOf` in `config.ts`).
+ */
+export const RUNNERS = {
+  embedded: embeddedRunnerFactory,
+} as const satisfies Record<string, RunnerFactory<unknown>>;
+
+/**
+ * Build the runner `type` names (`config.pipeline.runner`): not started
+ * (the caller starts it, then stops it). An unknown type is
+ * `AISOC_ERR_CONFIG` naming `pipeline.runner`, which the configuration
+ * already refuses unless the registry was extended.
+ *
+ * @example
+ * const runner = createRunner(config.pipeline.runner, { store, logger, metrics, config: config.pipeline, stages, pressure });
+ * await runner.start();
+ */
+export function createRunner(
+  type: string,
+  ctx: RunnerContext,
+  runners: Readonly<Record<string, RunnerFactory<unknown>>> = RUNNERS,
+): PipelineRunner {
+  const factory = Object.hasOwn(runners, type) ? runners[type] : undefined;
+  if (!factory) {
+    throw new AisocError(
+      'AISOC_ERR_CONFIG',
+      `pipeline.runner: no runner of type ${type} exists (known: ${Object.keys(runners).join(', ')})`,
+      { field: 'pipeline.runner' },
+    );
+  }
+  return factory.create(ctx);
+}
