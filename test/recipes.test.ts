@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { LLM_BACKENDS } from '../src/analyst/llm/index.ts';
-import { describeLlmBackendConformance, testContext } from '../src/analyst/llm/testing/conformance.ts';
+import { describeLlmBackendConformance } from '../src/analyst/llm/testing/conformance.ts';
 import type { FakeLlmServer } from '../src/analyst/llm/testing/servers/base.ts';
 import { loadConfig } from '../src/app-config.ts';
 import { sectionsOf } from '../src/config/sections.ts';
@@ -51,6 +51,7 @@ const REGISTRIES = {
   detectors: { ...DETECTOR_FACTORIES, login_burst: loginBurstDetector },
   actions: [...ACTION_FACTORIES, edgeFwBlockIpFactory],
   runners: { ...RUNNERS, serial: serialRunnerFactory },
+  llmBackends: { ...LLM_BACKENDS, llamacpp: llamacppBackend },
 };
 
 /** A failed sign-in of the example source's format. */
@@ -284,14 +285,14 @@ describe('the new components, end to end in one runtime', () => {
     // in a test are chosen after loading (with their line in the registry, the file would say it).
     config.pipeline.runner = 'serial' as typeof config.pipeline.runner;
     config.respond.actions['edgefw.block_ip'] = { url: firewallApi.url };
+    config.analyst.backend = 'llamacpp' as typeof config.analyst.backend;
+    (config.analyst as Record<string, unknown>).llamacpp = { url: llm.url };
     process.env.AISOC_EDGEFW_TOKEN = FW_TOKEN;
-    const ctx = testContext();
     runtime = await openRuntime(config, {
       inMemory: true,
       response: true,
       worker: true,
       registries: REGISTRIES,
-      llm: llamacppBackend.create(LlamaCppConfig.parse({ url: llm.url }), ctx),
     });
   });
   afterAll(async () => {
