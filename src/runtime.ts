@@ -2,7 +2,12 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { analystKnowledge } from './analyst/knowledge-port.ts';
-import { createLlmBackend, type LlmBackend } from './analyst/llm/index.ts';
+import {
+  createLlmBackend,
+  LLM_BACKENDS,
+  type LlmBackend,
+  type LlmBackendFactory,
+} from './analyst/llm/index.ts';
 import { llmMetrics } from './analyst/llm/metrics.ts';
 import { analystMetrics } from './analyst/metrics.ts';
 import { AnalystService } from './analyst/service.ts';
@@ -66,6 +71,7 @@ export interface Registries {
   detectors: Readonly<Record<string, DetectorFactory<unknown>>>;
   actions: readonly ActionFactory[];
   runners: Readonly<Record<string, RunnerFactory<unknown>>>;
+  llmBackends: Readonly<Record<string, LlmBackendFactory<unknown>>>;
 }
 
 export interface Runtime {
@@ -103,8 +109,9 @@ export interface RuntimeOptions {
    * embedders extend them: `{ sources: [...SOURCE_FACTORIES, mine] }`). The
    * configuration is assembled from the product's registries, so it does not
    * know an added component: a source or detector added here runs with its
-   * defaults, and an action or runner added here is chosen by setting
-   * `respond.actions.<type>` or `pipeline.runner` after loading.
+   * defaults, and an action, runner or LLM backend added here is chosen by
+   * setting `respond.actions.<type>`, `pipeline.runner` or `analyst.backend`
+   * (and `analyst.<type>`) after loading.
    */
   registries?: Partial<Registries>;
   /** Start the retention sweeper (servers do; one-shot commands do not). */
@@ -147,6 +154,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     detectors: options.registries?.detectors ?? DETECTOR_FACTORIES,
     actions: options.registries?.actions ?? ACTION_FACTORIES,
     runners: options.registries?.runners ?? RUNNERS,
+    llmBackends: options.registries?.llmBackends ?? LLM_BACKENDS,
   };
   const sources = new SourceRegistry(config.sources, logger, registries.sources);
   const store = await openStore(options.inMemory ? {} : storeOptionsFromConfig(config));
@@ -204,7 +212,9 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   let response: ResponseComponents | undefined;
   if (options.response) {
     const llm =
-      options.llm !== undefined ? options.llm : createLlmBackend(config.analyst, { logger, metrics });
+      options.llm !== undefined
+        ? options.llm
+        : createLlmBackend(config.analyst, { logger, metrics }, registries.llmBackends);
     const analyst = new AnalystService({
       store,
       knowledge: analystKnowledge(knowledge, logger),

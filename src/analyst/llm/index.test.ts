@@ -28,6 +28,14 @@ describe('createLlmBackend', () => {
     );
   });
 
+  it('chooses from the registry it is given, and names analyst.backend when the type is not in it', () => {
+    const ollama = AnalystConfig.parse({ backend: 'ollama' });
+    expect(createLlmBackend(ollama, testContext(), { ollama: LLM_BACKENDS.ollama })?.name).toBe('ollama');
+    expect(() => createLlmBackend(ollama, testContext(), { openai: LLM_BACKENDS.openai })).toThrow(
+      expect.objectContaining({ code: 'AISOC_ERR_CONFIG', field: 'analyst.backend' }),
+    );
+  });
+
   it('refuses unknown keys and bad values in the analyst section', () => {
     expect(AnalystConfig.safeParse({ backend: 'ollama', ollama: { modle: 'x' } }).success).toBe(false);
     expect(AnalystConfig.safeParse({ backend: 'gpt' }).success).toBe(false);

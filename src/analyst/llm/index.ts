@@ -1,4 +1,5 @@
 import { parseSection } from '../../config/sections.ts';
+import { AisocError } from '../../errors.ts';
 import type { AnalystConfig } from '../config.ts';
 import { withPseudonymisation } from '../guards/pseudonymise.ts';
 import { bedrockBackend } from './bedrock/index.ts';
@@ -27,6 +28,7 @@ function instantiate<C>(factory: LlmBackendFactory<C>, section: unknown, ctx: Ll
  * loopback or a private network), with pseudonymisation. Returns `null` for
  * `backend: builtin` (the built-in analyst uses no model). Throws
  * `AISOC_ERR_CONFIG` for bad settings or a named env var that is unset.
+ * `backends` is the registry to choose from (tests and embedders extend it).
  *
  * @example
  * const llm = createLlmBackend(config.analyst, { logger, metrics });
@@ -34,10 +36,24 @@ function instantiate<C>(factory: LlmBackendFactory<C>, section: unknown, ctx: Ll
  *   const { json } = await llm.complete({ system, messages: [{ role: 'user', content }], schema, schemaName: 'verdict' });
  * }
  */
-export function createLlmBackend(config: AnalystConfig, ctx: LlmContext): LlmBackend | null {
+export function createLlmBackend(
+  config: AnalystConfig,
+  ctx: LlmContext,
+  backends: Readonly<Record<string, LlmBackendFactory<unknown>>> = LLM_BACKENDS,
+): LlmBackend | null {
   if (config.backend === 'builtin') return null;
-  const factory: LlmBackendFactory<unknown> = LLM_BACKENDS[config.backend];
-  const backend = instantiate(factory, config[config.backend], ctx);
+  const factory = Object.hasOwn(backends, config.backend) ? backends[config.backend] : undefined;
+  if (!factory) {
+    throw new AisocError(
+      'AISOC_ERR_CONFIG',
+      `analyst.backend: no LLM backend of type ${config.backend} exists`,
+      {
+        field: 'analyst.backend',
+      },
+    );
+  }
+  // Sections are keyed by type: one of a backend added to an extended registry is not in AnalystConfig's type.
+  const backend = instantiate(factory, (config as Record<string, unknown>)[config.backend], ctx);
   const pseudonymise = config.pseudonymise === 'always' || (config.pseudonymise === 'auto' && !backend.local);
   return pseudonymise ? withPseudonymisation(backend) : backend;
 }

@@ -10,7 +10,7 @@ export interface HttpCall {
   /** What the request is, for messages and logs (`Slack webhook`); the URL never appears in them. */
   label: string;
   url: string;
-  method: 'GET' | 'POST' | 'PUT';
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   headers?: Record<string, string>;
   body?: string;
   /** TLS verification; `ca` is a PEM bundle trusted instead of the system roots (a private CA). */
