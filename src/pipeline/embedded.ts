@@ -1,7 +1,16 @@
-import { AisocError, describeError } from '../errors.ts';
+import { describeError } from '../errors.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
-import { emptyStageStats, StageExecutor, sleep, storeSubmission } from './execution.ts';
-import { admissionMetrics, pipelineMetrics } from './metrics.ts';
+import {
+  admitQueue,
+  DrainWaiters,
+  drainBeforeStop,
+  emptyStageStats,
+  type QueueState,
+  StageExecutor,
+  sleep,
+  storeSubmission,
+} from './execution.ts';
+import { pipelineMetrics } from './metrics.ts';
 import { BoundedQueue, Mutex } from './queue.ts';
 import type {
   PipelineRunner,
@@ -56,13 +65,13 @@ export class EmbeddedRunner implements PipelineRunner {
   /** Events with seq in (checkpoint, replayUntil] are read back from the store (after a restart). */
   private replayCursor = 0;
   private replayUntil = 0;
-  private drainWaiters: Array<() => void> = [];
+  private readonly drains = new DrainWaiters();
   /** Events per second through the whole chain, smoothed; feeds Retry-After. */
   private rate = 0;
 
   constructor(options: EmbeddedRunnerOptions) {
     this.opts = options;
-    this.metrics = { ...pipelineMetrics(options.metrics), ...admissionMetrics(options.metrics) };
+    this.metrics = pipelineMetrics(options.metrics);
     this.queues = options.stages.map(() => new BoundedQueue<Batch>(options.config.stage_queue_batches));
     this.stageStats = options.stages.map(emptyStageStats);
     this.executor = new StageExecutor(options);
@@ -87,7 +96,7 @@ export class EmbeddedRunner implements PipelineRunner {
   }
 
   admit(n: number): void {
-    this.admitQueue(n, () => this.opts.pressure?.check(this.pending > 0));
+    admitQueue(this.opts.metrics, this.queueState(), n, () => this.opts.pressure?.check(this.pending > 0));
   }
 
   /**
@@ -95,30 +104,18 @@ export class EmbeddedRunner implements PipelineRunner {
    * decoded is stored if the queue has room, whatever the pressure, since
    * refusing it then would only make the client send it again.
    */
-  private admitQueue(n: number, before?: () => void): void {
-    if (this.closing) {
-      this.metrics.admissionRefusals.inc({ reason: 'shutting_down' });
-      throw new AisocError('AISOC_ERR_SHUTTING_DOWN', 'The server is shutting down; retry later.', {
-        retryAfterSeconds: 5,
-      });
-    }
-    before?.();
-    const cap = this.opts.config.queue_capacity;
-    // A batch larger than the whole capacity is admitted only into an empty pipeline, so it can never wait forever.
-    if (this.pending > 0 && this.pending + n > cap) {
-      this.metrics.admissionRefusals.inc({ reason: 'queue' });
-      const retryAfter = Math.max(1, Math.min(60, Math.ceil(this.pending / Math.max(this.rate, 1))));
-      throw new AisocError(
-        'AISOC_ERR_OVERLOADED',
-        `The pipeline holds ${this.pending} unprocessed events (capacity ${cap}); retry in ${retryAfter} s.`,
-        { retryAfterSeconds: retryAfter, details: { pending: this.pending, capacity: cap } },
-      );
-    }
+  private queueState(): QueueState {
+    return {
+      closing: this.closing,
+      pending: this.pending,
+      capacity: this.opts.config.queue_capacity,
+      retryAfterSeconds: () => Math.max(1, Math.min(60, Math.ceil(this.pending / Math.max(this.rate, 1)))),
+    };
   }
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
     return this.submitLock.run(async () => {
-      this.admitQueue(input.events.length);
+      admitQueue(this.opts.metrics, this.queueState(), input.events.length);
       const result = await storeSubmission(this.opts.store, input, this.opts);
       const byId = new Map(input.events.map((e) => [e.id, e]));
       for (const s of result.stored) {
@@ -136,39 +133,14 @@ export class EmbeddedRunner implements PipelineRunner {
     });
   }
 
-  async drain(timeoutMs = 60_000): Promise<void> {
-    if (this.pending === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.drainWaiters.push(resolve);
-        timer = setTimeout(
-          () =>
-            reject(
-              new AisocError(
-                'AISOC_ERR_INTERNAL',
-                `The pipeline did not drain within ${timeoutMs} ms (${this.pending} events pending).`,
-              ),
-            ),
-          timeoutMs,
-        );
-      });
-    } finally {
-      clearTimeout(timer);
-    }
+  drain(timeoutMs = 60_000): Promise<void> {
+    return this.drains.wait(() => this.pending, timeoutMs);
   }
 
   async stop(timeoutMs = 30_000): Promise<void> {
     if (!this.running) return;
     this.closing = true;
-    try {
-      await this.drain(timeoutMs);
-    } catch (err) {
-      this.opts.logger.warn(
-        { err: describeError(err), pending: this.pending },
-        'The pipeline stopped before draining; the rest resumes at next start.',
-      );
-    }
+    await drainBeforeStop(this, timeoutMs, this.opts.logger);
     this.running = false;
     this.freshWaiter?.();
     for (const q of this.queues) q.close();
@@ -282,7 +254,7 @@ export class EmbeddedRunner implements PipelineRunner {
     this.pending = Math.max(0, this.pending - batch.events);
     this.processed += batch.events;
     this.observeRate(batch.events);
-    if (this.pending === 0) for (const w of this.drainWaiters.splice(0)) w();
+    if (this.pending === 0) this.drains.release();
   }
 
   private lastRateAt = Date.now();

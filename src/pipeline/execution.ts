@@ -4,8 +4,8 @@ import type { NormalisedEvent } from '../schema/event.ts';
 import type { DeadLetterInput, Store } from '../store/index.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { PipelineConfig } from './config.ts';
-import { pipelineMetrics } from './metrics.ts';
-import type { StageStats, SubmitInput } from './runner.ts';
+import { admissionMetrics, pipelineMetrics } from './metrics.ts';
+import type { PipelineRunner, StageStats, SubmitInput } from './runner.ts';
 import type { AnyStage, Rejection, StageContext } from './stage.ts';
 
 /*
@@ -183,5 +183,107 @@ export class StageExecutor {
         await sleep(200 * 2 ** attempt);
       }
     }
+  }
+}
+
+/** What {@link admitQueue} checks. */
+export interface QueueState {
+  /** The runner is stopping: everything is refused. */
+  closing: boolean;
+  /** Events accepted and not yet through every stage. */
+  pending: number;
+  /** `pipeline.queue_capacity`. */
+  capacity: number;
+  /** The wait to suggest when full, in seconds (1–60), from what the runner knows of its drain rate. */
+  retryAfterSeconds(): number;
+}
+
+/**
+ * The queue's part of admission, the same for every runner: while stopping,
+ * `AISOC_ERR_SHUTTING_DOWN`; then `before` (the pressure check, for
+ * `admit`); then, when `n` more events would pass the capacity,
+ * `AISOC_ERR_OVERLOADED` with a retry hint. Refusals are counted in
+ * `aisoc_admission_refusals_total{reason}`.
+ *
+ * @example admitQueue(metrics, { closing, pending, capacity, retryAfterSeconds: () => 5 }, n);
+ */
+export function admitQueue(metrics: Metrics, state: QueueState, n: number, before?: () => void): void {
+  const refusals = admissionMetrics(metrics).admissionRefusals;
+  if (state.closing) {
+    refusals.inc({ reason: 'shutting_down' });
+    throw new AisocError('AISOC_ERR_SHUTTING_DOWN', 'The server is shutting down; retry later.', {
+      retryAfterSeconds: 5,
+    });
+  }
+  before?.();
+  const { pending, capacity } = state;
+  // A batch larger than the whole capacity is admitted only into an empty pipeline, so it can never wait forever.
+  if (pending > 0 && pending + n > capacity) {
+    refusals.inc({ reason: 'queue' });
+    const retryAfter = state.retryAfterSeconds();
+    throw new AisocError(
+      'AISOC_ERR_OVERLOADED',
+      `The pipeline holds ${pending} unprocessed events (capacity ${capacity}); retry in ${retryAfter} s.`,
+      { retryAfterSeconds: retryAfter, details: { pending, capacity } },
+    );
+  }
+}
+
+/**
+ * The callers of `drain` waiting for a runner's backlog to empty. The
+ * runner calls {@link DrainWaiters.release} whenever its backlog reaches
+ * zero.
+ *
+ * @example
+ * drain(timeoutMs) { return this.drains.wait(() => this.pending, timeoutMs); }
+ */
+export class DrainWaiters {
+  private waiters: Array<() => void> = [];
+
+  /** Resolve once the backlog is empty (at once when it is); `AISOC_ERR_INTERNAL` after `timeoutMs`. */
+  async wait(pending: () => number, timeoutMs: number): Promise<void> {
+    if (pending() === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.waiters.push(resolve);
+        timer = setTimeout(
+          () =>
+            reject(
+              new AisocError(
+                'AISOC_ERR_INTERNAL',
+                `The pipeline did not drain within ${timeoutMs} ms (${pending()} events pending).`,
+              ),
+            ),
+          timeoutMs,
+        );
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The backlog is empty: wake every waiter. */
+  release(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/**
+ * `stop`'s first half, the same for every runner: drain within `timeoutMs`,
+ * or say that what is left resumes at the next start.
+ */
+export async function drainBeforeStop(
+  runner: Pick<PipelineRunner, 'drain' | 'stats'>,
+  timeoutMs: number,
+  logger: Logger,
+): Promise<void> {
+  try {
+    await runner.drain(timeoutMs);
+  } catch (err) {
+    logger.warn(
+      { err: describeError(err), pending: runner.stats().pending },
+      'The pipeline stopped before draining; the rest resumes at next start.',
+    );
   }
 }

@@ -12,10 +12,18 @@
  * runner picks up where the other stopped.
  */
 import { z } from 'zod';
-import { AisocError, describeError } from '../../../src/errors.ts';
 import { EVENTS_OFFSET } from '../../../src/pipeline/embedded.ts';
-import { emptyStageStats, StageExecutor, sleep, storeSubmission } from '../../../src/pipeline/execution.ts';
-import { admissionMetrics, pipelineMetrics } from '../../../src/pipeline/metrics.ts';
+import {
+  admitQueue,
+  DrainWaiters,
+  drainBeforeStop,
+  emptyStageStats,
+  type QueueState,
+  StageExecutor,
+  sleep,
+  storeSubmission,
+} from '../../../src/pipeline/execution.ts';
+import { pipelineMetrics } from '../../../src/pipeline/metrics.ts';
 import { Mutex } from '../../../src/pipeline/queue.ts';
 import type {
   PipelineRunner,
@@ -53,7 +61,7 @@ export class SerialRunner implements PipelineRunner {
   /** Set by submit: the loop reads again instead of waiting. */
   private more = false;
   private wake: (() => void) | undefined;
-  private drainWaiters: Array<() => void> = [];
+  private readonly drains = new DrainWaiters();
   private checkpoint = 0;
   private pending = 0;
   private processed = 0;
@@ -61,7 +69,7 @@ export class SerialRunner implements PipelineRunner {
   constructor(private readonly ctx: RunnerContext) {
     this.executor = new StageExecutor(ctx);
     this.stageStats = ctx.stages.map(emptyStageStats);
-    this.metrics = { ...pipelineMetrics(ctx.metrics), ...admissionMetrics(ctx.metrics) };
+    this.metrics = pipelineMetrics(ctx.metrics);
     // With a line in RUNNERS, `ctx.config.serial` is this section, typed and parsed; an example outside the
     // registry's type reads it as given (a config built without it has none: the defaults).
     this.settings = SerialConfig.parse((ctx.config as { serial?: unknown }).serial ?? {});
@@ -77,33 +85,23 @@ export class SerialRunner implements PipelineRunner {
   }
 
   admit(n: number): void {
-    this.refuse(n, () => this.ctx.pressure?.check(this.pending > 0));
+    admitQueue(this.ctx.metrics, this.queueState(), n, () => this.ctx.pressure?.check(this.pending > 0));
   }
 
-  /** Refuse when stopping or when `n` more events would pass the capacity (`before` adds the pressure check). */
-  private refuse(n: number, before?: () => void): void {
-    if (this.closing) {
-      this.metrics.admissionRefusals.inc({ reason: 'shutting_down' });
-      throw new AisocError('AISOC_ERR_SHUTTING_DOWN', 'The server is shutting down; retry later.', {
-        retryAfterSeconds: 5,
-      });
-    }
-    before?.();
-    const capacity = this.ctx.config.queue_capacity;
-    if (this.pending > 0 && this.pending + n > capacity) {
-      this.metrics.admissionRefusals.inc({ reason: 'queue' });
-      const retryAfter = Math.min(60, Math.ceil(this.pending / this.ctx.config.batch_size));
-      throw new AisocError(
-        'AISOC_ERR_OVERLOADED',
-        `The pipeline holds ${this.pending} unprocessed events (capacity ${capacity}); retry in ${retryAfter} s.`,
-        { retryAfterSeconds: retryAfter, details: { pending: this.pending, capacity } },
-      );
-    }
+  private queueState(): QueueState {
+    return {
+      closing: this.closing,
+      pending: this.pending,
+      capacity: this.ctx.config.queue_capacity,
+      // A batch a turn: the backlog in batches, as seconds, is a fair guess.
+      retryAfterSeconds: () =>
+        Math.max(1, Math.min(60, Math.ceil(this.pending / this.ctx.config.batch_size))),
+    };
   }
 
   submit(input: SubmitInput): Promise<SubmitResult> {
     return this.submitLock.run(async () => {
-      this.refuse(input.events.length);
+      admitQueue(this.ctx.metrics, this.queueState(), input.events.length);
       const r = await storeSubmission(this.ctx.store, input, this.ctx);
       this.pending += r.stored.length;
       this.metrics.backlog.set(this.pending);
@@ -113,33 +111,14 @@ export class SerialRunner implements PipelineRunner {
     });
   }
 
-  async drain(timeoutMs = 60_000): Promise<void> {
-    if (this.pending === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.drainWaiters.push(resolve);
-        timer = setTimeout(() => {
-          const message = `The pipeline did not drain within ${timeoutMs} ms (${this.pending} events pending).`;
-          reject(new AisocError('AISOC_ERR_INTERNAL', message));
-        }, timeoutMs);
-      });
-    } finally {
-      clearTimeout(timer);
-    }
+  drain(timeoutMs = 60_000): Promise<void> {
+    return this.drains.wait(() => this.pending, timeoutMs);
   }
 
   async stop(timeoutMs = 30_000): Promise<void> {
     if (!this.running) return;
     this.closing = true;
-    try {
-      await this.drain(timeoutMs);
-    } catch (err) {
-      this.ctx.logger.warn(
-        { err: describeError(err), pending: this.pending },
-        'The pipeline stopped before draining; the rest resumes at next start.',
-      );
-    }
+    await drainBeforeStop(this, timeoutMs, this.ctx.logger);
     this.running = false;
     this.wake?.();
     await this.loop;
@@ -176,7 +155,7 @@ export class SerialRunner implements PipelineRunner {
       this.pending = Math.max(0, this.pending - rows.length);
       this.processed += rows.length;
       this.metrics.backlog.set(this.pending);
-      if (this.pending === 0) for (const w of this.drainWaiters.splice(0)) w();
+      if (this.pending === 0) this.drains.release();
       if (this.settings.pause_ms > 0) await sleep(this.settings.pause_ms);
     }
   }
