@@ -91,14 +91,14 @@ export class BackgroundEmbedding {
           for (const id of c.vectors.ids()) if (!c.get(id)) c.vectors.remove(id);
         }
         // Documents are decoded one by one (ATT&CK's live in a snapshot), yielding now and then.
-        const todo: string[] = [];
+        const unembedded: string[] = [];
         let seen = 0;
         for (const d of c.documents()) {
-          if (c.vectors.hashOf(d.id) !== documentHash(d)) todo.push(d.id);
+          if (c.vectors.hashOf(d.id) !== documentHash(d)) unembedded.push(d.id);
           if (++seen % 500 === 0) await this.options.pause();
         }
-        for (let i = 0; i < todo.length && !this.closed; i += batch) {
-          const slice = todo
+        for (let i = 0; i < unembedded.length && !this.closed; i += batch) {
+          const slice = unembedded
             .slice(i, i + batch)
             .map((id) => c.get(id))
             .filter((d): d is KnowledgeDocument => d !== undefined);
@@ -110,7 +110,7 @@ export class BackgroundEmbedding {
           });
           if (file && (i / batch) % 20 === 19) c.vectors.save(file);
         }
-        if (file && todo.length) c.vectors.save(file);
+        if (file && unembedded.length) c.vectors.save(file);
       }
       this.error = undefined;
     } catch (err) {
