@@ -23,6 +23,10 @@ export const ERROR_CATALOGUE = {
   AISOC_ERR_CONFIG: { status: 500, title: 'The configuration is invalid' },
   AISOC_ERR_STORE: { status: 503, title: 'The store is unavailable' },
   AISOC_ERR_SHUTTING_DOWN: { status: 503, title: 'The server is shutting down' },
+  AISOC_ERR_STREAM_UNAVAILABLE: {
+    status: 503,
+    title: 'The event stream (NATS JetStream) cannot be reached; retry later',
+  },
   AISOC_ERR_UNDER_PRESSURE: {
     status: 503,
     title: 'The server is behind (event-loop delay) or short of memory; retry later',
@@ -125,13 +129,17 @@ export function isAisocError(err: unknown): err is AisocError {
 
 /**
  * Whether an error asks the sender to slow down and send the same input
- * again later: the pipeline is full (429) or the server is under pressure
- * (503). Nothing was accepted; retrying loses nothing and stores nothing twice.
+ * again later: the pipeline is full (429), the server is under pressure
+ * (503) or its event stream is out of reach (503). Retrying loses nothing
+ * and stores nothing twice (what part of a refused submission the stream
+ * did take, it recognises by event id when it comes again).
  */
 export function isBackpressure(err: unknown): err is AisocError {
   return (
     err instanceof AisocError &&
-    (err.code === 'AISOC_ERR_OVERLOADED' || err.code === 'AISOC_ERR_UNDER_PRESSURE')
+    (err.code === 'AISOC_ERR_OVERLOADED' ||
+      err.code === 'AISOC_ERR_UNDER_PRESSURE' ||
+      err.code === 'AISOC_ERR_STREAM_UNAVAILABLE')
   );
 }
 

@@ -27,7 +27,7 @@ import { EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { IngestService } from './pipeline/ingest.ts';
 import { admissionMetrics, ingestMetrics, pipelineMetrics, retentionMetrics } from './pipeline/metrics.ts';
 import { PressureMonitor, type PressureSample } from './pipeline/pressure.ts';
-import type { PipelineRunner } from './pipeline/runner.ts';
+import type { PipelineRunner, RunnerRole } from './pipeline/runner.ts';
 import { createRunner, RUNNERS, type RunnerFactory } from './pipeline/runners.ts';
 import type { AnyStage } from './pipeline/stage.ts';
 import { ACTION_FACTORIES, type ActionFactory } from './respond/actions/index.ts';
@@ -134,6 +134,13 @@ export interface RuntimeOptions {
   shedLoad?: boolean;
   /** Tests only: measure pressure with this instead of the event loop and RSS (take readings with `pressure.sample()`). */
   pressureProbe?: () => PressureSample;
+  /**
+   * What this process runs of the pipeline (`aisoc serve --role`): `api`
+   * takes input and runs no stage, `worker` runs the stages, `all` (the
+   * default) both. Only runners that share their work across processes
+   * (`pipeline.runner: nats`) take anything but `all`.
+   */
+  role?: RunnerRole;
 }
 
 /**
@@ -157,6 +164,16 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     llmBackends: options.registries?.llmBackends ?? LLM_BACKENDS,
   };
   const sources = new SourceRegistry(config.sources, logger, registries.sources);
+  const runnerFactory = Object.hasOwn(registries.runners, config.pipeline.runner)
+    ? registries.runners[config.pipeline.runner]
+    : undefined;
+  if (runnerFactory?.requiresPostgres && (options.inMemory || !config.database_url)) {
+    throw new AisocError(
+      'AISOC_ERR_CONFIG',
+      `pipeline.runner: ${config.pipeline.runner} needs PostgreSQL, shared by all its processes, and the embedded database cannot be shared: set AISOC_DATABASE_URL (or database_url) to a PostgreSQL URL.`,
+      { field: 'pipeline.runner' },
+    );
+  }
   const store = await openStore(options.inMemory ? {} : storeOptionsFromConfig(config));
   let ml: MlService | undefined;
   let detectors: Detector[];
@@ -191,12 +208,19 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   });
   // Not started, the monitor keeps its zero reading and admits everything (tests take readings by hand).
   if (options.shedLoad ?? options.retention) pressure.start();
-  const runner = createRunner(
-    config.pipeline.runner,
-    { store, logger, metrics, config: config.pipeline, stages, pressure },
-    registries.runners,
-  );
-  await runner.start();
+  let runner: PipelineRunner;
+  try {
+    runner = createRunner(
+      config.pipeline.runner,
+      { store, logger, metrics, config: config.pipeline, stages, pressure, role: options.role ?? 'all' },
+      registries.runners,
+    );
+    await runner.start();
+  } catch (err) {
+    pressure.stop();
+    await store.close();
+    throw err;
+  }
   const ingest = new IngestService({ sources, runner, metrics, config, logger });
   const knowledge = new KnowledgeBase({
     config: config.knowledge,
@@ -260,7 +284,11 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     const sweep = async () => {
       try {
         const cutoff = new Date(Date.now() - config.retention.events_days * 86_400_000).toISOString();
-        const processed = await store.offsets.get(EVENTS_OFFSET);
+        // Events a stage may still read back from the table are kept: the runner says which (the
+        // embedded runner's checkpoint; a runner whose log is a stream bounds nothing beyond the age).
+        const processed = runner.retentionFloor
+          ? await runner.retentionFloor()
+          : await store.offsets.get(EVENTS_OFFSET);
         const n = await store.events.purge(cutoff, processed);
         if (n > 0) {
           retentionMetrics(metrics).eventsPurged.inc(n);

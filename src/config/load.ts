@@ -37,6 +37,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Record<stri
   if (env.AISOC_DATA_DIR) out.data_dir = env.AISOC_DATA_DIR;
   if (env.AISOC_DATABASE_URL) out.database_url = env.AISOC_DATABASE_URL;
   if (env.AISOC_LOG_LEVEL) out.log_level = env.AISOC_LOG_LEVEL;
+  // pipeline.nats.servers: a comma-separated list.
+  const nats = (env.AISOC_NATS_URL ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (nats.length > 0) out.pipeline = { nats: { servers: nats } };
   return out;
 }
 

@@ -56,7 +56,21 @@ export interface PipelineRunner {
   /** Refuse new input, drain, and stop the stage loops. */
   stop(timeoutMs?: number): Promise<void>;
   stats(): PipelineStats;
+  /**
+   * The highest events-table sequence number retention may delete up to:
+   * events past it may still be read back by a stage. Absent, retention
+   * takes the checkpoint `pipeline_offsets.events` (the embedded runner's
+   * log position).
+   */
+  retentionFloor?(): Promise<number>;
 }
+
+/**
+ * What a process runs of the pipeline (`aisoc serve --role`): `api` takes
+ * input and runs no stage, `worker` runs the stages and takes no input, `all`
+ * (the default) does both in one process.
+ */
+export type RunnerRole = 'api' | 'worker' | 'all';
 
 /**
  * What a runner is built from. The runner owns everything between the
@@ -77,6 +91,8 @@ export interface RunnerContext {
   readonly stages: AnyStage[];
   /** Event-loop delay and memory, for `admit` to check beside the runner's own capacity. */
   readonly pressure?: PressureMonitor;
+  /** What this process runs (default `all`); a runner that cannot split refuses anything else (see `RunnerFactory.roles`). */
+  readonly role?: RunnerRole;
 }
 
 /**
@@ -93,5 +109,13 @@ export interface RunnerFactory<C = undefined> {
   /** One phrase, shown in the description of `pipeline.runner`. */
   readonly description: string;
   readonly configSchema?: z.ZodType<C>;
+  /** The roles it runs in (default `['all']`: one process does everything); `createRunner` refuses the others. */
+  readonly roles?: readonly RunnerRole[];
+  /**
+   * Its processes share one PostgreSQL database (default false): the
+   * runtime refuses to open it over the embedded store, naming
+   * `pipeline.runner` and `AISOC_DATABASE_URL`.
+   */
+  readonly requiresPostgres?: boolean;
   create(ctx: RunnerContext): PipelineRunner;
 }
