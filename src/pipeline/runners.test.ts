@@ -40,4 +40,32 @@ describe('the runner registry', () => {
       await store.close();
     }
   });
+
+  it('refuses a role its runner does not run in: the embedded runner is one process', async () => {
+    const store = await openStore({});
+    try {
+      const ctx = {
+        store,
+        logger: silentLogger(),
+        metrics: createMetrics({ defaultMetrics: false }),
+        config: PipelineConfig.parse({}),
+        stages: [],
+      };
+      for (const role of ['api', 'worker'] as const) {
+        let caught: unknown;
+        try {
+          createRunner('embedded', { ...ctx, role });
+        } catch (err) {
+          caught = err;
+        }
+        expect(caught).toBeInstanceOf(AisocError);
+        expect((caught as AisocError).code).toBe('AISOC_ERR_CONFIG');
+        expect((caught as AisocError).field).toBe('pipeline.runner');
+        expect((caught as AisocError).message).toContain(`not as ${role}`);
+      }
+      expect(createRunner('embedded', { ...ctx, role: 'all' }).kind).toBe('embedded');
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -914,7 +914,8 @@ export class NatsRunner implements PipelineRunner {
     this.nats.poison.inc({ stage: c.route.name, reason: why });
     this.stageStats[c.index]!.dead_lettered++;
     this.failures.delete(this.failureKey(m));
-    this.safely(() => m.term(headerText(reason, 256)));
+    // A plain term: nats-server 2.9 does not know `+TERM <reason>` and would ignore it (the reason is stored above).
+    this.safely(() => m.term());
   }
 
   private failureKey(m: JsMsg): string {
