@@ -319,7 +319,8 @@ export class NatsRunner implements PipelineRunner {
     for (const c of this.consumers) {
       c.wake?.();
       c.room?.();
-      await c.messages?.close().catch(() => {});
+      // Closing a consumer is local, but its promise waits on the connection: do not wait on a dead one.
+      await Promise.race([c.messages?.close().catch(() => {}), sleep(1000)]);
     }
     // The batch in each stage finishes (it is acknowledged or handed back); a stage that hangs is left behind.
     await Promise.race([
