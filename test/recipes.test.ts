@@ -200,7 +200,7 @@ describe('the new components bring their config sections with their registry lin
 
   it('pipeline.runner and pipeline.<type> are assembled from the runner registry', () => {
     const Pipeline = pipelineConfigOf(REGISTRIES.runners);
-    expect(Pipeline.shape.runner.unwrap().options).toEqual(['embedded', 'serial']);
+    expect(Pipeline.shape.runner.unwrap().options).toEqual([...Object.keys(RUNNERS), 'serial']);
     expect(Pipeline.shape.runner.description).toContain('serial (one loop over the events table');
     expect(Pipeline.parse({ runner: 'serial' })).toMatchObject({ runner: 'serial', serial: { pause_ms: 0 } });
     const bad = Pipeline.safeParse({ serial: { pause: 5 } });
