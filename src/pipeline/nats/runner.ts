@@ -4,7 +4,6 @@ import {
   type ConsumerMessages,
   DeliverPolicy,
   DiscardPolicy,
-  type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
   jetstreamManager,
@@ -44,13 +43,14 @@ import type {
 import { NatsRunnerConfig } from './config.ts';
 import { type Layout, layoutOf, type StageRoute } from './layout.ts';
 import { natsMetrics } from './metrics.ts';
+import { AsyncPublisher } from './publisher.ts';
 
 /** Header of a message whose body is kept in the store (`kv`) because it is larger than the server takes. */
 const CLAIM_HEADER = 'Aisoc-Claim';
 /** Room left in a message for its subject and headers, below the server's `max_payload`. */
 const HEADER_ROOM = 4096;
 /** Publishes in flight at once, per submission or batch. */
-const PUBLISH_WINDOW = 256;
+const PUBLISH_WINDOW = 1024;
 /** How often `drain` reads the consumers while someone waits on it, in ms. */
 const DRAIN_POLL_MS = 50;
 /** Events per insert statement when the first stage stores a batch. */
@@ -154,7 +154,7 @@ export class NatsRunner implements PipelineRunner {
   private readonly failures = new Map<string, string>();
   private nc?: NatsConnection;
   private jsm?: JetStreamManager;
-  private js?: JetStreamClient;
+  private publisher?: AsyncPublisher;
   private started = false;
   private running = false;
   private closing = false;
@@ -220,7 +220,7 @@ export class NatsRunner implements PipelineRunner {
     void this.watchConnection(nc);
     try {
       this.jsm = await jetstreamManager(nc, { timeout: request_timeout_ms });
-      this.js = this.jsm.jetstream();
+      this.publisher = new AsyncPublisher(nc, request_timeout_ms);
       await this.ensureStreams();
       for (let i = 0; i < this.layout.stages.length; i++) await this.ensureConsumer(i);
       await this.refresh();
@@ -332,6 +332,7 @@ export class NatsRunner implements PipelineRunner {
     clearInterval(this.infoTimer);
     clearInterval(this.drainTimer);
     await this.refresh().catch(() => {});
+    this.publisher?.close();
     const nc = this.nc;
     if (nc) {
       // Acknowledgements are sent before the connection closes; a server out of reach cannot take them.
@@ -443,12 +444,11 @@ export class NatsRunner implements PipelineRunner {
     limit: number,
     streamLabel: string,
   ): Promise<PubAck> {
-    const js = this.js;
-    if (!js) throw new AisocError('AISOC_ERR_STREAM_UNAVAILABLE', 'The NATS runner is not started.');
-    const body = encoder.encode(JSON.stringify(item) ?? 'null');
-    let payload: Uint8Array = body;
+    const publisher = this.publisher;
+    if (!publisher) throw new AisocError('AISOC_ERR_STREAM_UNAVAILABLE', 'The NATS runner is not started.');
+    let payload = encoder.encode(JSON.stringify(item) ?? 'null');
     let hdrs: MsgHdrs | undefined;
-    if (body.byteLength > limit) {
+    if (payload.byteLength > limit) {
       const key = `nats:claim:${msgID}`;
       await this.ctx.store.kv.set(key, item);
       hdrs = headers();
@@ -456,11 +456,7 @@ export class NatsRunner implements PipelineRunner {
       payload = new Uint8Array(0);
     }
     try {
-      const ack = await js.publish(subject, payload, {
-        msgID,
-        timeout: this.config.request_timeout_ms,
-        ...(hdrs ? { headers: hdrs } : {}),
-      });
+      const ack = await publisher.publish(subject, payload, msgID, hdrs);
       this.nats.publishes.inc({ stream: streamLabel, outcome: ack.duplicate ? 'duplicate' : 'stored' });
       return ack;
     } catch (err) {
@@ -568,7 +564,7 @@ export class NatsRunner implements PipelineRunner {
   /** Start pulling stage `i`'s messages: a reader filling the buffer, and a loop taking batches from it. */
   private async runConsumer(i: number): Promise<void> {
     const route = this.layout.stages[i]!;
-    const consumer = await this.js!.consumers.get(route.stream, route.durable);
+    const consumer = await this.jsm!.jetstream().consumers.get(route.stream, route.durable);
     const c: StageConsumer = { index: i, route, buffer: [] };
     c.messages = await consumer.consume({ max_messages: this.pipeline.batch_size });
     this.consumers.push(c);
@@ -624,6 +620,7 @@ export class NatsRunner implements PipelineRunner {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') {
         this.connected = false;
+        this.publisher?.failAll('The connection to NATS was lost before JetStream acknowledged the message.');
         this.nats.connected.set(0);
         this.ctx.logger.warn({ server: s.server }, 'The connection to NATS was lost; reconnecting.');
       } else if (s.type === 'reconnect') {
@@ -895,11 +892,12 @@ export class NatsRunner implements PipelineRunner {
       hdrs.set('Aisoc-Sequence', String(m.info.streamSequence));
       const claim = m.headers?.get(CLAIM_HEADER);
       if (claim) hdrs.set(CLAIM_HEADER, claim);
-      await this.js!.publish(c.route.deadSubject, m.data, {
-        msgID: `dead:${m.info.stream}:${m.info.streamSequence}`,
-        headers: hdrs,
-        timeout: this.config.request_timeout_ms,
-      });
+      await this.publisher!.publish(
+        c.route.deadSubject,
+        m.data,
+        `dead:${m.info.stream}:${m.info.streamSequence}`,
+        hdrs,
+      );
       this.nats.publishes.inc({ stream: 'dead', outcome: 'stored' });
       const row: DeadLetterInput = { source, stage: c.route.name, code, reason, record: text };
       await storeSubmission(this.ctx.store, { events: [], deadLetters: [row] }, this.ctx);
