@@ -27,7 +27,7 @@ import { EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { IngestService } from './pipeline/ingest.ts';
 import { admissionMetrics, ingestMetrics, pipelineMetrics, retentionMetrics } from './pipeline/metrics.ts';
 import { PressureMonitor, type PressureSample } from './pipeline/pressure.ts';
-import type { PipelineRunner } from './pipeline/runner.ts';
+import type { PipelineRole, PipelineRunner } from './pipeline/runner.ts';
 import { createRunner, RUNNERS, type RunnerFactory } from './pipeline/runners.ts';
 import type { AnyStage } from './pipeline/stage.ts';
 import { ACTION_FACTORIES, type ActionFactory } from './respond/actions/index.ts';
@@ -122,6 +122,12 @@ export interface RuntimeOptions {
   response?: boolean;
   /** Run the triage worker: playbooks on every alert and incident (servers do). */
   worker?: boolean;
+  /**
+   * The process's part in a scaled-out deployment (`serve --role`): `api`
+   * takes input and runs no stages, `worker` runs the stages and takes no
+   * input, `all` (the default) does both. Handed to the runner.
+   */
+  role?: PipelineRole;
   /** Use this LLM backend instead of the configured one (tests: the gullible model). */
   llm?: LlmBackend | null;
   /** Tests only: hold the knowledge-index worker once it has built while `[0]` is 1 (see KnowledgeBaseOptions.holdBuild). */
@@ -193,7 +199,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   if (options.shedLoad ?? options.retention) pressure.start();
   const runner = createRunner(
     config.pipeline.runner,
-    { store, logger, metrics, config: config.pipeline, stages, pressure },
+    { store, logger, metrics, config: config.pipeline, stages, pressure, role: options.role ?? 'all' },
     registries.runners,
   );
   await runner.start();

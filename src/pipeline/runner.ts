@@ -59,6 +59,13 @@ export interface PipelineRunner {
 }
 
 /**
+ * A process's part in a scaled-out deployment (`aisoc serve --role`): `api`
+ * accepts input (`submit`) and runs no stage, `worker` runs the stages,
+ * `all` does both (one process, the default).
+ */
+export type PipelineRole = 'api' | 'worker' | 'all';
+
+/**
  * What a runner is built from. The runner owns everything between the
  * stages (queues, back-pressure, retries, dead letters, checkpoints,
  * metrics); the stages are the same whatever the runner.
@@ -77,6 +84,8 @@ export interface RunnerContext {
   readonly stages: AnyStage[];
   /** Event-loop delay and memory, for `admit` to check beside the runner's own capacity. */
   readonly pressure?: PressureMonitor;
+  /** This process's part (default `all`); a runner that cannot split its work refuses the others. */
+  readonly role?: PipelineRole;
 }
 
 /**
