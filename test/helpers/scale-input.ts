@@ -103,7 +103,7 @@ export function bruteForceBodies(parts: number): Body[] {
       `Nov 20 03:11:${String(i * 7).padStart(2, '0')} bastion-01 sshd[${4200 + i}]: Failed password for root from 198.51.100.9 port ${41100 + i} ssh2`,
     );
   const bodies: string[][] = Array.from({ length: parts }, () => []);
-  lines.forEach((l, i) => bodies[i % parts]!.push(l));
+  for (const [i, l] of lines.entries()) bodies[i % parts]!.push(l);
   return bodies.map((b) => ({ source: 'syslog', text: `${b.join('\n')}\n`, records: b.length }));
 }
 
