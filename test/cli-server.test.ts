@@ -169,6 +169,21 @@ describe('command line: first start, the server of the data directory, and error
     expect(none.stderr).toContain('No server runs on the data directory');
   }, 120_000);
 
+  it('serve --role api or worker is refused with the embedded runner, naming pipeline.runner, before anything is made', async () => {
+    for (const role of ['api', 'worker']) {
+      const dataDir = join(dir, `role-${role}`);
+      const r = await aisoc(['--data-dir', dataDir, 'serve', '--role', role, '--port', '0']);
+      expect(r.code, role).toBe(1);
+      expect(r.stderr).toContain('error AISOC_ERR_CONFIG');
+      expect(r.stderr).toContain(`serve --role ${role} needs a runner that shares its work`);
+      expect(r.stderr).toContain('pipeline.runner: nats');
+      expect(existsSync(join(dataDir, 'admin.key')), role).toBe(false);
+    }
+    const bad = await aisoc(['--data-dir', join(dir, 'role-bad'), 'serve', '--role', 'boss', '--port', '0']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('api, worker, all');
+  }, 120_000);
+
   it('git-ignores the default and demo data directories (they hold an admin key)', async () => {
     const r = await run('git', ['check-ignore', '--no-index', '.aisoc/admin.key', '.aisoc-demo/admin.key'], {
       cwd: REPO,

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { AppConfig } from '../app-config.ts';
 import { AisocError } from '../errors.ts';
+import type { RunnerRole } from '../pipeline/runner.ts';
 import { type RunningReceivers, startReceivers } from '../receivers/index.ts';
 import { checkAdminKeyEnv, ensureAdminKey, openRuntime, type Runtime } from '../runtime.ts';
 import { build } from '../server/app.ts';
@@ -19,7 +21,35 @@ export interface RunningServer {
   /** The saved admin key has never been used: the caller says where it is saved. */
   adminKeyUnused: boolean;
   adminKeyFile: string;
+  /** The part this process plays (`serve --role`). */
+  role: RunnerRole;
   close(): Promise<void>;
+}
+
+/**
+ * Refuse a role the configured runner cannot play: splitting the work needs
+ * a runner whose stages other processes share (`pipeline.runner: nats`).
+ */
+export function checkRole(config: AppConfig, role: RunnerRole): void {
+  if (role !== 'all' && config.pipeline.runner === 'embedded') {
+    throw new AisocError(
+      'AISOC_ERR_CONFIG',
+      `serve --role ${role} needs a runner that shares its work between processes: set pipeline.runner: nats (with AISOC_NATS_URL and AISOC_DATABASE_URL). The embedded runner is one process (--role all).`,
+      { field: 'pipeline.runner', details: { role, runner: config.pipeline.runner } },
+    );
+  }
+}
+
+/** A worker starts no receiver. */
+const NO_RECEIVERS: RunningReceivers = { receivers: [], addresses: () => [], stop: async () => {} };
+
+/** The URL a listening server answers on (a wildcard address as the loopback one). */
+function listeningUrl(app: FastifyInstance, config: AppConfig): string {
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
+  const host =
+    config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** A listen failure in plain words, with its own code and the setting to change. */
@@ -60,18 +90,23 @@ function listenError(err: unknown, host: string, port: number): unknown {
  */
 export async function startServer(
   config: AppConfig,
-  options: { logDestination?: 1 | 2 } = {},
+  options: { logDestination?: 1 | 2; role?: RunnerRole } = {},
 ): Promise<RunningServer> {
+  const role = options.role ?? 'all';
+  checkRole(config, role);
   // A weak AISOC_ADMIN_KEY is refused before anything is opened.
   checkAdminKeyEnv();
   const logger = createLogger({ level: config.log_level, destination: options.logDestination ?? 1 });
   const runtime = await openRuntime(config, {
     logger,
     metrics: createMetrics(),
-    retention: true,
+    role,
+    // Retention and input belong to the API processes; the stages and triage to the workers.
+    retention: role !== 'worker',
     response: true,
-    worker: true,
+    worker: role !== 'api',
   });
+  if (role === 'worker') return startWorkerProbes(config, runtime, logger);
   let app: FastifyInstance | undefined;
   let removeInfo = () => {};
   let started: RunningReceivers | undefined;
@@ -84,11 +119,7 @@ export async function startServer(
     }
     // Start-up held the event loop (database, rules, routes); that is not load, so admission starts afresh.
     runtime.pressure.reset();
-    const addr = app.server.address();
-    const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
-    const host =
-      config.server.host === '0.0.0.0' || config.server.host === '::' ? '127.0.0.1' : config.server.host;
-    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const url = listeningUrl(app, config);
     logger.info({ url, store: runtime.store.engine, data_dir: config.data_dir }, 'The server is listening.');
     const receivers = await startReceivers(config.receivers, runtime);
     started = receivers;
@@ -106,6 +137,7 @@ export async function startServer(
       adminKeyCreated: admin.created,
       adminKeyUnused: admin.unused,
       adminKeyFile: admin.file,
+      role,
       close() {
         closing ??= (async () => {
           // First, so no CLI command is sent to a server that is going away.
@@ -145,4 +177,53 @@ export function closeOnSignals(server: RunningServer): void {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * A worker's HTTP side: `/health`, `/ready` and `/metrics` only (no API, no
+ * receivers, no admin key, no `server.json`: the CLI's commands go to an
+ * API process). Its port is `server.port` like any server's.
+ */
+async function startWorkerProbes(
+  config: AppConfig,
+  runtime: Runtime,
+  logger: Logger,
+): Promise<RunningServer> {
+  let app: FastifyInstance | undefined;
+  try {
+    app = await build({ runtime, routes: 'probes' });
+    try {
+      await app.listen({ host: config.server.host, port: config.server.port });
+    } catch (err) {
+      throw listenError(err, config.server.host, config.server.port);
+    }
+    runtime.pressure.reset();
+    const url = listeningUrl(app, config);
+    logger.info({ url, role: 'worker', store: runtime.store.engine }, 'The worker is running.');
+    const listening = app;
+    let closing: Promise<void> | undefined;
+    return {
+      app: listening,
+      runtime,
+      receivers: NO_RECEIVERS,
+      url,
+      adminKeyCreated: false,
+      adminKeyUnused: false,
+      adminKeyFile: '',
+      role: 'worker',
+      close() {
+        closing ??= (async () => {
+          await listening.close();
+          await runtime.close();
+          logger.info('The worker stopped.');
+          logger.flush();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await app?.close().catch(() => {});
+    await runtime.close();
+    throw err;
+  }
 }

@@ -62,6 +62,13 @@ export interface BuildOptions {
   runtime: Runtime;
   /** Log requests (servers do; tests keep quiet). */
   logRequests?: boolean;
+  /**
+   * Which routes to serve. `api` (the default) is the whole API. `probes` is
+   * what a `serve --role worker` process opens: `/health` (public), and
+   * `/ready` and `/metrics` (scope `read`, keys checked against the shared
+   * store); nothing that ingests, reads records or acts.
+   */
+  routes?: 'api' | 'probes';
 }
 
 /**
@@ -155,26 +162,33 @@ export async function build(options: BuildOptions): Promise<App> {
     );
   });
 
-  await app.register(fastifySwagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'AI-SOC API',
-        description:
-          'Ingest telemetry, read alerts, incidents and events. Every route except /health, /docs and /openapi.json needs `Authorization: Bearer <key>` (in /docs: the Authorize button).',
-        version: VERSION,
+  const probesOnly = options.routes === 'probes';
+  if (!probesOnly) {
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'AI-SOC API',
+          description:
+            'Ingest telemetry, read alerts, incidents and events. Every route except /health, /docs and /openapi.json needs `Authorization: Bearer <key>` (in /docs: the Authorize button).',
+          version: VERSION,
+        },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+        security: [{ bearer: [] }],
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearer: [] }],
-    },
-    transform: jsonSchemaTransform,
-  });
-  await app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: false });
-  app.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
-    app.swagger(),
-  );
+      transform: jsonSchemaTransform,
+    });
+    await app.register(fastifySwaggerUi, { routePrefix: DOCS_PREFIX, staticCSP: false });
+    app.get('/openapi.json', { config: { scope: 'public' }, schema: { hide: true } }, async () =>
+      app.swagger(),
+    );
+  }
 
   await app.register(healthRoutes(deps));
+  if (probesOnly) {
+    await app.ready();
+    return app;
+  }
   await app.register(ingestRoutes(deps));
   await app.register(eventRoutes(deps));
   await app.register(alertRoutes(deps));

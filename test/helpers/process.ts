@@ -20,35 +20,43 @@ export async function startServe(
   env: Record<string, string> = {},
   timeoutMs = 180_000,
 ): Promise<ServeProcess> {
-  const child = spawn(
-    process.execPath,
-    [BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'],
-    {
-      cwd: REPO,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let out = '';
-  child.stdout!.on('data', (d) => {
-    out += d;
+  return startAisoc(['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], env, timeoutMs);
+}
+
+/**
+ * Start a long-running `aisoc` command (`serve`, `serve --role worker`) and
+ * wait until it prints the URL it answers on ("serving on URL" or a
+ * worker's "health and metrics on URL").
+ */
+export async function startAisoc(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 180_000,
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: REPO,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`serve did not start in ${timeoutMs} ms:\n${out}`)),
+      () => reject(new Error(`aisoc ${args.join(' ')} did not start in ${timeoutMs} ms:\n${out}`)),
       timeoutMs,
     );
-    child.stderr!.on('data', (d) => {
+    const seen = (d: Buffer) => {
       out += d;
-      const m = /serving on (http:\/\/\S+)/.exec(out);
+      const m = /(?:serving on|health and metrics on) (http:\/\/[^\s)]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]!);
       }
-    });
+    };
+    child.stdout!.on('data', seen);
+    child.stderr!.on('data', seen);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`serve exited with ${code}:\n${out}`));
+      reject(new Error(`aisoc ${args.join(' ')} exited with ${code}:\n${out}`));
     });
   });
   return { child, url, output: () => out };
