@@ -28,6 +28,8 @@ export interface NatsServer {
   readonly port: number;
   /** The JetStream store directory (`-sd`); kept across `stop`, `kill` and `restart`. */
   readonly dir: string;
+  /** The process id of the server running now (it changes at `restart`); 0 when none runs. */
+  readonly pid: number;
   /** Stop it (SIGTERM) and wait for it to exit. */
   stop(): Promise<void>;
   /** Kill it (SIGKILL) and wait for it to exit: what is not on disk (or in the page cache) is lost. */
@@ -128,6 +130,9 @@ export async function startNatsServer(
     url: `nats://127.0.0.1:${port}`,
     port,
     dir,
+    get pid() {
+      return child?.pid ?? 0;
+    },
     stop: () => signalAndWait('SIGTERM'),
     kill: () => signalAndWait('SIGKILL'),
     async restart() {
