@@ -312,6 +312,20 @@ describe.skipIf(!ready)('the NATS JetStream runner', () => {
       expect(await env.store.events.count({})).toBe(all.length);
     });
 
+    it('makes its streams and consumers again when the server lost them (memory storage)', async () => {
+      const own = await startNatsServer();
+      cleanups.push(() => own.close());
+      const sink = collector();
+      const { runner } = await setup({ stages: [sink], server: () => own, section: { storage: 'memory' } });
+      await own.restart();
+      const events = [makeEvent(), makeEvent()];
+      await eventually(async () => {
+        await runner.submit({ events, deadLetters: [] });
+      }, 30_000);
+      await runner.drain(20_000);
+      expect([...sink.seen].sort()).toEqual(events.map((e) => e.id).sort());
+    });
+
     it('runs no stage in the api role; a worker over the same streams does the work', async () => {
       const env = await environment();
       cleanups.push(() => env.close());
