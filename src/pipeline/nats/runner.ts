@@ -225,9 +225,19 @@ export class NatsRunner implements PipelineRunner {
       this.publisher = new AsyncPublisher(nc, request_timeout_ms);
       await this.ensureStreams();
       await this.refresh();
+      this.running = true;
+      if (this.role !== 'api') {
+        for (let i = 0; i < this.layout.stages.length; i++) await this.runConsumer(i);
+      }
     } catch (err) {
+      this.running = false;
+      for (const c of this.consumers) {
+        c.wake?.();
+        await c.messages?.close().catch(() => {});
+      }
       await nc.close().catch(() => {});
       this.connected = false;
+      this.nats.connected.set(0);
       throw err instanceof AisocError
         ? err
         : new AisocError(
@@ -237,10 +247,6 @@ export class NatsRunner implements PipelineRunner {
           );
     }
     this.started = true;
-    this.running = true;
-    if (this.role !== 'api') {
-      for (let i = 0; i < this.layout.stages.length; i++) await this.runConsumer(i);
-    }
     this.infoTimer = setInterval(() => {
       this.refresh().catch((err) =>
         this.ctx.logger.debug({ err: describeError(err) }, 'The NATS consumers could not be read.'),
