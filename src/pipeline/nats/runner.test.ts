@@ -17,6 +17,7 @@ import { createRunner, RUNNERS } from '../runners.ts';
 import type { AnyStage, Stage } from '../stage.ts';
 import { collector, describeRunnerConformance, gated } from '../testing/runner-conformance.ts';
 import type { NatsRunnerConfig } from './config.ts';
+import { AsyncPublisher } from './publisher.ts';
 import { natsRunnerFactory } from './runner.ts';
 
 const ready = (await postgresAvailable()) && natsServerAvailable();
@@ -312,6 +313,20 @@ describe.skipIf(!ready)('the NATS JetStream runner', () => {
       expect(await env.store.events.count({})).toBe(all.length);
     });
 
+    it('makes its streams and consumers again when the server lost them (memory storage)', async () => {
+      const own = await startNatsServer();
+      cleanups.push(() => own.close());
+      const sink = collector();
+      const { runner } = await setup({ stages: [sink], server: () => own, section: { storage: 'memory' } });
+      await own.restart();
+      const events = [makeEvent(), makeEvent()];
+      await eventually(async () => {
+        await runner.submit({ events, deadLetters: [] });
+      }, 30_000);
+      await runner.drain(20_000);
+      expect([...sink.seen].sort()).toEqual(events.map((e) => e.id).sort());
+    });
+
     it('runs no stage in the api role; a worker over the same streams does the work', async () => {
       const env = await environment();
       cleanups.push(() => env.close());
@@ -348,6 +363,23 @@ describe.skipIf(!ready)('the NATS JetStream runner', () => {
       expect((stored!.raw as { blob: string }).blob).toHaveLength(1_200_000);
       // The claim is removed once the stage has acknowledged the message.
       expect(await env.store.kv.get(`nats:claim:${big.id}`)).toBeUndefined();
+    });
+
+    it('publishes with acknowledgements: a duplicate is flagged, a subject no stream takes is refused', async () => {
+      const { nc, jsm } = await client();
+      await jsm.streams.add({ name: `p${process.pid}`, subjects: [`p${process.pid}.>`] });
+      const publisher = new AsyncPublisher(nc, 2000);
+      cleanups.push(async () => publisher.close());
+      const body = new TextEncoder().encode('{}');
+      const acks = await Promise.all(
+        ['a', 'b', 'a'].map((id) => publisher.publish(`p${process.pid}.x`, body, id)),
+      );
+      expect(acks.map((a) => [a.seq, a.duplicate])).toEqual([
+        [1, false],
+        [2, false],
+        [1, true],
+      ]);
+      await expect(publisher.publish('nobody.listens', body, 'c')).rejects.toThrow(/503/);
     });
 
     it('says where it cannot connect, naming pipeline.nats.servers', async () => {

@@ -164,6 +164,8 @@ export class NatsRunner implements PipelineRunner {
   private drainWaiters = 0;
   private refreshing?: Promise<void>;
   private stopping?: Promise<void>;
+  /** Streams and consumers being made again after the server lost them (shared by every stage that noticed). */
+  private recovery?: Promise<void>;
   /** Events this runner published (not duplicates), and how many of them the last consumer read had seen. */
   private published = 0;
   private seenPublished = 0;
@@ -222,11 +224,20 @@ export class NatsRunner implements PipelineRunner {
       this.jsm = await jetstreamManager(nc, { timeout: request_timeout_ms });
       this.publisher = new AsyncPublisher(nc, request_timeout_ms);
       await this.ensureStreams();
-      for (let i = 0; i < this.layout.stages.length; i++) await this.ensureConsumer(i);
       await this.refresh();
+      this.running = true;
+      if (this.role !== 'api') {
+        for (let i = 0; i < this.layout.stages.length; i++) await this.runConsumer(i);
+      }
     } catch (err) {
+      this.running = false;
+      for (const c of this.consumers) {
+        c.wake?.();
+        await c.messages?.close().catch(() => {});
+      }
       await nc.close().catch(() => {});
       this.connected = false;
+      this.nats.connected.set(0);
       throw err instanceof AisocError
         ? err
         : new AisocError(
@@ -236,10 +247,6 @@ export class NatsRunner implements PipelineRunner {
           );
     }
     this.started = true;
-    this.running = true;
-    if (this.role !== 'api') {
-      for (let i = 0; i < this.layout.stages.length; i++) await this.runConsumer(i);
-    }
     this.infoTimer = setInterval(() => {
       this.refresh().catch((err) =>
         this.ctx.logger.debug({ err: describeError(err) }, 'The NATS consumers could not be read.'),
@@ -480,28 +487,41 @@ export class NatsRunner implements PipelineRunner {
     };
   }
 
+  /**
+   * Make sure every stream exists with this configuration, each stage's
+   * stream with its consumer. A stream keeps a message only while a
+   * consumer is interested (interest retention), so a new stream is created
+   * on a placeholder subject, given its consumer, and only then takes its
+   * real subjects: nothing published in between is dropped for want of a
+   * consumer. Every process does this at start (another may have done it
+   * first: each step is idempotent), and again if the server lost them.
+   */
   private async ensureStreams(): Promise<void> {
-    const streams = [
-      ...this.layout.stages.map((s) => this.streamConfig(s.stream, s.subjects)),
-      {
-        name: this.layout.deadStream,
-        subjects: this.layout.deadSubjects,
-        retention: RetentionPolicy.Limits,
-        storage: this.config.storage === 'memory' ? StorageType.Memory : StorageType.File,
-        num_replicas: this.config.replicas,
-        max_age: nanos(this.config.dead_letter_max_age_ms),
-        discard: DiscardPolicy.Old,
-      },
-    ];
-    for (const cfg of streams) await this.ensureStream(cfg);
+    for (let i = 0; i < this.layout.stages.length; i++) {
+      const route = this.layout.stages[i]!;
+      const cfg = this.streamConfig(route.stream, route.subjects);
+      await this.addStream({ ...cfg, subjects: [`${this.config.prefix}.new.${route.stream}`] });
+      await this.ensureConsumer(i);
+      await this.updateStream(cfg);
+    }
+    const dead = {
+      name: this.layout.deadStream,
+      subjects: this.layout.deadSubjects,
+      retention: RetentionPolicy.Limits,
+      storage: this.config.storage === 'memory' ? StorageType.Memory : StorageType.File,
+      num_replicas: this.config.replicas,
+      max_age: nanos(this.config.dead_letter_max_age_ms),
+      discard: DiscardPolicy.Old,
+    };
+    await this.addStream(dead);
+    await this.updateStream(dead);
   }
 
-  /** Create the stream, or bring an existing one to this configuration (another process may have made it first). */
-  private async ensureStream(cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
+  /** Create a stream; one that exists already (any configuration) is left to {@link updateStream}. */
+  private async addStream(cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
     const jsm = this.jsm!;
     try {
       await jsm.streams.add(cfg);
-      return;
     } catch (err) {
       try {
         await jsm.streams.info(cfg.name);
@@ -513,9 +533,13 @@ export class NatsRunner implements PipelineRunner {
         );
       }
     }
+  }
+
+  /** Bring an existing stream to this configuration. */
+  private async updateStream(cfg: Partial<StreamConfig> & { name: string }): Promise<void> {
     const { name, ...update } = cfg;
     try {
-      await jsm.streams.update(name, update);
+      await this.jsm!.streams.update(name, update);
     } catch (err) {
       throw new AisocError(
         'AISOC_ERR_CONFIG',
@@ -563,18 +587,22 @@ export class NatsRunner implements PipelineRunner {
 
   /** Start pulling stage `i`'s messages: a reader filling the buffer, and a loop taking batches from it. */
   private async runConsumer(i: number): Promise<void> {
-    const route = this.layout.stages[i]!;
-    const consumer = await this.jsm!.jetstream().consumers.get(route.stream, route.durable);
-    const c: StageConsumer = { index: i, route, buffer: [] };
-    c.messages = await consumer.consume({ max_messages: this.pipeline.batch_size });
+    const c: StageConsumer = { index: i, route: this.layout.stages[i]!, buffer: [] };
     this.consumers.push(c);
-    c.reader = this.readMessages(c);
+    await this.openMessages(c);
     c.loop = this.stageLoop(c);
-    void this.watchConsumer(c);
   }
 
-  private async readMessages(c: StageConsumer): Promise<void> {
-    const messages = c.messages!;
+  /** Pull from the stage's consumer (again): a consume() iterator, its reader, and a watcher of its notifications. */
+  private async openMessages(c: StageConsumer): Promise<void> {
+    const consumer = await this.jsm!.jetstream().consumers.get(c.route.stream, c.route.durable);
+    const messages = await consumer.consume({ max_messages: this.pipeline.batch_size });
+    c.messages = messages;
+    c.reader = this.readMessages(c, messages);
+    void this.watchConsumer(c, messages);
+  }
+
+  private async readMessages(c: StageConsumer, messages: ConsumerMessages): Promise<void> {
     try {
       for await (const m of messages) {
         c.buffer.push(m);
@@ -586,7 +614,7 @@ export class NatsRunner implements PipelineRunner {
           });
           c.room = undefined;
         }
-        if (!this.running) break;
+        if (!this.running || c.messages !== messages) break;
       }
     } catch (err) {
       if (this.running)
@@ -597,19 +625,39 @@ export class NatsRunner implements PipelineRunner {
     }
   }
 
-  /** Recreate a stage's consumer if the server lost it (deleted by hand, or a server that lost its state). */
-  private async watchConsumer(c: StageConsumer): Promise<void> {
+  /**
+   * If the server lost the stage's consumer or stream (deleted by hand, or a
+   * server that lost its state: memory storage, a new store directory),
+   * make them again and pull anew: the client's iterator does not find a
+   * consumer made again under the same name by itself.
+   */
+  private async watchConsumer(c: StageConsumer, messages: ConsumerMessages): Promise<void> {
     try {
-      for await (const s of c.messages!.status()) {
-        if ((s.type === 'consumer_not_found' || s.type === 'consumer_deleted') && this.running) {
-          this.ctx.logger.warn(
-            { consumer: c.route.durable },
-            'A NATS consumer of the pipeline is gone; it is created again.',
-          );
-          await this.ensureConsumer(c.index).catch((err) =>
-            this.ctx.logger.warn({ err: describeError(err) }, 'The consumer could not be created again.'),
-          );
+      for await (const s of messages.status()) {
+        const gone =
+          s.type === 'consumer_not_found' || s.type === 'consumer_deleted' || s.type === 'stream_not_found';
+        if (!gone || !this.running || c.messages !== messages) continue;
+        this.ctx.logger.warn(
+          { consumer: c.route.durable },
+          'A NATS consumer of the pipeline is gone; it is made again.',
+        );
+        await messages.close().catch(() => {});
+        while (this.running && c.messages === messages) {
+          try {
+            this.recovery ??= this.ensureStreams().finally(() => {
+              this.recovery = undefined;
+            });
+            await this.recovery;
+            await this.openMessages(c);
+          } catch (err) {
+            this.ctx.logger.warn(
+              { err: describeError(err) },
+              'The consumer could not be made again; retrying.',
+            );
+            await sleep(1000);
+          }
         }
+        return;
       }
     } catch {
       // The status iterator ends with the consumer.
