@@ -42,7 +42,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Record<stri
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-  if (nats.length > 0) out.pipeline = { nats: { servers: nats } };
+  const pipeline: Record<string, unknown> = {};
+  if (nats.length > 0) pipeline.nats = { servers: nats };
+  // pipeline.runner: checked against the registry like any value of the file.
+  if (env.AISOC_PIPELINE_RUNNER) pipeline.runner = env.AISOC_PIPELINE_RUNNER;
+  if (Object.keys(pipeline).length > 0) out.pipeline = pipeline;
   return out;
 }
 

@@ -97,7 +97,9 @@ export function pipelineConfigOf<R extends Record<string, RunnerFactory<unknown>
       runner: z
         .enum(keysOf(runners))
         .default('embedded' as keyof R & string)
-        .describe(`Pipeline runner: ${choices}; more runners register in src/pipeline/runners.ts`),
+        .describe(
+          `Pipeline runner (env AISOC_PIPELINE_RUNNER): ${choices}; more runners register in src/pipeline/runners.ts`,
+        ),
       ...PIPELINE_FIELDS,
       ...declaredSectionsOf(runners),
     })

@@ -46,6 +46,15 @@ describe('pipeline.nats', () => {
     ]);
   });
 
+  it('takes the runner from AISOC_PIPELINE_RUNNER, checked against the registry', async () => {
+    const c = loadConfig({ env: { AISOC_PIPELINE_RUNNER: 'nats', AISOC_NATS_URL: 'nats://n.example:4222' } });
+    expect(c.pipeline.runner).toBe('nats');
+    expect(c.pipeline.nats.servers).toEqual(['nats://n.example:4222']);
+    const err = await failure(() => loadConfig({ env: { AISOC_PIPELINE_RUNNER: 'kafka' } }));
+    expect(err.code).toBe('AISOC_ERR_CONFIG');
+    expect(err.field).toBe('pipeline.runner');
+  });
+
   it('refuses a server address it cannot dial, naming pipeline.nats.servers', async () => {
     for (const bad of [
       'http://nats.example:4222',
