@@ -180,9 +180,15 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     groupBy: config.correlate.group_by,
   });
   let wakeTriage: (() => void) | undefined;
+  // Windows over many events (Sigma correlations) run in the correlate stage, persisted: the detect stage keeps no state.
+  const windows = detectors.flatMap((d) => (d.windowed ? [d.windowed.windows()] : []));
   const stages = options.stages ?? [
     detectStage(detectors),
-    correlateStage(correlator, { onQueued: () => wakeTriage?.() }),
+    correlateStage(correlator, {
+      onQueued: () => wakeTriage?.(),
+      windows,
+      inboxKeepMs: config.correlate.inbox_retention_ms,
+    }),
   ];
   const pressure = new PressureMonitor({
     config: config.pipeline,
