@@ -43,8 +43,8 @@ interface Group {
   values: Record<string, string>;
   last: number;
   /**
-   * event_count / value_count: entries in the window, in event time; temporal_ordered: the
-   * matches since the last hit, in event time (to replay the stages when one arrives late).
+   * event_count / value_count: entries in the window, in event time; temporal and
+   * temporal_ordered: the matches since the last hit, in event time (to judge one that arrives late).
    */
   entries: Entry[];
   /** Upper-bounded counts: entries beyond the cap, counted but not kept. */
@@ -101,6 +101,16 @@ function hasUpperBound(c: CountCondition): boolean {
   return c.lt !== undefined || c.lte !== undefined || c.eq !== undefined;
 }
 
+/** The latest entry per rule (ties: the one that came last). */
+function latestByRef(entries: readonly Entry[]): Map<string, Entry> {
+  const out = new Map<string, Entry>();
+  for (const e of entries) {
+    const prev = out.get(e.ref!);
+    if (!prev || prev.time <= e.time) out.set(e.ref!, e);
+  }
+  return out;
+}
+
 /** How many entries a count group keeps: enough that the cap never changes whether it fires. */
 function entryCap(c: CompiledCorrelation, upper: boolean, maxEvents: number): number {
   const max = Math.max(1, maxEvents);
@@ -125,6 +135,8 @@ export interface CorrelationOptions {
    * which read in event time): as long as a window can use them.
    */
   lateSpans?: number;
+  /** The least lateness allowed, in ms, whatever the timespan (with `lateSpans`). */
+  lateMinMs?: number;
   /** Record which groups change, for {@link CorrelationState.takeChanges} (the pipeline persists them). */
   trackChanges?: boolean;
 }
@@ -188,7 +200,8 @@ export class CorrelationState {
         : correlation.condition;
     const needed = this.needed.gte ?? (this.needed.gt !== undefined ? this.needed.gt + 1 : n);
     this.lastStage = Math.min(n, Math.max(1, needed)) - 1;
-    this.lateMs = Math.max(0, options.lateSpans ?? 0) * correlation.timespanMs;
+    const lateSpans = Math.max(0, options.lateSpans ?? 0);
+    this.lateMs = lateSpans > 0 ? Math.max(lateSpans * correlation.timespanMs, options.lateMinMs ?? 0) : 0;
     this.maxEntries = entryCap(correlation, this.upper, limits.maxEvents);
     if (options.trackChanges) this.changed = new Set();
   }
@@ -256,7 +269,7 @@ export class CorrelationState {
         this.offerCount(g, input, late, hits);
         break;
       case 'temporal':
-        this.offerTemporal(g, input, hits);
+        this.offerTemporal(g, input, late, hits);
         break;
       case 'temporal_ordered':
         this.offerOrdered(g, input, late, hits);
@@ -270,6 +283,7 @@ export class CorrelationState {
   private quiet(g: Group, time: number): void {
     g.quietUntil = time + this.correlation.timespanMs;
     g.entries = g.entries.filter((e) => e.time >= g.quietUntil);
+    if (this.correlation.type === 'temporal') g.latest = latestByRef(g.entries);
   }
 
   private offerCount(g: Group, input: CorrelationInput, late: boolean, hits: CorrelationHit[]): void {
@@ -359,47 +373,68 @@ export class CorrelationState {
   }
 
   private judgeWindow(g: Group, hits: CorrelationHit[]): void {
+    // Only counts have windows to judge (temporal groups keep entries for late matches, not for a count).
+    if (this.correlation.type !== 'event_count' && this.correlation.type !== 'value_count') return;
     if (g.entries.length === 0) return;
     const n = this.count(g.entries, g.dropped);
     if (meets(this.correlation.condition, n))
       hits.push(this.hit(g, g.entries, n, g.entries[g.entries.length - 1]!.time));
   }
 
-  private offerTemporal(g: Group, input: CorrelationInput, hits: CorrelationHit[]): void {
+  private offerTemporal(g: Group, input: CorrelationInput, late: boolean, hits: CorrelationHit[]): void {
     const c = this.correlation;
-    const prev = g.latest.get(input.ref);
-    // The latest match per rule: a late one does not replace a newer one.
-    if (!prev || prev.time <= input.time) g.latest.set(input.ref, { time: input.time, events: input.events });
-    let newest = Number.NEGATIVE_INFINITY;
-    for (const e of g.latest.values()) newest = Math.max(newest, e.time);
-    const from = newest - c.timespanMs;
-    const live: Entry[] = [];
-    for (const ref of c.rules) {
-      const e = g.latest.get(ref);
-      if (e && e.time >= from) live.push(e);
+    this.keepEntry(g, { time: input.time, events: input.events, ref: input.ref });
+    if (!late) {
+      g.latest.set(input.ref, { time: input.time, events: input.events });
+      const from = input.time - c.timespanMs;
+      const live: Entry[] = [];
+      for (const ref of c.rules) {
+        const e = g.latest.get(ref);
+        if (e && e.time >= from) live.push(e);
+      }
+      if (meets(this.needed, live.length)) {
+        hits.push(
+          this.hit(
+            g,
+            live.sort((a, b) => a.time - b.time),
+            live.length,
+            input.time,
+          ),
+        );
+        g.latest.clear();
+      }
+      return;
     }
-    if (meets(this.needed, live.length)) {
-      hits.push(
-        this.hit(
-          g,
-          live.sort((a, b) => a.time - b.time),
-          live.length,
-          newest,
-        ),
-      );
-      g.latest.clear();
+    // A late match can complete any window that contains it: the earliest whose latest match per rule meets the condition.
+    let i = 0;
+    for (let j = 0; j < g.entries.length; j++) {
+      const end = g.entries[j]!.time;
+      while (g.entries[i]!.time < end - c.timespanMs) i++;
+      if (end < input.time) continue;
+      if (end - c.timespanMs > input.time) break;
+      const latest = latestByRef(g.entries.slice(i, j + 1));
+      if (meets(this.needed, latest.size)) {
+        const live = [...latest.values()].sort((a, b) => a.time - b.time);
+        hits.push(this.hit(g, live, live.length, end));
+        g.latest.clear();
+        return;
+      }
     }
+    g.latest = latestByRef(g.entries);
   }
 
-  private offerOrdered(g: Group, input: CorrelationInput, late: boolean, hits: CorrelationHit[]): void {
-    const c = this.correlation;
-    const entry: Entry = { time: input.time, events: input.events, ref: input.ref };
+  /** Keep a match of a temporal group, in event time, for a late one to be judged with (bounded in time and number). */
+  private keepEntry(g: Group, entry: Entry): void {
     insertByTime(g.entries, entry);
-    const keepFrom = g.last - c.timespanMs - this.lateMs;
+    const keepFrom = g.last - this.correlation.timespanMs - this.lateMs;
     let drop = 0;
     while (drop < g.entries.length && g.entries[drop]!.time < keepFrom) drop++;
     if (drop > 0) g.entries.splice(0, drop);
     if (g.entries.length > Math.max(1, this.limits.maxEvents)) g.entries.shift();
+  }
+
+  private offerOrdered(g: Group, input: CorrelationInput, late: boolean, hits: CorrelationHit[]): void {
+    this.keepEntry(g, { time: input.time, events: input.events, ref: input.ref });
     if (!late) {
       const hit = this.stepOrdered(g, input.ref, input.time, input.events);
       if (hit) hits.push(hit);

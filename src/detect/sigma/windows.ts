@@ -139,13 +139,18 @@ export class CorrelationSet {
   }
 }
 
+/** The least lateness the pipeline's windows allow a match, whatever the correlation's timespan. */
+export const LATE_MIN_MS = 10 * 60_000;
+
 /**
  * The Sigma correlation windows of the pipeline, kept by the correlate
  * stage (the "sequencer"): it takes the detect stage's {@link WindowFeed}s in
  * event time, fires the correlations they complete (chained ones included)
  * as candidates at or above the minimum level, and expires windows by the
- * latest event time seen. A match may trail a later one of its group by up
- * to one timespan and still count with it (workers deliver out of order).
+ * latest event time seen. A match may arrive after later ones and still
+ * count with them if it is no more than one timespan (at least ten minutes)
+ * older than the newest match of its correlation: workers deliver out of
+ * order, and a batch redelivered after a crash comes back late.
  * The correlate stage saves {@link takeChanges} in the transaction of each
  * batch and {@link restore}s what another process saved, so every process
  * sees one set of windows.
@@ -164,7 +169,11 @@ export class SigmaWindows implements DetectionWindows {
     limits: CorrelationLimits,
     minLevel: Parameters<typeof severityRank>[0] = 'low',
   ) {
-    this.set = new CorrelationSet(correlations, limits, { lateSpans: 1, trackChanges: true });
+    this.set = new CorrelationSet(correlations, limits, {
+      lateSpans: 1,
+      lateMinMs: LATE_MIN_MS,
+      trackChanges: true,
+    });
     this.minRank = severityRank(minLevel);
   }
 
