@@ -191,16 +191,8 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     await store.close();
     throw err;
   }
-  const correlator = new Correlator({
-    dedupeWindowMs: config.correlate.dedupe_window_ms,
-    groupWindowMs: config.correlate.group_window_ms,
-    groupBy: config.correlate.group_by,
-  });
   let wakeTriage: (() => void) | undefined;
-  const stages = options.stages ?? [
-    detectStage(detectors),
-    correlateStage(correlator, { onQueued: () => wakeTriage?.() }),
-  ];
+  const stages = options.stages ?? eventStages(config, detectors, { onQueued: () => wakeTriage?.() });
   const pressure = new PressureMonitor({
     config: config.pipeline,
     metrics,
@@ -329,6 +321,38 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
       await store.close();
     },
   };
+}
+
+/**
+ * The event stages every runner runs, in order: detect (stateless per
+ * event: any worker may take any batch) and correlate (the correlation
+ * windows, persisted, then dedupe and incidents, one batch at a time across
+ * processes). Each call builds its own stages: one per process (or per
+ * simulated worker in tests).
+ *
+ * @example
+ * const [detect, correlate] = eventStages(config, detectors);
+ */
+export function eventStages(
+  config: AppConfig,
+  detectors: readonly Detector[],
+  options: { onQueued?: () => void } = {},
+): AnyStage[] {
+  const correlator = new Correlator({
+    dedupeWindowMs: config.correlate.dedupe_window_ms,
+    groupWindowMs: config.correlate.group_window_ms,
+    groupBy: config.correlate.group_by,
+  });
+  // Windows over many events (Sigma correlations) run in the correlate stage: the detect stage keeps no state.
+  const windows = detectors.flatMap((d) => (d.windowed ? [d.windowed.windows()] : []));
+  return [
+    detectStage([...detectors]),
+    correlateStage(correlator, {
+      ...(options.onQueued ? { onQueued: options.onQueued } : {}),
+      windows,
+      inboxKeepMs: config.correlate.inbox_retention_ms,
+    }),
+  ];
 }
 
 /** The shortest admin key accepted from AISOC_ADMIN_KEY: 32 characters (keys we create have 256 random bits). */

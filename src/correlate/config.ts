@@ -19,6 +19,14 @@ export const CorrelateConfig = z
       .array(z.enum(['user', 'host', 'ip', 'access_key', 'instance', 'account', 'process', 'file', 'domain']))
       .default(['user', 'access_key', 'ip', 'host', 'instance'])
       .describe('Entity types that link alerts into an incident'),
+    inbox_retention_ms: z
+      .number()
+      .int()
+      .min(60_000)
+      .default(24 * 3_600_000)
+      .describe(
+        'How long the correlate stage remembers the items it processed, so one delivered again changes nothing (ms of processing: downtime does not count); far longer than any redelivery',
+      ),
   })
   .describe('Correlation of alerts into incidents');
 export type CorrelateConfig = z.infer<typeof CorrelateConfig>;

@@ -1,11 +1,18 @@
-import type { AlertCandidate } from '../detect/types.ts';
+import {
+  type AlertCandidate,
+  type DetectionWindows,
+  type DetectOutput,
+  isWindowFeed,
+  type WindowFeed,
+  type WindowGroupRow,
+} from '../detect/types.ts';
 import { fingerprint, uuidv7 } from '../ids.ts';
-import type { Stage } from '../pipeline/stage.ts';
+import type { Rejection, Stage } from '../pipeline/stage.ts';
 import type { Alert, Detection } from '../schema/alert.ts';
 import { type Entity, type EntityType, severityRank } from '../schema/common.ts';
 import type { Incident } from '../schema/incident.ts';
 import type { Suppression } from '../schema/response.ts';
-import type { Repositories } from '../store/index.ts';
+import type { CorrelateHead, Repositories, StoredWindowGroup } from '../store/index.ts';
 import { techniquesAndTactics } from './attack-tags.ts';
 import { canonicalEntityValue, entityKey, eventEntities, mergeEntities } from './entities.ts';
 import { correlateMetrics } from './metrics.ts';
@@ -327,30 +334,216 @@ export class Correlator {
 /** Work-queue topic the triage worker consumes: alerts and incidents that changed. */
 export const TRIAGE_TOPIC = 'triage';
 
+/** The correlate stage's name in the inbox of processed items. */
+export const CORRELATE_INBOX = 'correlate';
+
+/** How long the keys of processed items are kept by default: a day of processing (see {@link CorrelateStageOptions.inboxKeepMs}). */
+export const DEFAULT_INBOX_KEEP_MS = 24 * 3_600_000;
+
+/** Window saves between two prunings of deleted groups, and how many saves a deleted group is kept for processes behind. */
+const PRUNE_EVERY = 100;
+const DELETED_KEPT = 1000;
+/** Most deleted groups forgotten in one pruning. */
+const PRUNE_LIMIT = 10_000;
+
+/** No pruning of the inbox in a stage's first minutes: items redelivered after a restart arrive then. */
+const INBOX_PRUNE_AFTER_MS = 10 * 60_000;
+
+export interface CorrelateStageOptions {
+  /** Queue changed alerts and incidents for triage (default true). */
+  enqueue?: boolean;
+  /** Called after a batch queued triage work. */
+  onQueued?: () => void;
+  /**
+   * The windows of the detectors that keep windows over many events (Sigma
+   * correlations): the stage runs the detect stage's window steps through
+   * them, persisted in the store, before correlating.
+   */
+  windows?: readonly DetectionWindows[];
+  /**
+   * How long the key of a processed item is kept, in ms of processing
+   * (measured from the newest key, so downtime does not age them; default a
+   * day). A redelivered item is recognised within it: far longer than any
+   * redelivery (JetStream redelivers unacknowledged messages after its ack
+   * wait, minutes; its duplicate window is two minutes; the embedded runner
+   * replays after a crash the batches past its checkpoint, at start).
+   */
+  inboxKeepMs?: number;
+}
+
 /**
- * The correlate stage: candidates in, stored alerts (new or updated) out. In
- * the same transaction it queues every changed alert and incident for triage,
- * so the slower analyse/respond work survives a crash and never blocks events.
+ * The key under which a detect output is recorded as processed: a window
+ * step by its detector, rule and event; a candidate by its rule and sorted
+ * event ids. A candidate without events has none (it is always processed).
+ */
+export function itemKey(item: DetectOutput): string | undefined {
+  if (isWindowFeed(item)) return `w:${item.detector}:${item.rule_id}:${item.event.id}`;
+  const ids = item.events.length > 0 ? item.events.map((e) => e.id) : item.detection.event_ids;
+  if (ids.length === 0) return undefined;
+  return `c:${fingerprint(item.detection.rule_id, ...[...new Set(ids)].sort())}`;
+}
+
+function malformed(item: unknown): string | undefined {
+  if (typeof item !== 'object' || item === null) return 'not an object';
+  const o = item as Record<string, unknown>;
+  if (o.kind === 'window_feed') {
+    const ev = o.event as Record<string, unknown> | undefined;
+    if (typeof o.detector !== 'string' || typeof o.rule_id !== 'string')
+      return 'a window step without detector or rule';
+    if (typeof ev?.id !== 'string' || typeof ev.time !== 'string')
+      return 'a window step without an event id and time';
+    if (typeof o.values !== 'object' || o.values === null) return 'a window step without values';
+    return undefined;
+  }
+  const d = o.detection as Record<string, unknown> | undefined;
+  if (typeof d?.rule_id !== 'string' || !Array.isArray(d.event_ids)) return 'a candidate without a detection';
+  if (!Array.isArray(o.events)) return 'a candidate without events';
+  return undefined;
+}
+
+/**
+ * This process's copy of the persisted windows: kept while the version it
+ * last saw is current, brought up to date (only what changed, or all of it
+ * when too far behind) when another process has saved since, and reloaded
+ * whole after a failed batch (its in-memory changes were rolled back).
+ */
+class WindowCopy {
+  private version = -1;
+  constructor(private readonly windows: ReadonlyMap<string, DetectionWindows>) {}
+
+  async sync(tx: Repositories, head: CorrelateHead): Promise<void> {
+    if (this.windows.size === 0 || this.version === head.version) return;
+    const full = this.version < 0 || this.version < head.prunedBelow || this.version > head.version;
+    const rows = full ? await tx.correlation.all() : await tx.correlation.changedSince(this.version);
+    const byDetector = new Map<string, WindowGroupRow[]>();
+    for (const r of rows) {
+      const list = byDetector.get(r.detector) ?? [];
+      list.push({ window: r.window, key: r.key, last: r.last, state: r.state });
+      byDetector.set(r.detector, list);
+    }
+    for (const [name, w] of this.windows)
+      w.restore(byDetector.get(name) ?? [], head.watermarks[name] ?? {}, full);
+    this.version = head.version;
+  }
+
+  /** Save what the batch changed; returns the version saved (the head's when nothing changed). */
+  async save(tx: Repositories, head: CorrelateHead): Promise<number> {
+    const groups: StoredWindowGroup[] = [];
+    let watermarks: Record<string, Record<string, number>> | undefined;
+    for (const [name, w] of this.windows) {
+      const ch = w.takeChanges();
+      for (const g of ch.groups) groups.push({ detector: name, ...g });
+      if (ch.watermarks) {
+        watermarks ??= { ...head.watermarks };
+        watermarks[name] = { ...head.watermarks[name], ...ch.watermarks };
+      }
+    }
+    if (groups.length === 0 && !watermarks) return head.version;
+    const next = head.version + 1;
+    await tx.correlation.save(next, groups, watermarks);
+    if (next % PRUNE_EVERY === 0 && next > DELETED_KEPT)
+      await tx.correlation.pruneDeleted(next - DELETED_KEPT, PRUNE_LIMIT);
+    return next;
+  }
+
+  committed(version: number): void {
+    this.version = version;
+  }
+
+  invalidate(): void {
+    this.version = -1;
+  }
+}
+
+/**
+ * The correlate stage: detect outputs in, stored alerts (new or updated)
+ * out, in one transaction per batch that
+ *
+ * 1. locks the stage's row, so batches correlate one at a time across every
+ *    process sharing the store (each reads what the one before committed);
+ * 2. brings this process's copy of the correlation windows up to date;
+ * 3. skips the items whose key the inbox holds (a redelivered batch changes
+ *    nothing: no count + 1, no incident update, no second triage item);
+ * 4. runs the window steps through the windows (in event time), then the
+ *    {@link Correlator} over the candidates and what the windows fired;
+ * 5. queues every changed alert and incident for triage, so the slower
+ *    analyse/respond work survives a crash and never blocks events;
+ * 6. saves the window groups that changed and records the items' keys.
+ *
+ * The embedded runner and every worker of a distributed one run this same
+ * code, so their alerts and incidents agree.
  */
 export function correlateStage(
   correlator: Correlator,
-  options: { enqueue?: boolean; onQueued?: () => void } = {},
-): Stage<AlertCandidate, Alert> {
+  options: CorrelateStageOptions = {},
+): Stage<DetectOutput, Alert> {
   const enqueue = options.enqueue ?? true;
+  const keepMs = options.inboxKeepMs ?? DEFAULT_INBOX_KEEP_MS;
+  const windows = new Map((options.windows ?? []).map((w) => [w.detector, w]));
+  const copy = new WindowCopy(windows);
+  const startedAt = Date.now();
   return {
     name: 'correlate',
     async process(batch, ctx) {
-      const r = await ctx.store.transaction(async (tx) => {
-        const res = await correlator.correlateDetailed(batch, tx);
-        if (enqueue) {
-          for (const a of res.alerts)
-            if (a.status !== 'suppressed')
-              await tx.work.enqueue(TRIAGE_TOPIC, `alert:${a.id}`, { type: 'alert', id: a.id });
-          for (const i of res.incidents)
-            await tx.work.enqueue(TRIAGE_TOPIC, `incident:${i.id}`, { type: 'incident', id: i.id });
-        }
-        return res;
-      });
+      const rejected: Rejection[] = [];
+      const items: DetectOutput[] = [];
+      for (const item of batch as unknown[]) {
+        const why = malformed(item);
+        if (why) rejected.push({ item, code: 'AISOC_ERR_VALIDATION', reason: `Not a detect output: ${why}` });
+        else if (isWindowFeed(item as DetectOutput) && !windows.has((item as WindowFeed).detector))
+          rejected.push({
+            item,
+            code: 'AISOC_ERR_CONFIG',
+            reason: `A window step of ${(item as WindowFeed).detector}, whose windows this process does not run (is the detector enabled here?)`,
+          });
+        else items.push(item as DetectOutput);
+      }
+      if (items.length === 0) return { outputs: [], rejected };
+      let saved = -1;
+      let r: CorrelateResult;
+      try {
+        r = await ctx.store.transaction(async (tx) => {
+          const head = await tx.correlation.lock();
+          await copy.sync(tx, head);
+          const keyed = items.map((item) => ({ item, key: itemKey(item) }));
+          const seen = await tx.inbox.seen(CORRELATE_INBOX, [
+            ...new Set(keyed.flatMap((k) => (k.key ? [k.key] : []))),
+          ]);
+          const fresh = new Set<string>();
+          const candidates: AlertCandidate[] = [];
+          const feeds = new Map<string, WindowFeed[]>();
+          for (const { item, key } of keyed) {
+            if (key !== undefined) {
+              if (seen.has(key) || fresh.has(key)) continue;
+              fresh.add(key);
+            }
+            if (isWindowFeed(item)) {
+              const list = feeds.get(item.detector) ?? [];
+              list.push(item);
+              feeds.set(item.detector, list);
+            } else candidates.push(item);
+          }
+          for (const [name, list] of feeds) candidates.push(...windows.get(name)!.offer(list));
+          const res = await correlator.correlateDetailed(candidates, tx);
+          if (enqueue) {
+            for (const a of res.alerts)
+              if (a.status !== 'suppressed')
+                await tx.work.enqueue(TRIAGE_TOPIC, `alert:${a.id}`, { type: 'alert', id: a.id });
+            for (const i of res.incidents)
+              await tx.work.enqueue(TRIAGE_TOPIC, `incident:${i.id}`, { type: 'incident', id: i.id });
+          }
+          saved = await copy.save(tx, head);
+          if (Date.now() - startedAt > INBOX_PRUNE_AFTER_MS)
+            await tx.inbox.prune(CORRELATE_INBOX, keepMs, Math.max(1000, 2 * fresh.size));
+          await tx.inbox.record(CORRELATE_INBOX, [...fresh]);
+          return res;
+        });
+      } catch (err) {
+        // The windows in memory ran ahead of what was rolled back: reload them with the next batch.
+        copy.invalidate();
+        throw err;
+      }
+      copy.committed(saved);
       if (enqueue && r.alerts.length) options.onQueued?.();
       const { alertsRaised } = correlateMetrics(ctx.metrics);
       for (const a of r.alerts) {
@@ -359,7 +552,7 @@ export function correlateStage(
           outcome: a.status === 'suppressed' ? 'suppressed' : a.count > 1 ? 'deduplicated' : 'new',
         });
       }
-      return { outputs: r.alerts };
+      return rejected.length ? { outputs: r.alerts, rejected } : { outputs: r.alerts };
     },
   };
 }

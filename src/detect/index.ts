@@ -4,7 +4,16 @@ import { sigmaDetectorFactory } from './sigma/index.ts';
 import type { Detector, DetectorContext, DetectorFactory } from './types.ts';
 import { upstreamDetectorFactory } from './upstream.ts';
 
-export type { AlertCandidate, Detector, DetectorContext, DetectorFactory } from './types.ts';
+export {
+  type AlertCandidate,
+  type DetectionWindows,
+  type DetectOutput,
+  type Detector,
+  type DetectorContext,
+  type DetectorFactory,
+  isWindowFeed,
+  type WindowFeed,
+} from './types.ts';
 
 /**
  * Every detector kind, by type, in the order the detect stage runs them:

@@ -1,18 +1,22 @@
 import type { Stage } from '../pipeline/stage.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
-import type { AlertCandidate, Detector } from './types.ts';
+import type { DetectOutput, Detector } from './types.ts';
 
 /**
- * The detect stage: every detector sees every batch. A detector that throws
- * fails the batch; the runner retries it and then isolates the event at
- * fault into the dead-letter table, so one bad event never hides the rest.
+ * The detect stage: every detector sees every batch. It keeps no state
+ * between batches, so any worker may take any batch: a detector with windows
+ * over many events (Sigma correlations) runs its `windowed` form, which
+ * reports window steps for the correlate stage instead of keeping windows.
+ * A detector that throws fails the batch; the runner retries it and then
+ * isolates the event at fault into the dead-letter table, so one bad event
+ * never hides the rest.
  */
-export function detectStage(detectors: Detector[]): Stage<NormalisedEvent, AlertCandidate> {
+export function detectStage(detectors: Detector[]): Stage<NormalisedEvent, DetectOutput> {
   return {
     name: 'detect',
     async process(batch) {
-      const outputs: AlertCandidate[] = [];
-      for (const d of detectors) outputs.push(...(await d.detect(batch)));
+      const outputs: DetectOutput[] = [];
+      for (const d of detectors) outputs.push(...(await (d.windowed ?? d).detect(batch)));
       return { outputs };
     },
   };

@@ -16,13 +16,95 @@ export interface AlertCandidate {
 }
 
 /**
+ * One step of a detection over many events, for the windows the correlate
+ * stage keeps (a match of a Sigma rule that correlations reference). The
+ * detect stage reports it instead of keeping the window itself, so any
+ * worker may detect any event and every match meets the same windows.
+ */
+export interface WindowFeed {
+  readonly kind: 'window_feed';
+  /** The detector whose windows take it (`DetectionWindows.detector`). */
+  detector: string;
+  /** The rule that matched. */
+  rule_id: string;
+  /** The windows (correlation ids) it feeds, as the detect stage's rules saw them. */
+  windows: string[];
+  /** The event: its id, time and fields are what a window counts, and a window that fires carries it as evidence. */
+  event: NormalisedEvent;
+  /** Field → value of the fields the windows group and count by (aliases resolved). */
+  values: Record<string, string>;
+}
+
+/** What the detect stage hands the correlate stage: candidates, and steps for its windows. */
+export type DetectOutput = AlertCandidate | WindowFeed;
+
+/** Whether a detect output is a window step (else a candidate). */
+export function isWindowFeed(item: DetectOutput): item is WindowFeed {
+  return (item as Partial<WindowFeed>).kind === 'window_feed';
+}
+
+/** A window group as it is persisted: `state` null when the group is gone. */
+export interface WindowGroupRow {
+  /** The window (correlation id). */
+  window: string;
+  key: string;
+  /** Event time of the group's latest match, ms since the epoch. */
+  last: number;
+  state: unknown;
+}
+
+/** What changed in a set of windows since it was last asked. */
+export interface WindowChanges {
+  /** Groups created, changed (with state) or gone (state null). */
+  groups: WindowGroupRow[];
+  /** The watermark (latest event time, ms) of every window, when one of them moved. */
+  watermarks?: Record<string, number>;
+}
+
+/**
+ * Windows over many events (Sigma correlation windows), run by the correlate
+ * stage over the {@link WindowFeed}s of one detector. The stage persists
+ * what changes in the transaction of the batch and restores it in another
+ * process or after a restart, so the windows are one, whichever worker
+ * detected the events and in whichever order they arrive.
+ */
+export interface DetectionWindows {
+  readonly detector: string;
+  /**
+   * Offer steps (any order: they are taken in event time) and expire what
+   * has passed: the candidates of the windows that fire.
+   */
+  offer(items: readonly WindowFeed[]): AlertCandidate[];
+  /** Groups changed since the last call, and the watermarks when they moved. */
+  takeChanges(): WindowChanges;
+  /** Apply saved groups (`state` null: gone) and watermarks; `full` replaces everything held. */
+  restore(rows: readonly WindowGroupRow[], watermarks: Readonly<Record<string, number>>, full: boolean): void;
+}
+
+/**
  * A detector looks at a batch of events and reports what it finds. Detectors
  * are synchronous or asynchronous functions of their input plus their own
  * state (correlation rules keep windows); they never write to the store.
  */
 export interface Detector {
   readonly name: string;
+  /**
+   * Candidates over a batch, any windows kept in this object's memory: the
+   * offline form (replay, `aisoc detect`, the evaluations), fed in event
+   * time by one reader. The pipeline calls it only for a detector without
+   * {@link windowed}, whose `detect` must then be stateless per event.
+   */
   detect(events: NormalisedEvent[]): AlertCandidate[] | Promise<AlertCandidate[]>;
+  /**
+   * The pipeline's form of a detector with windows over many events (Sigma
+   * correlations): `detect` is stateless per event, reporting candidates and
+   * {@link WindowFeed}s; the correlate stage keeps one `windows()` for them.
+   */
+  readonly windowed?: {
+    detect(events: NormalisedEvent[]): DetectOutput[] | Promise<DetectOutput[]>;
+    /** A new, empty set of this detector's windows. */
+    windows(): DetectionWindows;
+  };
 }
 
 /**

@@ -247,6 +247,48 @@ CREATE INDEX verdicts_cache_key_idx ON verdicts (cache_key, created_at DESC);
 DROP INDEX IF EXISTS verdicts_fingerprint_idx;
 `,
   },
+  {
+    version: 8,
+    name: 'correlate_state',
+    sql: `
+-- The correlate stage across processes (docs/ARCHITECTURE.md, Correlate). One row: every correlate transaction
+-- locks it first (SELECT ... FOR UPDATE), so batches correlate one at a time whichever process runs them; version
+-- counts the saves of the correlation windows (a process reloads what changed when it is not the last to have
+-- saved), pruned_below is the version under which deleted groups are forgotten (a process further behind reloads
+-- every window), watermarks the latest event time (ms) per correlation window.
+CREATE TABLE correlate_state (
+  id           smallint PRIMARY KEY CHECK (id = 1),
+  version      bigint NOT NULL,
+  pruned_below bigint NOT NULL,
+  watermarks   jsonb NOT NULL,
+  updated_at   timestamptz NOT NULL
+);
+INSERT INTO correlate_state (id, version, pruned_below, watermarks, updated_at) VALUES (1, 0, 0, '{}', now());
+
+-- Sigma correlation windows, one row per group: the state a process restores (state NULL: the group is gone,
+-- kept until pruned so processes behind learn it). version is the save that last wrote the row.
+CREATE TABLE correlation_windows (
+  detector       text NOT NULL,
+  correlation_id text NOT NULL,
+  group_key      text NOT NULL,
+  last_ms        bigint NOT NULL,
+  version        bigint NOT NULL,
+  state          jsonb,
+  PRIMARY KEY (detector, correlation_id, group_key)
+);
+CREATE INDEX correlation_windows_version_idx ON correlation_windows (version);
+
+-- Keys of the items a stage has processed, written in the transaction of their effects: a redelivered item is
+-- recognised and changes nothing. Pruned by age (see src/correlate/index.ts).
+CREATE TABLE stage_inbox (
+  stage text NOT NULL,
+  key   text NOT NULL,
+  at    timestamptz NOT NULL,
+  PRIMARY KEY (stage, key)
+);
+CREATE INDEX stage_inbox_at_idx ON stage_inbox (stage, at);
+`,
+  },
 ];
 
 /** Apply every migration not yet applied, in order, each in its own transaction. */

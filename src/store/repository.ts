@@ -8,8 +8,10 @@ import { ActionRepository } from './repos/actions.ts';
 import { AlertRepository, IncidentRepository } from './repos/alerts.ts';
 import { AuditRepository } from './repos/audit.ts';
 import { CaseRepository } from './repos/cases.ts';
+import { CorrelationWindowRepository } from './repos/correlation.ts';
 import { DeadLetterRepository } from './repos/dead-letters.ts';
 import { EventRepository } from './repos/events.ts';
+import { StageInboxRepository } from './repos/inbox.ts';
 import { ApiKeyRepository } from './repos/keys.ts';
 import { KnowledgeDocumentRepository } from './repos/knowledge.ts';
 import { KvRepository } from './repos/kv.ts';
@@ -29,8 +31,14 @@ export {
 } from './repos/alerts.ts';
 export { type AuditInput, AuditRepository } from './repos/audit.ts';
 export { CaseRepository } from './repos/cases.ts';
+export {
+  type CorrelateHead,
+  CorrelationWindowRepository,
+  type StoredWindowGroup,
+} from './repos/correlation.ts';
 export { type DeadLetterInput, DeadLetterRepository } from './repos/dead-letters.ts';
 export { type EventFilter, EventRepository, type InsertEventsResult } from './repos/events.ts';
+export { StageInboxRepository } from './repos/inbox.ts';
 export {
   API_SCOPES,
   type ApiKeyRecord,
@@ -76,6 +84,10 @@ export class Repositories {
   readonly kv: KvRepository;
   /** Knowledge documents added at run time. */
   readonly knowledge: KnowledgeDocumentRepository;
+  /** The correlate stage's lock and its persisted correlation windows. */
+  readonly correlation: CorrelationWindowRepository;
+  /** Keys of the items each stage has processed (idempotency). */
+  readonly inbox: StageInboxRepository;
 
   constructor(protected readonly db: Queryable) {
     this.events = new EventRepository(db);
@@ -93,6 +105,8 @@ export class Repositories {
     this.work = new WorkQueueRepository(db);
     this.kv = new KvRepository(db);
     this.knowledge = new KnowledgeDocumentRepository(db);
+    this.correlation = new CorrelationWindowRepository(db);
+    this.inbox = new StageInboxRepository(db);
   }
 }
 

@@ -1,14 +1,10 @@
 import type { NormalisedEvent } from '../../schema/event.ts';
-import {
-  type CorrelationHit,
-  type CorrelationInput,
-  type CorrelationLimits,
-  CorrelationState,
-} from './correlation.ts';
+import type { CorrelationLimits } from './correlation.ts';
 import { EventView } from './fields.ts';
 import type { Branch } from './pipeline.ts';
 import { RuleIndex } from './rule-index.ts';
 import type { CompiledCorrelation, CompiledRule, RuleSet } from './ruleset.ts';
+import { CorrelationSet, eventMs } from './windows.ts';
 
 /** What the engine reports: a rule or a correlation that matched, with its events. */
 export interface SigmaMatch {
@@ -37,9 +33,17 @@ export interface EngineOptions {
   onError?(rule: CompiledRule, event: NormalisedEvent, err: unknown): void;
 }
 
-function toMs(iso: string): number {
-  const t = Date.parse(iso);
-  return Number.isNaN(t) ? 0 : t;
+/**
+ * A match of a rule that correlations reference, as the pipeline's detect
+ * stage reports it: the correlate stage offers it to the windows.
+ */
+export interface SigmaFeed {
+  rule: CompiledRule;
+  event: NormalisedEvent;
+  /** Ids of the correlations the rule feeds. */
+  correlations: readonly string[];
+  /** The values of the fields those correlations group and count by (absent fields left out). */
+  values: Record<string, string>;
 }
 
 /**
@@ -56,9 +60,11 @@ export class SigmaEngine {
   readonly index: RuleIndex;
   readonly stats: EngineStats = { events: 0, evaluations: 0, matches: 0, errors: 0 };
   private readonly view: EventView;
-  private readonly states = new Map<string, CorrelationState[]>();
-  private readonly allStates: CorrelationState[] = [];
-  private readonly limits: CorrelationLimits;
+  /** The correlation windows of the offline scan ({@link process}); the pipeline keeps its own (SigmaWindows). */
+  private readonly correlations: CorrelationSet;
+  /** Per referenced rule: the fields its correlations read, and their slots. */
+  private readonly feedSlots = new Map<string, Array<[string, number]>>();
+  readonly limits: CorrelationLimits;
   private includeSilent = false;
 
   constructor(
@@ -69,14 +75,14 @@ export class SigmaEngine {
     this.index = new RuleIndex(ruleSet.rules);
     this.view = new EventView(ruleSet.fields);
     this.limits = { maxGroups: 10_000, maxEvents: 100, ...options.correlation };
-    for (const c of ruleSet.correlations) {
-      const st = new CorrelationState(c, this.limits);
-      this.allStates.push(st);
-      for (const ref of c.rules) {
-        const list = this.states.get(ref);
-        if (list) list.push(st);
-        else this.states.set(ref, [st]);
-      }
+    this.correlations = new CorrelationSet(ruleSet.correlations, this.limits);
+    for (const rule of ruleSet.rules) {
+      const fields = this.correlations.fields(rule.id);
+      if (fields)
+        this.feedSlots.set(
+          rule.id,
+          fields.map((f) => [f, ruleSet.fields.slot(f)]),
+        );
     }
   }
 
@@ -139,73 +145,56 @@ export class SigmaEngine {
     for (const event of events) {
       this.matchEvent(event, (rule, view) => {
         if (rule.generate || silent) out.push({ rule, events: [event], time: event.time });
-        const states = this.states.get(rule.id);
-        if (!states) return;
-        const time = toMs(event.time);
-        for (const st of states) {
-          const values = new Map<string, string | undefined>();
-          const wanted = st.groupFields(rule.id);
-          if (st.correlation.valueField) wanted.push(st.correlation.valueField);
-          for (const f of wanted) values.set(f, view.str(this.ruleSet.fields.slot(f)));
-          const input: CorrelationInput = {
-            ref: rule.id,
-            time,
-            events: [event],
-            value: (f) => values.get(f),
-          };
-          this.emitHits(st.offer(input), out);
-        }
+        const slots = this.feedSlots.get(rule.id);
+        if (!slots) return;
+        const values = new Map<string, string | undefined>();
+        for (const [f, slot] of slots) values.set(f, view.str(slot));
+        this.correlations.offer(rule.id, eventMs(event.time), [event], (f) => values.get(f), out, silent);
       });
     }
     return out;
   }
 
-  private emitHits(hits: CorrelationHit[], out: SigmaMatch[]): void {
-    for (const h of hits) {
-      const c = h.correlation;
-      if (c.generate || this.includeSilent || !this.isReferenced(c.id)) {
-        out.push({
-          rule: c,
-          events: h.events,
-          time: new Date(h.time).toISOString(),
-          group: h.group,
-          count: h.count,
-        });
-      }
-      const chained = this.states.get(c.id);
-      if (!chained) continue;
-      for (const st of chained) {
-        const input: CorrelationInput = {
-          ref: c.id,
-          time: h.time,
-          events: h.events,
-          value: (f) => h.group[f],
-        };
-        this.emitHits(st.offer(input), out);
-      }
+  /**
+   * The pipeline's half of {@link process}, with no correlation state: the
+   * matches of rules that alert by themselves, and a {@link SigmaFeed} per
+   * match of a rule that correlations reference (the correlate stage's
+   * windows take it). Any worker may run it on any events, in any order.
+   *
+   * @example
+   * const { matches, feeds } = engine.steps(batch);
+   */
+  steps(events: Iterable<NormalisedEvent>): { matches: SigmaMatch[]; feeds: SigmaFeed[] } {
+    const matches: SigmaMatch[] = [];
+    const feeds: SigmaFeed[] = [];
+    for (const event of events) {
+      this.matchEvent(event, (rule, view) => {
+        if (rule.generate) matches.push({ rule, events: [event], time: event.time });
+        const slots = this.feedSlots.get(rule.id);
+        if (!slots) return;
+        const values: Record<string, string> = {};
+        for (const [f, slot] of slots) {
+          const v = view.str(slot);
+          if (v !== undefined) values[f] = v;
+        }
+        feeds.push({ rule, event, correlations: this.correlations.fed(rule.id), values });
+      });
     }
-  }
-
-  private isReferenced(id: string): boolean {
-    return this.states.has(id);
+    return { matches, feeds };
   }
 
   /** Expire correlation windows that have passed (in event time); call between batches. */
   expire(): SigmaMatch[] {
-    const out: SigmaMatch[] = [];
-    for (const st of this.allStates) this.emitHits(st.expire(false), out);
-    return out;
+    return this.correlations.expire(false, this.includeSilent);
   }
 
   /** End of input: judge every open correlation window and clear the state. */
   flush(): SigmaMatch[] {
-    const out: SigmaMatch[] = [];
-    for (const st of this.allStates) this.emitHits(st.expire(true), out);
-    return out;
+    return this.correlations.expire(true, this.includeSilent);
   }
 
   /** Live correlation groups across all correlations (bounded by the limits). */
   correlationGroups(): number {
-    return this.allStates.reduce((n, s) => n + s.size, 0);
+    return this.correlations.groups();
   }
 }

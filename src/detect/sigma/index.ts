@@ -1,16 +1,20 @@
 import type { Logger } from 'pino';
 import { type SeverityName, severityRank } from '../../schema/common.ts';
 import type { ReplayDetector } from '../replay.ts';
-import type { AlertCandidate, Detector, DetectorFactory } from '../types.ts';
+import type { AlertCandidate, DetectOutput, Detector, DetectorFactory } from '../types.ts';
+import { toCandidate } from './candidate.ts';
 import { SigmaConfig } from './config.ts';
 import { BUILTIN_PIPELINES_DIR, BUILTIN_RULES_DIR } from './content.ts';
 import { SigmaEngine, type SigmaMatch } from './engine.ts';
 import { FieldRegistry } from './fields.ts';
 import { loadPipelineDir, Pipelines } from './pipeline.ts';
 import { RuleSet } from './ruleset.ts';
+import { SigmaWindows } from './windows.ts';
 
+export { toCandidate } from './candidate.ts';
 export type { SigmaConfig } from './config.ts';
-export { SigmaEngine, type SigmaMatch } from './engine.ts';
+export { SigmaEngine, type SigmaFeed, type SigmaMatch } from './engine.ts';
+export { CorrelationSet, SigmaWindows } from './windows.ts';
 
 import { formatIssue } from './issues.ts';
 
@@ -73,34 +77,17 @@ export function loadRuleSet(
     .finish();
 }
 
-/** Turn an engine match into the candidate the correlate stage turns into an alert. */
-export function toCandidate(m: SigmaMatch): AlertCandidate {
-  const r = m.rule;
-  const detection: AlertCandidate['detection'] = {
-    engine: 'sigma',
-    rule_id: r.id,
-    rule_title: r.title,
-    level: r.level,
-    tags: r.tags,
-    event_ids: m.events.map((e) => e.id),
-  };
-  let description = r.description;
-  if (r.kind === 'correlation' && m.count !== undefined) {
-    const group = Object.entries(m.group ?? {})
-      .map(([k, v]) => `${k}=${v}`)
-      .join(', ');
-    description = `${description ? `${description.trim()} ` : ''}(${r.type}: ${m.count}${group ? ` for ${group}` : ''})`;
-  }
-  if (description) detection.description = description;
-  return { detection, events: m.events };
-}
-
 /**
- * The Sigma detector for the detect stage. Correlation windows live in the
- * engine (bounded, expired in event time after each batch).
+ * The Sigma detector. Offline (`detect`), correlation windows live in the
+ * engine (bounded, expired in event time after each batch). In the pipeline
+ * (`windowed`), the detect stage keeps no state: it reports the matches that
+ * alert and a window step per match of a rule that correlations reference,
+ * and the correlate stage runs the windows ({@link SigmaWindows}), persisted,
+ * so any number of workers see one set of windows.
  */
 export function sigmaDetector(engine: SigmaEngine, options: { minLevel?: SeverityName } = {}): Detector {
-  const min = severityRank(options.minLevel ?? 'low');
+  const minLevel = options.minLevel ?? 'low';
+  const min = severityRank(minLevel);
   return {
     name: 'sigma',
     detect(events) {
@@ -109,6 +96,25 @@ export function sigmaDetector(engine: SigmaEngine, options: { minLevel?: Severit
       const out: AlertCandidate[] = [];
       for (const m of matches) if (severityRank(m.rule.level) >= min) out.push(toCandidate(m));
       return out;
+    },
+    windowed: {
+      detect(events) {
+        const { matches, feeds } = engine.steps(events);
+        const out: DetectOutput[] = [];
+        for (const m of matches) if (severityRank(m.rule.level) >= min) out.push(toCandidate(m));
+        for (const f of feeds) {
+          out.push({
+            kind: 'window_feed',
+            detector: 'sigma',
+            rule_id: f.rule.id,
+            windows: [...f.correlations],
+            event: f.event,
+            values: f.values,
+          });
+        }
+        return out;
+      },
+      windows: () => new SigmaWindows(engine.ruleSet.correlations, engine.limits, minLevel),
     },
   };
 }

@@ -6,7 +6,13 @@ import { Detection } from '../../schema/alert.ts';
 import { type NormalisedEvent, ocsfClass } from '../../schema/event.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { createMetrics } from '../../telemetry/metrics.ts';
-import type { AlertCandidate, Detector, DetectorContext, DetectorFactory } from '../types.ts';
+import {
+  type AlertCandidate,
+  type Detector,
+  type DetectorContext,
+  type DetectorFactory,
+  isWindowFeed,
+} from '../types.ts';
 
 export interface DetectorConformanceOptions {
   /** The registry entry under test. */
@@ -113,5 +119,22 @@ export function describeDetectorConformance(o: DetectorConformanceOptions): void
         expect((await run(detectors, fires())).length).toBeGreaterThan(0);
       });
     }
+
+    it('in the pipeline form of a detector with windows, keeps no state: the same batch gives the same outputs, window steps its own windows take', async () => {
+      const batch = [...ordinaryEvents(), ...(fires?.() ?? [])];
+      for (const d of await build()) {
+        if (!d.windowed) continue;
+        const first = await d.windowed.detect(batch);
+        expect(await d.windowed.detect(batch), 'a second run gives the same outputs').toEqual(first);
+        const windows = d.windowed.windows();
+        const ids = new Set(batch.map((e) => e.id));
+        const steps = first.filter(isWindowFeed);
+        for (const f of steps) {
+          expect(f.detector).toBe(windows.detector);
+          expect(ids.has(f.event.id), `step of event ${f.event.id} of the batch`).toBe(true);
+        }
+        for (const c of windows.offer(steps)) expect(Detection.safeParse(c.detection).success).toBe(true);
+      }
+    });
   });
 }

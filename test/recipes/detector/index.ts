@@ -6,8 +6,10 @@
  * conformance suite on it.
  *
  * It reports a burst of failed sign-ins from one address within a batch.
- * For brevity it keeps no state between batches; a product detector would
- * keep bounded windows in event time, as Sigma correlation rules do.
+ * It keeps no state between batches, as the detect stage requires (workers
+ * share it); a product detector counting across batches would take the
+ * `windowed` form, its windows kept by the correlate stage, as Sigma
+ * correlation rules do.
  */
 import { z } from 'zod';
 import type { AlertCandidate, DetectorFactory } from '../../../src/detect/types.ts';
