@@ -46,6 +46,8 @@ export interface ResponseDeps {
   /** `respond.suppressions.max_days`. */
   suppressionMaxDays?: number;
   workerConcurrency: number;
+  /** `respond.worker_lease_ms`. */
+  workerLeaseMs?: number;
   caseHooks?: CaseHooks;
 }
 
@@ -246,6 +248,7 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
     logger: d.logger,
     metrics: d.metrics,
     concurrency: d.workerConcurrency,
+    ...(d.workerLeaseMs === undefined ? {} : { leaseMs: d.workerLeaseMs }),
   });
   return {
     analyst: d.analyst,

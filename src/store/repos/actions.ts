@@ -27,14 +27,24 @@ export class ActionRepository {
    * count: asking again after them makes a new request. Uniqueness among
    * live requests is a partial unique index, so two writers racing with the
    * same key still make one request.
+   *
+   * A playbook step's request (`run_id` and `step_id`) is also one per run
+   * and step, whatever its status: a second pass over the same step (a
+   * retried triage item, two workers racing) gets the first request back
+   * instead of asking again.
    */
   async createOrGet(req: ActionRequest): Promise<{ request: ActionRequest; created: boolean }> {
+    const stepId = req.run_id && req.step_id ? req.step_id : null;
+    if (stepId) {
+      const mine = await this.forStep(req.run_id!, stepId);
+      if (mine) return { request: mine, created: false };
+    }
     // The live request found by the conflict may end between the two statements: then insert again.
     for (let attempt = 0; attempt < 5; attempt++) {
       const r = await this.db.query<Row>(
         `INSERT INTO action_requests (id, idempotency_key, type, effect, status, dry_run, requested_by, alert_id, incident_id,
-                                      run_id, expires_at, created_at, updated_at, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)
+                                      run_id, step_id, expires_at, created_at, updated_at, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $11, $12, $13, $14::jsonb)
          ON CONFLICT DO NOTHING RETURNING doc`,
         [
           req.id,
@@ -51,9 +61,14 @@ export class ActionRepository {
           req.created_at,
           req.updated_at,
           toPgJson(req),
+          stepId,
         ],
       );
       if (r.rows[0]) return { request: fromJson<ActionRequest>(r.rows[0].doc), created: true };
+      if (stepId) {
+        const mine = await this.forStep(req.run_id!, stepId);
+        if (mine) return { request: mine, created: false };
+      }
       const existing = await this.db.query<Row>(
         'SELECT doc FROM action_requests WHERE idempotency_key = $1 AND status = ANY($2::text[]) LIMIT 1',
         [req.idempotency_key, [...LIVE_ACTION_STATUSES]],
@@ -106,6 +121,15 @@ export class ActionRepository {
         RETURNING doc`,
       // `now` twice: once for the timestamptz column, once as the ISO text the document keeps.
       [id, toPgJson(approval), minApprovers, now, approval.by, approval.comment ?? null, now],
+    );
+    return r.rows[0] ? fromJson<ActionRequest>(r.rows[0].doc) : undefined;
+  }
+
+  /** The request a playbook run's step made, whatever its status. */
+  async forStep(runId: string, stepId: string): Promise<ActionRequest | undefined> {
+    const r = await this.db.query<Row>(
+      'SELECT doc FROM action_requests WHERE run_id = $1::uuid AND step_id = $2',
+      [runId, stepId],
     );
     return r.rows[0] ? fromJson<ActionRequest>(r.rows[0].doc) : undefined;
   }
