@@ -9,11 +9,17 @@ import { CORE_STEPS, type CoreStep, type Playbook, type Step } from './playbooks
 import { render } from './playbooks/template.ts';
 import type { ActionService } from './service.ts';
 
+/** Which run and step a core step runs for: a natural key for what the step creates. */
+export interface StepAt {
+  run_id: string;
+  step_id: string;
+}
+
 /** Built-in steps, provided by the analyst and the case service. */
 export interface CoreHandlers {
-  'core.score'(ctx: RunContext): Promise<Record<string, unknown>>;
-  'core.analyse'(ctx: RunContext): Promise<Record<string, unknown>>;
-  'case.create'(ctx: RunContext): Promise<Record<string, unknown>>;
+  'core.score'(ctx: RunContext, at: StepAt): Promise<Record<string, unknown>>;
+  'core.analyse'(ctx: RunContext, at: StepAt): Promise<Record<string, unknown>>;
+  'case.create'(ctx: RunContext, at: StepAt): Promise<Record<string, unknown>>;
 }
 
 /** Loads the context of a subject (alert or incident) fresh from the store. */
@@ -203,7 +209,10 @@ export class PlaybookEngine {
           return { status: 'done', output: { stopped: true }, at: at() };
         }
         const output = await this.withTimeout(
-          this.opts.core[step.uses as Exclude<CoreStep, 'core.stop'>](ctx),
+          this.opts.core[step.uses as Exclude<CoreStep, 'core.stop'>](ctx, {
+            run_id: run.id,
+            step_id: step.id,
+          }),
           step.timeout_ms,
           step.id,
         );
