@@ -35,6 +35,8 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** The name this worker claims items under (default: host, process id and a random suffix). */
   owner?: string;
+  /** How long an item waits when another pass is carrying out its run's current step (default 2 s). */
+  deferMs?: number;
 }
 
 /** The reason a lost claim's work is stopped with. */
@@ -68,17 +70,19 @@ export class TriageWorker {
   private lastExpiry = 0;
   private readonly owner: string;
   private readonly leaseMs: number;
+  private readonly deferMs: number;
   /** Claims being worked on, by item id, with the controller that stops them when their lease is lost. */
   private readonly inflight = new Map<number, { claim: WorkClaim; lost: AbortController }>();
 
   constructor(private readonly opts: WorkerOptions) {
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.deferMs = opts.deferMs ?? 2_000;
   }
 
   async start(): Promise<void> {
     if (this.running) return;
-    const { interrupted, resumed } = await this.opts.actions.recoverAtStart();
+    const { interrupted, interruptedRequests, resumed } = await this.opts.actions.recoverAtStart();
     if (interrupted)
       this.opts.logger.warn(
         { recovered: interrupted },
@@ -89,7 +93,7 @@ export class TriageWorker {
         { resumed: resumed.length },
         'Actions approved but not started by the last process were run now.',
       );
-    for (const r of resumed) if (r.run_id) await this.resumeRun(r.run_id);
+    for (const r of [...interruptedRequests, ...resumed]) if (r.run_id) await this.resumeRun(r.run_id);
     this.running = true;
     this.loop = this.run();
   }
@@ -140,7 +144,12 @@ export class TriageWorker {
         if (free > 0) {
           try {
             await this.expireApprovals();
-            claims = await store.work.claim(TRIAGE_TOPIC, free, { owner: this.owner, leaseMs: this.leaseMs });
+            claims = await store.work.claim(TRIAGE_TOPIC, free, {
+              owner: this.owner,
+              leaseMs: this.leaseMs,
+              // An item in hand whose lease lapsed (a stalled event loop) is not taken a second time here.
+              exclude: [...this.inflight.keys()],
+            });
           } catch (err) {
             logger.warn(
               { err: describeError(err) },
@@ -220,15 +229,26 @@ export class TriageWorker {
         await this.deadLetter(claim, claim.lastError ?? `${claim.attempts} attempts failed`);
         return;
       }
+      let runs: Array<{ status: string }>;
       try {
-        if (p.type === 'run') await engine.resume(p.id, { signal: lost });
-        else await engine.process({ type: p.type, id: p.id }, { signal: lost });
+        if (p.type === 'run') {
+          const run = await engine.resume(p.id, { signal: lost });
+          runs = run ? [run] : [];
+        } else runs = await engine.process({ type: p.type, id: p.id }, { signal: lost });
       } catch (err) {
         if (lost.aborted) return this.lostClaim(claim);
         await this.failed(claim, describeError(err));
         return;
       }
       if (lost.aborted) return this.lostClaim(claim);
+      // A run left `running`: another pass over it (another worker, an approval) is carrying out its current
+      // step. Come back once that is over, rather than trust a pass that may yet die or lose its lease.
+      if (runs.some((r) => r.status === 'running')) {
+        const outcome = await store.work.defer(claim, this.deferMs);
+        if (outcome === 'lost') return this.lostClaim(claim);
+        metrics.stageItems.inc({ stage: 'triage', outcome: 'deferred' });
+        return;
+      }
       const outcome = await store.work.done(claim);
       if (outcome === 'lost') return this.lostClaim(claim);
       metrics.stageItems.inc({ stage: 'triage', outcome: 'ok' });
@@ -280,9 +300,15 @@ export class TriageWorker {
     );
   }
 
+  /**
+   * Every ten seconds: close approval windows that passed, and mark
+   * interrupted the actions whose runner is gone (another worker that died
+   * mid-action); either way their playbook runs move on.
+   */
   private async expireApprovals(): Promise<void> {
     if (Date.now() - this.lastExpiry < 10_000) return;
     this.lastExpiry = Date.now();
-    for (const r of await this.opts.actions.expire()) if (r.run_id) await this.resumeRun(r.run_id);
+    const ended = [...(await this.opts.actions.expire()), ...(await this.opts.actions.interruptAbandoned())];
+    for (const r of ended) if (r.run_id) await this.resumeRun(r.run_id);
   }
 }

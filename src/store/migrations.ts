@@ -273,6 +273,9 @@ UPDATE action_requests a SET step_id = a.doc->>'step_id'
                       AND (b.created_at, b.id) > (a.created_at, a.id));
 CREATE UNIQUE INDEX action_requests_run_step_idx ON action_requests (run_id, step_id)
   WHERE run_id IS NOT NULL AND step_id IS NOT NULL;
+-- A running action is someone's until this time (its timeout and a margin): only after it may another process
+-- decide that its runner died and mark it interrupted.
+ALTER TABLE action_requests ADD COLUMN running_until timestamptz;
 
 -- A case opened by a playbook step remembers which (run and step): a second pass returns it, even once closed.
 ALTER TABLE cases ADD COLUMN origin text;

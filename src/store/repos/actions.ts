@@ -142,21 +142,49 @@ export class ActionRepository {
   /**
    * Move a request from one of `from` to a new state, atomically: the
    * update happens only if the stored status is still one of `from`, so
-   * two workers can never both start the same action.
+   * two workers can never both start the same action. A move to `running`
+   * may say how long the runner holds it (`runningForMs`): until then no
+   * other process takes it for abandoned (see {@link staleRunning}).
    */
   async transition(
     id: string,
     from: ActionStatus[],
     patch: Partial<ActionRequest> & { status: ActionStatus },
+    opts: { runningForMs?: number } = {},
   ): Promise<ActionRequest | undefined> {
     const now = new Date().toISOString();
     const r = await this.db.query<Row>(
       `UPDATE action_requests SET status = $3, updated_at = $4,
+         running_until = CASE WHEN $6::double precision IS NULL THEN NULL
+                              ELSE now() + $6::double precision * interval '1 millisecond' END,
          doc = doc || $5::jsonb
        WHERE id::text = $1 AND status = ANY($2::text[]) RETURNING doc`,
-      [id, from, patch.status, now, toPgJson({ ...patch, updated_at: now })],
+      [
+        id,
+        from,
+        patch.status,
+        now,
+        toPgJson({ ...patch, updated_at: now }),
+        patch.status === 'running' && opts.runningForMs !== undefined ? Math.max(0, opts.runningForMs) : null,
+      ],
     );
     return r.rows[0] ? fromJson<ActionRequest>(r.rows[0].doc) : undefined;
+  }
+
+  /**
+   * Requests left `running` by a runner that is gone: past the time their
+   * runner held them for, or moved to `running` without one. With `all`,
+   * every running request (one process owns the database, and it has just
+   * started).
+   */
+  async staleRunning(opts: { all?: boolean; limit?: number } = {}): Promise<ActionRequest[]> {
+    const r = await this.db.query<Row>(
+      `SELECT doc FROM action_requests
+        WHERE status = 'running' AND ($1::boolean OR running_until IS NULL OR running_until <= now())
+        ORDER BY created_at LIMIT $2`,
+      [opts.all === true, clampLimit(opts.limit, 1000)],
+    );
+    return r.rows.map((row) => fromJson<ActionRequest>(row.doc));
   }
 
   async list(

@@ -21,7 +21,7 @@ export interface WorkClaim {
 
 /** What became of a claim when it was completed or put back. */
 export type ClaimOutcome =
-  /** The claimed version was the latest: the item is gone (`done`) or waits for its retry (`retryLater`). */
+  /** The claimed version was the latest: the item is gone (`done`) or waits for its retry (`retryLater`, `defer`). */
   | 'settled'
   /** The item was queued again while claimed: the newer version stays, due now. */
   | 'requeued'
@@ -62,11 +62,16 @@ export class WorkQueueRepository {
    * `leaseMs`. An item is due when its retry time has come and nobody holds
    * a live lease on it; taking one whose lease expired counts an attempt.
    */
-  async claim(topic: string, limit: number, opts: { owner: string; leaseMs: number }): Promise<WorkClaim[]> {
+  async claim(
+    topic: string,
+    limit: number,
+    opts: { owner: string; leaseMs: number; exclude?: readonly number[] },
+  ): Promise<WorkClaim[]> {
     const r = await this.db.query<Row>(
       `WITH picked AS (
          SELECT id FROM work_queue
           WHERE topic = $1 AND available_at <= now() AND (lease_until IS NULL OR lease_until <= now())
+            AND id <> ALL($5::bigint[])
           ORDER BY available_at, id
           LIMIT $2
           FOR UPDATE SKIP LOCKED)
@@ -78,7 +83,7 @@ export class WorkQueueRepository {
                                 ELSE 'the lease of ' || coalesce(w.claimed_by, 'a worker') || ' expired before it finished' END
          FROM picked WHERE w.id = picked.id
        RETURNING w.id, w.key, w.payload, w.attempts, w.version, w.claims, w.last_error`,
-      [topic, Math.max(1, Math.floor(limit)), opts.owner, ms(opts.leaseMs)],
+      [topic, Math.max(1, Math.floor(limit)), opts.owner, ms(opts.leaseMs), [...(opts.exclude ?? [])]],
     );
     return r.rows
       .map((row) => {
@@ -135,6 +140,26 @@ export class WorkQueueRepository {
       [claim.id, claim.token, claim.owner, claim.version],
     );
     return outcome(r.rows[0]);
+  }
+
+  /**
+   * Give a claimed item back to be claimed again after `delayMs`, without
+   * counting an attempt: nothing failed, the work must wait (another worker
+   * is carrying out part of it). A newer version queued meanwhile is due now.
+   */
+  async defer(claim: WorkClaim, delayMs: number): Promise<ClaimOutcome> {
+    const r = await this.db.query<Row>(
+      `UPDATE work_queue
+          SET claimed_by = NULL, lease_until = NULL,
+              available_at = CASE WHEN version = $4 THEN now() + $5::double precision * interval '1 millisecond'
+                                  ELSE now() END
+        WHERE id = $1 AND claims = $2 AND claimed_by = $3
+        RETURNING version`,
+      [claim.id, claim.token, claim.owner, claim.version, ms(delayMs)],
+    );
+    const row = r.rows[0];
+    if (!row) return 'lost';
+    return toNumber(row.version) === claim.version ? 'settled' : 'requeued';
   }
 
   /**
