@@ -257,6 +257,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
       minApprovers: config.respond.approvals.min_approvers,
       suppressionMaxDays: config.respond.suppressions.max_days,
       workerConcurrency: config.respond.worker_concurrency,
+      workerLeaseMs: config.respond.worker_lease_ms,
       caseHooks: {
         onClosed: async (c, incident) => {
           const alerts = incident ? await store.alerts.getMany(incident.alert_ids.slice(0, 50)) : [];

@@ -65,37 +65,32 @@ export class CaseService {
     this.suppressionMaxDays = options.suppressionMaxDays ?? 30;
   }
 
-  /** Open the case of an incident, or return the open one (refreshing its observables). */
-  async openForIncident(incidentId: string, actor: string): Promise<{ case: Case; created: boolean }> {
+  /**
+   * Open the case of an incident, or return the open one (refreshing its
+   * observables). `origin` names what asks (a playbook run and step): the
+   * case it opened before is returned, even closed, so a second pass over
+   * the same step never opens a second case. Safe with several workers: one
+   * open case per incident and one case per origin are unique indexes, and
+   * the refresh never overwrites a change made since it read the case.
+   */
+  async openForIncident(
+    incidentId: string,
+    actor: string,
+    opts: { origin?: string } = {},
+  ): Promise<{ case: Case; created: boolean }> {
+    if (opts.origin) {
+      const mine = await this.store.cases.byOrigin(opts.origin);
+      if (mine) return { case: mine, created: false };
+    }
     const incident = await this.store.incidents.get(incidentId);
     if (!incident)
       throw new AisocError('AISOC_ERR_NOT_FOUND', `No incident ${incidentId}`, { field: 'incident_id' });
     const alerts = await this.store.alerts.getMany(incident.alert_ids.slice(0, 200));
     const eventIds = [...new Set(alerts.flatMap((a) => a.event_ids))].slice(0, 2000);
     const observables = extractObservables(await this.store.events.getMany(eventIds));
-    const now = new Date().toISOString();
     const existing = await this.store.cases.openForIncident(incidentId);
-    if (existing) {
-      const known = new Set(existing.observables.map((o) => `${o.type}:${o.value.toLowerCase()}`));
-      const added = observables.filter((o) => !known.has(`${o.type}:${o.value.toLowerCase()}`));
-      if (added.length === 0) return { case: existing, created: false };
-      const updated: Case = {
-        ...existing,
-        observables: [...existing.observables, ...added],
-        timeline: [
-          ...existing.timeline,
-          {
-            at: now,
-            actor,
-            action: 'observables.added',
-            detail: `${added.length} new observable(s) from the incident`,
-          },
-        ],
-        updated_at: now,
-      };
-      await this.store.cases.upsert(updated);
-      return { case: updated, created: false };
-    }
+    if (existing) return { case: await this.addObservables(existing, observables, actor), created: false };
+    const now = new Date().toISOString();
     const c: Case = {
       id: uuidv7(),
       incident_id: incidentId,
@@ -112,27 +107,57 @@ export class CaseService {
     };
     try {
       await this.store.transaction(async (tx) => {
-        await tx.cases.upsert(c);
-        await tx.incidents.upsert([
-          {
-            ...incident,
-            case_id: c.id,
-            status: incident.status === 'open' ? 'investigating' : incident.status,
-            updated_at: now,
-          },
-        ]);
+        await tx.cases.insert(c, opts.origin);
+        // In place: correlation may have added alerts to the incident since it was read above.
+        await tx.incidents.patch(incidentId, { case_id: c.id, status: 'investigating' }, now);
       });
     } catch (err) {
-      // Another worker opened it first (one open case per incident is a unique index): use theirs.
-      const theirs = await this.store.cases.openForIncident(incidentId);
+      // Another worker opened it first (one open case per incident, one per origin: unique indexes): use theirs.
+      const theirs =
+        (opts.origin ? await this.store.cases.byOrigin(opts.origin) : undefined) ??
+        (await this.store.cases.openForIncident(incidentId));
       if (theirs) return { case: theirs, created: false };
       throw err;
     }
     await this.audit(actor, 'case.create', c.id, undefined, {
       incident_id: incidentId,
       observables: observables.length,
+      ...(opts.origin ? { origin: opts.origin } : {}),
     });
     return { case: c, created: true };
+  }
+
+  /**
+   * Add the observables a case lacks, with a timeline entry. A compare-and-set
+   * on the case: if someone changed it since it was read, read it again and
+   * add what is still missing, never writing back an older case.
+   */
+  private async addObservables(c: Case, observables: Case['observables'], actor: string): Promise<Case> {
+    let current: Case | undefined = c;
+    for (let attempt = 0; current && attempt < 5; attempt++) {
+      const known = new Set(current.observables.map((o) => `${o.type}:${o.value.toLowerCase()}`));
+      const added = observables.filter((o) => !known.has(`${o.type}:${o.value.toLowerCase()}`));
+      if (added.length === 0) return current;
+      const now = new Date(Math.max(Date.now(), Date.parse(current.updated_at) + 1)).toISOString();
+      const updated: Case = {
+        ...current,
+        observables: [...current.observables, ...added],
+        timeline: [
+          ...current.timeline,
+          {
+            at: now,
+            actor,
+            action: 'observables.added',
+            detail: `${added.length} new observable(s) from the incident`,
+          },
+        ],
+        updated_at: now,
+      };
+      if (await this.store.cases.replace(updated, current.updated_at)) return updated;
+      current = await this.store.cases.get(c.id);
+    }
+    // Others keep changing it: the observables wait for the next pass rather than overwrite them.
+    return current ?? c;
   }
 
   async get(id: string): Promise<Case> {
@@ -270,8 +295,8 @@ export class CaseService {
       await tx.cases.upsert(next);
       for (const s of suppressions) await tx.suppressions.insert(s);
       if (next.status === 'closed' && c.status !== 'closed' && c.incident_id) {
-        const incident = await tx.incidents.get(c.incident_id);
-        if (incident) await tx.incidents.upsert([{ ...incident, status: 'closed', updated_at: now }]);
+        // In place: correlation may be adding alerts to the incident meanwhile.
+        await tx.incidents.patch(c.incident_id, { status: 'closed' }, now);
       }
     });
     await this.audit(actor, 'case.update', id, undefined, {

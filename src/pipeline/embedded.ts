@@ -21,9 +21,14 @@ import type {
   SubmitInput,
   SubmitResult,
 } from './runner.ts';
+import { lockEmbeddedRunner } from './single-runner.ts';
 
-/** The log position every event stage has passed; persisted after each batch. */
-export const EVENTS_OFFSET = 'events';
+/**
+ * The embedded runner's checkpoint (its row in `pipeline_offsets`, one per
+ * consumer): the log position every event stage has passed, persisted
+ * after each batch. Named `events` before migration 6, which renamed it.
+ */
+export const EVENTS_OFFSET = 'embedded-runner';
 
 interface Batch {
   items: unknown[];
@@ -58,6 +63,7 @@ export class EmbeddedRunner implements PipelineRunner {
   private readonly stageStats: StageStats[];
   private loops: Promise<void>[] = [];
   private running = false;
+  private releaseLock: (() => Promise<void>) | undefined;
   private closing = false;
   private pending = 0;
   private processed = 0;
@@ -80,6 +86,8 @@ export class EmbeddedRunner implements PipelineRunner {
   async start(): Promise<void> {
     if (this.running) return;
     const { store } = this.opts;
+    // One embedded runner per database: a second process refuses to start (single-runner.ts).
+    this.releaseLock ??= await lockEmbeddedRunner(store, this.opts.logger);
     this.checkpoint = await store.offsets.get(EVENTS_OFFSET);
     this.replayCursor = this.checkpoint;
     this.replayUntil = await store.events.maxSeq();
@@ -138,13 +146,20 @@ export class EmbeddedRunner implements PipelineRunner {
   }
 
   async stop(timeoutMs = 30_000): Promise<void> {
-    if (!this.running) return;
+    if (!this.running) return this.unlock();
     this.closing = true;
     await drainBeforeStop(this, timeoutMs, this.opts.logger);
     this.running = false;
     this.freshWaiter?.();
     for (const q of this.queues) q.close();
     await Promise.allSettled(this.loops);
+    await this.unlock();
+  }
+
+  private async unlock(): Promise<void> {
+    const release = this.releaseLock;
+    this.releaseLock = undefined;
+    await release?.();
   }
 
   stats(): PipelineStats {

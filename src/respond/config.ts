@@ -60,6 +60,15 @@ export const RespondConfig = z
       .max(32)
       .default(2)
       .describe('Alerts triaged at once (LLM calls are slow)'),
+    worker_lease_ms: z
+      .number()
+      .int()
+      .min(1_000)
+      .max(3_600_000)
+      .default(120_000)
+      .describe(
+        'How long a triage worker holds an item it claimed without renewing the claim. A worker renews its claims every third of this while it works (an analysis may take longer), so this is how long an item waits after its worker died before another claims it; an expired claim counts as a failed attempt',
+      ),
     actions: ActionsConfig.default({}),
     approvals: section(ApprovalsConfig),
     suppressions: section(SuppressionsConfig),

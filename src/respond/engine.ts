@@ -9,11 +9,17 @@ import { CORE_STEPS, type CoreStep, type Playbook, type Step } from './playbooks
 import { render } from './playbooks/template.ts';
 import type { ActionService } from './service.ts';
 
+/** Which run and step a core step runs for: a natural key for what the step creates. */
+export interface StepAt {
+  run_id: string;
+  step_id: string;
+}
+
 /** Built-in steps, provided by the analyst and the case service. */
 export interface CoreHandlers {
-  'core.score'(ctx: RunContext): Promise<Record<string, unknown>>;
-  'core.analyse'(ctx: RunContext): Promise<Record<string, unknown>>;
-  'case.create'(ctx: RunContext): Promise<Record<string, unknown>>;
+  'core.score'(ctx: RunContext, at: StepAt): Promise<Record<string, unknown>>;
+  'core.analyse'(ctx: RunContext, at: StepAt): Promise<Record<string, unknown>>;
+  'case.create'(ctx: RunContext, at: StepAt): Promise<Record<string, unknown>>;
 }
 
 /** Loads the context of a subject (alert or incident) fresh from the store. */
@@ -33,11 +39,33 @@ export interface EngineOptions {
   dryRun: boolean;
 }
 
+export interface RunOptions {
+  /**
+   * Aborted when the caller may no longer act on this work (the triage
+   * worker lost its lease): the run stops before its next step, and the
+   * call rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
+}
+
+/** A step whose action another execution of the same run is carrying out right now. */
+const IN_PROGRESS = Symbol('in progress elsewhere');
+
+/** An ISO time after `previous`, even within one millisecond: each checkpoint of a run has its own. */
+function laterThan(previous: string): string {
+  return new Date(Math.max(Date.now(), Date.parse(previous) + 1)).toISOString();
+}
+
 /**
  * Runs playbooks. Each run is checkpointed after every step, so a restart
- * resumes at the step it was on; action steps are idempotent through the
- * action service, so resuming never runs an action twice. Every step is
- * audited.
+ * resumes at the step it was on. Running the same subject twice, one after
+ * the other or at once in two workers, does nothing twice: a run is one per
+ * playbook and subject; each checkpoint is a compare-and-set, so of two
+ * executions of one run only the first to finish a step moves it on and the
+ * other stops; an action step makes one request per run and step (a second
+ * pass finds the first request, and an action another execution is running
+ * is left to it); `case.create` opens one case per run and step. Every step
+ * is audited.
  */
 export class PlaybookEngine {
   constructor(private readonly opts: EngineOptions) {}
@@ -47,9 +75,13 @@ export class PlaybookEngine {
   }
 
   /** Run (or resume) every enabled playbook whose trigger matches the subject. */
-  async process(subject: { type: 'alert' | 'incident'; id: string }): Promise<PlaybookRun[]> {
+  async process(
+    subject: { type: 'alert' | 'incident'; id: string },
+    opts: RunOptions = {},
+  ): Promise<PlaybookRun[]> {
     const runs: PlaybookRun[] = [];
     for (const pb of this.opts.playbooks) {
+      opts.signal?.throwIfAborted();
       if (!pb.enabled || pb.trigger.on !== subject.type) continue;
       const ctx = await this.opts.loadContext(subject, pb);
       if (!ctx) continue;
@@ -57,23 +89,28 @@ export class PlaybookEngine {
         (r) => r.playbook === pb.id,
       );
       if (!existing && !evaluate(pb.trigger.when, ctx)) continue;
-      runs.push(await this.run(pb, ctx, existing));
+      runs.push(await this.run(pb, ctx, existing, opts.signal));
     }
     return runs;
   }
 
   /** Resume a run (after an approval or a denial). */
-  async resume(runId: string): Promise<PlaybookRun | undefined> {
+  async resume(runId: string, opts: RunOptions = {}): Promise<PlaybookRun | undefined> {
     const run = await this.opts.store.runs.get(runId);
     if (!run) return undefined;
     const pb = this.opts.playbooks.find((p) => p.id === run.playbook);
     if (!pb) return run;
     const ctx = await this.opts.loadContext({ type: run.subject_type, id: run.subject_id }, pb);
     if (!ctx) return run;
-    return this.run(pb, ctx, run);
+    return this.run(pb, ctx, run, opts.signal);
   }
 
-  private async run(pb: Playbook, ctx: RunContext, existing?: PlaybookRun): Promise<PlaybookRun> {
+  private async run(
+    pb: Playbook,
+    ctx: RunContext,
+    existing: PlaybookRun | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<PlaybookRun> {
     const { store } = this.opts;
     const now = new Date().toISOString();
     let run: PlaybookRun =
@@ -95,34 +132,54 @@ export class PlaybookEngine {
     // Outputs of earlier steps, for conditions and templates.
     for (const [id, st] of Object.entries(run.steps)) ctx.steps[id] = st.output ?? { status: st.status };
 
+    // The checkpoint this execution goes on from; a save succeeds only while it is still the stored one.
+    let from = run.updated_at;
+    const checkpoint = async (next: PlaybookRun): Promise<boolean> => {
+      next.updated_at = laterThan(from);
+      if (!(await store.runs.save(next, from))) return false;
+      from = next.updated_at;
+      return true;
+    };
+    // Another execution of this run saved first: it carries the run on; report where it stands.
+    const overtaken = async () => {
+      this.opts.logger.debug(
+        { playbook: pb.id, run: run.id },
+        'Another worker moved this playbook run on first; this pass stops.',
+      );
+      return (await store.runs.get(run.id)) ?? run;
+    };
+
     for (let i = run.next_step; i < pb.steps.length; i++) {
+      signal?.throwIfAborted();
       const step = pb.steps[i]!;
       const state = await this.runStep(pb, step, ctx, run);
-      run = { ...run, steps: { ...run.steps, [step.id]: state }, updated_at: new Date().toISOString() };
+      // The step's action is running in another execution, which moves the run on when it ends.
+      if (state === IN_PROGRESS) return run;
+      run = { ...run, steps: { ...run.steps, [step.id]: state } };
       ctx.steps[step.id] = state.output ?? { status: state.status };
       if (state.status === 'waiting') {
         run.status = 'waiting';
-        await store.runs.save(run);
-        return run;
+        return (await checkpoint(run)) ? run : overtaken();
       }
       run.next_step = i + 1;
       if (state.status === 'failed' && step.on_error === 'stop') {
         run.status = 'failed';
-        await store.runs.save(run);
-        return run;
+        return (await checkpoint(run)) ? run : overtaken();
       }
       if (step.uses === 'core.stop' && state.status === 'done') break;
       run.status = 'running';
-      await store.runs.save(run);
+      if (!(await checkpoint(run))) return overtaken();
     }
-    run.status = 'completed';
-    run.next_step = pb.steps.length;
-    run.updated_at = new Date().toISOString();
-    await store.runs.save(run);
-    return run;
+    run = { ...run, status: 'completed', next_step: pb.steps.length };
+    return (await checkpoint(run)) ? run : overtaken();
   }
 
-  private async runStep(pb: Playbook, step: Step, ctx: RunContext, run: PlaybookRun): Promise<StepState> {
+  private async runStep(
+    pb: Playbook,
+    step: Step,
+    ctx: RunContext,
+    run: PlaybookRun,
+  ): Promise<StepState | typeof IN_PROGRESS> {
     const at = () => new Date().toISOString();
     const audit = (status: string, details: Record<string, unknown>) =>
       this.opts.store.audit.append({
@@ -138,6 +195,7 @@ export class PlaybookEngine {
     if (previous?.status === 'waiting' && previous.request_id) {
       const req = await this.opts.store.actions.get(previous.request_id);
       if (!req || req.status === 'pending_approval') return previous;
+      if (inProgress(req.status)) return IN_PROGRESS;
       return this.fromRequest(req, step, audit);
     }
     if (!evaluate(step.if, ctx)) {
@@ -151,7 +209,10 @@ export class PlaybookEngine {
           return { status: 'done', output: { stopped: true }, at: at() };
         }
         const output = await this.withTimeout(
-          this.opts.core[step.uses as Exclude<CoreStep, 'core.stop'>](ctx),
+          this.opts.core[step.uses as Exclude<CoreStep, 'core.stop'>](ctx, {
+            run_id: run.id,
+            step_id: step.id,
+          }),
           step.timeout_ms,
           step.id,
         );
@@ -192,6 +253,7 @@ export class PlaybookEngine {
           { field: 'approval' },
         );
       }
+      if (inProgress(req.status)) return IN_PROGRESS;
       if (req.status === 'pending_approval') {
         await audit('waiting', { request_id: req.id, reason: 'waiting for approval' });
         return {
@@ -268,6 +330,15 @@ export class PlaybookEngine {
       clearTimeout(timer);
     }
   }
+}
+
+/**
+ * An action request approved but not yet started, or running: some execution
+ * (another worker's pass over the same run, an approval, start-up recovery)
+ * is carrying it out and resumes the run when it ends.
+ */
+function inProgress(status: string): boolean {
+  return status === 'approved' || status === 'running';
 }
 
 function summarise(output: Record<string, unknown>): Record<string, unknown> {

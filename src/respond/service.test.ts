@@ -260,5 +260,30 @@ describe('action service safety', () => {
       const second = await actions.recoverAtStart();
       expect(second.resumed.map((r) => r.id)).not.toContain(approved.id);
     });
+
+    it('leaves an action another process is running to it until its time is up, then marks it interrupted', async () => {
+      const { actions } = service();
+      const live = await actions.request(ask());
+      await store.actions.transition(live.id, ['pending_approval'], { status: 'approved' });
+      // Another worker moved it to running and holds it for a minute.
+      await store.actions.transition(live.id, ['approved'], { status: 'running' }, { runningForMs: 60_000 });
+      expect((await actions.interruptAbandoned()).map((r) => r.id)).not.toContain(live.id);
+      expect((await store.actions.get(live.id))!.status).toBe('running');
+      // Its time is up (the runner died): now it is taken for abandoned, once.
+      await store.actions.transition(live.id, ['running'], { status: 'running' }, { runningForMs: 0 });
+      expect((await actions.interruptAbandoned()).map((r) => r.id)).toContain(live.id);
+      expect((await store.actions.get(live.id))!.status).toBe('interrupted');
+      expect(await actions.interruptAbandoned()).toEqual([]);
+      expect(await store.audit.list({ target_id: live.id, action: 'action.interrupted' })).toHaveLength(1);
+    });
+
+    it('on the embedded database, which no other process shares, interrupts at start whatever is running', async () => {
+      const { actions } = service();
+      const left = await actions.request(ask());
+      await store.actions.transition(left.id, ['pending_approval'], { status: 'approved' });
+      await store.actions.transition(left.id, ['approved'], { status: 'running' }, { runningForMs: 60_000 });
+      const { interruptedRequests } = await actions.recoverAtStart();
+      expect(interruptedRequests.map((r) => r.id)).toContain(left.id);
+    });
   });
 });

@@ -44,6 +44,13 @@ export interface ActionServiceOptions {
   minApprovers?: number;
 }
 
+/**
+ * How long past its timeout a running action stays its runner's: an action
+ * may overrun its timeout a little (a call that ignores the abort), and
+ * another process must not take it for abandoned meanwhile.
+ */
+const RUNNING_MARGIN_MS = 60_000;
+
 /** Refuse text that cannot be stored faithfully (NUL, lone surrogates) before anything is written. */
 function assertStorable(value: unknown, field: string): void {
   const bad = findUnsafeText(value, field);
@@ -270,7 +277,12 @@ export class ActionService {
 
   /** Run an approved request exactly once. */
   async execute(id: string, timeoutMs = 60_000): Promise<ActionRequest> {
-    const claimed = await this.store.actions.transition(id, ['approved'], { status: 'running' });
+    const claimed = await this.store.actions.transition(
+      id,
+      ['approved'],
+      { status: 'running' },
+      { runningForMs: timeoutMs + RUNNING_MARGIN_MS },
+    );
     if (!claimed) return (await this.store.actions.get(id))!;
     // Checked again when it runs: a request stored under another configuration (or before an upgrade) gets no pass.
     if (
@@ -355,7 +367,12 @@ export class ActionService {
         { field: 'id' },
       );
     }
-    const claimed = await this.store.actions.transition(id, [req.status], { status: 'running' });
+    const claimed = await this.store.actions.transition(
+      id,
+      [req.status],
+      { status: 'running' },
+      { runningForMs: timeoutMs + RUNNING_MARGIN_MS },
+    );
     if (!claimed)
       throw new AisocError('AISOC_ERR_CONFLICT', 'The request changed while rolling back; retry', {
         field: 'id',
@@ -418,8 +435,13 @@ export class ActionService {
    * ceiling is checked again). Each is audited; the resumed requests are
    * returned so their playbook runs can move on.
    */
-  async recoverAtStart(timeoutMs?: number): Promise<{ interrupted: number; resumed: ActionRequest[] }> {
-    const interrupted = await this.recoverInterrupted();
+  async recoverAtStart(
+    timeoutMs?: number,
+  ): Promise<{ interrupted: number; interruptedRequests: ActionRequest[]; resumed: ActionRequest[] }> {
+    // The embedded database is this process's alone: whatever it finds running, its own last run left behind.
+    // On PostgreSQL another process may be running it now; only those past their time are taken for abandoned.
+    const interruptedRequests = await this.interruptAbandoned({ all: this.store.engine === 'pglite' });
+    const interrupted = interruptedRequests.length;
     const resumed: ActionRequest[] = [];
     const seen = new Set<string>();
     for (;;) {
@@ -441,19 +463,30 @@ export class ActionService {
         resumed.push(await this.execute(r.id, timeoutMs));
       }
     }
-    return { interrupted, resumed };
+    return { interrupted, interruptedRequests, resumed };
   }
 
   /** After a crash: a request left `running` may or may not have run; never run it again on our own. */
   async recoverInterrupted(): Promise<number> {
-    let n = 0;
-    for (const r of (await this.store.actions.list({ status: ['running'], limit: 1000 })).items) {
+    return (await this.interruptAbandoned({ all: true })).length;
+  }
+
+  /**
+   * Mark `interrupted` the requests whose runner is gone: those `running`
+   * past the time their runner held them for (its timeout and a margin),
+   * or, with `all`, every running one. Such a request may or may not have
+   * run, so it is never run again on our own; a person checks its effect.
+   * Returns the requests marked, so their playbook runs can move on.
+   */
+  async interruptAbandoned(opts: { all?: boolean } = {}): Promise<ActionRequest[]> {
+    const out: ActionRequest[] = [];
+    for (const r of await this.store.actions.staleRunning(opts)) {
       const updated = await this.store.actions.transition(r.id, ['running'], {
         status: 'interrupted',
         error: 'The process stopped while this action was running; check its effect before retrying by hand.',
       });
       if (!updated) continue;
-      n++;
+      out.push(updated);
       await this.store.audit.append({
         actor: 'system',
         action: 'action.interrupted',
@@ -462,7 +495,7 @@ export class ActionService {
         details: { type: r.type },
       });
     }
-    return n;
+    return out;
   }
 
   isFinal(status: ActionStatus): boolean {

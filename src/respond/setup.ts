@@ -46,6 +46,8 @@ export interface ResponseDeps {
   /** `respond.suppressions.max_days`. */
   suppressionMaxDays?: number;
   workerConcurrency: number;
+  /** `respond.worker_lease_ms`. */
+  workerLeaseMs?: number;
   caseHooks?: CaseHooks;
 }
 
@@ -125,9 +127,23 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
     const priority = incidentPriority(alerts.map((a) => a.priority));
     if (priority === incident.priority) return;
     await d.store.transaction(async (tx) => {
-      await tx.incidents.upsert([{ ...incident, priority, updated_at: new Date().toISOString() }]);
+      // In place: correlation may have added alerts to the incident since it was read.
+      await tx.incidents.patch(incident.id, { priority }, new Date().toISOString());
       await tx.work.enqueue(TRIAGE_TOPIC, `incident:${incident.id}`, { type: 'incident', id: incident.id });
     });
+  };
+
+  /** Store an alert's new priority in place (correlation may have added events since it was read). */
+  const setAlertPriority = async (
+    ctx: RunContext,
+    alert: NonNullable<RunContext['alert']>,
+    priority: number,
+  ) => {
+    const updated =
+      (await d.store.alerts.setPriority(alert.id, priority, new Date().toISOString())) ??
+      ({ ...alert, priority } as typeof alert);
+    ctx.alert = updated;
+    await refreshIncident(updated.incident_id);
   };
 
   const core: CoreHandlers = {
@@ -142,12 +158,7 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
       ctx.priority = r.score;
       ctx.detection_priority = r.score;
       ctx.above_threshold = r.score >= d.threshold;
-      if (r.score !== ctx.alert.priority) {
-        const updated = { ...ctx.alert, priority: r.score, updated_at: new Date().toISOString() };
-        await d.store.alerts.upsert([updated]);
-        ctx.alert = updated;
-        await refreshIncident(updated.incident_id);
-      }
+      if (r.score !== ctx.alert.priority) await setAlertPriority(ctx, ctx.alert, r.score);
       return { priority: r.score, above_threshold: ctx.above_threshold, components: r.components };
     },
     async 'core.analyse'(ctx) {
@@ -168,12 +179,8 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
           verdict: { is_true_positive: v.is_true_positive, confidence: v.confidence, source },
         });
         ctx.priority = r.score;
-        if (ctx.subject.type === 'alert' && r.score !== ctx.alert.priority) {
-          const updated = { ...ctx.alert, priority: r.score, updated_at: new Date().toISOString() };
-          await d.store.alerts.upsert([updated]);
-          ctx.alert = updated;
-          await refreshIncident(updated.incident_id);
-        }
+        if (ctx.subject.type === 'alert' && r.score !== ctx.alert.priority)
+          await setAlertPriority(ctx, ctx.alert, r.score);
       }
       return {
         verdict_id: outcome.stored?.id,
@@ -188,10 +195,13 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
         priority: ctx.priority,
       };
     },
-    async 'case.create'(ctx) {
+    async 'case.create'(ctx, at) {
       const incidentId = ctx.incident?.id ?? ctx.alert?.incident_id;
       if (!incidentId) return { status: 'no_incident' };
-      const { case: c, created } = await cases.openForIncident(incidentId, `playbook:${ctx.playbook.id}`);
+      // One case per run and step: a second pass over this step finds the case it opened, even closed.
+      const { case: c, created } = await cases.openForIncident(incidentId, `playbook:${ctx.playbook.id}`, {
+        origin: `run:${at.run_id}:${at.step_id}`,
+      });
       return { case_id: c.id, created, observables: c.observables.length };
     },
   };
@@ -246,6 +256,7 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
     logger: d.logger,
     metrics: d.metrics,
     concurrency: d.workerConcurrency,
+    ...(d.workerLeaseMs === undefined ? {} : { leaseMs: d.workerLeaseMs }),
   });
   return {
     analyst: d.analyst,

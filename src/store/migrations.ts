@@ -248,6 +248,41 @@ DROP INDEX IF EXISTS verdicts_fingerprint_idx;
 `,
   },
   {
+    version: 6,
+    name: 'shared-postgres',
+    sql: `
+-- Work items are claimed under a lease (claimed_by until lease_until); claims numbers the claims, so an
+-- outdated claim is told apart from the current one. version grows when an item is queued again while it is
+-- pending or claimed: completing a claim of an older version leaves the newer work due.
+ALTER TABLE work_queue ADD COLUMN version bigint NOT NULL DEFAULT 1;
+ALTER TABLE work_queue ADD COLUMN claims integer NOT NULL DEFAULT 0;
+ALTER TABLE work_queue ADD COLUMN claimed_by text;
+ALTER TABLE work_queue ADD COLUMN lease_until timestamptz;
+
+-- One checkpoint per consumer: the embedded runner's is named for it.
+UPDATE pipeline_offsets SET name = 'embedded-runner'
+ WHERE name = 'events' AND NOT EXISTS (SELECT 1 FROM pipeline_offsets WHERE name = 'embedded-runner');
+
+-- A playbook step makes at most one action request per run: a second pass over the same step finds it.
+-- Requests stored before keep their step in the document; the newest of each run and step gets the column.
+ALTER TABLE action_requests ADD COLUMN step_id text;
+UPDATE action_requests a SET step_id = a.doc->>'step_id'
+ WHERE a.run_id IS NOT NULL AND a.doc->>'step_id' IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM action_requests b
+                    WHERE b.run_id = a.run_id AND b.doc->>'step_id' = a.doc->>'step_id'
+                      AND (b.created_at, b.id) > (a.created_at, a.id));
+CREATE UNIQUE INDEX action_requests_run_step_idx ON action_requests (run_id, step_id)
+  WHERE run_id IS NOT NULL AND step_id IS NOT NULL;
+-- A running action is someone's until this time (its timeout and a margin): only after it may another process
+-- decide that its runner died and mark it interrupted.
+ALTER TABLE action_requests ADD COLUMN running_until timestamptz;
+
+-- A case opened by a playbook step remembers which (run and step): a second pass returns it, even once closed.
+ALTER TABLE cases ADD COLUMN origin text;
+CREATE UNIQUE INDEX cases_origin_idx ON cases (origin) WHERE origin IS NOT NULL;
+`,
+  },
+  {
     version: 8,
     name: 'correlate_state',
     sql: `

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Queryable, SqlClient } from './sql.ts';
+import type { Queryable, SessionConnection, SqlClient } from './sql.ts';
 
 /** A PostgreSQL server through a node-postgres pool. */
 export async function openPostgres(url: string, poolSize = 10): Promise<SqlClient> {
@@ -38,8 +38,38 @@ export async function openPostgres(url: string, poolSize = 10): Promise<SqlClien
         client.release();
       }
     },
+    session: () => openSession(url),
     async close() {
       await pool.end();
+    },
+  };
+}
+
+/** One connection outside the pool, kept alive, reporting once if it drops. */
+async function openSession(url: string): Promise<SessionConnection> {
+  const client = new pg.Client({ connectionString: url, keepAlive: true });
+  const listeners: Array<(err: Error) => void> = [];
+  let closing = false;
+  let lost = false;
+  const report = (err: Error) => {
+    if (closing || lost) return;
+    lost = true;
+    for (const l of listeners) l(err);
+  };
+  client.on('error', report);
+  client.on('end', () => report(new Error('the server closed the connection')));
+  await client.connect();
+  return {
+    async query<T>(text: string, params?: unknown[]) {
+      const r = await client.query(text, params as unknown[]);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+    },
+    onLost(listener) {
+      listeners.push(listener);
+    },
+    async close() {
+      closing = true;
+      await client.end().catch(() => {});
     },
   };
 }

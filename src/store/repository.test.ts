@@ -467,14 +467,14 @@ for (const engine of engines) {
       await store.work.enqueue('triage', 'alert-1', { v: 2 });
       await store.work.enqueue('triage', 'alert-2', { v: 1 });
       expect(await store.work.count('triage')).toBe(2);
-      const due = await store.work.due('triage', 10);
+      const due = await store.work.claim('triage', 10, { owner: 'repo-test', leaseMs: 60_000 });
       expect(due.map((d) => [d.key, d.payload])).toEqual([
         ['alert-1', { v: 2 }],
         ['alert-2', { v: 1 }],
       ]);
-      await store.work.retryLater(due[0]!.id, 60_000, 'backend down');
-      expect((await store.work.due('triage', 10)).map((d) => d.key)).toEqual(['alert-2']);
-      await store.work.done(due[1]!.id);
+      expect(await store.work.retryLater(due[0]!, 60_000, 'backend down')).toBe('settled');
+      expect(await store.work.claim('triage', 10, { owner: 'repo-test', leaseMs: 60_000 })).toEqual([]);
+      expect(await store.work.done(due[1]!)).toBe('settled');
       expect(await store.work.count('triage')).toBe(1);
     });
 

@@ -15,6 +15,7 @@ import { StageInboxRepository } from './repos/inbox.ts';
 import { ApiKeyRepository } from './repos/keys.ts';
 import { KnowledgeDocumentRepository } from './repos/knowledge.ts';
 import { KvRepository } from './repos/kv.ts';
+import { LockRepository } from './repos/locks.ts';
 import { OffsetRepository } from './repos/offsets.ts';
 import { PlaybookRunRepository } from './repos/runs.ts';
 import { SuppressionRepository } from './repos/suppressions.ts';
@@ -49,12 +50,13 @@ export {
 } from './repos/keys.ts';
 export { type DocumentOrigin, KnowledgeDocumentRepository, type StoredDocument } from './repos/knowledge.ts';
 export { KvRepository } from './repos/kv.ts';
+export { LockRepository, type ReleaseLock } from './repos/locks.ts';
 export { OffsetRepository } from './repos/offsets.ts';
 export { PlaybookRunRepository } from './repos/runs.ts';
 export type { ListResult } from './repos/shared.ts';
 export { SuppressionRepository } from './repos/suppressions.ts';
 export { VerdictRepository } from './repos/verdicts.ts';
-export { WorkQueueRepository } from './repos/work.ts';
+export { type ClaimOutcome, type WorkClaim, WorkQueueRepository } from './repos/work.ts';
 
 /**
  * The repository layer: one repository per record family, all over the same
@@ -112,8 +114,11 @@ export class Repositories {
 
 /** The store: repositories over a client, plus transactions and lifecycle. */
 export class Store extends Repositories {
+  /** Locks held for a process's lifetime (one embedded runner per database). */
+  readonly locks: LockRepository;
   constructor(readonly client: SqlClient) {
     super(client);
+    this.locks = new LockRepository(client);
   }
   get engine(): SqlClient['engine'] {
     return this.client.engine;

@@ -15,8 +15,21 @@ export interface SqlClient extends Queryable {
   exec(text: string): Promise<void>;
   /** Run `fn` in one transaction; it commits when `fn` resolves and rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * A connection of its own, outside the pool, for session state that must
+   * outlive one statement (advisory locks). PostgreSQL only: the embedded
+   * engine is one session already.
+   */
+  session?(): Promise<SessionConnection>;
   /** The whole database as a tar archive (embedded engine only). */
   dump?(): Promise<Blob>;
+  close(): Promise<void>;
+}
+
+/** A dedicated database session (see {@link SqlClient.session}). */
+export interface SessionConnection extends Queryable {
+  /** Called once if the connection drops before `close` (its session state, locks included, is gone). */
+  onLost(listener: (err: Error) => void): void;
   close(): Promise<void>;
 }
 

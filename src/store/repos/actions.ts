@@ -27,14 +27,24 @@ export class ActionRepository {
    * count: asking again after them makes a new request. Uniqueness among
    * live requests is a partial unique index, so two writers racing with the
    * same key still make one request.
+   *
+   * A playbook step's request (`run_id` and `step_id`) is also one per run
+   * and step, whatever its status: a second pass over the same step (a
+   * retried triage item, two workers racing) gets the first request back
+   * instead of asking again.
    */
   async createOrGet(req: ActionRequest): Promise<{ request: ActionRequest; created: boolean }> {
+    const stepId = req.run_id && req.step_id ? req.step_id : null;
+    if (stepId) {
+      const mine = await this.forStep(req.run_id!, stepId);
+      if (mine) return { request: mine, created: false };
+    }
     // The live request found by the conflict may end between the two statements: then insert again.
     for (let attempt = 0; attempt < 5; attempt++) {
       const r = await this.db.query<Row>(
         `INSERT INTO action_requests (id, idempotency_key, type, effect, status, dry_run, requested_by, alert_id, incident_id,
-                                      run_id, expires_at, created_at, updated_at, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14::jsonb)
+                                      run_id, step_id, expires_at, created_at, updated_at, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15, $11, $12, $13, $14::jsonb)
          ON CONFLICT DO NOTHING RETURNING doc`,
         [
           req.id,
@@ -51,9 +61,14 @@ export class ActionRepository {
           req.created_at,
           req.updated_at,
           toPgJson(req),
+          stepId,
         ],
       );
       if (r.rows[0]) return { request: fromJson<ActionRequest>(r.rows[0].doc), created: true };
+      if (stepId) {
+        const mine = await this.forStep(req.run_id!, stepId);
+        if (mine) return { request: mine, created: false };
+      }
       const existing = await this.db.query<Row>(
         'SELECT doc FROM action_requests WHERE idempotency_key = $1 AND status = ANY($2::text[]) LIMIT 1',
         [req.idempotency_key, [...LIVE_ACTION_STATUSES]],
@@ -110,6 +125,15 @@ export class ActionRepository {
     return r.rows[0] ? fromJson<ActionRequest>(r.rows[0].doc) : undefined;
   }
 
+  /** The request a playbook run's step made, whatever its status. */
+  async forStep(runId: string, stepId: string): Promise<ActionRequest | undefined> {
+    const r = await this.db.query<Row>(
+      'SELECT doc FROM action_requests WHERE run_id = $1::uuid AND step_id = $2',
+      [runId, stepId],
+    );
+    return r.rows[0] ? fromJson<ActionRequest>(r.rows[0].doc) : undefined;
+  }
+
   async get(id: string): Promise<ActionRequest | undefined> {
     const r = await this.db.query<Row>('SELECT doc FROM action_requests WHERE id::text = $1', [id]);
     return r.rows[0] ? fromJson<ActionRequest>(r.rows[0].doc) : undefined;
@@ -118,21 +142,49 @@ export class ActionRepository {
   /**
    * Move a request from one of `from` to a new state, atomically: the
    * update happens only if the stored status is still one of `from`, so
-   * two workers can never both start the same action.
+   * two workers can never both start the same action. A move to `running`
+   * may say how long the runner holds it (`runningForMs`): until then no
+   * other process takes it for abandoned (see {@link staleRunning}).
    */
   async transition(
     id: string,
     from: ActionStatus[],
     patch: Partial<ActionRequest> & { status: ActionStatus },
+    opts: { runningForMs?: number } = {},
   ): Promise<ActionRequest | undefined> {
     const now = new Date().toISOString();
     const r = await this.db.query<Row>(
       `UPDATE action_requests SET status = $3, updated_at = $4,
+         running_until = CASE WHEN $6::double precision IS NULL THEN NULL
+                              ELSE now() + $6::double precision * interval '1 millisecond' END,
          doc = doc || $5::jsonb
        WHERE id::text = $1 AND status = ANY($2::text[]) RETURNING doc`,
-      [id, from, patch.status, now, toPgJson({ ...patch, updated_at: now })],
+      [
+        id,
+        from,
+        patch.status,
+        now,
+        toPgJson({ ...patch, updated_at: now }),
+        patch.status === 'running' && opts.runningForMs !== undefined ? Math.max(0, opts.runningForMs) : null,
+      ],
     );
     return r.rows[0] ? fromJson<ActionRequest>(r.rows[0].doc) : undefined;
+  }
+
+  /**
+   * Requests left `running` by a runner that is gone: past the time their
+   * runner held them for, or moved to `running` without one. With `all`,
+   * every running request (one process owns the database, and it has just
+   * started).
+   */
+  async staleRunning(opts: { all?: boolean; limit?: number } = {}): Promise<ActionRequest[]> {
+    const r = await this.db.query<Row>(
+      `SELECT doc FROM action_requests
+        WHERE status = 'running' AND ($1::boolean OR running_until IS NULL OR running_until <= now())
+        ORDER BY created_at LIMIT $2`,
+      [opts.all === true, clampLimit(opts.limit, 1000)],
+    );
+    return r.rows.map((row) => fromJson<ActionRequest>(row.doc));
   }
 
   async list(

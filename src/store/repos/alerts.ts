@@ -73,6 +73,21 @@ export class AlertRepository {
     );
   }
 
+  /**
+   * Set an alert's priority in place, leaving every other field as stored
+   * (correlation may have added events since the caller read it). Returns
+   * the alert as it now is.
+   */
+  async setPriority(id: string, priority: number, updatedAt: string): Promise<Alert | undefined> {
+    const r = await this.db.query<Row>(
+      `UPDATE alerts SET priority = $2::double precision, updated_at = $3::timestamptz,
+              doc = doc || jsonb_build_object('priority', $2::double precision, 'updated_at', $4::text)
+        WHERE id = $1 RETURNING doc`,
+      [id, priority, updatedAt, updatedAt],
+    );
+    return r.rows[0] ? fromJson<Alert>(r.rows[0].doc) : undefined;
+  }
+
   async get(id: string): Promise<Alert | undefined> {
     const r = await this.db.query<Row>('SELECT doc FROM alerts WHERE id = $1', [id]);
     return r.rows[0] ? fromJson<Alert>(r.rows[0].doc) : undefined;
@@ -159,6 +174,33 @@ export class IncidentRepository {
         ],
       );
     }
+  }
+
+  /**
+   * Change an incident's priority, status or case in place, leaving every
+   * other field as stored (correlation may have added alerts since the
+   * caller read it). `status: 'investigating'` only moves an open incident
+   * on. Returns the incident as it now is.
+   */
+  async patch(
+    id: string,
+    patch: { priority?: number; status?: Incident['status']; case_id?: string },
+    updatedAt: string,
+  ): Promise<Incident | undefined> {
+    const r = await this.db.query<Row>(
+      `UPDATE incidents
+          SET status = CASE WHEN $3::text IS NULL OR ($3::text = 'investigating' AND status <> 'open') THEN status
+                            ELSE $3::text END,
+              priority = COALESCE($2::double precision, priority), updated_at = $5::timestamptz,
+              doc = doc || jsonb_strip_nulls(jsonb_build_object(
+                'status', CASE WHEN $3::text IS NULL OR ($3::text = 'investigating' AND status <> 'open') THEN status
+                               ELSE $3::text END,
+                'priority', $2::double precision, 'case_id', $4::text, 'updated_at', $6::text))
+        WHERE id = $1
+       RETURNING doc`,
+      [id, patch.priority ?? null, patch.status ?? null, patch.case_id ?? null, updatedAt, updatedAt],
+    );
+    return r.rows[0] ? fromJson<Incident>(r.rows[0].doc) : undefined;
   }
 
   async get(id: string): Promise<Incident | undefined> {

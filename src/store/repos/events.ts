@@ -233,7 +233,7 @@ export class EventRepository {
    * still has to process past its checkpoint.
    *
    * @example
-   * const pending = await store.events.countAfter(await store.offsets.get('events'));
+   * const pending = await store.events.countAfter(await store.offsets.get('embedded-runner'));
    */
   async countAfter(seq: number): Promise<number> {
     const r = await this.db.query<{ n: unknown }>('SELECT count(*) AS n FROM events WHERE seq > $1', [seq]);

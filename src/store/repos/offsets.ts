@@ -1,11 +1,14 @@
 import { type Queryable, toNumber } from '../sql.ts';
 
 /**
- * The pipeline's checkpoints (`pipeline_offsets`): per name, the last log
- * position every stage has processed.
+ * The pipeline's checkpoints (`pipeline_offsets`): one row per consumer,
+ * named for it, holding the last log position that consumer has processed.
+ * Consumers never share a row: each reads and advances its own (the
+ * embedded runner's is `embedded-runner`, written after a batch has passed
+ * every stage).
  *
  * @example
- * await store.offsets.set('events', batch.seqTo);
+ * await store.offsets.set('embedded-runner', batch.seqTo);
  */
 export class OffsetRepository {
   constructor(private readonly db: Queryable) {}

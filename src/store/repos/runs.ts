@@ -37,11 +37,25 @@ export class PlaybookRunRepository {
     return { run: fromJson<PlaybookRun>(existing.rows[0]!.doc), created: false };
   }
 
-  async save(run: PlaybookRun): Promise<void> {
-    await this.db.query(
-      'UPDATE playbook_runs SET status = $2, updated_at = $3, doc = $4::jsonb WHERE id = $1',
-      [run.id, run.status, run.updated_at, toPgJson(run)],
-    );
+  /**
+   * Save a run's checkpoint. With `expectedUpdatedAt` it is a compare-and-set:
+   * the run is written only if its stored `updated_at` is still that one, so
+   * of two workers that ran the same step from one checkpoint, only the first
+   * to save moves the run on. Returns whether the run was written.
+   */
+  async save(run: PlaybookRun, expectedUpdatedAt?: string): Promise<boolean> {
+    const r =
+      expectedUpdatedAt === undefined
+        ? await this.db.query(
+            'UPDATE playbook_runs SET status = $2, updated_at = $3, doc = $4::jsonb WHERE id = $1',
+            [run.id, run.status, run.updated_at, toPgJson(run)],
+          )
+        : await this.db.query(
+            `UPDATE playbook_runs SET status = $2, updated_at = $3, doc = $4::jsonb
+              WHERE id = $1 AND updated_at = $5::timestamptz`,
+            [run.id, run.status, run.updated_at, toPgJson(run), expectedUpdatedAt],
+          );
+    return r.rowCount > 0;
   }
 
   async get(id: string): Promise<PlaybookRun | undefined> {
