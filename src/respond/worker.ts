@@ -73,6 +73,11 @@ export class TriageWorker {
   private readonly deferMs: number;
   /** Claims being worked on, by item id, with the controller that stops them when their lease is lost. */
   private readonly inflight = new Map<number, { claim: WorkClaim; lost: AbortController }>();
+  /** A claim is on its way: its items are leased, so not due, but not in `inflight` yet. */
+  private claiming = false;
+  /** Items this worker gave back to wait for another pass (`defer`), until it handles them again. */
+  private readonly deferred = new Set<number>();
+  private renewing = false;
 
   constructor(private readonly opts: WorkerOptions) {
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
@@ -110,11 +115,20 @@ export class TriageWorker {
     this.wake();
   }
 
-  /** Resolve once the queue has no due work and this worker holds none (tests, demo). */
+  /**
+   * Resolve once the queue has no due work and this worker holds none, nor
+   * any it deferred (tests, demo; items another worker holds are not waited for).
+   */
   async idle(timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (this.inflight.size === 0 && (await this.opts.store.work.due(TRIAGE_TOPIC, 1)).length === 0) return;
+      if (
+        !this.claiming &&
+        this.inflight.size === 0 &&
+        this.deferred.size === 0 &&
+        (await this.opts.store.work.due(TRIAGE_TOPIC, 1)).length === 0
+      )
+        return;
       this.wake();
       await new Promise<void>((r) => {
         this.idleWaiters.push(r);
@@ -142,6 +156,7 @@ export class TriageWorker {
         const free = concurrency - this.inflight.size;
         let claims: WorkClaim[] = [];
         if (free > 0) {
+          this.claiming = true;
           try {
             await this.expireApprovals();
             claims = await store.work.claim(TRIAGE_TOPIC, free, {
@@ -160,6 +175,7 @@ export class TriageWorker {
         for (const claim of claims) {
           const lost = new AbortController();
           this.inflight.set(claim.id, { claim, lost });
+          this.deferred.delete(claim.id);
           const task = this.handle(claim, lost.signal).finally(() => {
             this.inflight.delete(claim.id);
             tasks.delete(task);
@@ -167,6 +183,7 @@ export class TriageWorker {
           });
           tasks.add(task);
         }
+        this.claiming = false;
         // A full claim may leave more due work behind: look again at once while there is room.
         if (claims.length > 0 && claims.length === free && this.inflight.size < concurrency) continue;
         if (this.inflight.size === 0) for (const w of this.idleWaiters.splice(0)) w();
@@ -198,7 +215,9 @@ export class TriageWorker {
   /** Extend the leases of the items in hand; stop the work of any claim found lost. */
   private async renewLeases(): Promise<void> {
     const held = [...this.inflight.values()];
-    if (held.length === 0) return;
+    // One renewal at a time: a slow database must not pile them up.
+    if (held.length === 0 || this.renewing) return;
+    this.renewing = true;
     let renewed: Set<number>;
     try {
       renewed = await this.opts.store.work.renew(
@@ -209,6 +228,8 @@ export class TriageWorker {
       // The database may be back before the leases run out; the next beat tries again.
       this.opts.logger.warn({ err: describeError(err) }, 'The triage worker could not renew its leases.');
       return;
+    } finally {
+      this.renewing = false;
     }
     for (const h of held) {
       if (renewed.has(h.claim.id) || h.lost.signal.aborted || !this.inflight.has(h.claim.id)) continue;
@@ -246,6 +267,7 @@ export class TriageWorker {
       if (runs.some((r) => r.status === 'running')) {
         const outcome = await store.work.defer(claim, this.deferMs);
         if (outcome === 'lost') return this.lostClaim(claim);
+        this.deferred.add(claim.id);
         metrics.stageItems.inc({ stage: 'triage', outcome: 'deferred' });
         return;
       }
