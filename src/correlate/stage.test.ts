@@ -29,11 +29,11 @@ const sources = new SourceRegistry({}, silentLogger());
 const BRUTE = '29df447a-321e-44b9-aec8-2efe5895ad40';
 const THEN_LOGIN = 'b90db972-087e-447d-b1f0-c725885c679a';
 
-async function detectors(): Promise<Detector[]> {
-  return buildDetectors(config.detect, {
+async function detectors(cfg: AppConfig = config): Promise<Detector[]> {
+  return buildDetectors(cfg.detect, {
     logger: silentLogger(),
     metrics: createMetrics({ defaultMetrics: false }),
-    detect: config.detect,
+    detect: cfg.detect,
   });
 }
 
@@ -44,8 +44,8 @@ interface Worker {
   ctx: StageContext;
 }
 
-async function worker(store: Store): Promise<Worker> {
-  const [detect, correlate] = eventStages(config, await detectors());
+async function worker(store: Store, cfg: AppConfig = config): Promise<Worker> {
+  const [detect, correlate] = eventStages(cfg, await detectors(cfg));
   return {
     detect: detect!,
     correlate: correlate!,
@@ -245,6 +245,40 @@ describe('the correlate stage on the embedded store', () => {
     expect(alerts).toHaveLength(1);
     expect(alerts[0]!.event_ids).toHaveLength(10);
     expect(alerts[0]!.count).toBe(1);
+  });
+
+  it('reloads every window when it is behind what was forgotten, and only what changed otherwise', async () => {
+    // Two groups per correlation, so a third evicts the least recently updated.
+    const small = loadConfig({
+      env: {},
+      overrides: { log_level: 'silent', detect: { sigma: { correlation_max_groups: 2 } } },
+    });
+    const [a, b] = [await worker(store, small), await worker(store, small)];
+    // b counts three failures from .70; a then sees .71 and .72, which evicts .70 (its deletion saved).
+    await correlateOn(b, await detectOn(b, syslog(failures('203.0.113.70', 3))));
+    await correlateOn(
+      a,
+      await detectOn(a, syslog([...failures('203.0.113.71', 1), ...failures('203.0.113.72', 1)])),
+    );
+    // b, one save behind, learns the deletion: seven more failures from .70 are seven, not ten.
+    await correlateOn(b, await detectOn(b, syslog(failures('203.0.113.70', 7, 10))));
+    expect(await bruteForces(store, '203.0.113.70')).toEqual([]);
+
+    // Again, but the deletion is forgotten (as a thousand saves later) before b looks: b reloads every window.
+    await correlateOn(b, await detectOn(b, syslog(failures('203.0.113.73', 3))));
+    await correlateOn(
+      a,
+      await detectOn(a, syslog([...failures('203.0.113.74', 1), ...failures('203.0.113.75', 1)])),
+    );
+    const head = await store.transaction((tx) => tx.correlation.lock());
+    expect(
+      await store.transaction((tx) => tx.correlation.pruneDeleted(head.version + 1, 100_000)),
+    ).toBeGreaterThan(0);
+    await correlateOn(b, await detectOn(b, syslog(failures('203.0.113.73', 7, 10))));
+    expect(await bruteForces(store, '203.0.113.73')).toEqual([]);
+    // Whereas ten in one process's windows fire.
+    await correlateOn(a, await detectOn(a, syslog(failures('203.0.113.76', 10))));
+    expect(await bruteForces(store, '203.0.113.76')).toHaveLength(1);
   });
 
   it('refuses what is not a detect output, and a window step no windows here take', async () => {
