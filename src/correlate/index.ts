@@ -7,12 +7,13 @@ import {
   type WindowGroupRow,
 } from '../detect/types.ts';
 import { fingerprint, uuidv7 } from '../ids.ts';
+import { Mutex } from '../pipeline/queue.ts';
 import type { Rejection, Stage } from '../pipeline/stage.ts';
 import type { Alert, Detection } from '../schema/alert.ts';
 import { type Entity, type EntityType, severityRank } from '../schema/common.ts';
 import type { Incident } from '../schema/incident.ts';
 import type { Suppression } from '../schema/response.ts';
-import type { CorrelateHead, Repositories, StoredWindowGroup } from '../store/index.ts';
+import type { CorrelateHead, Repositories, Store, StoredWindowGroup } from '../store/index.ts';
 import { techniquesAndTactics } from './attack-tags.ts';
 import { canonicalEntityValue, entityKey, eventEntities, mergeEntities } from './entities.ts';
 import { correlateMetrics } from './metrics.ts';
@@ -481,7 +482,57 @@ export function correlateStage(
   const keepMs = options.inboxKeepMs ?? DEFAULT_INBOX_KEEP_MS;
   const windows = new Map((options.windows ?? []).map((w) => [w.detector, w]));
   const copy = new WindowCopy(windows);
+  const turn = new Mutex();
   const startedAt = Date.now();
+  /** One batch in one transaction; the windows in memory follow its outcome. */
+  const correlateBatch = async (items: DetectOutput[], store: Store): Promise<CorrelateResult> => {
+    let saved = -1;
+    try {
+      const res = await store.transaction(async (tx) => {
+        const head = await tx.correlation.lock();
+        await copy.sync(tx, head);
+        const keyed = items.map((item) => ({ item, key: itemKey(item) }));
+        const seen = await tx.inbox.seen(CORRELATE_INBOX, [
+          ...new Set(keyed.flatMap((k) => (k.key ? [k.key] : []))),
+        ]);
+        const fresh = new Set<string>();
+        const candidates: AlertCandidate[] = [];
+        const feeds = new Map<string, WindowFeed[]>();
+        for (const { item, key } of keyed) {
+          if (key !== undefined) {
+            if (seen.has(key) || fresh.has(key)) continue;
+            fresh.add(key);
+          }
+          if (isWindowFeed(item)) {
+            const list = feeds.get(item.detector) ?? [];
+            list.push(item);
+            feeds.set(item.detector, list);
+          } else candidates.push(item);
+        }
+        for (const [name, list] of feeds) candidates.push(...windows.get(name)!.offer(list));
+        const result = await correlator.correlateDetailed(candidates, tx);
+        if (enqueue) {
+          for (const a of result.alerts)
+            if (a.status !== 'suppressed')
+              await tx.work.enqueue(TRIAGE_TOPIC, `alert:${a.id}`, { type: 'alert', id: a.id });
+          for (const i of result.incidents)
+            await tx.work.enqueue(TRIAGE_TOPIC, `incident:${i.id}`, { type: 'incident', id: i.id });
+        }
+        saved = await copy.save(tx, head);
+        if (Date.now() - startedAt > INBOX_PRUNE_AFTER_MS)
+          await tx.inbox.prune(CORRELATE_INBOX, keepMs, Math.max(1000, 2 * fresh.size));
+        await tx.inbox.record(CORRELATE_INBOX, [...fresh]);
+        return result;
+      });
+      copy.committed(saved);
+      return res;
+    } catch (err) {
+      // The windows in memory ran ahead of what was rolled back: reload them with the next batch.
+      copy.invalidate();
+      throw err;
+    }
+  };
+
   return {
     name: 'correlate',
     async process(batch, ctx) {
@@ -499,51 +550,9 @@ export function correlateStage(
         else items.push(item as DetectOutput);
       }
       if (items.length === 0) return { outputs: [], rejected };
-      let saved = -1;
-      let r: CorrelateResult;
-      try {
-        r = await ctx.store.transaction(async (tx) => {
-          const head = await tx.correlation.lock();
-          await copy.sync(tx, head);
-          const keyed = items.map((item) => ({ item, key: itemKey(item) }));
-          const seen = await tx.inbox.seen(CORRELATE_INBOX, [
-            ...new Set(keyed.flatMap((k) => (k.key ? [k.key] : []))),
-          ]);
-          const fresh = new Set<string>();
-          const candidates: AlertCandidate[] = [];
-          const feeds = new Map<string, WindowFeed[]>();
-          for (const { item, key } of keyed) {
-            if (key !== undefined) {
-              if (seen.has(key) || fresh.has(key)) continue;
-              fresh.add(key);
-            }
-            if (isWindowFeed(item)) {
-              const list = feeds.get(item.detector) ?? [];
-              list.push(item);
-              feeds.set(item.detector, list);
-            } else candidates.push(item);
-          }
-          for (const [name, list] of feeds) candidates.push(...windows.get(name)!.offer(list));
-          const res = await correlator.correlateDetailed(candidates, tx);
-          if (enqueue) {
-            for (const a of res.alerts)
-              if (a.status !== 'suppressed')
-                await tx.work.enqueue(TRIAGE_TOPIC, `alert:${a.id}`, { type: 'alert', id: a.id });
-            for (const i of res.incidents)
-              await tx.work.enqueue(TRIAGE_TOPIC, `incident:${i.id}`, { type: 'incident', id: i.id });
-          }
-          saved = await copy.save(tx, head);
-          if (Date.now() - startedAt > INBOX_PRUNE_AFTER_MS)
-            await tx.inbox.prune(CORRELATE_INBOX, keepMs, Math.max(1000, 2 * fresh.size));
-          await tx.inbox.record(CORRELATE_INBOX, [...fresh]);
-          return res;
-        });
-      } catch (err) {
-        // The windows in memory ran ahead of what was rolled back: reload them with the next batch.
-        copy.invalidate();
-        throw err;
-      }
-      copy.committed(saved);
+      // One batch at a time in this process too: the windows in memory belong to the batch holding the lock
+      // until its outcome (commit, or rollback and reload) is known.
+      const r = await turn.run(() => correlateBatch(items, ctx.store));
       if (enqueue && r.alerts.length) options.onQueued?.();
       const { alertsRaised } = correlateMetrics(ctx.metrics);
       for (const a of r.alerts) {

@@ -29,11 +29,11 @@ const sources = new SourceRegistry({}, silentLogger());
 const BRUTE = '29df447a-321e-44b9-aec8-2efe5895ad40';
 const THEN_LOGIN = 'b90db972-087e-447d-b1f0-c725885c679a';
 
-async function detectors(): Promise<Detector[]> {
-  return buildDetectors(config.detect, {
+async function detectors(cfg: AppConfig = config): Promise<Detector[]> {
+  return buildDetectors(cfg.detect, {
     logger: silentLogger(),
     metrics: createMetrics({ defaultMetrics: false }),
-    detect: config.detect,
+    detect: cfg.detect,
   });
 }
 
@@ -44,8 +44,8 @@ interface Worker {
   ctx: StageContext;
 }
 
-async function worker(store: Store): Promise<Worker> {
-  const [detect, correlate] = eventStages(config, await detectors());
+async function worker(store: Store, cfg: AppConfig = config): Promise<Worker> {
+  const [detect, correlate] = eventStages(cfg, await detectors(cfg));
   return {
     detect: detect!,
     correlate: correlate!,
@@ -264,6 +264,49 @@ describe('the correlate stage on the embedded store', () => {
   });
 });
 
+describe('the correlation windows of processes that fall behind', () => {
+  const stores: Store[] = [];
+  afterAll(async () => {
+    for (const st of stores) await st.close();
+  });
+
+  it('reloads every window when it is behind what was forgotten, and only what changed otherwise', async () => {
+    const store = await openStore({});
+    stores.push(store);
+    // Two groups per correlation, so a third evicts the least recently updated.
+    const small = loadConfig({
+      env: {},
+      overrides: { log_level: 'silent', detect: { sigma: { correlation_max_groups: 2 } } },
+    });
+    const [a, b] = [await worker(store, small), await worker(store, small)];
+    // b counts three failures from .70; a then sees .71 and .72, which evicts .70 (its deletion saved).
+    await correlateOn(b, await detectOn(b, syslog(failures('203.0.113.70', 3))));
+    await correlateOn(
+      a,
+      await detectOn(a, syslog([...failures('203.0.113.71', 1), ...failures('203.0.113.72', 1)])),
+    );
+    // b, one save behind, learns the deletion: seven more failures from .70 are seven, not ten.
+    await correlateOn(b, await detectOn(b, syslog(failures('203.0.113.70', 7, 10))));
+    expect(await bruteForces(store, '203.0.113.70')).toEqual([]);
+
+    // Again, but the deletion is forgotten (as a thousand saves later) before b looks: b reloads every window.
+    await correlateOn(b, await detectOn(b, syslog(failures('203.0.113.73', 3))));
+    await correlateOn(
+      a,
+      await detectOn(a, syslog([...failures('203.0.113.74', 1), ...failures('203.0.113.75', 1)])),
+    );
+    const head = await store.transaction((tx) => tx.correlation.lock());
+    expect(
+      await store.transaction((tx) => tx.correlation.pruneDeleted(head.version + 1, 100_000)),
+    ).toBeGreaterThan(0);
+    await correlateOn(b, await detectOn(b, syslog(failures('203.0.113.73', 7, 10))));
+    expect(await bruteForces(store, '203.0.113.73')).toEqual([]);
+    // Whereas ten in one process's windows fire.
+    await correlateOn(a, await detectOn(a, syslog(failures('203.0.113.76', 10))));
+    expect(await bruteForces(store, '203.0.113.76')).toHaveLength(1);
+  });
+});
+
 describe('the correlation windows across a restart', () => {
   let dir: string;
   beforeAll(() => {
@@ -338,20 +381,14 @@ describe.runIf(await postgresAvailable())('the correlate stage shared by process
     expect(await snapshot(a.ctx.store)).toEqual(expected);
   });
 
-  it('takes the stage lock: two stages never correlate at once, so one fingerprint is one alert', async () => {
+  it('takes the stage lock: no two batches correlate at once, in one process or two, so one fingerprint is one alert', async () => {
     const url = await database();
     const [a, b] = [await worker(await open(url)), await worker(await open(url))];
     // Twenty repeats of one alert (same rule, same entities), half to each process, correlated at once.
     const repeats = Array.from({ length: 20 }, (_, i) => cloudtrail(30 + i, 'StopLogging', 10 + i)).flat();
     const outs = await Promise.all(repeats.map((e) => detectOn(a, [e])));
-    await Promise.all([
-      (async () => {
-        for (const o of outs.filter((_, i) => i % 2 === 0)) await correlateOn(a, o);
-      })(),
-      (async () => {
-        for (const o of outs.filter((_, i) => i % 2 === 1)) await correlateOn(b, o);
-      })(),
-    ]);
+    // All at once: each process runs several batches concurrently, and the two processes race.
+    await Promise.all(outs.map((o, i) => correlateOn(i % 2 ? b : a, o)));
     const alerts = (await a.ctx.store.alerts.list({ limit: 100 })).items;
     expect(alerts.map((x) => x.count)).toEqual([20]);
     const incidents = (await a.ctx.store.incidents.list({ limit: 100 })).items;

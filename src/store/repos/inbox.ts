@@ -22,13 +22,14 @@ export class StageInboxRepository {
     return new Set(r.rows.map((row) => row.key));
   }
 
-  /** Record keys as processed by `stage` (a key recorded already is left as it is). */
-  async record(stage: string, keys: readonly string[]): Promise<void> {
+  /** Record keys as processed by `stage` at `at` (default: now; a key recorded already is left as it is). */
+  async record(stage: string, keys: readonly string[], at?: string): Promise<void> {
     if (keys.length === 0) return;
     await this.db.query(
-      `INSERT INTO stage_inbox (stage, key, at) SELECT $1, k, now() FROM unnest($2::text[]) AS t(k)
+      `INSERT INTO stage_inbox (stage, key, at)
+       SELECT $1, k, COALESCE($3::timestamptz, now()) FROM unnest($2::text[]) AS t(k)
        ON CONFLICT (stage, key) DO NOTHING`,
-      [stage, keys],
+      [stage, keys, at ?? null],
     );
   }
 
