@@ -108,20 +108,13 @@ export async function storeSubmissions(
   return results;
 }
 
-/**
- * Rows (events and dead letters) committed together at most, by default:
- * at a few thousand rows a second on the embedded database, a group is a
- * fraction of a second of work, so what waits behind it waits no longer.
- */
-export const GROUP_COMMIT_MAX_ROWS = 2_000;
-
 /** What a {@link GroupCommit} is built from. */
 export interface GroupCommitOptions {
   store: Store;
   logger: Logger;
   metrics: Metrics;
   config: PipelineConfig;
-  /** Rows (events and dead letters) per group; a submission alone may have more (default {@link GROUP_COMMIT_MAX_ROWS}). */
+  /** Rows (events and dead letters) per group; a submission alone may have more (default `pipeline.group_commit_rows`). */
   maxRows?: number;
   /**
    * Admission, checked for each submission as it joins a group, in order:
@@ -146,8 +139,10 @@ interface Waiting {
 /**
  * Group commit: submissions that arrive while a commit is in progress wait,
  * and are then committed together in one transaction ({@link
- * storeSubmissions}), up to `maxRows` rows a group; one commit runs at a
- * time. Each submission's promise resolves after the commit that holds it,
+ * storeSubmissions}), up to `pipeline.group_commit_rows` rows a group
+ * (at a few thousand rows a second on the embedded database, a fraction of
+ * a second of work, so what waits behind a group waits no longer); one
+ * commit runs at a time. Each submission's promise resolves after the commit that holds it,
  * with its own result, so an acknowledged event is still durable. When a
  * group of several fails, each of its submissions is committed again alone:
  * a submission the store refuses fails by itself, the rest are stored.
@@ -163,7 +158,7 @@ export class GroupCommit {
   private readonly metrics;
 
   constructor(private readonly opts: GroupCommitOptions) {
-    this.maxRows = opts.maxRows ?? GROUP_COMMIT_MAX_ROWS;
+    this.maxRows = opts.maxRows ?? opts.config.group_commit_rows;
     this.metrics = pipelineMetrics(opts.metrics);
   }
 
