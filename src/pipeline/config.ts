@@ -19,6 +19,14 @@ const PIPELINE_FIELDS = {
     .min(1)
     .default(4)
     .describe('Batches that may wait between two stages (bounded queue length)'),
+  group_commit_rows: z
+    .number()
+    .int()
+    .min(1)
+    .default(2_000)
+    .describe(
+      'Rows (events and dead letters) at most in one group commit: submissions that arrive while one commits share the next transaction up to this; a larger submission commits alone, and 1 commits each alone',
+    ),
   max_inflight_requests: z
     .number()
     .int()

@@ -5,13 +5,14 @@ import {
   DrainWaiters,
   drainBeforeStop,
   emptyStageStats,
+  GroupCommit,
   type QueueState,
   StageExecutor,
+  type StoredSubmission,
   sleep,
-  storeSubmission,
 } from './execution.ts';
 import { pipelineMetrics } from './metrics.ts';
-import { BoundedQueue, Mutex } from './queue.ts';
+import { BoundedQueue } from './queue.ts';
 import type {
   PipelineRunner,
   PipelineStats,
@@ -55,7 +56,8 @@ export class EmbeddedRunner implements PipelineRunner {
   private readonly opts: EmbeddedRunnerOptions;
   private readonly executor: StageExecutor;
   private readonly metrics;
-  private readonly submitLock = new Mutex();
+  /** Submissions that arrive while one commits share the next transaction. */
+  private readonly commits: GroupCommit;
   /** Events committed while the stages keep up, waiting for the first stage. */
   private readonly fresh: Array<{ seq: number; event: NormalisedEvent }> = [];
   private freshWaiter: (() => void) | undefined;
@@ -81,6 +83,16 @@ export class EmbeddedRunner implements PipelineRunner {
     this.queues = options.stages.map(() => new BoundedQueue<Batch>(options.config.stage_queue_batches));
     this.stageStats = options.stages.map(emptyStageStats);
     this.executor = new StageExecutor(options);
+    this.commits = new GroupCommit({
+      ...options,
+      admit: (input, ahead) =>
+        admitQueue(
+          options.metrics,
+          { ...this.queueState(), pending: this.pending + ahead },
+          input.events.length,
+        ),
+      committed: (input, stored) => this.accept(input, stored),
+    });
   }
 
   async start(): Promise<void> {
@@ -121,24 +133,31 @@ export class EmbeddedRunner implements PipelineRunner {
     };
   }
 
+  /**
+   * Group commit: a submission is admitted when its turn comes, committed
+   * with the others waiting then, and resolves after that commit.
+   */
   async submit(input: SubmitInput): Promise<SubmitResult> {
-    return this.submitLock.run(async () => {
-      admitQueue(this.opts.metrics, this.queueState(), input.events.length);
-      const result = await storeSubmission(this.opts.store, input, this.opts);
-      const byId = new Map(input.events.map((e) => [e.id, e]));
-      for (const s of result.stored) {
-        const event = byId.get(s.id);
-        if (event) this.fresh.push({ seq: s.seq, event });
-      }
-      this.pending += result.stored.length;
-      this.updateGauges();
-      this.freshWaiter?.();
-      return {
-        stored: result.stored.length,
-        duplicates: result.duplicates,
-        dead_letters: result.deadLetters,
-      };
-    });
+    const result = await this.commits.submit(input);
+    return {
+      stored: result.stored.length,
+      duplicates: result.duplicates,
+      dead_letters: result.deadLetters,
+    };
+  }
+
+  /** A submission is committed (commits come in log order): count it and feed its new events. */
+  private accept(input: SubmitInput, result: StoredSubmission): void {
+    // The first event with an id is the one stored (a later one in the same submission is its duplicate).
+    const byId = new Map<string, NormalisedEvent>();
+    for (const e of input.events) if (!byId.has(e.id)) byId.set(e.id, e);
+    for (const s of result.stored) {
+      const event = byId.get(s.id);
+      if (event) this.fresh.push({ seq: s.seq, event });
+    }
+    this.pending += result.stored.length;
+    this.updateGauges();
+    this.freshWaiter?.();
   }
 
   drain(timeoutMs = 60_000): Promise<void> {

@@ -31,7 +31,7 @@ function isEvent(v: unknown): v is NormalisedEvent {
 
 /** What {@link storeSubmission} committed. */
 export interface StoredSubmission {
-  /** The events that were new, with their log sequence numbers (duplicates are not here). */
+  /** The events that were new, with their log sequence numbers, in log order (duplicates are not here). */
   stored: Array<{ seq: number; id: string }>;
   duplicates: number;
   /** Dead letters stored (each record cut to `pipeline.dead_letter_record_bytes`). */
@@ -52,27 +52,195 @@ export async function storeSubmission(
   input: SubmitInput,
   opts: { config: PipelineConfig; metrics: Metrics },
 ): Promise<StoredSubmission> {
-  const deadLetters = input.deadLetters.map((d) => ({
-    ...d,
-    record: truncate(d.record, opts.config.dead_letter_record_bytes),
-  }));
-  const result = await store.transaction(async (tx) => {
-    const r: { stored: Array<{ seq: number; id: string }>; duplicates: number } = {
-      stored: [],
-      duplicates: 0,
-    };
-    for (let i = 0; i < input.events.length; i += INSERT_SLICE) {
-      const part = await tx.events.insert(input.events.slice(i, i + INSERT_SLICE));
-      r.stored.push(...part.stored);
-      r.duplicates += part.duplicates;
+  return (await storeSubmissions(store, [input], opts))[0]!;
+}
+
+/**
+ * Commit several submissions in one transaction, as {@link storeSubmission}
+ * does one, and say what each of them stored. Their events are inserted in
+ * the order given, so an event id carried by two of them is stored once, as
+ * the first one's, and counts as a duplicate for the second. It all commits
+ * or nothing does.
+ *
+ * @example const [a, b] = await storeSubmissions(store, [first, second], { config, metrics });
+ */
+export async function storeSubmissions(
+  store: Store,
+  inputs: readonly SubmitInput[],
+  opts: { config: PipelineConfig; metrics: Metrics },
+): Promise<StoredSubmission[]> {
+  const deadLetters = inputs.map((input) =>
+    input.deadLetters.map((d) => ({
+      ...d,
+      record: truncate(d.record, opts.config.dead_letter_record_bytes),
+    })),
+  );
+  const events = inputs.length === 1 ? inputs[0]!.events : inputs.flatMap((i) => i.events);
+  const letters = inputs.length === 1 ? deadLetters[0]! : deadLetters.flat();
+  const stored = await store.transaction(async (tx) => {
+    const rows: Array<{ seq: number; id: string }> = [];
+    for (let i = 0; i < events.length; i += INSERT_SLICE) {
+      const part = await tx.events.insert(events.slice(i, i + INSERT_SLICE));
+      for (const row of part.stored) rows.push(row);
     }
-    for (let i = 0; i < deadLetters.length; i += INSERT_SLICE)
-      await tx.deadLetters.insert(deadLetters.slice(i, i + INSERT_SLICE));
-    return r;
+    for (let i = 0; i < letters.length; i += INSERT_SLICE)
+      await tx.deadLetters.insert(letters.slice(i, i + INSERT_SLICE));
+    return rows;
   });
   const counter = pipelineMetrics(opts.metrics).deadLetters;
-  for (const d of deadLetters) counter.inc({ stage: d.stage, source: d.source });
-  return { ...result, deadLetters: deadLetters.length };
+  for (const d of letters) counter.inc({ stage: d.stage, source: d.source });
+  const results: StoredSubmission[] = inputs.map((input, i) => ({
+    stored: [],
+    duplicates: input.events.length,
+    deadLetters: deadLetters[i]!.length,
+  }));
+  if (inputs.length === 1) {
+    results[0]!.stored = stored;
+  } else {
+    // A row stored is the first occurrence of its id in the group's order: it belongs to that submission.
+    const owner = new Map<string, number>();
+    inputs.forEach((input, i) => {
+      for (const e of input.events) if (!owner.has(e.id)) owner.set(e.id, i);
+    });
+    for (const row of stored) results[owner.get(row.id) ?? 0]!.stored.push(row);
+  }
+  for (const r of results) r.duplicates -= r.stored.length;
+  return results;
+}
+
+/** What a {@link GroupCommit} is built from. */
+export interface GroupCommitOptions {
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  config: PipelineConfig;
+  /** Rows (events and dead letters) per group; a submission alone may have more (default `pipeline.group_commit_rows`). */
+  maxRows?: number;
+  /**
+   * Admission, checked for each submission as it joins a group, in order:
+   * `ahead` is the events of the submissions before it in the group, not
+   * yet counted by the runner. Throwing refuses that submission alone.
+   */
+  admit?(input: SubmitInput, ahead: number): void;
+  /**
+   * Called for each submission right after its commit, before its promise
+   * resolves, in log order (a group's submissions in order, groups one
+   * after the other): where the runner counts and feeds what was stored.
+   */
+  committed?(input: SubmitInput, stored: StoredSubmission): void;
+}
+
+interface Waiting {
+  input: SubmitInput;
+  resolve(stored: StoredSubmission): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Group commit: submissions that arrive while a commit is in progress wait,
+ * and are then committed together in one transaction ({@link
+ * storeSubmissions}), up to `pipeline.group_commit_rows` rows a group
+ * (at a few thousand rows a second on the embedded database, a fraction of
+ * a second of work, so what waits behind a group waits no longer); one
+ * commit runs at a time. Each submission's promise resolves after the commit that holds it,
+ * with its own result, so an acknowledged event is still durable. When a
+ * group of several fails, each of its submissions is committed again alone:
+ * a submission the store refuses fails by itself, the rest are stored.
+ *
+ * @example
+ * const commits = new GroupCommit({ store, logger, metrics, config, committed: (input, s) => feed(s) });
+ * const { stored, duplicates } = await commits.submit(input);
+ */
+export class GroupCommit {
+  private readonly waiting: Waiting[] = [];
+  private busy = false;
+  private readonly maxRows: number;
+  private readonly metrics;
+
+  constructor(private readonly opts: GroupCommitOptions) {
+    this.maxRows = opts.maxRows ?? opts.config.group_commit_rows;
+    this.metrics = pipelineMetrics(opts.metrics);
+  }
+
+  /** Commit `input` with whatever else is waiting; resolves once it is durable. */
+  submit(input: SubmitInput): Promise<StoredSubmission> {
+    return new Promise<StoredSubmission>((resolve, reject) => {
+      this.waiting.push({ input, resolve, reject });
+      if (!this.busy) {
+        this.busy = true;
+        void this.run();
+      }
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      // Submissions made in the same turn as the first one join its group.
+      await Promise.resolve();
+      while (this.waiting.length > 0) {
+        const group = this.take();
+        if (group.length > 0) await this.commit(group);
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The next group: waiting submissions in order, each admitted as it joins, up to `maxRows`. */
+  private take(): Waiting[] {
+    const group: Waiting[] = [];
+    let rows = 0;
+    let events = 0;
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0]!;
+      const size = next.input.events.length + next.input.deadLetters.length;
+      if (group.length > 0 && rows + size > this.maxRows) break;
+      this.waiting.shift();
+      try {
+        this.opts.admit?.(next.input, events);
+      } catch (err) {
+        next.reject(err);
+        continue;
+      }
+      group.push(next);
+      rows += size;
+      events += next.input.events.length;
+    }
+    return group;
+  }
+
+  private async commit(group: Waiting[]): Promise<void> {
+    let results: StoredSubmission[];
+    try {
+      results = await storeSubmissions(
+        this.opts.store,
+        group.map((w) => w.input),
+        this.opts,
+      );
+    } catch (err) {
+      if (group.length === 1) {
+        group[0]!.reject(err);
+        return;
+      }
+      this.opts.logger.warn(
+        { submissions: group.length, err: describeError(err) },
+        'A group commit failed; its submissions are committed again one by one.',
+      );
+      for (const w of group) await this.commit([w]);
+      return;
+    }
+    this.metrics.commitGroupSubmissions.observe(group.length);
+    group.forEach((w, i) => {
+      const stored = results[i]!;
+      try {
+        this.opts.committed?.(w.input, stored);
+      } catch (err) {
+        // Stored and durable whatever the runner's bookkeeping did; say so rather than fail the caller.
+        this.opts.logger.error({ err: describeError(err) }, 'Bookkeeping after a commit failed.');
+      }
+      w.resolve(stored);
+    });
+  }
 }
 
 /** A stage's counters as `PipelineRunner.stats` reports them, at zero. */

@@ -52,6 +52,11 @@ export const pipelineMetrics = defineMetrics('pipeline', (m) => ({
     name: 'aisoc_pipeline_backlog_events',
     help: 'Events accepted but not yet processed',
   }),
+  commitGroupSubmissions: m.histogram({
+    name: 'aisoc_commit_group_submissions',
+    help: 'Submissions committed together in one transaction (group commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+  }),
   deadLetters: m.counter({
     name: 'aisoc_dead_letters_total',
     help: 'Inputs rejected to the dead-letter table, by stage and source',
