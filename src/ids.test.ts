@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { stableUuid, uuidv7 } from './ids.ts';
+import { stableUuid, stableUuidOf, uuidv7 } from './ids.ts';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -31,7 +32,48 @@ describe('uuidv7', () => {
   });
 });
 
+describe('uuidv7 variant', () => {
+  it('sets the variant bits to 10 and draws the two bits after them at random', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 400; i++) seen.add(uuidv7(0).charAt(19));
+    expect([...seen].sort()).toEqual(['8', '9', 'a', 'b']);
+  });
+
+  it('clamps times outside 48 bits rather than writing them wrong', () => {
+    expect(uuidv7(-5).startsWith('00000000-0000-7')).toBe(true);
+    expect(uuidv7(2 ** 60).startsWith('ffffffff-ffff-7')).toBe(true);
+    expect(uuidv7(Number.NaN)).toMatch(V7);
+  });
+});
+
+/** The id as first written: SHA-256 of the parts joined by NUL, first 16 bytes, version 8, variant 10. */
+function referenceUuid(...parts: string[]): string {
+  const b = createHash('sha256').update(parts.join('\u0000')).digest().subarray(0, 16);
+  b[6] = (b[6]! & 0x0f) | 0x80;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
 describe('stableUuid', () => {
+  it('keeps the ids already stored: the same text for the same parts as ever', () => {
+    // Events ingested again must get the ids they got before, or re-ingestion would duplicate them.
+    expect(stableUuid('cloudtrail', '083dc4ad-1234', '2024-01-01T00:00:00Z', 'ConsoleLogin', '', '')).toBe(
+      '28ddeb2c-3362-81d8-86cc-347cc2edd8d4',
+    );
+    const samples = [
+      ['zeek', 'CAbc123', '2024-01-01T00:00:00.000Z', 'conn', 'conn', ''],
+      ['windows', '42', '2020-06-10T02:50:54.631Z', 'Process Create', 'Security', 'WS1.example'],
+      ['generic', 'é😀中\ud800', '', '', '', ''],
+      ['', ''],
+    ];
+    for (let i = 0; i < 200; i++) samples.push(['suricata', `${i * 7919}`, `t${i}`, 'x'.repeat(i)]);
+    for (const parts of samples) {
+      expect(stableUuid(...parts)).toBe(referenceUuid(...parts));
+      expect(stableUuidOf(parts.join('\u0000'))).toBe(referenceUuid(...parts));
+    }
+  });
+
   it('gives the same id for the same parts and a different one otherwise', () => {
     expect(stableUuid('cloudtrail', 'a')).toBe(stableUuid('cloudtrail', 'a'));
     expect(stableUuid('cloudtrail', 'a')).not.toBe(stableUuid('cloudtrail', 'b'));

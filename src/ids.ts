@@ -1,10 +1,20 @@
 import * as nodeCrypto from 'node:crypto';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash, randomFillSync } from 'node:crypto';
 
 function formatUuid(bytes: Uint8Array): string {
   const h = Buffer.from(bytes).toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
+
+/** Char codes of the hex digits, by value. */
+const HEX_CODES = new Uint8Array(16);
+for (let i = 0; i < 16; i++) HEX_CODES[i] = '0123456789abcdef'.charCodeAt(i);
+
+/** Random bytes for {@link uuidv7}, drawn from the system's CSPRNG a few kilobytes at a time. */
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+/** Bytes of the pool one id takes (74 random bits, in whole bytes). */
+const ID_BYTES = 10;
 
 /**
  * A time-ordered UUID (version 7): ids sort by creation time, which keeps
@@ -13,12 +23,59 @@ function formatUuid(bytes: Uint8Array): string {
  * @example uuidv7() // '0190b6c4-5f1e-7c3a-9d2b-…'
  */
 export function uuidv7(now: number = Date.now()): string {
-  // randomUUID draws from a cached entropy pool, randomBytes makes a system call per id: events without a
-  // source id get one each. Its version-4 layout keeps 74 random bits where version 7 has them (after the
-  // version nibble: 12 bits, then the variant and 62 bits); the first 48 bits become the millisecond time.
-  const r = randomUUID();
-  const t = Math.max(0, Math.min(now, 0xffffffffffff)).toString(16).padStart(12, '0');
-  return `${t.slice(0, 8)}-${t.slice(8)}-7${r.slice(15)}`;
+  // Events without a source id get one each: the random bits come from a pool filled by
+  // randomFillSync (one system call per 400 ids), and the text is made in one String.fromCharCode,
+  // with no intermediate strings. The layout: 48 bits of milliseconds, version 7, 12 random bits,
+  // variant 10, 62 random bits.
+  if (poolAt + ID_BYTES > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const t = Math.max(0, Math.min(Math.trunc(now) || 0, 0xffffffffffff));
+  const hi = Math.floor(t / 0x1000000);
+  const lo = t % 0x1000000;
+  const p = pool;
+  const i = poolAt;
+  poolAt += ID_BYTES;
+  const h = HEX_CODES;
+  return String.fromCharCode(
+    h[(hi >>> 20) & 15]!,
+    h[(hi >>> 16) & 15]!,
+    h[(hi >>> 12) & 15]!,
+    h[(hi >>> 8) & 15]!,
+    h[(hi >>> 4) & 15]!,
+    h[hi & 15]!,
+    h[(lo >>> 20) & 15]!,
+    h[(lo >>> 16) & 15]!,
+    45,
+    h[(lo >>> 12) & 15]!,
+    h[(lo >>> 8) & 15]!,
+    h[(lo >>> 4) & 15]!,
+    h[lo & 15]!,
+    45,
+    55,
+    h[p[i]! >>> 4]!,
+    h[p[i]! & 15]!,
+    h[p[i + 1]! >>> 4]!,
+    45,
+    h[8 | (p[i + 1]! & 3)]!,
+    h[p[i + 2]! >>> 4]!,
+    h[p[i + 2]! & 15]!,
+    h[p[i + 3]! >>> 4]!,
+    45,
+    h[p[i + 3]! & 15]!,
+    h[p[i + 4]! >>> 4]!,
+    h[p[i + 4]! & 15]!,
+    h[p[i + 5]! >>> 4]!,
+    h[p[i + 5]! & 15]!,
+    h[p[i + 6]! >>> 4]!,
+    h[p[i + 6]! & 15]!,
+    h[p[i + 7]! >>> 4]!,
+    h[p[i + 7]! & 15]!,
+    h[p[i + 8]! >>> 4]!,
+    h[p[i + 8]! & 15]!,
+    h[p[i + 9]! >>> 4]!,
+  );
 }
 
 /**

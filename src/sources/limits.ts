@@ -155,6 +155,59 @@ function hasLong(v: unknown): boolean {
   return false;
 }
 
+// State of `scanDeep`, in module variables for the same reason.
+let walkLong = false;
+
+/**
+ * Whether `v` nests deeper than `left` levels (the rule of `depthExceeds` in
+ * framing.ts); on the way, adds the units {@link hasLong} would count to
+ * `scanSize` and sets `walkLong` when a string or key is longer than
+ * `scanSafe`. Unlike `hasLong` it goes on after a long text: the depth must
+ * be known whole.
+ */
+function scanDeep(v: unknown, left: number): boolean {
+  if (typeof v === 'string') {
+    scanSize += v.length;
+    if (v.length > scanSafe) walkLong = true;
+    return false;
+  }
+  if (v === null || typeof v !== 'object') return false;
+  if (left === 0) return true;
+  if (Array.isArray(v)) {
+    scanSize += v.length;
+    for (let i = 0; i < v.length; i++) if (scanDeep(v[i], left - 1)) return true;
+    return false;
+  }
+  for (const k in v) {
+    scanSize += k.length + 4;
+    if (k.length > scanSafe) walkLong = true;
+    if (scanDeep((v as Record<string, unknown>)[k], left - 1)) return true;
+  }
+  return false;
+}
+
+/** What {@link scanRecord} found: too deep, certainly within the raw limits, or not known to be. */
+export type RecordScan = 'deep' | 'within' | 'unknown';
+
+/**
+ * One walk over a record before any source code reads it, doing the work of
+ * two: whether it nests deeper than `maxDepth` (`deep`: such a record is
+ * refused), and whether, kept as an event's `raw`, it is certainly within
+ * `limits` (`within`: no text or key above `maxFieldBytes` and too small for
+ * the raw cap, the test {@link limitEvent} applies), so that
+ * {@link limitEvent} need not walk it again. A part of a record (an envelope's
+ * records) is within the limits when the whole is.
+ *
+ * @example scanRecord({ a: 'b' }, 64, DEFAULT_EVENT_LIMITS) // 'within'
+ */
+export function scanRecord(value: unknown, maxDepth: number, limits: EventLimits): RecordScan {
+  scanSafe = Math.floor(limits.maxFieldBytes / 3);
+  scanSize = 0;
+  walkLong = false;
+  if (scanDeep(value, maxDepth)) return 'deep';
+  return walkLong || scanSize * 6 > limits.maxRawBytes ? 'unknown' : 'within';
+}
+
 /**
  * A raw record (or the unmapped fields, which copy parts of it) held to the
  * limits: long texts cut, and the whole kept as the start of its JSON text
@@ -191,13 +244,18 @@ function capRecord(value: unknown, limits: EventLimits): { value: unknown; cut: 
  * (under the key `_truncated`: they copy parts of the raw record). Either
  * sets `truncated: true`. Ids are derived before this runs, so they rest on
  * the whole source id. Events within the limits (nearly all) are only read,
- * never copied.
+ * never copied. `rawWithin`: the caller knows the raw record is within the
+ * limits ({@link scanRecord} said so), and it is not walked again.
  *
  * @example
  * limitEvent(event, { maxFieldBytes: 65_536, maxRawBytes: 1_048_576 });
  * event.truncated // true when anything was cut
  */
-export function limitEvent(e: NormalisedEvent, limits: EventLimits = DEFAULT_EVENT_LIMITS): NormalisedEvent {
+export function limitEvent(
+  e: NormalisedEvent,
+  limits: EventLimits = DEFAULT_EVENT_LIMITS,
+  rawWithin = false,
+): NormalisedEvent {
   const record = e as unknown as Record<string, unknown>;
   let cut = false;
   scanSafe = Math.floor(limits.maxFieldBytes / 3);
@@ -222,7 +280,7 @@ export function limitEvent(e: NormalisedEvent, limits: EventLimits = DEFAULT_EVE
       cut = true;
     }
   }
-  if (e.raw !== undefined) {
+  if (e.raw !== undefined && !rawWithin) {
     const r = capRecord(e.raw, limits);
     if (r.cut) {
       e.raw = r.value;

@@ -3,8 +3,8 @@ import { stableUuidOf, uuidv7 } from '../ids.ts';
 import { yieldToEventLoop } from '../loop.ts';
 import type { DeadLetter } from '../schema/case.ts';
 import type { EventDraft, NormalisedEvent } from '../schema/event.ts';
-import { depthExceeds, type FramedRecord, MAX_DEPTH } from './framing.ts';
-import { DEFAULT_EVENT_LIMITS, type EventLimits, limitEvent } from './limits.ts';
+import { type FramedRecord, MAX_DEPTH } from './framing.ts';
+import { DEFAULT_EVENT_LIMITS, type EventLimits, limitEvent, scanRecord } from './limits.ts';
 import type { Source } from './types.ts';
 
 /**
@@ -151,7 +151,10 @@ function normaliseRange(
   const unwrap = source.unwrap;
   for (let i = from; i < to; i++) {
     const { value, line } = framed[i]!;
-    if (depthExceeds(value, MAX_DEPTH)) {
+    // One walk: the depth check every record needs before source code reads it, and the size
+    // check of the raw record that limitEvent would otherwise make again per event.
+    const scan = scanRecord(value, MAX_DEPTH, limits);
+    if (scan === 'deep') {
       out.received++;
       fail(
         `[${i}]`,
@@ -163,7 +166,7 @@ function normaliseRange(
     }
     if (unwrap === undefined) {
       // Most sources have no envelope: no array per record.
-      normaliseOne(source, value, i, -1, line, ingestedAt, limits, out, fail);
+      normaliseOne(source, value, i, -1, line, ingestedAt, limits, out, fail, scan === 'within');
       continue;
     }
     let records: unknown[];
@@ -180,15 +183,29 @@ function normaliseRange(
       continue;
     }
     const single = records.length === 1 && records[0] === value;
+    // What unwrap returns may be built rather than part of the value: only the value itself is known.
     for (let j = 0; j < records.length; j++)
-      normaliseOne(source, records[j], i, single ? -1 : j, line, ingestedAt, limits, out, fail);
+      normaliseOne(
+        source,
+        records[j],
+        i,
+        single ? -1 : j,
+        line,
+        ingestedAt,
+        limits,
+        out,
+        fail,
+        single && scan === 'within',
+      );
   }
 }
 
 /**
  * One record through the source. `j` is the record's place in its envelope,
  * -1 when the record is the framed value itself; the error's `at` text is
- * only built for a failure (this runs per record).
+ * only built for a failure (this runs per record). `within`: the record is
+ * known to be within the limits as a raw record (see `scanRecord`), so an
+ * event whose `raw` is this record is not measured again.
  */
 function normaliseOne(
   source: Source,
@@ -200,13 +217,16 @@ function normaliseOne(
   limits: EventLimits,
   out: NormaliseResult,
   fail: (at: string, line: number | undefined, value: unknown, err: unknown) => void,
+  within: boolean,
 ): void {
   out.received++;
   try {
     const drafts = source.normalise(rec);
     if (drafts.length === 0) out.skipped++;
-    for (let k = 0; k < drafts.length; k++)
-      out.events.push(limitEvent(finalizeEvent(source.type, drafts[k]!, ingestedAt), limits));
+    for (let k = 0; k < drafts.length; k++) {
+      const e = finalizeEvent(source.type, drafts[k]!, ingestedAt);
+      out.events.push(limitEvent(e, limits, within && e.raw === rec));
+    }
   } catch (err) {
     fail(j < 0 ? `[${i}]` : `[${i}][${j}]`, line, rec, err);
   }

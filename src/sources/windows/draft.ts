@@ -1,9 +1,10 @@
 import { type EventDraft, type Observable, ocsfClass } from '../../schema/event.ts';
 import type { Obj } from '../fields.ts';
 import type { WinRecord } from './record.ts';
-import { baseName, ipOf, parseHashes, pidOf, portOf, splitAccount, text } from './values.ts';
+import { baseName, ipOf, parseHashes, pidOf, portOf, text } from './values.ts';
 
 type Process = NonNullable<EventDraft['process']>;
+type User = NonNullable<NonNullable<EventDraft['actor']>['user']>;
 type Endpoint = NonNullable<EventDraft['src_endpoint']>;
 type ClassQuartet = ReturnType<typeof ocsfClass>;
 
@@ -51,7 +52,10 @@ export class WinDraft {
     classUid: number,
   ) {
     const c = classOf(classUid);
-    // One literal in the order the spread wrote (class quartet, time, severity, raw).
+    // One literal with every field a Windows event may get, in the order they are filled: every
+    // draft has one shape, made in one allocation, so the code reading events downstream (ids,
+    // limits, Sigma) meets one shape, and no field added later grows the object. A field left
+    // undefined is absent from the stored JSON, as Zeek's drafts already leave theirs.
     this.draft = {
       class_uid: c.class_uid,
       class_name: c.class_name,
@@ -60,6 +64,22 @@ export class WinDraft {
       time: rec.time,
       severity_id: 1,
       raw: undefined,
+      activity_name: undefined,
+      source_event_id: undefined,
+      metadata: undefined,
+      device: undefined,
+      actor: undefined,
+      process: undefined,
+      file: undefined,
+      src_endpoint: undefined,
+      dst_endpoint: undefined,
+      network: undefined,
+      dns: undefined,
+      status: undefined,
+      status_detail: undefined,
+      observables: undefined,
+      message: undefined,
+      unmapped: undefined,
     };
   }
 
@@ -93,17 +113,41 @@ export class WinDraft {
 
   /** actor.user from a `DOMAIN\name` field or from name/domain/SID fields. */
   actorFrom(account?: string, nameField?: string, domainField?: string, sidField?: string): void {
-    const acc = account ? splitAccount(this.rec.data[account]) : undefined;
-    const name = acc?.name ?? (nameField ? this.str(nameField) : undefined);
+    // splitAccount's rule, read in place (no object per call): `DOMAIN\name`, or a bare name.
+    let name: string | undefined;
+    let domain: string | undefined;
+    const acc = account ? text(this.rec.data[account]) : undefined;
+    if (acc) {
+      const i = acc.indexOf('\\');
+      if (i < 0) name = acc;
+      else if (i + 1 < acc.length) {
+        name = acc.slice(i + 1);
+        domain = acc.slice(0, i);
+      }
+    }
+    name ??= nameField ? this.str(nameField) : undefined;
     if (!name) return;
     const user: NonNullable<NonNullable<EventDraft['actor']>['user']> = { name };
-    const domain = acc?.domain ?? (domainField ? this.str(domainField) : undefined);
+    domain ??= domainField ? this.str(domainField) : undefined;
     if (domain) user.domain = domain;
     const sid = sidField ? this.str(sidField) : undefined;
     // S-1-0-0 is the NULL SID: Windows writes it when there is no account.
     if (sid && sid !== 'S-1-0-0') user.uid = sid;
-    this.draft.actor = { ...this.draft.actor, user };
+    this.setActor('user', user);
     this.observe('user', name, 'actor.user.name');
+  }
+
+  /**
+   * Set actor.user or actor.process. The actor is this draft's own object (made here), so it is
+   * completed in place: the fields, and their order, are those of `{ ...actor, [key]: value }`.
+   */
+  setActor<K extends 'user' | 'process'>(
+    key: K,
+    value: NonNullable<NonNullable<EventDraft['actor']>[K]>,
+  ): void {
+    const actor = this.draft.actor;
+    if (actor) actor[key] = value;
+    else this.draft.actor = key === 'user' ? { user: value as User } : { process: value as Process };
   }
 
   /** A process from data fields (any of which may be missing). */

@@ -62,7 +62,7 @@ export function normaliseWindows(record: unknown): EventDraft[] {
       if (rec.userName) user.name = rec.userName;
       if (rec.userDomain) user.domain = rec.userDomain;
       if (rec.userSid) user.uid = rec.userSid;
-      draft.actor = { ...draft.actor, user };
+      d.setActor('user', user);
       d.observe('user', rec.userName, 'actor.user.name');
     }
   }

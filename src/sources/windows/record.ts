@@ -404,11 +404,9 @@ function fromFlat(r: Obj): WinRecord {
   const time = flatTime(r, sysmon);
   const nxlogType = text(r.EventTypeOrignal) ?? text(r.EventType);
   const hasOriginalType = r.EventTypeOrignal !== undefined;
-  // Keys read once (not Object.entries, which builds a [key, value] array per field).
+  // Keys read in a for…in (not Object.keys or Object.entries, which build an array per record).
   const data: Obj = {};
-  const keys = Object.keys(r);
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
+  for (const k in r) {
     if (FLAT_ENVELOPE_KEYS.has(k)) continue;
     const v = r[k];
     if (k === 'EventType' && !hasOriginalType && NXLOG_EVENT_TYPES.has(String(v))) continue;

@@ -148,7 +148,7 @@ export function mapSysmon(d: WinDraft): void {
       const source = d.processFrom(SOURCE_PROCESS);
       const target = d.processFrom(TARGET_PROCESS);
       if (source) {
-        d.draft.actor = { ...d.draft.actor, process: source };
+        d.setActor('process', source);
         d.observe('process', source.path, 'actor.process.path');
       }
       d.setProcess(target);
