@@ -9,6 +9,7 @@ import { AlertRepository, IncidentRepository } from './repos/alerts.ts';
 import { AuditRepository } from './repos/audit.ts';
 import { CaseRepository } from './repos/cases.ts';
 import { DeadLetterRepository } from './repos/dead-letters.ts';
+import { EventPartitions, type PartitionScope } from './repos/event-partitions.ts';
 import { EventRepository } from './repos/events.ts';
 import { ApiKeyRepository } from './repos/keys.ts';
 import { KnowledgeDocumentRepository } from './repos/knowledge.ts';
@@ -30,7 +31,14 @@ export {
 export { type AuditInput, AuditRepository } from './repos/audit.ts';
 export { CaseRepository } from './repos/cases.ts';
 export { type DeadLetterInput, DeadLetterRepository } from './repos/dead-letters.ts';
-export { type EventFilter, EventRepository, type InsertEventsResult } from './repos/events.ts';
+export { EventPartitions, type PartitionScope } from './repos/event-partitions.ts';
+export {
+  type EventFilter,
+  EventRepository,
+  type InsertEventsResult,
+  ipFilter,
+  MAX_TEXT_QUERY,
+} from './repos/events.ts';
 export {
   API_SCOPES,
   type ApiKeyRecord,
@@ -77,8 +85,16 @@ export class Repositories {
   /** Knowledge documents added at run time. */
   readonly knowledge: KnowledgeDocumentRepository;
 
-  constructor(protected readonly db: Queryable) {
-    this.events = new EventRepository(db);
+  /**
+   * @param partitions the store's event partitions (one per database)
+   * @param scope the transaction `db` is, if it is one
+   */
+  constructor(
+    protected readonly db: Queryable,
+    partitions: EventPartitions,
+    scope?: PartitionScope,
+  ) {
+    this.events = new EventRepository(db, partitions, scope);
     this.alerts = new AlertRepository(db);
     this.incidents = new IncidentRepository(db);
     this.verdicts = new VerdictRepository(db);
@@ -98,15 +114,26 @@ export class Repositories {
 
 /** The store: repositories over a client, plus transactions and lifecycle. */
 export class Store extends Repositories {
-  constructor(readonly client: SqlClient) {
-    super(client);
+  private readonly partitions: EventPartitions;
+
+  /** @param options.now the clock that decides which days have event partitions (tests move it) */
+  constructor(
+    readonly client: SqlClient,
+    options: { now?: () => number } = {},
+  ) {
+    const partitions = new EventPartitions(client, options.now);
+    super(client, partitions);
+    this.partitions = partitions;
   }
   get engine(): SqlClient['engine'] {
     return this.client.engine;
   }
   /** Run `fn` with repositories bound to one transaction. */
-  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-    return this.client.transaction((q) => fn(new Repositories(q)));
+  async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+    const scope = this.partitions.transactionScope();
+    const result = await this.client.transaction((q) => fn(new Repositories(q, this.partitions, scope)));
+    scope.commit();
+    return result;
   }
   /**
    * Whether the database answers: one trivial statement, which throws when
