@@ -39,8 +39,8 @@ export const MAX_TEXT_QUERY = 200;
  * The expressions the API's filters match, written exactly as the indexes of
  * migration 7 (src/store/migrations.ts) are, so the planner uses them.
  */
-const USER_SQL = "lower(doc #>> '{actor,user,name}')";
-const HOSTS_SQL =
+export const USER_SQL = "lower(doc #>> '{actor,user,name}')";
+export const HOSTS_SQL =
   "array_remove(ARRAY[lower(doc #>> '{device,hostname}'), lower(doc #>> '{src_endpoint,hostname}'), lower(doc #>> '{dst_endpoint,hostname}')], NULL)";
 /**
  * The event's text for free-text search: every string value of the
