@@ -6,6 +6,7 @@ import { EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { retentionMetrics } from './pipeline/metrics.ts';
 import { ensureAdminKey, openRuntime } from './runtime.ts';
 import { openStore } from './store/index.ts';
+import { dayStart, partitionName } from './store/repos/event-partitions.ts';
 
 describe('runtime', () => {
   const { dir, cleanup } = tempDir();
@@ -15,24 +16,31 @@ describe('runtime', () => {
     const dataDir = `${dir}/retention`;
     const store = await openStore({ dataDir });
     const old = new Date(Date.now() - 10 * 86_400_000).toISOString();
+    // A day all of whose events are expired and processed: its partition is dropped whole.
+    await store.events.insert([
+      makeEvent({ time: old, ingested_at: old }),
+      makeEvent({ time: old, ingested_at: old }),
+    ]);
     const { stored } = await store.events.insert([
       makeEvent({ ingested_at: old }),
       makeEvent({ ingested_at: old }),
       makeEvent({ ingested_at: new Date().toISOString() }),
     ]);
-    // The first event has been processed; the second has not, so retention must keep it.
+    // The first three events have been processed; the fourth has not, so retention must keep it.
     await store.offsets.set(EVENTS_OFFSET, stored[0]!.seq);
+    const partitions = await store.events.partitionNames();
     await store.close();
     const config = loadConfig({ env: {}, overrides: { data_dir: dataDir, retention: { events_days: 7 } } });
     const rt = await openRuntime(config, { retention: true });
     try {
-      for (let i = 0; i < 100 && (await rt.store.events.count()) === 3; i++)
+      for (let i = 0; i < 100 && (await rt.store.events.count()) !== 2; i++)
         await new Promise((r) => setTimeout(r, 50));
       const left = (await rt.store.events.list({ limit: 10 })).items.map((e) => e.id);
-      expect(left).not.toContain(stored[0]!.id);
-      expect(left).toContain(stored[1]!.id);
-      expect(left).toContain(stored[2]!.id);
-      expect(await retentionMetrics(rt.metrics).eventsPurged.get()).toMatchObject({ values: [{ value: 1 }] });
+      expect(left.sort()).toEqual([stored[1]!.id, stored[2]!.id].sort());
+      const oldDay = partitionName(dayStart(Date.parse(old)));
+      expect(partitions).toContain(oldDay);
+      expect(await rt.store.events.partitionNames()).toEqual(partitions.filter((p) => p !== oldDay));
+      expect(await retentionMetrics(rt.metrics).eventsPurged.get()).toMatchObject({ values: [{ value: 3 }] });
     } finally {
       await rt.close();
     }

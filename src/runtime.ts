@@ -282,10 +282,13 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
         const processed = runner.retentionFloor
           ? await runner.retentionFloor()
           : await store.offsets.get(EVENTS_OFFSET);
-        const n = await store.events.purge(cutoff, processed);
-        if (n > 0) {
-          retentionMetrics(metrics).eventsPurged.inc(n);
-          logger.info({ deleted: n, cutoff }, 'Retention deleted expired events.');
+        const { deleted, partitionsDropped } = await store.events.purge(cutoff, processed);
+        if (deleted > 0 || partitionsDropped > 0) {
+          retentionMetrics(metrics).eventsPurged.inc(deleted);
+          logger.info(
+            { deleted, partitions_dropped: partitionsDropped, cutoff },
+            'Retention deleted expired events.',
+          );
         }
       } catch (err) {
         logger.warn({ err: describeError(err) }, 'The retention sweep failed; it will run again.');

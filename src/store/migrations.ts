@@ -283,6 +283,96 @@ CREATE UNIQUE INDEX cases_origin_idx ON cases (origin) WHERE origin IS NOT NULL;
 `,
   },
   {
+    version: 7,
+    name: 'events_partitioned',
+    sql: `
+-- Events at volume (docs/ARCHITECTURE.md, Storage): the events table is partitioned by day on part_time, which is the
+-- event time when the event's day has a partition (days near the present, made on demand by the repository) and
+-- -infinity otherwise (the catch-all partition). Dedupe is unique (id, part_time); the id is a hash over the source,
+-- its event id and the event time, so the same event always has the same id and time. seq stays the global log order.
+ALTER TABLE events RENAME TO events_unpartitioned;
+ALTER TABLE events_unpartitioned DROP CONSTRAINT events_pkey;
+ALTER TABLE events_unpartitioned DROP CONSTRAINT events_seq_key;
+DROP INDEX events_time_idx;
+DROP INDEX events_source_time_idx;
+DROP INDEX events_ingested_idx;
+ALTER TABLE events_unpartitioned ALTER COLUMN seq DROP DEFAULT;
+ALTER SEQUENCE events_seq_seq OWNED BY NONE;
+
+CREATE TABLE events (
+  seq             bigint NOT NULL DEFAULT nextval('events_seq_seq'),
+  id              uuid NOT NULL,
+  source          text NOT NULL,
+  source_event_id text,
+  time            timestamptz NOT NULL,
+  part_time       timestamptz NOT NULL,
+  ingested_at     timestamptz NOT NULL,
+  class_uid       integer NOT NULL,
+  severity_id     integer NOT NULL,
+  src_ip          inet,
+  dst_ip          inet,
+  doc             jsonb NOT NULL,
+  raw             jsonb,
+  CONSTRAINT events_id_part_key UNIQUE (id, part_time)
+) PARTITION BY RANGE (part_time);
+ALTER SEQUENCE events_seq_seq OWNED BY events.seq;
+CREATE TABLE events_catchall PARTITION OF events FOR VALUES FROM (MINVALUE) TO ('1900-01-01 00:00:00+00');
+
+CREATE INDEX events_seq_idx ON events (seq);
+CREATE INDEX events_time_idx ON events (time DESC, seq DESC);
+CREATE INDEX events_source_time_idx ON events (source, time DESC);
+CREATE INDEX events_ingested_idx ON events (ingested_at);
+CREATE INDEX events_user_idx ON events ((lower(doc #>> '{actor,user,name}')))
+  WHERE lower(doc #>> '{actor,user,name}') IS NOT NULL;
+CREATE INDEX events_src_ip_idx ON events (src_ip) WHERE src_ip IS NOT NULL;
+CREATE INDEX events_dst_ip_idx ON events (dst_ip) WHERE dst_ip IS NOT NULL;
+CREATE INDEX events_hosts_idx ON events USING gin ((array_remove(ARRAY[lower(doc #>> '{device,hostname}'), lower(doc #>> '{src_endpoint,hostname}'), lower(doc #>> '{dst_endpoint,hostname}')], NULL)));
+CREATE INDEX events_text_idx ON events USING gin ((jsonb_to_tsvector('simple', doc - '{id,time,ingested_at}'::text[], '["string"]')));
+
+-- Day partitions for the stored events of the days the repository would partition now (31 days back to 1 ahead).
+DO $$
+DECLARE d date;
+BEGIN
+  FOR d IN
+    SELECT DISTINCT (time AT TIME ZONE 'UTC')::date FROM events_unpartitioned
+    WHERE (time AT TIME ZONE 'UTC')::date BETWEEN (now() AT TIME ZONE 'UTC')::date - 31 AND (now() AT TIME ZONE 'UTC')::date + 1
+  LOOP
+    EXECUTE format('CREATE TABLE %I PARTITION OF events FOR VALUES FROM (%L) TO (%L)',
+      'events_p' || to_char(d, 'YYYYMMDD'), to_char(d, 'YYYY-MM-DD') || ' 00:00:00+00', to_char(d + 1, 'YYYY-MM-DD') || ' 00:00:00+00');
+  END LOOP;
+END
+$$;
+
+-- Addresses as the repository stores them: inet, IPv4-mapped IPv6 as IPv4, anything else (a name, a prefix, a zone) none.
+CREATE FUNCTION aisoc_m7_ip(t text) RETURNS inet LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE v inet;
+BEGIN
+  IF t IS NULL OR t !~ '^[0-9A-Fa-f:.]+$' OR (t LIKE '%.%' AND t ~ '(^|[.:])0[0-9]') THEN
+    RETURN NULL;
+  END IF;
+  v := t::inet;
+  IF family(v) = 6 AND v <<= '::ffff:0.0.0.0/96'::inet THEN
+    RETURN '0.0.0.0'::inet + (v - '::ffff:0.0.0.0'::inet);
+  END IF;
+  RETURN v;
+EXCEPTION WHEN others THEN
+  RETURN NULL;
+END
+$$;
+
+INSERT INTO events (seq, id, source, source_event_id, time, part_time, ingested_at, class_uid, severity_id, src_ip, dst_ip, doc, raw)
+SELECT seq, id, source, source_event_id, time,
+       CASE WHEN to_regclass('events_p' || to_char(time AT TIME ZONE 'UTC', 'YYYYMMDD')) IS NOT NULL
+            THEN time ELSE '-infinity'::timestamptz END,
+       ingested_at, class_uid, severity_id,
+       aisoc_m7_ip(doc #>> '{src_endpoint,ip}'), aisoc_m7_ip(doc #>> '{dst_endpoint,ip}'), doc, raw
+FROM events_unpartitioned ORDER BY seq;
+
+DROP FUNCTION aisoc_m7_ip(text);
+DROP TABLE events_unpartitioned;
+`,
+  },
+  {
     version: 8,
     name: 'correlate_state',
     sql: `
@@ -326,8 +416,11 @@ CREATE INDEX stage_inbox_at_idx ON stage_inbox (stage, at);
   },
 ];
 
-/** Apply every migration not yet applied, in order, each in its own transaction. */
-export async function migrate(db: SqlClient): Promise<number[]> {
+/**
+ * Apply every migration not yet applied, in order, in one transaction;
+ * `upTo` stops before the later versions (tests make an older schema).
+ */
+export async function migrate(db: SqlClient, options: { upTo?: number } = {}): Promise<number[]> {
   await db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   const applied: number[] = [];
@@ -340,7 +433,7 @@ export async function migrate(db: SqlClient): Promise<number[]> {
       ),
     );
     for (const m of MIGRATIONS) {
-      if (done.has(m.version)) continue;
+      if (done.has(m.version) || m.version > (options.upTo ?? Number.POSITIVE_INFINITY)) continue;
       for (const statement of splitStatements(m.sql)) await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       applied.push(m.version);

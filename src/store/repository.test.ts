@@ -141,11 +141,11 @@ for (const engine of engines) {
     it('purges expired events but never those the pipeline has not processed', async () => {
       const old = new Date(Date.now() - 40 * 86_400_000).toISOString();
       const { stored } = await store.events.insert([
-        makeEvent({ source: 'repo-f', ingested_at: old }),
-        makeEvent({ source: 'repo-f', ingested_at: old }),
+        makeEvent({ source: 'repo-f', time: old, ingested_at: old }),
+        makeEvent({ source: 'repo-f', time: old, ingested_at: old }),
       ]);
       const cutoff = new Date(Date.now() - 30 * 86_400_000).toISOString();
-      const deleted = await store.events.purge(cutoff, stored[0]!.seq);
+      const { deleted } = await store.events.purge(cutoff, stored[0]!.seq);
       expect(deleted).toBe(1);
       expect(await store.events.count({ source: 'repo-f' })).toBe(1);
     });

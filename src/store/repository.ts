@@ -10,6 +10,7 @@ import { AuditRepository } from './repos/audit.ts';
 import { CaseRepository } from './repos/cases.ts';
 import { CorrelationWindowRepository } from './repos/correlation.ts';
 import { DeadLetterRepository } from './repos/dead-letters.ts';
+import { EventPartitions, type PartitionScope } from './repos/event-partitions.ts';
 import { EventRepository } from './repos/events.ts';
 import { StageInboxRepository } from './repos/inbox.ts';
 import { ApiKeyRepository } from './repos/keys.ts';
@@ -38,7 +39,14 @@ export {
   type StoredWindowGroup,
 } from './repos/correlation.ts';
 export { type DeadLetterInput, DeadLetterRepository } from './repos/dead-letters.ts';
-export { type EventFilter, EventRepository, type InsertEventsResult } from './repos/events.ts';
+export { EventPartitions, type PartitionScope } from './repos/event-partitions.ts';
+export {
+  type EventFilter,
+  EventRepository,
+  type InsertEventsResult,
+  ipFilter,
+  MAX_TEXT_QUERY,
+} from './repos/events.ts';
 export { StageInboxRepository } from './repos/inbox.ts';
 export {
   API_SCOPES,
@@ -91,8 +99,16 @@ export class Repositories {
   /** Keys of the items each stage has processed (idempotency). */
   readonly inbox: StageInboxRepository;
 
-  constructor(protected readonly db: Queryable) {
-    this.events = new EventRepository(db);
+  /**
+   * @param partitions the store's event partitions (one per database)
+   * @param scope the transaction `db` is, if it is one
+   */
+  constructor(
+    protected readonly db: Queryable,
+    partitions: EventPartitions,
+    scope?: PartitionScope,
+  ) {
+    this.events = new EventRepository(db, partitions, scope);
     this.alerts = new AlertRepository(db);
     this.incidents = new IncidentRepository(db);
     this.verdicts = new VerdictRepository(db);
@@ -116,16 +132,27 @@ export class Repositories {
 export class Store extends Repositories {
   /** Locks held for a process's lifetime (one embedded runner per database). */
   readonly locks: LockRepository;
-  constructor(readonly client: SqlClient) {
-    super(client);
+  private readonly partitions: EventPartitions;
+
+  /** @param options.now the clock that decides which days have event partitions (tests move it) */
+  constructor(
+    readonly client: SqlClient,
+    options: { now?: () => number } = {},
+  ) {
+    const partitions = new EventPartitions(client, options.now);
+    super(client, partitions);
+    this.partitions = partitions;
     this.locks = new LockRepository(client);
   }
   get engine(): SqlClient['engine'] {
     return this.client.engine;
   }
   /** Run `fn` with repositories bound to one transaction. */
-  transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-    return this.client.transaction((q) => fn(new Repositories(q)));
+  async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+    const scope = this.partitions.transactionScope();
+    const result = await this.client.transaction((q) => fn(new Repositories(q, this.partitions, scope)));
+    scope.commit();
+    return result;
   }
   /**
    * Whether the database answers: one trivial statement, which throws when

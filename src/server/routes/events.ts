@@ -1,8 +1,61 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { NormalisedEvent } from '../../schema/event.ts';
+import { ipFilter, MAX_TEXT_QUERY } from '../../store/index.ts';
 import type { ServerDeps } from '../deps.ts';
 import { ErrorBody, IdParam, jsonWithArray, notFound, Paging, sendJsonText, TimeRange } from './common.ts';
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters (NUL included) are what is refused.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** A text value in the query string: at most `max` characters, no control characters, valid Unicode. */
+function queryText(max: number, description: string) {
+  return z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode text')
+    .describe(description);
+}
+
+const IpQuery = z
+  .string()
+  .max(64)
+  .transform((s, ctx) => {
+    const ip = ipFilter(s);
+    if (ip === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an IPv4 or IPv6 address, or a CIDR block such as 203.0.113.0/24',
+      });
+      return z.NEVER;
+    }
+    return ip;
+  })
+  .describe(
+    'Source or destination address (src_endpoint.ip, dst_endpoint.ip), IPv4 or IPv6, or a CIDR block such as 203.0.113.0/24; an IPv4-mapped IPv6 address (::ffff:203.0.113.5) is the IPv4 address',
+  );
+
+export const EventsQuery = z.object({
+  source: queryText(64, 'Source type, e.g. cloudtrail').optional(),
+  class_uid: z.coerce.number().int().optional().describe('OCSF class id'),
+  ...TimeRange,
+  user: queryText(256, 'User name (actor.user.name), any case, whole name').optional(),
+  ip: IpQuery.optional(),
+  host: queryText(
+    255,
+    'Host name of the reporting device, the source or the destination (device.hostname, src_endpoint.hostname, dst_endpoint.hostname), any case, whole name',
+  ).optional(),
+  q: queryText(
+    MAX_TEXT_QUERY,
+    'Free text: words of the event (every string of the normalised event but its id and timestamps; not the raw record), any case, whole words, all of them; "a phrase" for adjacent words, or between alternatives',
+  )
+    .refine((s) => /[\p{L}\p{N}]/u.test(s), 'must contain a letter or a digit')
+    .optional(),
+  ...Paging,
+});
 
 export function eventRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
   const { store } = deps.runtime;
@@ -12,14 +65,9 @@ export function eventRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
       {
         config: { scope: 'read' },
         schema: {
-          summary: 'List events, newest first',
+          summary: 'List events, newest first, by source, class, time, user, address, host and free text',
           tags: ['events'],
-          querystring: z.object({
-            source: z.string().max(64).optional().describe('Source type, e.g. cloudtrail'),
-            class_uid: z.coerce.number().int().optional().describe('OCSF class id'),
-            ...TimeRange,
-            ...Paging,
-          }),
+          querystring: EventsQuery,
           response: { 200: z.object({ items: z.array(NormalisedEvent), total: z.number() }), 400: ErrorBody },
         },
       },

@@ -1,7 +1,18 @@
+import { AisocError } from '../../errors.ts';
 import { yieldToEventLoop } from '../../loop.ts';
+import { parseCidr, parseIp } from '../../net/ip.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
 import { toPgJson } from '../json.ts';
 import { fromJson, type Queryable, toNumber } from '../sql.ts';
+import {
+  attached,
+  CATCHALL_PARTITION,
+  DAY_MS,
+  dayStart,
+  type EventPartitions,
+  type PartitionScope,
+  partitionDay,
+} from './event-partitions.ts';
 import { clampLimit, type ListResult, type Row, Where } from './shared.ts';
 
 export interface EventFilter {
@@ -9,8 +20,66 @@ export interface EventFilter {
   from?: string;
   to?: string;
   class_uid?: number;
+  /** `actor.user.name`, any case. */
+  user?: string;
+  /** An address or a CIDR block, matched against `src_endpoint.ip` and `dst_endpoint.ip` (see {@link ipFilter}). */
+  ip?: string;
+  /** `device.hostname`, `src_endpoint.hostname` or `dst_endpoint.hostname`, any case. */
+  host?: string;
+  /** Words of the event's text (see {@link EVENT_TEXT_SQL}), PostgreSQL `websearch_to_tsquery` syntax without negation. */
+  q?: string;
   limit?: number;
   offset?: number;
+}
+
+/** Longest free-text query (characters). */
+export const MAX_TEXT_QUERY = 200;
+
+/*
+ * The expressions the API's filters match, written exactly as the indexes of
+ * migration 7 (src/store/migrations.ts) are, so the planner uses them.
+ */
+export const USER_SQL = "lower(doc #>> '{actor,user,name}')";
+export const HOSTS_SQL =
+  "array_remove(ARRAY[lower(doc #>> '{device,hostname}'), lower(doc #>> '{src_endpoint,hostname}'), lower(doc #>> '{dst_endpoint,hostname}')], NULL)";
+/**
+ * The event's text for free-text search: every string value of the
+ * normalised event (message, names, command lines, paths, URLs, hostnames,
+ * addresses, finding titles, observables, unmapped fields…) but its id and
+ * timestamps, split into words by PostgreSQL's default text parser and
+ * lower-cased, without stemming or stop words (the `simple` configuration).
+ * The raw record is not searched.
+ */
+export const EVENT_TEXT_SQL = `jsonb_to_tsvector('simple', doc - '{id,time,ingested_at}'::text[], '["string"]')`;
+
+/**
+ * An address or CIDR block from a query as PostgreSQL `inet` text, or
+ * undefined when it is neither. An address is read by {@link parseIp} (an
+ * IPv4-mapped IPv6 address is the IPv4 address, as addresses are stored);
+ * a block by {@link parseCidr}, an IPv4-mapped block of /96 or longer being
+ * the IPv4 block it maps.
+ *
+ * @example ipFilter('::ffff:10.0.0.1') // '10.0.0.1'
+ * @example ipFilter('::ffff:10.0.0.0/104') // '10.0.0.0/8'
+ */
+export function ipFilter(text: string): string | undefined {
+  const s = text.trim();
+  if (!s.includes('/')) return parseIp(s)?.text;
+  const c = parseCidr(s);
+  if ('error' in c) return undefined;
+  const v4 = c.version === 6 && c.prefix >= 96 ? parseIp(c.address) : undefined;
+  return v4?.version === 4 ? `${v4.text}/${c.prefix - 96}` : c.text;
+}
+
+/** An event address as stored in `src_ip`/`dst_ip`: canonical, IPv4-mapped as IPv4; none when it is not one. */
+function storedIp(text: string | undefined): string | null {
+  if (text === undefined) return null;
+  return parseIp(text.trim())?.text ?? null;
+}
+
+/** A free-text query as given to `websearch_to_tsquery`: a leading `-` (negation) is dropped from every word. */
+function textQuery(q: string): string {
+  return q.slice(0, MAX_TEXT_QUERY).replace(/(^|[\s(])-+/g, '$1');
 }
 
 export interface InsertEventsResult {
@@ -57,7 +126,15 @@ const parseEvent = (text: string) => JSON.parse(text) as NormalisedEvent;
  * const { stored } = await store.events.insert(events);
  */
 export class EventRepository {
-  constructor(private readonly db: Queryable) {}
+  /**
+   * @param partitions the store's day partitions
+   * @param scope the transaction this repository works in, if any
+   */
+  constructor(
+    private readonly db: Queryable,
+    private readonly partitions: EventPartitions,
+    private readonly scope?: PartitionScope,
+  ) {}
 
   /**
    * Events by log position, in the order given, each made from its JSON
@@ -105,8 +182,10 @@ export class EventRepository {
     events: NormalisedEvent[],
   ): Promise<{ stored: Array<{ seq: number; id: string }>; duplicates: number }> {
     if (events.length === 0) return { stored: [], duplicates: 0 };
+    const times: number[] = [];
     const payload = events.map((e) => {
       const { raw, ...doc } = e;
+      times.push(Date.parse(e.time));
       return {
         id: e.id,
         source: e.source,
@@ -115,19 +194,39 @@ export class EventRepository {
         ingested_at: e.ingested_at,
         class_uid: e.class_uid,
         severity_id: e.severity_id,
+        src_ip: storedIp(e.src_endpoint?.ip),
+        dst_ip: storedIp(e.dst_endpoint?.ip),
         doc,
         raw: raw === undefined ? null : raw,
       };
     });
+    const partitions = await this.partitions.ensure(this.db, this.scope, times);
+    // Each row goes to its day's partition when that is one made sure of just now and still there (retention may
+    // have dropped it since), else to the catch-all, so the insert never lacks a partition. An event stored under
+    // the other choice (made when its day had no partition, or the other way round) is a duplicate as well.
     const r = await this.db.query<{ seq: unknown; id: string }>(
-      `INSERT INTO events (id, source, source_event_id, time, ingested_at, class_uid, severity_id, doc, raw)
-       SELECT (e->>'id')::uuid, e->>'source', e->>'source_event_id', (e->>'time')::timestamptz,
-              (e->>'ingested_at')::timestamptz, (e->>'class_uid')::int, (e->>'severity_id')::int, e->'doc', e->'raw'
-       FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
+      `WITH v AS (
+         SELECT t.n, (e->>'id')::uuid AS id, e->>'source' AS source, e->>'source_event_id' AS source_event_id,
+                (e->>'time')::timestamptz AS time, (e->>'ingested_at')::timestamptz AS ingested_at,
+                (e->>'class_uid')::int AS class_uid, (e->>'severity_id')::int AS severity_id,
+                (e->>'src_ip')::inet AS src_ip, (e->>'dst_ip')::inet AS dst_ip, e->'doc' AS doc, e->'raw' AS raw
+         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS t(e, n)
+       ), p AS (
+         SELECT v.*, CASE WHEN l.name = ANY($2::text[]) AND to_regclass(l.name) IS NOT NULL
+                          THEN v.time ELSE '-infinity'::timestamptz END AS part_time
+         FROM v, LATERAL (SELECT 'events_p' || to_char(v.time AT TIME ZONE 'UTC', 'YYYYMMDD') AS name) l
+       )
+       INSERT INTO events (id, source, source_event_id, time, part_time, ingested_at, class_uid, severity_id,
+                           src_ip, dst_ip, doc, raw)
+       SELECT id, source, source_event_id, time, part_time, ingested_at, class_uid, severity_id, src_ip, dst_ip, doc, raw
+       FROM p
+       WHERE NOT EXISTS (
+         SELECT 1 FROM events x WHERE x.id = p.id
+           AND x.part_time = CASE WHEN p.part_time = '-infinity'::timestamptz THEN p.time ELSE '-infinity'::timestamptz END)
        ORDER BY n
-       ON CONFLICT (id) DO NOTHING
+       ON CONFLICT DO NOTHING
        RETURNING seq, id`,
-      [toPgJson(payload)],
+      [toPgJson(payload), partitions],
     );
     const stored = r.rows.map((row) => ({ seq: toNumber(row.seq), id: String(row.id) }));
     stored.sort((a, b) => a.seq - b.seq);
@@ -184,9 +283,28 @@ export class EventRepository {
   async page(f: EventFilter = {}): Promise<{ seqs: number[]; total: number }> {
     const w = new Where();
     if (f.source) w.add('source = ?', f.source);
-    if (f.from) w.add('time >= ?::timestamptz', f.from);
-    if (f.to) w.add('time < ?::timestamptz', f.to);
+    // part_time is the time in a day partition and -infinity in the catch-all: the second condition of each pair
+    // lets the planner leave out the day partitions outside the range.
+    if (f.from)
+      w.add(
+        "time >= ?::timestamptz AND (part_time >= ?::timestamptz OR part_time = '-infinity')",
+        f.from,
+        f.from,
+      );
+    if (f.to) w.add('time < ?::timestamptz AND part_time < ?::timestamptz', f.to, f.to);
     if (f.class_uid !== undefined) w.add('class_uid = ?', f.class_uid);
+    if (f.user) w.add(`${USER_SQL} = lower(?)`, f.user);
+    if (f.ip) {
+      const ip = ipFilter(f.ip);
+      if (ip === undefined)
+        throw new AisocError('AISOC_ERR_VALIDATION', 'ip must be an IPv4 or IPv6 address or a CIDR block', {
+          field: 'ip',
+        });
+      const op = ip.includes('/') ? '<<=' : '=';
+      w.add(`(src_ip ${op} ?::inet OR dst_ip ${op} ?::inet)`, ip, ip);
+    }
+    if (f.host) w.add(`${HOSTS_SQL} @> ARRAY[lower(?)]`, f.host);
+    if (f.q) w.add(`${EVENT_TEXT_SQL} @@ websearch_to_tsquery('simple', ?)`, textQuery(f.q));
     const limit = clampLimit(f.limit);
     const offset = Math.max(0, f.offset ?? 0);
     const total = await this.db.query<{ n: unknown }>(`SELECT count(*) AS n FROM events ${w.sql}`, w.params);
@@ -240,12 +358,81 @@ export class EventRepository {
     return toNumber(r.rows[0]?.n);
   }
 
-  /** Delete events ingested before `cutoff`, never touching those the pipeline has not processed yet. */
-  async purge(cutoff: string, processedUpToSeq: number): Promise<number> {
-    const r = await this.db.query('DELETE FROM events WHERE ingested_at < $1::timestamptz AND seq <= $2', [
-      cutoff,
-      processedUpToSeq,
-    ]);
-    return r.rowCount;
+  /**
+   * Delete events ingested before `cutoff` that the pipeline has processed
+   * (log positions up to `processedUpToSeq`), never one it has not. A day
+   * partition whose day ended by the cutoff and whose every event is such
+   * an event is dropped whole. Rows are deleted one by one in the
+   * catch-all, and in a day partition still not entirely expired once the
+   * cutoff is two days past its day (it holds events ingested late, or not
+   * yet processed): until then a partition waits to be dropped whole, so an
+   * expired event may stay up to two days longer.
+   *
+   * @example
+   * const { deleted, partitionsDropped } = await store.events.purge(cutoff, await store.offsets.get('events'));
+   */
+  async purge(
+    cutoff: string,
+    processedUpToSeq: number,
+  ): Promise<{ deleted: number; partitionsDropped: number }> {
+    const cutoffMs = Date.parse(cutoff);
+    const candidates = (await attached(this.db))
+      .map((name) => ({ name, day: partitionDay(name) }))
+      .filter((p): p is { name: string; day: number } => p.day !== undefined && p.day + DAY_MS <= cutoffMs)
+      .sort((a, b) => a.day - b.day);
+    let deleted = 0;
+    let partitionsDropped = 0;
+    const expired = async (q: Queryable, name: string) => {
+      const r = await q.query<{ young: boolean; unprocessed: boolean }>(
+        `SELECT coalesce((SELECT max(ingested_at) FROM "${name}") >= $1::timestamptz, false) AS young,
+                coalesce((SELECT max(seq) FROM "${name}") > $2, false) AS unprocessed`,
+        [cutoff, processedUpToSeq],
+      );
+      return !(r.rows[0]?.young || r.rows[0]?.unprocessed);
+    };
+    // Checked and counted before the lock, so the table is locked no longer than the checks and drops take.
+    const sizes = new Map<string, number>();
+    for (const p of candidates) {
+      if (!(await expired(this.db, p.name))) continue;
+      const r = await this.db.query<{ n: unknown }>(`SELECT count(*) AS n FROM "${p.name}"`);
+      sizes.set(p.name, toNumber(r.rows[0]?.n));
+    }
+    if (sizes.size > 0) {
+      const dropped = await this.inTransaction(async (tx) => {
+        if (this.partitions.root.engine === 'postgres') await tx.query("SET LOCAL lock_timeout = '5s'");
+        // Nothing is inserted into the table (or read) while a partition is checked again and dropped.
+        await tx.query('LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE');
+        const out: string[] = [];
+        for (const name of sizes.keys()) {
+          if (!(await expired(tx, name))) continue;
+          await tx.query(`DROP TABLE "${name}"`);
+          out.push(name);
+        }
+        return out;
+      });
+      for (const name of dropped) {
+        this.partitions.forget(name);
+        deleted += sizes.get(name) ?? 0;
+        partitionsDropped++;
+      }
+    }
+    // The catch-all (part_time -infinity) and the day partitions that ended a day or more before the cutoff.
+    const rows = await this.db.query(
+      `DELETE FROM events WHERE ingested_at < $1::timestamptz AND seq <= $2 AND part_time < $3::timestamptz`,
+      [cutoff, processedUpToSeq, new Date(dayStart(cutoffMs) - DAY_MS).toISOString()],
+    );
+    deleted += rows.rowCount;
+    return { deleted, partitionsDropped };
+  }
+
+  /** The day partitions of the events table and its catch-all, by name. */
+  async partitionNames(): Promise<string[]> {
+    return (await attached(this.db)).sort();
+  }
+
+  private inTransaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.scope ? fn(this.db) : this.partitions.root.transaction(fn);
   }
 }
+
+export { CATCHALL_PARTITION };
