@@ -139,13 +139,14 @@ interface Waiting {
 /**
  * Group commit: submissions that arrive while a commit is in progress wait,
  * and are then committed together in one transaction ({@link
- * storeSubmissions}), up to `pipeline.group_commit_rows` rows a group
- * (at a few thousand rows a second on the embedded database, a fraction of
- * a second of work, so what waits behind a group waits no longer); one
- * commit runs at a time. Each submission's promise resolves after the commit that holds it,
- * with its own result, so an acknowledged event is still durable. When a
- * group of several fails, each of its submissions is committed again alone:
- * a submission the store refuses fails by itself, the rest are stored.
+ * storeSubmissions}), up to `pipeline.group_commit_rows` rows a group (at a
+ * few thousand rows a second on the embedded database, a fraction of a
+ * second of work, so what waits behind a group waits no longer); one commit
+ * runs at a time. Each submission's promise resolves after the commit that
+ * holds it, with its own result, so an acknowledged event is still durable.
+ * When a group of several fails, each of its submissions is committed again
+ * alone: a submission the store refuses fails by itself, the rest are
+ * stored.
  *
  * @example
  * const commits = new GroupCommit({ store, logger, metrics, config, committed: (input, s) => feed(s) });
