@@ -5,12 +5,19 @@
  * batches of 1,000 records, the CLI's default), as a ratio to a bare
  * `JSON.parse` of the same records measured in the same run.
  *
- * Two more figures say where the time goes: `normaliser`, the source's
+ * Three more figures say where the time goes: `normaliser`, the source's
  * `normalise` alone over framed records; `floor`, the same records through
  * a source whose normaliser does no work, the best ratio any source can
- * reach with the ingestion code as it is (framing, nesting check, ids).
+ * reach with the ingestion code as it is (framing, nesting check, ids,
+ * limits); `frame`, `frameBody` alone: a document is framed whole before
+ * its first record is normalised (a malformed line refuses the document),
+ * so every record of it is in memory at once, and the garbage collector
+ * copies them, which JSON.parse of one line at a time never makes it do.
  *
- * Target: ratio ≥ 0.5 for CloudTrail, Suricata and Windows.
+ * Target (issue 13): ratio ≥ 0.5 for every source. Each row says PASS or
+ * BELOW; the exit code does not depend on it (as for every benchmark here).
+ * The machine's load average is printed: on a shared machine the ratios
+ * fall with it, the collector's share most.
  *
  * Flags: `--quick` (one repetition), `--sources=a,b` (only these sources),
  * `--windows-records=N` (Windows records
@@ -18,6 +25,7 @@
  * several hundred MB).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { EventDraft } from '../src/schema/event.ts';
@@ -185,6 +193,7 @@ function loadCases(): Case[] {
       name: 'zeek',
       source: registry.get('zeek'),
       docs: files(zeekDir, '.json.gz').map((f) => gunzipSync(readFileSync(f)).toString('utf8')),
+      target: 0.5,
     });
   const windowsDir = join(SHARED_DATA, 'windows');
   if (exists(windowsDir) && wanted('windows')) {
@@ -213,6 +222,7 @@ interface Row {
   ratio: number;
   normaliser: number;
   floor: number;
+  frame: number;
   target?: number;
 }
 
@@ -231,6 +241,9 @@ for (const c of loadCases()) {
   const tOnly = best(repeat, n, () => normaliserOnly(c.source, framedDocs));
   const floor = floorSource(c.source);
   const tFloor = best(repeat, n, () => normaliseAll(floor, c.docs));
+  const tFrame = best(repeat, n, () => {
+    for (const d of c.docs) frameBody(d, c.source.framing);
+  });
   const records = result.received;
   const row: Row = {
     source: c.name,
@@ -242,6 +255,7 @@ for (const c of loadCases()) {
     ratio: tParse / tNorm,
     normaliser: tParse / tOnly,
     floor: tParse / tFloor,
+    frame: tParse / tFrame,
   };
   if (c.target !== undefined) row.target = c.target;
   rows.push(row);
@@ -251,16 +265,21 @@ for (const c of loadCases()) {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const [load1] = loadavg();
 console.log('\nNormalisation speed (frameBody + normaliseRecords) against JSON.parse of the same records');
 console.log(
-  `${'source'.padEnd(11)}${'records'.padStart(10)}${'events'.padStart(10)}${'JSON.parse rec/s'.padStart(18)}${'normalise ev/s'.padStart(16)}${'ratio'.padStart(8)}${'normaliser'.padStart(12)}${'floor'.padStart(8)}  target`,
+  `load average ${load1!.toFixed(1)} on ${availableParallelism()} CPUs${load1! > availableParallelism() ? ': figures under load' : ''}`,
+);
+console.log(
+  `${'source'.padEnd(11)}${'records'.padStart(10)}${'events'.padStart(10)}${'JSON.parse rec/s'.padStart(18)}${'normalise ev/s'.padStart(16)}${'ratio'.padStart(8)}  ${'target'.padEnd(14)}${'normaliser'.padStart(12)}${'floor'.padStart(8)}${'frame'.padStart(8)}`,
 );
 for (const r of rows) {
-  const verdict = r.target === undefined ? '—' : `≥ ${r.target} ${r.ratio >= r.target ? 'met' : 'NOT met'}`;
+  const verdict =
+    r.target === undefined ? '—' : `≥ ${r.target.toFixed(2)} ${r.ratio >= r.target ? 'PASS' : 'BELOW'}`;
   console.log(
-    `${r.source.padEnd(11)}${fmt(r.records).padStart(10)}${fmt(r.events).padStart(10)}${fmt(r.parsePerSec).padStart(18)}${fmt(r.eventsPerSec).padStart(16)}${r.ratio.toFixed(2).padStart(8)}${r.normaliser.toFixed(2).padStart(12)}${r.floor.toFixed(2).padStart(8)}  ${verdict}`,
+    `${r.source.padEnd(11)}${fmt(r.records).padStart(10)}${fmt(r.events).padStart(10)}${fmt(r.parsePerSec).padStart(18)}${fmt(r.eventsPerSec).padStart(16)}${r.ratio.toFixed(2).padStart(8)}  ${verdict.padEnd(14)}${r.normaliser.toFixed(2).padStart(12)}${r.floor.toFixed(2).padStart(8)}${r.frame.toFixed(2).padStart(8)}`,
   );
 }
 console.log(
-  "\nratio = JSON.parse time / ingestion normalisation time (frameBody + normaliseRecords) for the same records: the target.\nnormaliser = JSON.parse time / the source's normalise() alone over framed records.\nfloor = ratio for a source whose normalise() does no work: the most any source can reach through ingest.ts as it is.",
+  "\nratio = JSON.parse time / ingestion normalisation time (frameBody + normaliseRecords) for the same records: the target.\nnormaliser = JSON.parse time / the source's normalise() alone over framed records.\nfloor = ratio for a source whose normalise() does no work: the most any source can reach through ingestion as it is.\nframe = JSON.parse time / frameBody alone (whole documents framed before normalising): a ceiling on ratio and floor.",
 );

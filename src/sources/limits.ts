@@ -173,15 +173,26 @@ function scanDeep(v: unknown, left: number): boolean {
   }
   if (v === null || typeof v !== 'object') return false;
   if (left === 0) return true;
+  // Strings, the most common values, are measured here rather than in a call each.
   if (Array.isArray(v)) {
     scanSize += v.length;
-    for (let i = 0; i < v.length; i++) if (scanDeep(v[i], left - 1)) return true;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x === 'string') {
+        scanSize += x.length;
+        if (x.length > scanSafe) walkLong = true;
+      } else if (typeof x === 'object' && x !== null && scanDeep(x, left - 1)) return true;
+    }
     return false;
   }
   for (const k in v) {
     scanSize += k.length + 4;
     if (k.length > scanSafe) walkLong = true;
-    if (scanDeep((v as Record<string, unknown>)[k], left - 1)) return true;
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'string') {
+      scanSize += x.length;
+      if (x.length > scanSafe) walkLong = true;
+    } else if (typeof x === 'object' && x !== null && scanDeep(x, left - 1)) return true;
   }
   return false;
 }

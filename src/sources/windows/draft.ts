@@ -80,7 +80,11 @@ export class WinDraft {
       observables: undefined,
       message: undefined,
       unmapped: undefined,
-    };
+      // The fields finalizeEvent adds, last as it adds them: it then fills slots the object has.
+      id: undefined,
+      source: undefined,
+      ingested_at: undefined,
+    } as EventDraft;
   }
 
   get data(): Obj {
@@ -152,47 +156,38 @@ export class WinDraft {
 
   /** A process from data fields (any of which may be missing). */
   processFrom(fields: ProcessFields): Process | undefined {
-    const p: Process = {};
-    // Whether a field was set, tracked as we go rather than counted with Object.keys.
-    let any = false;
     const path = fields.path ? this.str(fields.path) : undefined;
-    if (path) {
-      p.path = path;
-      p.name = baseName(path);
-      any = true;
-    }
     const cmd = fields.cmd ? this.str(fields.cmd) : undefined;
-    if (cmd) {
-      p.cmd_line = cmd;
-      any = true;
-    }
-    const pid = fields.pid ? pidOf(this.rec.data[fields.pid]) : undefined;
+    let pid = fields.pid ? pidOf(this.rec.data[fields.pid]) : undefined;
     // Security events write 0x0 when no process applies.
-    if (pid !== undefined && pid !== 0) {
-      p.pid = pid;
-      any = true;
-    }
+    if (pid === 0) pid = undefined;
     const guid = fields.guid ? this.str(fields.guid) : undefined;
-    if (guid) {
-      p.uid = guid;
-      any = true;
-    }
     const user = fields.user ? this.str(fields.user) : undefined;
-    if (user) {
-      p.user = user;
-      any = true;
-    }
     const integrity = fields.integrity ? this.str(fields.integrity) : undefined;
-    if (integrity) {
-      p.integrity = integrity;
-      any = true;
-    }
     const hashes = fields.hashes ? parseHashes(this.rec.data[fields.hashes]) : undefined;
-    if (hashes) {
-      p.hashes = hashes;
-      any = true;
-    }
-    return any ? p : undefined;
+    if (
+      path === undefined &&
+      cmd === undefined &&
+      pid === undefined &&
+      guid === undefined &&
+      user === undefined &&
+      integrity === undefined &&
+      hashes === undefined
+    )
+      return undefined;
+    // One literal, every field in the order the fields were once added (a field not found is
+    // undefined, absent from the stored JSON): one allocation, one shape for every process.
+    return {
+      path,
+      name: path === undefined ? undefined : baseName(path),
+      cmd_line: cmd,
+      pid,
+      uid: guid,
+      user,
+      integrity,
+      hashes,
+      parent: undefined,
+    };
   }
 
   setProcess(p: Process | undefined, name = 'process'): void {

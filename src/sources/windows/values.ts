@@ -17,13 +17,32 @@ export function text(v: unknown): string | undefined {
 /** A process id written in decimal (Sysmon) or hex `0x1d20` (Security auditing). */
 export function pidOf(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
-  const t = text(v)?.trim();
-  if (!t) return undefined;
+  // text()'s rule for the rest: only strings (booleans never read as a number), `-` and blank are none.
+  if (typeof v !== 'string') return undefined;
+  const t = v.trim();
+  // 1–16 digits, or 0x and 1–16 hex digits, read by hand: regular expressions cost more than the
+  // reading, and this runs for each process of every event.
   let n: number;
-  if (/^0x[0-9a-f]{1,16}$/i.test(t)) n = Number.parseInt(t, 16);
-  else if (/^\d{1,16}$/.test(t)) n = Number(t);
-  else return undefined;
+  if (t.length >= 3 && t.charCodeAt(0) === 48 && (t.charCodeAt(1) | 32) === 120) {
+    if (t.length > 18 || !allDigits(t, 2, true)) return undefined;
+    n = Number.parseInt(t, 16);
+  } else {
+    if (t.length === 0 || t.length > 16 || !allDigits(t, 0, false)) return undefined;
+    n = Number(t);
+  }
   return Number.isSafeInteger(n) && n <= 0xffffffff ? n : undefined;
+}
+
+/** Whether `t` from `from` on is all decimal (or, with `hex`, hexadecimal) digits. */
+function allDigits(t: string, from: number, hex: boolean): boolean {
+  for (let i = from; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c >= 48 && c <= 57) continue;
+    const l = c | 32;
+    if (hex && l >= 97 && l <= 102) continue;
+    return false;
+  }
+  return true;
 }
 
 /** A port number 0–65535, or undefined (for `-`, `0` from Security events stays 0). */
