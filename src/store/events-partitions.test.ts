@@ -125,6 +125,37 @@ for (const engine of engines) {
       expect(await store.events.count({ source: 'part-b' })).toBe(2);
     });
 
+    it("writes a batch of today's events straight into today's partition, in order, stored once", async () => {
+      const seen: string[] = [];
+      const client = store.client;
+      const spy = new Store({
+        ...client,
+        engine: client.engine,
+        query: (text, params) => {
+          seen.push(text);
+          return client.query(text, params);
+        },
+        transaction: (fn) => client.transaction(fn),
+        exec: (text) => client.exec(text),
+        close: async () => {},
+      });
+      const batch = [3, 1, 2, 5].map((h) => makeEvent({ source: 'part-direct', time: at(0, h) }));
+      // One of them was stored in the catch-all before, seen from a time when today had no partition.
+      const later = new Store(client, { now: () => Date.now() + 60 * DAY_MS });
+      await later.events.insert([batch[2]!]);
+      const r = await spy.events.insert(batch);
+      expect(seen.some((t) => t.includes(`INSERT INTO "${partitionName(today)}"`))).toBe(true);
+      expect(r.stored.map((x) => x.id)).toEqual([batch[0]!.id, batch[1]!.id, batch[3]!.id]);
+      expect(r.duplicates).toBe(1);
+      for (let i = 1; i < r.stored.length; i++)
+        expect(r.stored[i]!.seq).toBeGreaterThan(r.stored[i - 1]!.seq);
+      expect(Object.values(await tablesOf(store, [batch[0]!.id, batch[3]!.id]))).toEqual([
+        partitionName(today),
+        partitionName(today),
+      ]);
+      expect(await spy.events.insert(batch)).toEqual({ stored: [], duplicates: 4 });
+    });
+
     it('keeps the log order across partitions: afterSeq, maxSeq, countAfter and seqsOf', async () => {
       const start = await store.events.maxSeq();
       const batch = [at(-20), at(0), at(-200), at(-1), at(1)].map((time) =>

@@ -327,7 +327,24 @@ CREATE INDEX events_user_idx ON events ((lower(doc #>> '{actor,user,name}')))
 CREATE INDEX events_src_ip_idx ON events (src_ip) WHERE src_ip IS NOT NULL;
 CREATE INDEX events_dst_ip_idx ON events (dst_ip) WHERE dst_ip IS NOT NULL;
 CREATE INDEX events_hosts_idx ON events USING gin ((array_remove(ARRAY[lower(doc #>> '{device,hostname}'), lower(doc #>> '{src_endpoint,hostname}'), lower(doc #>> '{dst_endpoint,hostname}')], NULL)));
-CREATE INDEX events_text_idx ON events USING gin ((jsonb_to_tsvector('simple', doc - '{id,time,ingested_at}'::text[], '["string"]')));
+CREATE INDEX events_text_idx ON events USING gin ((to_tsvector('simple',
+  coalesce(doc #>> '{message}', '') || ' ' ||
+  coalesce(doc #>> '{activity_name}', '') || ' ' ||
+  coalesce(doc #>> '{status_detail}', '') || ' ' ||
+  coalesce(doc #>> '{actor,user,name}', '') || ' ' ||
+  coalesce(doc #>> '{actor,process,cmd_line}', '') || ' ' ||
+  coalesce(doc #>> '{process,cmd_line}', '') || ' ' ||
+  coalesce(doc #>> '{process,parent,cmd_line}', '') || ' ' ||
+  coalesce(doc #>> '{file,path}', '') || ' ' ||
+  coalesce(doc #>> '{cloud,operation}', '') || ' ' ||
+  coalesce(doc #>> '{cloud,error_code}', '') || ' ' ||
+  coalesce(doc #>> '{cloud,error_message}', '') || ' ' ||
+  coalesce(doc #>> '{http,url}', '') || ' ' ||
+  coalesce(doc #>> '{dns,query}', '') || ' ' ||
+  coalesce(doc #>> '{finding,title}', '') || ' ' ||
+  coalesce(doc #>> '{device,hostname}', '') || ' ' ||
+  coalesce(doc #>> '{src_endpoint,hostname}', '') || ' ' ||
+  coalesce(doc #>> '{dst_endpoint,hostname}', ''))));
 
 -- Day partitions for the stored events of the days the repository would partition now (31 days back to 1 ahead).
 DO $$

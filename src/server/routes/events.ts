@@ -50,7 +50,7 @@ export const EventsQuery = z.object({
   ).optional(),
   q: queryText(
     MAX_TEXT_QUERY,
-    'Free text: words of the event (every string of the normalised event but its id and timestamps; not the raw record), any case, whole words, all of them; "a phrase" for adjacent words, or between alternatives',
+    'Free text: words of the message, activity, status detail, user name, command lines, file path, cloud operation and error, URL, DNS query, finding title and host names (not user agents, resource ids or the raw record); any case, whole words, every word; "a phrase" for adjacent words, or between alternatives; a leading - is ignored',
   )
     .refine((s) => /[\p{L}\p{N}]/u.test(s), 'must contain a letter or a digit')
     .optional(),
