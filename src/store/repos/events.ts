@@ -217,7 +217,19 @@ export class EventRepository {
     events: NormalisedEvent[],
   ): Promise<{ stored: Array<{ seq: number; id: string }>; duplicates: number }> {
     if (events.length === 0) return { stored: [], duplicates: 0 };
-    const times = events.map((e) => Date.parse(e.time));
+    const times = events.map((e, i) => {
+      const t = Date.parse(e.time);
+      // Normalisation gives every event a valid time; anything else is refused whole, naming the field.
+      if (Number.isNaN(t))
+        throw new AisocError(
+          'AISOC_ERR_VALIDATION',
+          `events[${i}].time is not a timestamp: ${String(e.time).slice(0, 64)}`,
+          {
+            field: 'time',
+          },
+        );
+      return t;
+    });
     const partitions = await this.partitions.ensure(this.db, this.scope, times);
     // An event bound for the catch-all may be stored in its day's partition already (its day had one when it was
     // ingested before, and has none now): looked up first, with the day partitions only, and left out.
