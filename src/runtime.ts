@@ -259,6 +259,8 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   if (options.retention && config.retention.events_days > 0) {
     const sweep = async () => {
       try {
+        // Today's and tomorrow's partitions, made here rather than by the first insert of the day.
+        await store.events.prepare();
         const cutoff = new Date(Date.now() - config.retention.events_days * 86_400_000).toISOString();
         const processed = await store.offsets.get(EVENTS_OFFSET);
         const { deleted, partitionsDropped } = await store.events.purge(cutoff, processed);

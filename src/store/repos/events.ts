@@ -505,6 +505,14 @@ export class EventRepository {
     return { deleted, partitionsDropped };
   }
 
+  /**
+   * Make today's and tomorrow's partitions now, so that no insert waits
+   * for them (the retention sweep calls it; inserts make them otherwise).
+   */
+  async prepare(): Promise<void> {
+    await this.partitions.ensure(this.db, this.scope, []);
+  }
+
   /** The day partitions of the events table and its catch-all, by name. */
   async partitionNames(): Promise<string[]> {
     return (await attached(this.db)).sort();
