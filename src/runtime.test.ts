@@ -46,6 +46,27 @@ describe('runtime', () => {
     }
   });
 
+  it("makes today's and tomorrow's event partitions in the retention sweep, before any event", async () => {
+    const config = loadConfig({
+      env: {},
+      overrides: { data_dir: `${dir}/prepare`, retention: { events_days: 7 } },
+    });
+    const rt = await openRuntime(config, { retention: true });
+    try {
+      const today = dayStart(Date.now());
+      const wanted = [partitionName(today), partitionName(today + 86_400_000)];
+      let names: string[] = [];
+      for (let i = 0; i < 200 && !wanted.every((w) => names.includes(w)); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        names = await rt.store.events.partitionNames();
+      }
+      expect(names).toEqual(expect.arrayContaining(wanted));
+      expect(await rt.store.events.count()).toBe(0);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('creates one admin key, or registers AISOC_ADMIN_KEY', async () => {
     const store = await openStore({});
     try {

@@ -276,6 +276,8 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   if (options.retention && config.retention.events_days > 0) {
     const sweep = async () => {
       try {
+        // Today's and tomorrow's partitions, made here rather than by the first insert of the day.
+        await store.events.prepare();
         const cutoff = new Date(Date.now() - config.retention.events_days * 86_400_000).toISOString();
         // Events a stage may still read back from the table are kept: the runner says which (the
         // embedded runner's checkpoint; a runner whose log is a stream bounds nothing beyond the age).

@@ -485,9 +485,14 @@ export class EventRepository {
     // Checked and counted before the lock, so the table is locked no longer than the checks and drops take.
     const sizes = new Map<string, number>();
     for (const p of candidates) {
-      if (!(await expired(this.db, p.name))) continue;
-      const r = await this.db.query<{ n: unknown }>(`SELECT count(*) AS n FROM "${p.name}"`);
-      sizes.set(p.name, toNumber(r.rows[0]?.n));
+      try {
+        if (!(await expired(this.db, p.name))) continue;
+        const r = await this.db.query<{ n: unknown }>(`SELECT count(*) AS n FROM "${p.name}"`);
+        sizes.set(p.name, toNumber(r.rows[0]?.n));
+      } catch (err) {
+        // Dropped meanwhile by another process's sweep.
+        if ((err as { code?: string }).code !== '42P01') throw err;
+      }
     }
     if (sizes.size > 0) {
       const dropped = await this.inTransaction(async (tx) => {
@@ -495,7 +500,7 @@ export class EventRepository {
         // Nothing is inserted into the table (or read) while a partition is checked again and dropped.
         await tx.query('LOCK TABLE ONLY events IN ACCESS EXCLUSIVE MODE');
         const out: string[] = [];
-        for (const name of sizes.keys()) {
+        for (const name of await attached(tx, [...sizes.keys()])) {
           if (!(await expired(tx, name))) continue;
           await tx.query(`DROP TABLE "${name}"`);
           out.push(name);
@@ -515,6 +520,14 @@ export class EventRepository {
     );
     deleted += rows.rowCount;
     return { deleted, partitionsDropped };
+  }
+
+  /**
+   * Make today's and tomorrow's partitions now, so that no insert waits
+   * for them (the retention sweep calls it; inserts make them otherwise).
+   */
+  async prepare(): Promise<void> {
+    await this.partitions.ensure(this.db, this.scope, []);
   }
 
   /** The day partitions of the events table and its catch-all, by name. */
