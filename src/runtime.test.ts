@@ -31,7 +31,20 @@ describe('runtime', () => {
     const partitions = await store.events.partitionNames();
     await store.close();
     const config = loadConfig({ env: {}, overrides: { data_dir: dataDir, retention: { events_days: 7 } } });
-    const rt = await openRuntime(config, { retention: true });
+    // The pipeline holds the unprocessed event until the end: the sweep must keep it because it is
+    // unprocessed, not because it ran before the pipeline got to it.
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const hold = {
+      name: 'hold',
+      async process(batch: unknown[]) {
+        await gate;
+        return { outputs: batch };
+      },
+    };
+    const rt = await openRuntime(config, { retention: true, stages: [hold] });
     try {
       for (let i = 0; i < 100 && (await rt.store.events.count()) !== 2; i++)
         await new Promise((r) => setTimeout(r, 50));
@@ -42,6 +55,7 @@ describe('runtime', () => {
       expect(await rt.store.events.partitionNames()).toEqual(partitions.filter((p) => p !== oldDay));
       expect(await retentionMetrics(rt.metrics).eventsPurged.get()).toMatchObject({ values: [{ value: 3 }] });
     } finally {
+      release();
       await rt.close();
     }
   });
