@@ -5,6 +5,11 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/app-config.ts';
 import { openRuntime, type Runtime, type RuntimeOptions } from '../src/runtime.ts';
 import { type App, build } from '../src/server/app.ts';
+import { readInputDocs } from '../src/sources/archive.ts';
+import { unwrapCloudTrail } from '../src/sources/cloudtrail/parse.ts';
+import { frameBody } from '../src/sources/framing.ts';
+import { expandInputs } from '../src/sources/inputs.ts';
+import { SHARED_DATA } from '../test/helpers/data.ts';
 
 /** Peak resident set size of this process so far, in MiB (Linux: VmHWM). */
 export function peakRssMiB(): number {
@@ -88,4 +93,56 @@ export async function startBenchServer(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The real CloudTrail records under `../shared/data/cloudtrail` (envelopes
+ * opened, digests and unparsable documents skipped), at most `limit`; empty
+ * when the data is absent.
+ */
+export async function sharedCloudTrailRecords(
+  limit = Number.POSITIVE_INFINITY,
+): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  const files = await expandInputs([join(SHARED_DATA, 'cloudtrail')]).catch(() => []);
+  for (const f of files) {
+    for (const doc of readInputDocs(f)) {
+      let framed: ReturnType<typeof frameBody>;
+      try {
+        framed = frameBody(doc.text, 'json');
+      } catch {
+        continue;
+      }
+      for (const r of framed)
+        for (const rec of unwrapCloudTrail(r.value))
+          if (typeof rec === 'object' && rec !== null && 'eventName' in rec && 'eventTime' in rec)
+            out.push(rec as Record<string, unknown>);
+      if (out.length >= limit) return out;
+    }
+  }
+  return out;
+}
+
+/**
+ * `records` repeated with fresh event ids (`bench-<tag>-<round>-<index>`),
+ * `perRequest` to a `{"Records": […]}` body, until `target` events.
+ */
+export function cloudTrailBodies(
+  records: Array<Record<string, unknown>>,
+  target: number,
+  perRequest: number,
+  tag: string,
+): { bodies: string[]; events: number } {
+  const bodies: string[] = [];
+  let made = 0;
+  for (let round = 0; made < target && records.length > 0; round++) {
+    for (let i = 0; i < records.length && made < target; i += perRequest) {
+      const chunk = records
+        .slice(i, Math.min(i + perRequest, i + target - made))
+        .map((r, j) => ({ ...r, eventID: `bench-${tag}-${round}-${i + j}` }));
+      made += chunk.length;
+      bodies.push(JSON.stringify({ Records: chunk }));
+    }
+  }
+  return { bodies, events: made };
 }

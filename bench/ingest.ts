@@ -15,55 +15,29 @@
  * pipeline has processed everything; at the end, peak RSS.
  */
 import { join } from 'node:path';
-import { readInputDocs } from '../src/sources/archive.ts';
-import { unwrapCloudTrail } from '../src/sources/cloudtrail/parse.ts';
-import { frameBody } from '../src/sources/framing.ts';
-import { expandInputs } from '../src/sources/inputs.ts';
 import { SHARED_DATA } from '../test/helpers/data.ts';
-import { peakRssMiB, percentile, report, startBenchServer } from './_util.ts';
+import {
+  cloudTrailBodies,
+  peakRssMiB,
+  percentile,
+  report,
+  sharedCloudTrailRecords,
+  startBenchServer,
+} from './_util.ts';
 
 const TARGET = 0.25;
 const LARGE_EVENTS = Number(process.env.BENCH_EVENTS ?? 40_000);
 const SMALL_EVENTS = Number(process.env.BENCH_SMALL_EVENTS ?? 10_000);
 
-const files = await expandInputs([join(SHARED_DATA, 'cloudtrail')]).catch(() => []);
-if (files.length === 0) {
+const base = await sharedCloudTrailRecords();
+if (base.length === 0) {
   console.log(`Skipping: ${join(SHARED_DATA, 'cloudtrail')} is absent.`);
   process.exit(0);
 }
-const base: Array<Record<string, unknown>> = [];
-for (const f of files) {
-  for (const doc of readInputDocs(f)) {
-    let framed: ReturnType<typeof frameBody>;
-    try {
-      framed = frameBody(doc.text, 'json');
-    } catch {
-      continue;
-    }
-    for (const r of framed) {
-      for (const rec of unwrapCloudTrail(r.value)) {
-        if (typeof rec === 'object' && rec !== null && 'eventName' in rec && 'eventTime' in rec)
-          base.push(rec as Record<string, unknown>);
-      }
-    }
-  }
-}
 
 /** The real records repeated with fresh event ids, `perRequest` to a body, until `target` events. */
-function bodiesOf(target: number, perRequest: number): { bodies: string[]; events: number } {
-  const bodies: string[] = [];
-  let made = 0;
-  for (let round = 0; made < target; round++) {
-    for (let i = 0; i < base.length && made < target; i += perRequest) {
-      const chunk = base
-        .slice(i, Math.min(i + perRequest, i + target - made))
-        .map((r, j) => ({ ...r, eventID: `bench-${perRequest}-${round}-${i + j}` }));
-      made += chunk.length;
-      bodies.push(JSON.stringify({ Records: chunk }));
-    }
-  }
-  return { bodies, events: made };
-}
+const bodiesOf = (target: number, perRequest: number) =>
+  cloudTrailBodies(base, target, perRequest, String(perRequest));
 
 const cpuMs = () => {
   const u = process.cpuUsage();

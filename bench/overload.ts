@@ -29,14 +29,9 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { readInputDocs } from '../src/sources/archive.ts';
-import { unwrapCloudTrail } from '../src/sources/cloudtrail/parse.ts';
-import { frameBody } from '../src/sources/framing.ts';
-import { expandInputs } from '../src/sources/inputs.ts';
 import { openStore } from '../src/store/index.ts';
-import { SHARED_DATA } from '../test/helpers/data.ts';
 import { BIN, REPO } from '../test/helpers/process.ts';
-import { percentile, report } from './_util.ts';
+import { percentile, report, sharedCloudTrailRecords } from './_util.ts';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -55,23 +50,7 @@ const MB = 1e6;
 
 /** CloudTrail records to send: the shared real ones when present, else a synthetic one. */
 async function baseRecords(): Promise<Array<Record<string, unknown>>> {
-  const out: Array<Record<string, unknown>> = [];
-  const files = await expandInputs([join(SHARED_DATA, 'cloudtrail')]).catch(() => []);
-  for (const f of files) {
-    for (const doc of readInputDocs(f)) {
-      let framed: ReturnType<typeof frameBody>;
-      try {
-        framed = frameBody(doc.text, 'json');
-      } catch {
-        continue;
-      }
-      for (const r of framed)
-        for (const rec of unwrapCloudTrail(r.value))
-          if (typeof rec === 'object' && rec !== null && 'eventName' in rec && 'eventTime' in rec)
-            out.push(rec as Record<string, unknown>);
-      if (out.length >= 5_000) return out;
-    }
-  }
+  const out = await sharedCloudTrailRecords(5_000);
   if (out.length) return out;
   return [
     {

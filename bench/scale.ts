@@ -12,16 +12,12 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readInputDocs } from '../src/sources/archive.ts';
-import { unwrapCloudTrail } from '../src/sources/cloudtrail/parse.ts';
-import { frameBody } from '../src/sources/framing.ts';
-import { expandInputs } from '../src/sources/inputs.ts';
 import { SHARED_DATA } from '../test/helpers/data.ts';
 import { startNatsServer } from '../test/helpers/nats.ts';
 import { freshDatabase, postgresAvailable } from '../test/helpers/postgres.ts';
 import { type ServeProcess, startAisoc, waitExit } from '../test/helpers/process.ts';
 import { tempDir } from '../test/helpers/runtime.ts';
-import { report } from './_util.ts';
+import { cloudTrailBodies, report, sharedCloudTrailRecords } from './_util.ts';
 
 const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 40_000);
 const PER_REQUEST = 500;
@@ -34,40 +30,10 @@ if (!(await postgresAvailable())) {
   console.log('Skipping: PostgreSQL is not reachable.');
   process.exit(0);
 }
-const files = await expandInputs([join(SHARED_DATA, 'cloudtrail')]).catch(() => []);
-if (files.length === 0) {
+const base = await sharedCloudTrailRecords();
+if (base.length === 0) {
   console.log(`Skipping: ${join(SHARED_DATA, 'cloudtrail')} is absent.`);
   process.exit(0);
-}
-const base: Array<Record<string, unknown>> = [];
-for (const f of files) {
-  for (const doc of readInputDocs(f)) {
-    let framed: ReturnType<typeof frameBody>;
-    try {
-      framed = frameBody(doc.text, 'json');
-    } catch {
-      continue;
-    }
-    for (const r of framed)
-      for (const rec of unwrapCloudTrail(r.value))
-        if (typeof rec === 'object' && rec !== null && 'eventName' in rec && 'eventTime' in rec)
-          base.push(rec as Record<string, unknown>);
-  }
-}
-
-function bodiesFor(run: string): string[] {
-  const out: string[] = [];
-  let made = 0;
-  for (let round = 0; made < TARGET_EVENTS; round++) {
-    for (let i = 0; i < base.length && made < TARGET_EVENTS; i += PER_REQUEST) {
-      const chunk = base
-        .slice(i, Math.min(i + PER_REQUEST, i + TARGET_EVENTS - made))
-        .map((r, j) => ({ ...r, eventID: `bench-${run}-${round}-${i + j}` }));
-      made += chunk.length;
-      out.push(JSON.stringify({ Records: chunk }));
-    }
-  }
-  return out;
 }
 
 /** CPU time of a process so far, in seconds (utime + stime from /proc). */
@@ -147,8 +113,7 @@ async function run(workers: number): Promise<Result> {
       Array.from({ length: workers }, (_, i) => startAisoc(args('worker', `w${i}`), env)),
     );
     procs.push(...ws);
-    const bodies = bodiesFor(`w${workers}`);
-    const events = bodies.reduce((n, b) => n + (JSON.parse(b) as { Records: unknown[] }).Records.length, 0);
+    const { bodies, events } = cloudTrailBodies(base, TARGET_EVENTS, PER_REQUEST, `w${workers}`);
     const before = {
       api: cpuSeconds(api.child.pid!),
       workers: ws.reduce((n, w) => n + cpuSeconds(w.child.pid!), 0),
