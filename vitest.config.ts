@@ -28,6 +28,16 @@ export default defineConfig({
     sequence: { sequencer: SpreadSequencer },
     projects: [
       {
+        // The console's components, rendered in happy-dom (the end-to-end run drives a real Chromium).
+        extends: true,
+        test: {
+          name: 'web',
+          include: ['web/src/**/*.test.tsx', 'web/src/**/*.test.ts'],
+          environment: 'happy-dom',
+          testTimeout: 60_000,
+        },
+      },
+      {
         extends: true,
         test: {
           name: 'unit',

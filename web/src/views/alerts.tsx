@@ -1,0 +1,4 @@
+/** Placeholder: filled in by the view's own change. */
+export default function Alerts() {
+  return <h1>Alerts</h1>;
+}
