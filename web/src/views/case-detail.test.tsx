@@ -51,7 +51,9 @@ function alert(rule: string, title: string, entities: Alert['entities']): Alert 
     severity: 'high',
     priority: 70,
     status: 'new',
-    detections: [{ engine: 'sigma', rule_id: rule, rule_title: title, level: 'high', tags: [], event_ids: [] }],
+    detections: [
+      { engine: 'sigma', rule_id: rule, rule_title: title, level: 'high', tags: [], event_ids: [] },
+    ],
     event_ids: [],
     count: 1,
     entities,
@@ -97,7 +99,9 @@ describe('case detail', () => {
       .on('GET /incidents/:id', incident)
       .on('GET /suppressions', () => ({ items: created }))
       .on('PATCH /cases/:id', (call) => {
-        const body = call.body as { suppress: { rule_ids: string[]; entity: { type: string; value: string } } };
+        const body = call.body as {
+          suppress: { rule_ids: string[]; entity: { type: string; value: string } };
+        };
         current = kase({ status: 'closed', resolution: 'false_positive', closed_at: T0 });
         for (const rule of body.suppress.rule_ids)
           created.push({
@@ -157,7 +161,10 @@ describe('case detail', () => {
       .on('GET /cases/:id', kase())
       .on('GET /incidents/:id', incident)
       .on('GET /suppressions', { items: [] })
-      .on('PATCH /cases/:id', { case: kase({ status: 'closed', resolution: 'true_positive' }), suppressions: [] });
+      .on('PATCH /cases/:id', {
+        case: kase({ status: 'closed', resolution: 'true_positive' }),
+        suppressions: [],
+      });
     renderView(CaseDetail, '/cases/$id', `/cases/${CASE_ID}`);
     fireEvent.click(await screen.findByLabelText('True positive'));
     expect(screen.queryByLabelText('Entity')).toBeNull();
@@ -203,7 +210,9 @@ describe('case detail', () => {
       .on('POST /cases/:id/comments', kase())
       .on('PATCH /cases/:id/tasks/:task', kase());
     renderView(CaseDetail, '/cases/$id', `/cases/${CASE_ID}`);
-    fireEvent.click(await screen.findByRole('button', { name: 'Mark done: Confirm the activity and its scope' }));
+    fireEvent.click(
+      await screen.findByRole('button', { name: 'Mark done: Confirm the activity and its scope' }),
+    );
     fireEvent.change(screen.getByLabelText('New task'), { target: { value: 'Rotate the access key' } });
     fireEvent.click(screen.getByRole('button', { name: 'Add task' }));
     fireEvent.change(screen.getByLabelText('New comment'), { target: { value: 'Checked with alice.' } });
