@@ -25,7 +25,8 @@ export interface Call {
   body: unknown;
 }
 
-type Reply = { status: number; body: unknown } | Record<string, unknown> | unknown[];
+// Any JSON body; `reply(status, body)` for an error answer.
+type Reply = object;
 type Handler = (call: Call, params: Record<string, string>) => Reply | Promise<Reply>;
 
 export interface FakeApi {
