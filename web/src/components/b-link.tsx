@@ -1,4 +1,4 @@
-import { Link, useLocation, useParams } from '@tanstack/react-router';
+import { Link, useLocation, useNavigate, useParams } from '@tanstack/react-router';
 import type { ReactNode } from 'react';
 
 /**
@@ -33,8 +33,33 @@ export function useIdParam(): string {
   return params.id ?? '';
 }
 
-/** The current hash route's query string parsed as plain strings (TanStack would JSON-parse `1` to a number). */
-export function useSearchParams(): URLSearchParams {
-  const searchStr = useLocation({ select: (l) => l.searchStr });
-  return new URLSearchParams(searchStr);
+/**
+ * The current route's search parameters as strings. TanStack JSON-parses each value (`1` becomes a number,
+ * `"a phrase"` loses its quotes if read back from the URL text), so they are read from its parsed object
+ * and turned back into text: what {@link useSetSearch} wrote comes back unchanged.
+ */
+export function useSearchParams(): Record<string, string> {
+  const search = useLocation({ select: (l) => l.search }) as Record<string, unknown>;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(search ?? {})) {
+    if (v === undefined || v === null || v === '') continue;
+    if (Array.isArray(v)) out[k] = v.map(String).join(',');
+    else if (typeof v === 'object') continue;
+    else out[k] = String(v);
+  }
+  return out;
+}
+
+/** Replaces the current route's search parameters (empty values left out), keeping the path. */
+export function useSetSearch(): (
+  search: Record<string, string | number | undefined>,
+  push?: boolean,
+) => void {
+  const navigate = useNavigate();
+  return (search, push = false) => {
+    const clean: Record<string, string | number> = {};
+    for (const [k, v] of Object.entries(search)) if (v !== undefined && v !== '') clean[k] = v;
+    // The untyped route tree (see ViewLink) types `search` as nothing at all: the cast is that limitation.
+    void navigate({ to: '.', search: clean as never, replace: !push });
+  };
 }
