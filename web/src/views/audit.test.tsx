@@ -42,7 +42,8 @@ const firstColumn = () =>
 
 describe('audit trail', () => {
   it('lists entries newest first and loads older ones, rendering reasons as text', async () => {
-    const { container } = (auditRoute(), renderView(Audit, '/audit', '/audit'));
+    auditRoute();
+    const { container } = renderView(Audit, '/audit', '/audit');
     await screen.findByText(/^\d+ entries, newest first/);
     const ids = firstColumn();
     expect(ids[0]).toBe(250);
