@@ -110,7 +110,14 @@ function Ready({ children }: { children: ReactNode }) {
  * Other paths the view links to resolve to an empty page.
  */
 export function renderView(component: () => ReactNode, pattern: string, path: string) {
-  const root = createRootRoute({ component: Outlet });
+  // As in the shell: every view renders inside <main>.
+  const root = createRootRoute({
+    component: () => (
+      <main id="main">
+        <Outlet />
+      </main>
+    ),
+  });
   const tree = root.addChildren([
     createRoute({ getParentRoute: () => root, path: pattern, component }),
     createRoute({ getParentRoute: () => root, path: '$', component: () => <p>elsewhere</p> }),
