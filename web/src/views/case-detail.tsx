@@ -359,9 +359,11 @@ function CloseCase({
                 <p className="hint">
                   {incident
                     ? "This case's incident has no rule and entity to suppress: it closes without a suppression."
-                    : kase.incident_id
-                      ? 'Loading the rules and entities of the incident…'
-                      : 'This case has no incident: it closes without a suppression.'}
+                    : !kase.incident_id
+                      ? 'This case has no incident: it closes without a suppression.'
+                      : incidentError
+                        ? 'Without its incident, the rules and entities to suppress are unknown: it closes without a suppression.'
+                        : 'Loading the rules and entities of the incident…'}
                 </p>
               ) : (
                 <>

@@ -17,7 +17,10 @@ const LIMIT = 50;
  * gives in one page (its maximum) and filters them here, and says so.
  */
 const ASSIGNEE_WINDOW = 1000;
-const UNASSIGNED = '\u0000unassigned';
+/** Assignee choices as option values: one letter each, a name after `=`, so no name can be taken for another. */
+const ANYONE = 'any';
+const UNASSIGNED = 'none';
+const named = (name: string) => `=${name}`;
 
 type StatusChoice = 'open' | 'all' | CaseStatus;
 
@@ -25,9 +28,9 @@ type StatusChoice = 'open' | 'all' | CaseStatus;
 export default function Cases() {
   const ids = useId();
   const [status, setStatus] = useState<StatusChoice>('open');
-  const [assignee, setAssignee] = useState('');
+  const [assignee, setAssignee] = useState(ANYONE);
   const [offset, setOffset] = useState(0);
-  const byAssignee = assignee !== '';
+  const byAssignee = assignee !== ANYONE;
   const query = {
     status: status === 'all' ? undefined : status === 'open' ? ['new', 'in_progress'] : [status],
     limit: byAssignee ? ASSIGNEE_WINDOW : LIMIT,
@@ -42,13 +45,13 @@ export default function Cases() {
   const assignees = useMemo(() => {
     const s = new Set<string>();
     for (const c of cases.data?.items ?? []) if (c.assignee) s.add(c.assignee);
-    if (assignee && assignee !== UNASSIGNED) s.add(assignee);
+    if (assignee.startsWith('=')) s.add(assignee.slice(1));
     return [...s].sort();
   }, [cases.data, assignee]);
 
   const all = cases.data?.items ?? [];
   const shown = byAssignee
-    ? all.filter((c) => (assignee === UNASSIGNED ? !c.assignee : c.assignee === assignee))
+    ? all.filter((c) => (assignee === UNASSIGNED ? !c.assignee : named(c.assignee ?? '') === assignee))
     : all;
 
   return (
@@ -84,10 +87,10 @@ export default function Cases() {
               setOffset(0);
             }}
           >
-            <option value="">Anyone</option>
+            <option value={ANYONE}>Anyone</option>
             <option value={UNASSIGNED}>Unassigned</option>
             {assignees.map((a) => (
-              <option key={a} value={a}>
+              <option key={a} value={named(a)}>
                 {a}
               </option>
             ))}

@@ -85,7 +85,7 @@ describe('case list', () => {
     expect(screen.getByRole('link', { name: 'Case 2' })).toBeTruthy();
     expect(screen.queryByRole('link', { name: 'Case 3' })).toBeNull();
     expect(server.to('GET', '/cases').at(-1)!.query.get('limit')).toBe('1000');
-    await act(async () => fireEvent.change(screen.getByLabelText('Assignee'), { target: { value: 'bob' } }));
+    await act(async () => fireEvent.change(screen.getByLabelText('Assignee'), { target: { value: '=bob' } }));
     await screen.findByRole('link', { name: 'Case 3' });
     expect(screen.queryByRole('link', { name: 'Case 2' })).toBeNull();
   });
