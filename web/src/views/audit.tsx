@@ -2,6 +2,7 @@ import { useInfiniteQuery } from '@tanstack/react-query';
 import { useId, useState } from 'react';
 import { ErrorNote } from '../components/b-error.tsx';
 import { pathTo, ViewLink } from '../components/b-link.tsx';
+import { TableWrap } from '../components/b-table-wrap.tsx';
 import { Time } from '../components/b-time.tsx';
 import { api } from '../lib/api.ts';
 import { useAuth } from '../lib/auth.tsx';
@@ -146,7 +147,7 @@ function Trail() {
             {entries.length.toLocaleString()} entr{entries.length === 1 ? 'y' : 'ies'}, newest first
             {trail.hasNextPage ? '' : ' — the start of the trail'}.
           </p>
-          <div className="b-table-wrap">
+          <TableWrap label="Audit entry list">
             <table aria-busy={trail.isFetching}>
               <caption className="visually-hidden">Audit entries, newest first</caption>
               <thead>
@@ -165,7 +166,7 @@ function Trail() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           {entries.length === 0 && <p className="muted">No entry matches.</p>}
           {trail.hasNextPage && (
             <button

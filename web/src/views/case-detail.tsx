@@ -3,6 +3,7 @@ import { type FormEvent, useId, useMemo, useState } from 'react';
 import { ErrorNote } from '../components/b-error.tsx';
 import { pathTo, useIdParam, ViewLink } from '../components/b-link.tsx';
 import { Severity } from '../components/b-severity.tsx';
+import { TableWrap } from '../components/b-table-wrap.tsx';
 import { Time } from '../components/b-time.tsx';
 import { api } from '../lib/api.ts';
 import { useAuth } from '../lib/auth.tsx';
@@ -498,7 +499,7 @@ function CloseCase({
 
 function SuppressionTable({ items, caption }: { items: Suppression[]; caption: string }) {
   return (
-    <div className="b-table-wrap">
+    <TableWrap label={`Table: ${caption}`}>
       <table>
         <caption className="visually-hidden">{caption}</caption>
         <thead>
@@ -526,7 +527,7 @@ function SuppressionTable({ items, caption }: { items: Suppression[]; caption: s
           ))}
         </tbody>
       </table>
-    </div>
+    </TableWrap>
   );
 }
 
@@ -660,7 +661,7 @@ function Observables({ kase }: { kase: Case }) {
       {kase.observables.length === 0 ? (
         <p className="muted">No observable.</p>
       ) : (
-        <div className="b-table-wrap">
+        <TableWrap label="Observable list">
           <table>
             <thead>
               <tr>
@@ -685,7 +686,7 @@ function Observables({ kase }: { kase: Case }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </section>
   );
@@ -695,7 +696,7 @@ function Timeline({ kase }: { kase: Case }) {
   return (
     <section aria-labelledby="case-timeline">
       <h2 id="case-timeline">Timeline</h2>
-      <div className="b-table-wrap">
+      <TableWrap label="Timeline entries">
         <table>
           <thead>
             <tr>
@@ -719,7 +720,7 @@ function Timeline({ kase }: { kase: Case }) {
             ))}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
     </section>
   );
 }

@@ -4,6 +4,7 @@ import { ErrorNote } from '../components/b-error.tsx';
 import { pathTo, ViewLink } from '../components/b-link.tsx';
 import { Pager } from '../components/b-pager.tsx';
 import { Severity } from '../components/b-severity.tsx';
+import { TableWrap } from '../components/b-table-wrap.tsx';
 import { Time } from '../components/b-time.tsx';
 import { api } from '../lib/api.ts';
 import type { Case, Page } from '../lib/types.ts';
@@ -107,7 +108,7 @@ export default function Cases() {
               {cases.data.total.toLocaleString()} cases.
             </p>
           )}
-          <div className="b-table-wrap">
+          <TableWrap label="Case list">
             <table aria-busy={cases.isFetching}>
               <caption className="visually-hidden">Cases</caption>
               <thead>
@@ -143,7 +144,7 @@ export default function Cases() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           {shown.length === 0 && <p className="muted">No case matches.</p>}
           {!byAssignee && (
             <Pager

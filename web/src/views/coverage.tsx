@@ -3,6 +3,7 @@ import { type RefObject, useId, useMemo, useRef, useState } from 'react';
 import { ErrorNote } from '../components/b-error.tsx';
 import { pathTo, ViewLink } from '../components/b-link.tsx';
 import { Severity } from '../components/b-severity.tsx';
+import { TableWrap } from '../components/b-table-wrap.tsx';
 import { Time } from '../components/b-time.tsx';
 import { type RangeId, RangeSelect, rangeOf } from '../components/b-time-range.tsx';
 import { api } from '../lib/api.ts';
@@ -302,7 +303,7 @@ function Detail({
           {detail.data.rules.length === 0 ? (
             <p className="muted">No loaded rule is tagged with this technique.</p>
           ) : (
-            <div className="b-table-wrap">
+            <TableWrap label="Rules of the technique">
               <table>
                 <thead>
                   <tr>
@@ -327,13 +328,13 @@ function Detail({
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableWrap>
           )}
           <h3>Alerts in the range ({detail.data.alerts.length})</h3>
           {detail.data.alerts.length === 0 ? (
             <p className="muted">No alert carried this technique in the range.</p>
           ) : (
-            <div className="b-table-wrap">
+            <TableWrap label="Alerts of the technique">
               <table>
                 <thead>
                   <tr>
@@ -358,7 +359,7 @@ function Detail({
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableWrap>
           )}
         </>
       )}

@@ -3,6 +3,7 @@ import { type FormEvent, useId, useState } from 'react';
 import { errorText } from '../components/b-error.tsx';
 import { pathTo, useSearchParams, useSetSearch, ViewLink } from '../components/b-link.tsx';
 import { Pager } from '../components/b-pager.tsx';
+import { TableWrap } from '../components/b-table-wrap.tsx';
 import { Time } from '../components/b-time.tsx';
 import { isoFromLocal, localFromIso, RANGES } from '../components/b-time-range.tsx';
 import { ApiError, api } from '../lib/api.ts';
@@ -62,7 +63,7 @@ export default function Events() {
           <p className="muted" aria-live="polite">
             {events.data.total.toLocaleString()} event{events.data.total === 1 ? '' : 's'}
           </p>
-          <div className="b-table-wrap">
+          <TableWrap label="Event list">
             <table aria-busy={events.isFetching}>
               <caption className="visually-hidden">Events, newest first</caption>
               <thead>
@@ -103,7 +104,7 @@ export default function Events() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           {events.data.items.length === 0 && <p className="muted">No event matches.</p>}
           <Pager
             label="Event pages"

@@ -4,6 +4,7 @@ import { ErrorNote } from '../components/b-error.tsx';
 import { pathTo, ViewLink } from '../components/b-link.tsx';
 import { Pager } from '../components/b-pager.tsx';
 import { Severity } from '../components/b-severity.tsx';
+import { TableWrap } from '../components/b-table-wrap.tsx';
 import { Time } from '../components/b-time.tsx';
 import { api } from '../lib/api.ts';
 import type { Incident, IncidentStatus, Page } from '../lib/types.ts';
@@ -91,7 +92,7 @@ export default function Incidents() {
       {incidents.isPending && <p className="loading">Loading incidents…</p>}
       {incidents.data && (
         <>
-          <div className="b-table-wrap">
+          <TableWrap label="Incident list">
             <table aria-busy={incidents.isFetching}>
               <caption className="visually-hidden">Incidents, {incidents.data.total} in all</caption>
               <thead>
@@ -134,7 +135,7 @@ export default function Incidents() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           {incidents.data.items.length === 0 && <p className="muted">No incident matches.</p>}
           <Pager
             label="Incident pages"

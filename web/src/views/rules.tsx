@@ -4,6 +4,7 @@ import { ErrorNote } from '../components/b-error.tsx';
 import { useSearchParams, useSetSearch } from '../components/b-link.tsx';
 import { Pager } from '../components/b-pager.tsx';
 import { Severity } from '../components/b-severity.tsx';
+import { TableWrap } from '../components/b-table-wrap.tsx';
 import { Time } from '../components/b-time.tsx';
 import { api } from '../lib/api.ts';
 import type { LintState, RuleSummary, SourceInfo } from '../lib/b-types.ts';
@@ -132,7 +133,7 @@ function RuleList() {
       {rules.isPending && <p className="loading">Loading rules…</p>}
       {rules.data && (
         <>
-          <div className="b-table-wrap">
+          <TableWrap label="Rule list">
             <table aria-busy={rules.isFetching}>
               <caption className="visually-hidden">Loaded rules</caption>
               <thead>
@@ -186,7 +187,7 @@ function RuleList() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           {rules.data.items.length === 0 && <p className="muted">No rule matches.</p>}
           <Pager
             label="Rule pages"
@@ -212,7 +213,7 @@ function SourceList() {
       <ErrorNote error={sources.error} />
       {sources.isPending && <p className="loading">Loading sources…</p>}
       {sources.data && (
-        <div className="b-table-wrap">
+        <TableWrap label="Source list">
           <table>
             <caption className="visually-hidden">Sources and their rates</caption>
             <thead>
@@ -244,7 +245,7 @@ function SourceList() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       )}
     </>
   );
@@ -318,7 +319,7 @@ function DeadLetters() {
       {letters.isPending && <p className="loading">Loading dead letters…</p>}
       {letters.data && (
         <>
-          <div className="b-table-wrap">
+          <TableWrap label="Dead letter list">
             <table aria-busy={letters.isFetching}>
               <caption className="visually-hidden">Dead letters, newest first</caption>
               <thead>
@@ -353,7 +354,7 @@ function DeadLetters() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           {letters.data.items.length === 0 && <p className="muted">No dead letter.</p>}
           <Pager
             label="Dead letter pages"
