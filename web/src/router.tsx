@@ -13,7 +13,8 @@ import { Shell } from './components/shell.tsx';
  */
 const rootRoute = createRootRoute({ component: Shell });
 
-const route = (path: string, load: () => Promise<{ default: React.ComponentType }>) =>
+// Generic in the path, so each route keeps its literal path and typed links (`/cases/$id`) check.
+const route = <P extends string>(path: P, load: () => Promise<{ default: React.ComponentType }>) =>
   createRoute({ getParentRoute: () => rootRoute, path, component: lazyRouteComponent(load) });
 
 export const routeTree = rootRoute.addChildren([
