@@ -1,4 +1,5 @@
 /** ATT&CK technique ids as links to attack.mitre.org, built only from ids that are well formed. */
+import './widgets.css';
 
 const TECHNIQUE = /^T\d{4}(\.\d{3})?$/;
 

@@ -1,3 +1,4 @@
+import './widgets.css';
 import { Link } from '@tanstack/react-router';
 import { searchFromFilters } from '../lib/alert-filters.ts';
 import { paths } from '../lib/links.ts';

@@ -1,3 +1,4 @@
+import './widgets.css';
 import { Fragment, type ReactNode, useEffect, useMemo, useRef } from 'react';
 
 /**

@@ -1,3 +1,4 @@
+import './widgets.css';
 import type { SeverityName } from '../lib/types.ts';
 
 const MARK: Record<SeverityName, string> = {
