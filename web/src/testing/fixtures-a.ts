@@ -1,7 +1,9 @@
 /** Records for the views' tests, shaped like the server's (types from its zod schemas). */
 import type { ActionRequest, Alert, NormalisedEvent, StoredVerdict } from '../lib/types.ts';
 
-const uuid = (n: number, prefix = '0') => `${prefix.repeat(8)}-0000-4000-8000-${String(n).padStart(12, '0')}`;
+/** A UUID whose first 8 characters (what the console shows as a short id) differ between records. */
+const uuid = (n: number, prefix = '0') =>
+  `${prefix.repeat(4)}${String(n).padStart(4, '0')}-0000-4000-8000-${prefix.repeat(12)}`;
 
 export function makeAlert(n: number, over: Partial<Alert> = {}): Alert {
   return {

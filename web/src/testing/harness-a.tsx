@@ -4,13 +4,17 @@
  */
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { createMemoryHistory, createRouter, RouterProvider } from '@tanstack/react-router';
-import { render } from '@testing-library/react';
+import { configure, render } from '@testing-library/react';
 import { vi } from 'vitest';
 import { keyStore } from '../lib/api.ts';
 import { AuthProvider, type Identity, useAuth } from '../lib/auth.tsx';
 import { routeTree } from '../router.tsx';
 
 export const TEST_KEY = 'aisoc_test_key_never_in_urls';
+
+// The first render of a view loads its module (lazy route) and transforms it, which on a loaded machine takes
+// longer than testing-library's 1 s default: waits are on conditions, so a long ceiling costs nothing.
+configure({ asyncUtilTimeout: 20_000 });
 
 export interface FakeCall {
   method: string;
