@@ -394,6 +394,8 @@ export default function Alerts() {
                   key={r.id}
                   aria-rowindex={r.original.index + 2}
                   aria-current={isSel ? 'true' : undefined}
+                  data-alert-id={alertAt(r.original.index)?.id}
+                  data-severity={alertAt(r.original.index)?.severity}
                   className={isSel ? 'selected' : undefined}
                   style={{ height: ROW_HEIGHT }}
                   onClick={() => setSelected(r.original.index)}
