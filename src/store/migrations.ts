@@ -431,6 +431,33 @@ CREATE TABLE stage_inbox (
 CREATE INDEX stage_inbox_at_idx ON stage_inbox (stage, at);
 `,
   },
+  {
+    version: 9,
+    name: 'console',
+    sql: `
+-- The analyst console (docs/ARCHITECTURE.md, The console). GET /alerts filters by title text, ATT&CK technique and
+-- entity value: columns of their own, so a filter over many alerts reads an index, not every document.
+-- techniques holds each technique upper-cased and its parent (T1078.004 and T1078), so a filter on a parent matches
+-- its sub-techniques through the same index; entity_values holds the entities' values lower-cased.
+ALTER TABLE alerts ADD COLUMN title text NOT NULL DEFAULT '';
+ALTER TABLE alerts ADD COLUMN techniques text[] NOT NULL DEFAULT '{}';
+ALTER TABLE alerts ADD COLUMN entity_values text[] NOT NULL DEFAULT '{}';
+UPDATE alerts SET
+  title = COALESCE(doc->>'title', ''),
+  techniques = ARRAY(
+    SELECT DISTINCT x FROM jsonb_array_elements_text(COALESCE(doc->'mitre_techniques', '[]'::jsonb)) AS t(v),
+      LATERAL unnest(ARRAY[upper(t.v), split_part(upper(t.v), '.', 1)]) AS x),
+  entity_values = ARRAY(
+    SELECT DISTINCT lower(e->>'value') FROM jsonb_array_elements(COALESCE(doc->'entities', '[]'::jsonb)) AS e
+    WHERE e->>'value' IS NOT NULL);
+CREATE INDEX alerts_techniques_idx ON alerts USING gin (techniques);
+CREATE INDEX alerts_entity_values_idx ON alerts USING gin (entity_values);
+CREATE INDEX alerts_source_idx ON alerts (source, priority DESC);
+-- GET /stream reads what changed after a cursor (updated_at, id), in both tables.
+CREATE INDEX alerts_updated_idx ON alerts (updated_at, id);
+CREATE INDEX incidents_updated_idx ON incidents (updated_at, id);
+`,
+  },
 ];
 
 /**

@@ -8,6 +8,7 @@ import { ActionRepository } from './repos/actions.ts';
 import { AlertRepository, IncidentRepository } from './repos/alerts.ts';
 import { AuditRepository } from './repos/audit.ts';
 import { CaseRepository } from './repos/cases.ts';
+import { ChangeFeedRepository } from './repos/changes.ts';
 import { CorrelationWindowRepository } from './repos/correlation.ts';
 import { DeadLetterRepository } from './repos/dead-letters.ts';
 import { EventPartitions, type PartitionScope } from './repos/event-partitions.ts';
@@ -33,6 +34,13 @@ export {
 } from './repos/alerts.ts';
 export { type AuditInput, AuditRepository } from './repos/audit.ts';
 export { CaseRepository } from './repos/cases.ts';
+export {
+  type ChangeCursor,
+  ChangeFeedRepository,
+  type ChangeRow,
+  compareCursors,
+  cursorOf,
+} from './repos/changes.ts';
 export {
   type CorrelateHead,
   CorrelationWindowRepository,
@@ -98,6 +106,8 @@ export class Repositories {
   readonly correlation: CorrelationWindowRepository;
   /** Keys of the items each stage has processed (idempotency). */
   readonly inbox: StageInboxRepository;
+  /** Alerts and incidents in the order they changed (GET /stream). */
+  readonly changes: ChangeFeedRepository;
 
   /**
    * @param partitions the store's event partitions (one per database)
@@ -125,6 +135,7 @@ export class Repositories {
     this.knowledge = new KnowledgeDocumentRepository(db);
     this.correlation = new CorrelationWindowRepository(db);
     this.inbox = new StageInboxRepository(db);
+    this.changes = new ChangeFeedRepository(db);
   }
 }
 

@@ -13,6 +13,14 @@ export interface AlertFilter {
   rule?: string;
   status?: AlertStatus[];
   incident_id?: string;
+  /** Source types (any of). */
+  source?: string[];
+  /** ATT&CK technique ids (any of); a technique also matches its sub-techniques (`T1078` matches `T1078.004`). */
+  technique?: string[];
+  /** An entity value among the alert's entities, whole value, any case. */
+  entity?: string;
+  /** Text the title contains, any case. */
+  q?: string;
   sort?: 'priority' | 'time';
   order?: 'asc' | 'desc';
   limit?: number;
@@ -50,6 +58,9 @@ export class AlertRepository {
       source: a.source,
       rule_ids: a.detections.map((d) => d.rule_id),
       incident_id: a.incident_id ?? null,
+      title: a.title,
+      techniques: a.mitre_techniques,
+      entity_values: a.entities.map((e) => e.value),
       first_seen: a.first_seen,
       last_seen: a.last_seen,
       created_at: a.created_at,
@@ -57,18 +68,26 @@ export class AlertRepository {
       doc: a,
     }));
     await this.db.query(
+      // title, techniques and entity_values are what GET /alerts filters on (migration 9): techniques holds each
+      // technique upper-cased and its parent, entity_values the values lower-cased, both by the database, so
+      // the filters, which case their input the same way in SQL, agree with them on either engine.
       `INSERT INTO alerts (id, fingerprint, status, severity, severity_rank, priority, source, rule_ids, incident_id,
-                           first_seen, last_seen, created_at, updated_at, doc)
+                           first_seen, last_seen, created_at, updated_at, title, techniques, entity_values, doc)
        SELECT (e->>'id')::uuid, e->>'fingerprint', e->>'status', e->>'severity', (e->>'severity_rank')::int,
               (e->>'priority')::real, e->>'source', ARRAY(SELECT jsonb_array_elements_text(e->'rule_ids')),
               (e->>'incident_id')::uuid, (e->>'first_seen')::timestamptz, (e->>'last_seen')::timestamptz,
-              (e->>'created_at')::timestamptz, (e->>'updated_at')::timestamptz, e->'doc'
+              (e->>'created_at')::timestamptz, (e->>'updated_at')::timestamptz, e->>'title',
+              ARRAY(SELECT DISTINCT x FROM jsonb_array_elements_text(e->'techniques') AS t(v),
+                      LATERAL unnest(ARRAY[upper(t.v), split_part(upper(t.v), '.', 1)]) AS x),
+              ARRAY(SELECT DISTINCT lower(v) FROM jsonb_array_elements_text(e->'entity_values') AS v),
+              e->'doc'
        FROM jsonb_array_elements($1::jsonb) AS t(e)
        ON CONFLICT (id) DO UPDATE SET
          fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, severity = EXCLUDED.severity,
          severity_rank = EXCLUDED.severity_rank, priority = EXCLUDED.priority, source = EXCLUDED.source,
          rule_ids = EXCLUDED.rule_ids, incident_id = EXCLUDED.incident_id, first_seen = EXCLUDED.first_seen,
-         last_seen = EXCLUDED.last_seen, updated_at = EXCLUDED.updated_at, doc = EXCLUDED.doc`,
+         last_seen = EXCLUDED.last_seen, updated_at = EXCLUDED.updated_at, title = EXCLUDED.title,
+         techniques = EXCLUDED.techniques, entity_values = EXCLUDED.entity_values, doc = EXCLUDED.doc`,
       [toPgJson(payload)],
     );
   }
@@ -86,6 +105,28 @@ export class AlertRepository {
       [id, priority, updatedAt, updatedAt],
     );
     return r.rows[0] ? fromJson<Alert>(r.rows[0].doc) : undefined;
+  }
+
+  /**
+   * Set an alert's status in place (a person triaging it), leaving every
+   * other field as stored. Returns the alert as it now is and the status it
+   * had, or undefined when there is no such alert.
+   */
+  async setStatus(
+    id: string,
+    status: AlertStatus,
+    updatedAt: string,
+  ): Promise<{ alert: Alert; previous: AlertStatus } | undefined> {
+    const r = await this.db.query<Row>(
+      `UPDATE alerts AS a SET status = $2::text, updated_at = $3::timestamptz,
+              doc = a.doc || jsonb_build_object('status', $2::text, 'updated_at', $4::text)
+         FROM (SELECT id, status AS previous FROM alerts WHERE id = $1 FOR UPDATE) AS old
+        WHERE a.id = old.id
+       RETURNING a.doc, old.previous`,
+      [id, status, updatedAt, updatedAt],
+    );
+    const row = r.rows[0];
+    return row ? { alert: fromJson<Alert>(row.doc), previous: row.previous as AlertStatus } : undefined;
   }
 
   async get(id: string): Promise<Alert | undefined> {
@@ -120,6 +161,15 @@ export class AlertRepository {
     if (f.rule) w.add('? = ANY(rule_ids)', f.rule);
     if (f.status?.length) w.add('status = ANY(?::text[])', f.status);
     if (f.incident_id) w.add('incident_id = ?::uuid', f.incident_id);
+    if (f.source?.length) w.add('source = ANY(?::text[])', f.source);
+    // Upper-cased here as the column is (ids are ASCII); the parent of each is in the column too.
+    if (f.technique?.length)
+      w.add(
+        'techniques && ?::text[]',
+        f.technique.map((t) => t.toUpperCase()),
+      );
+    if (f.entity) w.add('entity_values @> ARRAY[lower(?::text)]', f.entity);
+    if (f.q) w.add('strpos(lower(title), lower(?::text)) > 0', f.q);
     const dir = f.order === 'asc' ? 'ASC' : 'DESC';
     const orderBy = f.sort === 'time' ? `last_seen ${dir}, priority DESC` : `priority ${dir}, last_seen DESC`;
     const limit = clampLimit(f.limit);

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { makeAlert, makeIncident } from '../../test/helpers/builders.ts';
+import { freshDatabase, postgresAvailable } from '../../test/helpers/postgres.ts';
+import type { Alert } from '../schema/alert.ts';
+import { severityRank } from '../schema/common.ts';
+import { openStore, Store } from './index.ts';
+import { MIGRATIONS, migrate, splitStatements } from './migrations.ts';
+import { openPglite } from './pglite.ts';
+import { openPostgres } from './postgres.ts';
+import type { SqlClient } from './sql.ts';
+
+const pgReady = await postgresAvailable();
+
+/** An alert row as version 8 wrote it (no title, techniques or entity_values columns). */
+async function insertV8(client: SqlClient, a: Alert): Promise<void> {
+  await client.query(
+    `INSERT INTO alerts (id, fingerprint, status, severity, severity_rank, priority, source, rule_ids, incident_id,
+                         first_seen, last_seen, created_at, updated_at, doc)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $12, $13::jsonb)`,
+    [
+      a.id,
+      a.fingerprint,
+      a.status,
+      a.severity,
+      severityRank(a.severity),
+      a.priority,
+      a.source,
+      a.detections.map((d) => d.rule_id),
+      a.first_seen,
+      a.last_seen,
+      a.created_at,
+      a.updated_at,
+      JSON.stringify(a),
+    ],
+  );
+}
+
+const old = [
+  makeAlert({
+    title: 'Root login from a new ASN',
+    mitre_techniques: ['t1078.004', 'T1098'],
+    entities: [
+      { type: 'user', value: 'Root' },
+      { type: 'ip', value: '203.0.113.9' },
+    ],
+  }),
+  makeAlert({ title: 'Quiet one', mitre_techniques: [], entities: [] }),
+];
+
+/** What migration 9 must have made of the rows written before it, and that new rows get the same. */
+async function checkFilters(store: Store): Promise<void> {
+  const fresh = makeAlert({
+    title: 'New after the migration',
+    source: 'okta',
+    mitre_techniques: ['T1078.001'],
+    entities: [{ type: 'user', value: 'ROOT' }],
+  });
+  await store.alerts.upsert([fresh]);
+  const ids = async (f: Parameters<Store['alerts']['list']>[0]) =>
+    (await store.alerts.list({ ...f, sort: 'time' })).items.map((a) => a.id).sort();
+  expect(await ids({ technique: ['T1078'] })).toEqual([old[0]!.id, fresh.id].sort());
+  expect(await ids({ technique: ['T1078.004'] })).toEqual([old[0]!.id]);
+  expect(await ids({ technique: ['t1098'] })).toEqual([old[0]!.id]);
+  expect(await ids({ entity: 'root' })).toEqual([old[0]!.id, fresh.id].sort());
+  expect(await ids({ entity: '203.0.113.9' })).toEqual([old[0]!.id]);
+  expect(await ids({ q: 'asn' })).toEqual([old[0]!.id]);
+  expect(await ids({ q: 'ONE' })).toEqual([old[1]!.id]);
+  expect(await ids({ source: ['okta', 'nothing'] })).toEqual([fresh.id]);
+  // The stream's change feed reads both tables by (updated_at, id).
+  await store.incidents.upsert([makeIncident()]);
+  const page = await store.changes.after({ micros: 0n, id: '00000000-0000-0000-0000-000000000000' }, 100);
+  expect(page.length).toBe(4);
+}
+
+describe('migration 9 (the console’s alert columns and indexes)', () => {
+  it('fills title, techniques and entity_values of existing alerts on the embedded database', async () => {
+    const client = await openPglite(undefined);
+    try {
+      await migrate(client);
+      // The template database is fully migrated: take it back to the shape version 8 left.
+      await client.exec(`ALTER TABLE alerts DROP COLUMN title, DROP COLUMN techniques, DROP COLUMN entity_values;
+        DROP INDEX alerts_source_idx; DROP INDEX alerts_updated_idx; DROP INDEX incidents_updated_idx;
+        DELETE FROM schema_migrations WHERE version = 9;`);
+      for (const a of old) await insertV8(client, a);
+      expect(await migrate(client)).toEqual([9]);
+      await checkFilters(new Store(client));
+    } finally {
+      await client.close();
+    }
+  });
+
+  it.runIf(pgReady)('fills them on PostgreSQL, migrating from version 8', async () => {
+    const db = await freshDatabase();
+    const client = await openPostgres(db.url);
+    try {
+      await client.exec(`CREATE TABLE schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      for (const m of MIGRATIONS.filter((x) => x.version <= 8)) {
+        for (const statement of splitStatements(m.sql)) await client.query(statement);
+        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [
+          m.version,
+          m.name,
+        ]);
+      }
+      for (const a of old) await insertV8(client, a);
+      expect(await migrate(client)).toEqual([9]);
+      await checkFilters(new Store(client));
+      // The filters read their indexes on PostgreSQL, not every row.
+      await client.query('SET enable_seqscan = off');
+      const plan = await client.query<Record<string, string>>(
+        "EXPLAIN SELECT id FROM alerts WHERE techniques && ARRAY['T1078'] AND entity_values @> ARRAY['root']",
+      );
+      const text = plan.rows.map((r) => Object.values(r)[0]).join('\n');
+      expect(text).toMatch(/alerts_(techniques|entity_values)_idx/);
+    } finally {
+      await client.close();
+      await db.drop();
+    }
+  });
+
+  it('new stores are at version 9 with the columns', async () => {
+    const store = await openStore({});
+    try {
+      const r = await store.client.query<{ n: unknown }>(
+        "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'alerts' AND column_name IN ('title', 'techniques', 'entity_values')",
+      );
+      expect(Number(r.rows[0]!.n)).toBe(3);
+    } finally {
+      await store.close();
+    }
+  });
+});
