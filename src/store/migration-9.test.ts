@@ -11,7 +11,7 @@ import type { SqlClient } from './sql.ts';
 
 const pgReady = await postgresAvailable();
 
-/** An alert row as version 8 wrote it (no title, techniques or entity_values columns). */
+/** An alert row as version 8 wrote it (no alert_search row beside it). */
 async function insertV8(client: SqlClient, a: Alert): Promise<void> {
   await client.query(
     `INSERT INTO alerts (id, fingerprint, status, severity, severity_rank, priority, source, rule_ids, incident_id,
@@ -72,14 +72,15 @@ async function checkFilters(store: Store): Promise<void> {
   expect(page.length).toBe(4);
 }
 
-describe('migration 9 (the console’s alert columns and indexes)', () => {
-  it('fills title, techniques and entity_values of existing alerts on the embedded database', async () => {
+describe('migration 9 (alert_search: the console’s filters over narrow rows)', () => {
+  it('makes a search row for each existing alert on the embedded database', async () => {
     const client = await openPglite(undefined);
     try {
       await migrate(client);
       // The template database is fully migrated: take it back to the shape version 8 left.
-      await client.exec(`ALTER TABLE alerts DROP COLUMN title, DROP COLUMN techniques, DROP COLUMN entity_values;
-        DROP INDEX alerts_source_idx; DROP INDEX alerts_updated_idx; DROP INDEX incidents_updated_idx;
+      await client.exec(`DROP TRIGGER alerts_search ON alerts; DROP FUNCTION aisoc_alert_search();
+        DROP FUNCTION aisoc_alert_search_put(alerts); DROP TABLE alert_search; DROP TABLE alert_titles;
+        DROP INDEX alerts_updated_idx; DROP INDEX incidents_updated_idx;
         DELETE FROM schema_migrations WHERE version = 9;`);
       for (const a of old) await insertV8(client, a);
       expect(await migrate(client)).toEqual([9]);
@@ -89,7 +90,7 @@ describe('migration 9 (the console’s alert columns and indexes)', () => {
     }
   });
 
-  it.runIf(pgReady)('fills them on PostgreSQL, migrating from version 8', async () => {
+  it.runIf(pgReady)('makes them on PostgreSQL, migrating from version 8', async () => {
     const db = await freshDatabase();
     const client = await openPostgres(db.url);
     try {
@@ -108,23 +109,45 @@ describe('migration 9 (the console’s alert columns and indexes)', () => {
       // The filters read their indexes on PostgreSQL, not every row.
       await client.query('SET enable_seqscan = off');
       const plan = await client.query<Record<string, string>>(
-        "EXPLAIN SELECT id FROM alerts WHERE techniques && ARRAY['T1078'] AND entity_values @> ARRAY['root']",
+        "EXPLAIN SELECT id FROM alert_search WHERE techniques && ARRAY['T1078'] AND entity_values @> ARRAY['root']",
       );
       const text = plan.rows.map((r) => Object.values(r)[0]).join('\n');
-      expect(text).toMatch(/alerts_(techniques|entity_values)_idx/);
+      expect(text).toMatch(/alert_search_(techniques|entity_values)_idx/);
     } finally {
       await client.close();
       await db.drop();
     }
   });
 
-  it('new stores are at version 9 with the columns', async () => {
+  it('keeps the search row in step with every write to an alert, and removes it with the alert', async () => {
     const store = await openStore({});
     try {
-      const r = await store.client.query<{ n: unknown }>(
-        "SELECT count(*) AS n FROM information_schema.columns WHERE table_name = 'alerts' AND column_name IN ('title', 'techniques', 'entity_values')",
-      );
-      expect(Number(r.rows[0]!.n)).toBe(3);
+      const a = makeAlert({ title: 'Before', mitre_techniques: ['T1098'] });
+      await store.alerts.upsert([a]);
+      await store.alerts.upsert([{ ...a, title: 'After', mitre_techniques: ['T1530'], source: 'gcp' }]);
+      expect((await store.alerts.list({ q: 'before' })).total).toBe(0);
+      expect((await store.alerts.list({ q: 'after', technique: ['T1530'], source: ['gcp'] })).total).toBe(1);
+      await store.alerts.setPriority(a.id, 99, new Date().toISOString());
+      await store.alerts.setStatus(a.id, 'closed', new Date().toISOString());
+      const page = await store.alerts.list({ status: ['closed'] });
+      expect(page.items.map((x) => [x.id, x.priority])).toEqual([[a.id, 99]]);
+      expect(await store.alerts.delete(a.id)).toBe(true);
+      const left = await store.client.query<{ n: unknown }>('SELECT count(*) AS n FROM alert_search');
+      expect(Number(left.rows[0]!.n)).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('vacuums the search tables on the embedded database once enough rows changed, and only then', async () => {
+    const store = await openStore({});
+    try {
+      expect(await store.maintainEmbedded()).toEqual([]);
+      const many = Array.from({ length: 1200 }, (_, i) => makeAlert({ title: `Alert ${i}` }));
+      for (let i = 0; i < many.length; i += 400) await store.alerts.upsert(many.slice(i, i + 400));
+      expect((await store.maintainEmbedded()).sort()).toEqual(['alert_search', 'alert_titles']);
+      expect(await store.maintainEmbedded()).toEqual([]);
+      expect((await store.alerts.list({ q: 'alert 1199' })).total).toBe(1);
     } finally {
       await store.close();
     }

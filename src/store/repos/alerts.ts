@@ -58,9 +58,6 @@ export class AlertRepository {
       source: a.source,
       rule_ids: a.detections.map((d) => d.rule_id),
       incident_id: a.incident_id ?? null,
-      title: a.title,
-      techniques: a.mitre_techniques,
-      entity_values: a.entities.map((e) => e.value),
       first_seen: a.first_seen,
       last_seen: a.last_seen,
       created_at: a.created_at,
@@ -68,26 +65,18 @@ export class AlertRepository {
       doc: a,
     }));
     await this.db.query(
-      // title, techniques and entity_values are what GET /alerts filters on (migration 9): techniques holds each
-      // technique upper-cased and its parent, entity_values the values lower-cased, both by the database, so
-      // the filters, which case their input the same way in SQL, agree with them on either engine.
       `INSERT INTO alerts (id, fingerprint, status, severity, severity_rank, priority, source, rule_ids, incident_id,
-                           first_seen, last_seen, created_at, updated_at, title, techniques, entity_values, doc)
+                           first_seen, last_seen, created_at, updated_at, doc)
        SELECT (e->>'id')::uuid, e->>'fingerprint', e->>'status', e->>'severity', (e->>'severity_rank')::int,
               (e->>'priority')::real, e->>'source', ARRAY(SELECT jsonb_array_elements_text(e->'rule_ids')),
               (e->>'incident_id')::uuid, (e->>'first_seen')::timestamptz, (e->>'last_seen')::timestamptz,
-              (e->>'created_at')::timestamptz, (e->>'updated_at')::timestamptz, e->>'title',
-              ARRAY(SELECT DISTINCT x FROM jsonb_array_elements_text(e->'techniques') AS t(v),
-                      LATERAL unnest(ARRAY[upper(t.v), split_part(upper(t.v), '.', 1)]) AS x),
-              ARRAY(SELECT DISTINCT lower(v) FROM jsonb_array_elements_text(e->'entity_values') AS v),
-              e->'doc'
+              (e->>'created_at')::timestamptz, (e->>'updated_at')::timestamptz, e->'doc'
        FROM jsonb_array_elements($1::jsonb) AS t(e)
        ON CONFLICT (id) DO UPDATE SET
          fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status, severity = EXCLUDED.severity,
          severity_rank = EXCLUDED.severity_rank, priority = EXCLUDED.priority, source = EXCLUDED.source,
          rule_ids = EXCLUDED.rule_ids, incident_id = EXCLUDED.incident_id, first_seen = EXCLUDED.first_seen,
-         last_seen = EXCLUDED.last_seen, updated_at = EXCLUDED.updated_at, title = EXCLUDED.title,
-         techniques = EXCLUDED.techniques, entity_values = EXCLUDED.entity_values, doc = EXCLUDED.doc`,
+         last_seen = EXCLUDED.last_seen, updated_at = EXCLUDED.updated_at, doc = EXCLUDED.doc`,
       [toPgJson(payload)],
     );
   }
@@ -152,34 +141,58 @@ export class AlertRepository {
     return r.rows.map((row) => fromJson<Alert>(row.doc));
   }
 
+  /**
+   * A page of alerts and how many match. Filters, order and count read
+   * alert_search (narrow rows a trigger keeps beside each alert, migration 9),
+   * then the page's documents are read by id.
+   */
   async list(f: AlertFilter = {}): Promise<ListResult<Alert>> {
     const w = new Where();
     if (f.from) w.add('last_seen >= ?::timestamptz', f.from);
     if (f.to) w.add('first_seen < ?::timestamptz', f.to);
     if (f.severity?.length) w.add('severity = ANY(?::text[])', f.severity);
     if (f.min_severity) w.add('severity_rank >= ?', severityRank(f.min_severity));
-    if (f.rule) w.add('? = ANY(rule_ids)', f.rule);
+    if (f.rule) w.add('rule_ids @> ARRAY[?::text]', f.rule);
     if (f.status?.length) w.add('status = ANY(?::text[])', f.status);
     if (f.incident_id) w.add('incident_id = ?::uuid', f.incident_id);
     if (f.source?.length) w.add('source = ANY(?::text[])', f.source);
-    // Upper-cased here as the column is (ids are ASCII); the parent of each is in the column too.
+    // Upper-cased as the column is (ids are ASCII); each technique's parent is in the column too.
     if (f.technique?.length)
       w.add(
         'techniques && ?::text[]',
         f.technique.map((t) => t.toUpperCase()),
       );
+    // Lower-cased by the database on both sides, as the trigger lower-cases the column.
     if (f.entity) w.add('entity_values @> ARRAY[lower(?::text)]', f.entity);
-    if (f.q) w.add('strpos(lower(title), lower(?::text)) > 0', f.q);
+    if (f.q) {
+      // The matching titles first, as values: the planner then knows how few they are. (As a subquery it
+      // guessed many, and walked the priority index through every alert to fill a page nothing matched.)
+      const titles = await this.db.query<Row>(
+        'SELECT id FROM alert_titles WHERE strpos(lower(title), lower($1::text)) > 0',
+        [f.q],
+      );
+      if (titles.rows.length === 0) return { items: [], total: 0 };
+      w.add(
+        'title_id = ANY(?::bigint[])',
+        titles.rows.map((r) => String(r.id)),
+      );
+    }
     const dir = f.order === 'asc' ? 'ASC' : 'DESC';
     const orderBy = f.sort === 'time' ? `last_seen ${dir}, priority DESC` : `priority ${dir}, last_seen DESC`;
     const limit = clampLimit(f.limit);
     const offset = Math.max(0, f.offset ?? 0);
-    const total = await this.db.query<{ n: unknown }>(`SELECT count(*) AS n FROM alerts ${w.sql}`, w.params);
-    const rows = await this.db.query<Row>(
-      `SELECT doc FROM alerts ${w.sql} ORDER BY ${orderBy}, id LIMIT ${limit} OFFSET ${offset}`,
+    const total = await this.db.query<{ n: unknown }>(
+      `SELECT count(*) AS n FROM alert_search ${w.sql}`,
       w.params,
     );
-    return { items: rows.rows.map((r) => fromJson<Alert>(r.doc)), total: toNumber(total.rows[0]?.n) };
+    const page = await this.db.query<Row>(
+      `SELECT a.doc FROM (SELECT id, priority, last_seen FROM alert_search ${w.sql}
+                           ORDER BY ${orderBy}, id LIMIT ${limit} OFFSET ${offset}) AS p
+         JOIN alerts AS a ON a.id = p.id
+        ORDER BY ${orderBy.replaceAll('priority', 'p.priority').replaceAll('last_seen', 'p.last_seen')}, p.id`,
+      w.params,
+    );
+    return { items: page.rows.map((r) => fromJson<Alert>(r.doc)), total: toNumber(total.rows[0]?.n) };
   }
 
   async count(): Promise<number> {

@@ -34,7 +34,7 @@ export function compareCursors(a: ChangeCursor, b: ChangeCursor): number {
 }
 
 const TABLES = [
-  { kind: 'alert', table: 'alerts', title: 'title' },
+  { kind: 'alert', table: 'alerts', title: "COALESCE(doc->>'title', '')" },
   { kind: 'incident', table: 'incidents', title: "COALESCE(doc->>'title', '')" },
 ] as const;
 
