@@ -74,6 +74,9 @@ export interface Registries {
   llmBackends: Readonly<Record<string, LlmBackendFactory<unknown>>>;
 }
 
+/** How often a server on the embedded database checks whether its search tables need a VACUUM. */
+const EMBEDDED_MAINTENANCE_MS = 60_000;
+
 export interface Runtime {
   readonly config: AppConfig;
   readonly logger: Logger;
@@ -301,6 +304,20 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     void sweep();
   }
 
+  // PGlite runs no autovacuum: the server vacuums the console's search tables itself when they changed enough.
+  let maintenance: NodeJS.Timeout | undefined;
+  if (options.retention && store.engine === 'pglite') {
+    maintenance = setInterval(() => {
+      store.maintainEmbedded().catch((err) => {
+        logger.warn(
+          { err: describeError(err) },
+          'Vacuuming the embedded database failed; it will run again.',
+        );
+      });
+    }, EMBEDDED_MAINTENANCE_MS);
+    maintenance.unref();
+  }
+
   let closed = false;
   return {
     config,
@@ -319,6 +336,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
       if (closed) return;
       closed = true;
       if (sweeper) clearInterval(sweeper);
+      if (maintenance) clearInterval(maintenance);
       await runner.stop();
       await response?.worker.stop();
       await ml?.flush();

@@ -22,6 +22,7 @@ import { alertRoutes } from './routes/alerts.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { caseRoutes } from './routes/cases.ts';
+import { consoleRoutes, DEFAULT_CONSOLE_DIR, loadConsole } from './routes/console.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { incidentRoutes } from './routes/incidents.ts';
@@ -69,6 +70,11 @@ export interface BuildOptions {
    * store); nothing that ingests, reads records or acts.
    */
   routes?: 'api' | 'probes';
+  /**
+   * The built console served at `/` (default: `web/dist`, written by `npm run
+   * build:web`); tests point it at a directory of their own. Read once, here.
+   */
+  consoleDir?: string;
 }
 
 /**
@@ -202,6 +208,8 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(predictRoutes(deps));
   await app.register(webhookRoutes(deps));
   await app.register(knowledgeRoutes(deps));
+  // The console's page and assets: public, API mode only (a worker's probes serve no console).
+  await app.register(consoleRoutes(loadConsole(options.consoleDir ?? DEFAULT_CONSOLE_DIR, runtime.logger)));
   await app.ready();
   return app;
 }

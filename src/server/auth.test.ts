@@ -22,13 +22,15 @@ describe('authentication and scopes on every route', () => {
     await t.close();
   });
 
-  it('has routes to check, and only /health, /openapi.json and the /docs pages are public', () => {
+  it('has routes to check, and only /health, /openapi.json, the /docs pages and the console are public', () => {
     const routes = t.app.routeInventory;
     expect(routes.length).toBeGreaterThan(10);
     const publicRoutes = [...new Set(routes.filter((r) => r.scope === 'public').map((r) => r.url))].sort();
     // Listed one by one: a new public route must be added here on purpose.
     expect(publicRoutes).toEqual(
       [
+        '/',
+        '/assets/*',
         '/docs',
         '/docs/',
         '/docs/json',
@@ -52,6 +54,8 @@ describe('authentication and scopes on every route', () => {
       const payload = ['POST', 'PUT', 'PATCH'].includes(method) ? {} : undefined;
       const anon = await t.app.inject({ method, url, payload });
       if (anon.statusCode !== 401) failures.push(`${method} ${route.url} without a key: ${anon.statusCode}`);
+      // Any valid key may call these (GET /whoami): there is no scope to lack.
+      if (route.scope === 'authenticated') continue;
       const lacking = API_SCOPES.filter((s) => s !== route.scope && s !== 'admin') as ApiScope[];
       const cacheKey = lacking.join(',');
       if (!keyCache.has(cacheKey)) keyCache.set(cacheKey, await t.key(lacking));
@@ -66,6 +70,10 @@ describe('authentication and scopes on every route', () => {
       else if (method !== 'HEAD') expect(wrong.json().code).toBe('AISOC_ERR_FORBIDDEN');
     }
     expect(failures).toEqual([]);
+    expect(t.app.routeInventory.filter((r) => r.scope === 'authenticated').map((r) => r.url)).toEqual([
+      '/whoami',
+      '/whoami',
+    ]);
   });
 
   it('rejects malformed, unknown and revoked keys with 401', async () => {

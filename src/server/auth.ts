@@ -3,8 +3,13 @@ import { AisocError } from '../errors.ts';
 import type { ApiKeyRecord, ApiScope, Store } from '../store/index.ts';
 import { hashApiKey } from '../store/index.ts';
 
-/** What a route requires: a scope, or `public` (`/health`, `/openapi.json` and the `/docs` pages). */
-export type RouteScope = ApiScope | 'public';
+/**
+ * What a route requires: a scope; `authenticated`, any valid key whatever its
+ * scopes (`/whoami`: a console signing in with an ingest-only key must learn
+ * what it may do, not be refused); or `public` (`/health`, `/openapi.json`,
+ * the `/docs` pages and the console's static files).
+ */
+export type RouteScope = ApiScope | 'authenticated' | 'public';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -184,7 +189,7 @@ export function authHook(verifier: KeyVerifier, limiter?: AddressLimiter) {
           field: 'authorization',
         }),
       );
-    if (!grants(record.scopes, scope)) {
+    if (scope !== 'authenticated' && !grants(record.scopes, scope)) {
       return refuse(
         new AisocError(
           'AISOC_ERR_FORBIDDEN',

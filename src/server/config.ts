@@ -33,6 +33,24 @@ export const ServerConfig = z
       ),
     trust_proxy: z.boolean().default(false).describe('Trust X-Forwarded-For from a reverse proxy'),
     request_timeout_ms: z.number().int().min(0).default(120_000).describe('Time allowed for one request'),
+    stream_poll_ms: z
+      .number()
+      .int()
+      .min(50)
+      .max(60_000)
+      .default(1000)
+      .describe(
+        'How often the one poller of GET /stream reads alerts and incidents changed since its cursor, in ms; every open stream is fed from that read',
+      ),
+    stream_max_clients: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(100)
+      .describe(
+        'Open GET /stream connections allowed at once; past it a new stream is refused with 429 AISOC_ERR_OVERLOADED',
+      ),
   })
   .describe('HTTP API server');
 export type ServerConfig = z.infer<typeof ServerConfig>;

@@ -431,6 +431,91 @@ CREATE TABLE stage_inbox (
 CREATE INDEX stage_inbox_at_idx ON stage_inbox (stage, at);
 `,
   },
+  {
+    version: 9,
+    name: 'alert_search',
+    sql: `
+-- The analyst console (docs/ARCHITECTURE.md, The console). GET /alerts filters, sorts and counts over many alerts:
+-- over the alerts table that read every alert's document (1-3 KiB inline in each row; too small for TOAST), so it
+-- is done over alert_search, one narrow row per alert kept by a trigger in the transaction of every write to
+-- alerts, then the page's documents are read by id. techniques holds each technique upper-cased and its parent
+-- (T1078.004 and T1078): a filter on a parent matches its sub-techniques through one index. entity_values holds the
+-- entities' values lower-cased (the entity filter), entities their type:value (the overview's top entities).
+-- Titles repeat (one per rule, mostly): a title filter reads the distinct titles in alert_titles, then the index.
+CREATE TABLE alert_titles (
+  id     bigserial PRIMARY KEY,
+  title  text NOT NULL UNIQUE
+);
+CREATE TABLE alert_search (
+  id            uuid PRIMARY KEY REFERENCES alerts (id) ON DELETE CASCADE,
+  status        text NOT NULL,
+  severity      text NOT NULL,
+  severity_rank integer NOT NULL,
+  priority      real NOT NULL,
+  source        text NOT NULL,
+  rule_ids      text[] NOT NULL,
+  incident_id   uuid,
+  first_seen    timestamptz NOT NULL,
+  last_seen     timestamptz NOT NULL,
+  title_id      bigint NOT NULL,
+  techniques    text[] NOT NULL,
+  entity_values text[] NOT NULL,
+  entities      text[] NOT NULL
+);
+
+CREATE FUNCTION aisoc_alert_search_put(a alerts) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  t text := COALESCE(a.doc->>'title', '');
+  tid bigint;
+BEGIN
+  SELECT id INTO tid FROM alert_titles WHERE title = t;
+  IF tid IS NULL THEN
+    INSERT INTO alert_titles (title) VALUES (t) ON CONFLICT (title) DO NOTHING;
+    SELECT id INTO tid FROM alert_titles WHERE title = t;
+  END IF;
+  INSERT INTO alert_search (id, status, severity, severity_rank, priority, source, rule_ids, incident_id,
+                            first_seen, last_seen, title_id, techniques, entity_values, entities)
+  VALUES (a.id, a.status, a.severity, a.severity_rank, a.priority, a.source, a.rule_ids,
+          a.incident_id, a.first_seen, a.last_seen, tid,
+          ARRAY(SELECT DISTINCT x FROM jsonb_array_elements_text(COALESCE(a.doc->'mitre_techniques', '[]'::jsonb)) AS m(v),
+                  LATERAL unnest(ARRAY[upper(m.v), split_part(upper(m.v), '.', 1)]) AS x),
+          ARRAY(SELECT DISTINCT lower(e->>'value') FROM jsonb_array_elements(COALESCE(a.doc->'entities', '[]'::jsonb)) AS e
+                 WHERE e->>'value' IS NOT NULL),
+          ARRAY(SELECT DISTINCT (e->>'type') || ':' || (e->>'value') FROM jsonb_array_elements(COALESCE(a.doc->'entities', '[]'::jsonb)) AS e
+                 WHERE e->>'value' IS NOT NULL AND e->>'type' IS NOT NULL))
+  ON CONFLICT (id) DO UPDATE SET
+    status = EXCLUDED.status, severity = EXCLUDED.severity, severity_rank = EXCLUDED.severity_rank,
+    priority = EXCLUDED.priority, source = EXCLUDED.source, rule_ids = EXCLUDED.rule_ids,
+    incident_id = EXCLUDED.incident_id, first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,
+    title_id = EXCLUDED.title_id, techniques = EXCLUDED.techniques, entity_values = EXCLUDED.entity_values,
+    entities = EXCLUDED.entities;
+END
+$$;
+CREATE FUNCTION aisoc_alert_search() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM aisoc_alert_search_put(NEW);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER alerts_search AFTER INSERT OR UPDATE ON alerts
+  FOR EACH ROW EXECUTE FUNCTION aisoc_alert_search();
+
+-- The alerts stored before this migration (read, not rewritten: an update would leave a dead copy of each).
+SELECT aisoc_alert_search_put(a) FROM alerts AS a;
+
+CREATE INDEX alert_search_priority_idx ON alert_search (priority DESC, last_seen DESC);
+CREATE INDEX alert_search_last_seen_idx ON alert_search (last_seen DESC);
+CREATE INDEX alert_search_source_idx ON alert_search (source);
+CREATE INDEX alert_search_title_idx ON alert_search (title_id);
+CREATE INDEX alert_search_techniques_idx ON alert_search USING gin (techniques);
+CREATE INDEX alert_search_entity_values_idx ON alert_search USING gin (entity_values);
+CREATE INDEX alert_search_rule_ids_idx ON alert_search USING gin (rule_ids);
+
+-- GET /stream reads what changed after a cursor (updated_at, id), in both tables.
+CREATE INDEX alerts_updated_idx ON alerts (updated_at, id);
+CREATE INDEX incidents_updated_idx ON incidents (updated_at, id);
+`,
+  },
 ];
 
 /**

@@ -8,6 +8,7 @@ import { ActionRepository } from './repos/actions.ts';
 import { AlertRepository, IncidentRepository } from './repos/alerts.ts';
 import { AuditRepository } from './repos/audit.ts';
 import { CaseRepository } from './repos/cases.ts';
+import { ChangeFeedRepository } from './repos/changes.ts';
 import { CorrelationWindowRepository } from './repos/correlation.ts';
 import { DeadLetterRepository } from './repos/dead-letters.ts';
 import { EventPartitions, type PartitionScope } from './repos/event-partitions.ts';
@@ -19,10 +20,11 @@ import { KvRepository } from './repos/kv.ts';
 import { LockRepository } from './repos/locks.ts';
 import { OffsetRepository } from './repos/offsets.ts';
 import { PlaybookRunRepository } from './repos/runs.ts';
+import type { Row } from './repos/shared.ts';
 import { SuppressionRepository } from './repos/suppressions.ts';
 import { VerdictRepository } from './repos/verdicts.ts';
 import { WorkQueueRepository } from './repos/work.ts';
-import type { Queryable, SqlClient } from './sql.ts';
+import { type Queryable, type SqlClient, toNumber } from './sql.ts';
 
 export { ActionRepository } from './repos/actions.ts';
 export {
@@ -33,6 +35,13 @@ export {
 } from './repos/alerts.ts';
 export { type AuditInput, AuditRepository } from './repos/audit.ts';
 export { CaseRepository } from './repos/cases.ts';
+export {
+  type ChangeCursor,
+  ChangeFeedRepository,
+  type ChangeRow,
+  compareCursors,
+  cursorOf,
+} from './repos/changes.ts';
 export {
   type CorrelateHead,
   CorrelationWindowRepository,
@@ -98,6 +107,8 @@ export class Repositories {
   readonly correlation: CorrelationWindowRepository;
   /** Keys of the items each stage has processed (idempotency). */
   readonly inbox: StageInboxRepository;
+  /** Alerts and incidents in the order they changed (GET /stream). */
+  readonly changes: ChangeFeedRepository;
 
   /**
    * @param partitions the store's event partitions (one per database)
@@ -125,6 +136,7 @@ export class Repositories {
     this.knowledge = new KnowledgeDocumentRepository(db);
     this.correlation = new CorrelationWindowRepository(db);
     this.inbox = new StageInboxRepository(db);
+    this.changes = new ChangeFeedRepository(db);
   }
 }
 
@@ -163,6 +175,35 @@ export class Store extends Repositories {
    */
   async ping(): Promise<void> {
     await this.client.query('SELECT 1');
+  }
+
+  /**
+   * The embedded database's stand-in for autovacuum, which PGlite does not
+   * run: `VACUUM` the console's search tables once enough of their rows
+   * changed since the last (PostgreSQL's autovacuum thresholds: 1,000 rows
+   * plus a tenth of the table). It marks pages all-visible, so counting the
+   * alerts that match a filter reads an index alone, and it reclaims the
+   * dead rows every alert update leaves. The narrow tables keep it short.
+   * On PostgreSQL it does nothing: the server's autovacuum does this.
+   * Returns the tables it vacuumed.
+   */
+  async maintainEmbedded(): Promise<string[]> {
+    if (this.client.engine !== 'pglite') return [];
+    // A backend reports its table counts at most once a second when idle; ask for them now.
+    await this.client.query('SELECT pg_stat_force_next_flush()');
+    const r = await this.client.query<Row>(
+      `SELECT relname, n_live_tup, n_dead_tup, n_ins_since_vacuum FROM pg_stat_user_tables
+        WHERE relname IN ('alert_search', 'alert_titles')`,
+    );
+    const done: string[] = [];
+    for (const row of r.rows) {
+      const changed = toNumber(row.n_dead_tup) + toNumber(row.n_ins_since_vacuum);
+      if (changed <= 1000 + 0.1 * toNumber(row.n_live_tup)) continue;
+      const table = String(row.relname) === 'alert_search' ? 'alert_search' : 'alert_titles';
+      await this.client.query(`VACUUM ${table}`);
+      done.push(table);
+    }
+    return done;
   }
   close(): Promise<void> {
     return this.client.close();

@@ -22,14 +22,13 @@ export function responseOf(deps: ServerDeps): ResponseComponents {
   return r;
 }
 
-const VerdictOut = z.object({
-  verdict: StoredVerdict.nullable(),
-  response: TriageResponse,
-  analyst: z.string(),
-  checked: z.boolean(),
-  repaired: z.boolean(),
-  fallback_reason: z.string().optional(),
-  cached: z.boolean(),
+/**
+ * The stored verdict itself (what the console reads), with `verdict` (the
+ * same record, where clients before it read it) and `cached`.
+ */
+const AnalyzeOut = StoredVerdict.extend({
+  verdict: StoredVerdict.nullable().describe('The same stored verdict (kept for earlier clients)'),
+  cached: z.boolean().describe('Whether a cached verdict was returned (force=false only)'),
 });
 
 /** The seed's triage API (`/analyze`, `/batch`) and analysis of stored alerts and incidents. */
@@ -130,13 +129,15 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
         {
           config: { scope: 'analyst' },
           schema: {
-            summary: `Analyse a stored ${kind === 'alerts' ? 'alert' : 'incident'} (cached by a hash of the whole input, the analyst and the knowledge version, unless force=true)`,
+            summary: `Analyse a stored ${kind === 'alerts' ? 'alert' : 'incident'} again and store the verdict (force=false reuses a cached verdict of the same input, analyst and knowledge version)`,
             tags: ['analyst'],
             params: IdParam,
             querystring: z.object({
-              force: queryBoolean('Analyse again even if a cached verdict exists').default(false),
+              force: queryBoolean(
+                'Analyse afresh (the default: a person asking wants a new verdict); false reuses a cached one',
+              ).default(true),
             }),
-            response: { 200: VerdictOut, 404: ErrorBody },
+            response: { 200: AnalyzeOut, 404: ErrorBody },
           },
         },
         async (req) => {
@@ -145,15 +146,9 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
             kind === 'alerts'
               ? await analyst.analyzeAlert(req.params.id, { force: req.query.force })
               : await analyst.analyzeIncident(req.params.id, { force: req.query.force });
-          return {
-            verdict: out.stored ?? null,
-            response: out.response,
-            analyst: out.analyst,
-            checked: out.checked,
-            repaired: out.repaired,
-            ...(out.fallback_reason ? { fallback_reason: out.fallback_reason } : {}),
-            cached: out.cached,
-          };
+          // Subjects in the store are always analysed with store: true, so there is a stored verdict.
+          if (!out.stored) throw new AisocError('AISOC_ERR_INTERNAL', 'The verdict was not stored.');
+          return { ...out.stored, verdict: out.stored, cached: out.cached };
         },
       );
     }

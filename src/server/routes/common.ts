@@ -28,6 +28,59 @@ export function csvEnum<T extends string>(allowed: readonly T[], what: string) {
     .describe(`Comma-separated ${what}s: ${allowed.join(', ')}`);
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters (NUL included) are what is refused.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Whether text holds control characters (NUL included) or lone surrogates: refused in query text. */
+export function isUnsafeText(s: string): boolean {
+  return CONTROL.test(s) || LONE_SURROGATE.test(s);
+}
+
+/** A text value in the query string: at most `max` characters, no control characters, valid Unicode. */
+export function queryText(max: number, description: string) {
+  return z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode text')
+    .describe(description);
+}
+
+/**
+ * A comma-separated list in a query string, each value matching `pattern`
+ * (at most `maxItems`), the message naming the value at fault.
+ *
+ * @example technique: csvOf(/^T\d{4}(\.\d{3})?$/i, 'ATT&CK technique id', 50)
+ */
+export function csvOf(pattern: RegExp, what: string, maxItems: number) {
+  return z
+    .string()
+    .max(2000)
+    .transform((s, ctx) => {
+      const parts = [
+        ...new Set(
+          s
+            .split(',')
+            .map((p) => p.trim())
+            .filter(Boolean),
+        ),
+      ];
+      if (parts.length > maxItems) {
+        ctx.addIssue({ code: 'custom', message: `at most ${maxItems} ${what}s` });
+        return z.NEVER;
+      }
+      for (const p of parts) {
+        if (!pattern.test(p)) {
+          ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p.slice(0, 80))} is not a ${what}` });
+          return z.NEVER;
+        }
+      }
+      return parts;
+    });
+}
+
 /**
  * A boolean in a query string: `true`/`1` or `false`/`0` (any case), anything
  * else a 400 naming the parameter. (`z.coerce.boolean()` reads every

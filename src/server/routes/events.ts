@@ -3,22 +3,16 @@ import { z } from 'zod';
 import { NormalisedEvent } from '../../schema/event.ts';
 import { ipFilter, MAX_TEXT_QUERY } from '../../store/index.ts';
 import type { ServerDeps } from '../deps.ts';
-import { ErrorBody, IdParam, jsonWithArray, notFound, Paging, sendJsonText, TimeRange } from './common.ts';
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters (NUL included) are what is refused.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** A text value in the query string: at most `max` characters, no control characters, valid Unicode. */
-function queryText(max: number, description: string) {
-  return z
-    .string()
-    .min(1)
-    .max(max)
-    .refine((s) => !CONTROL.test(s), 'must not contain control characters')
-    .refine((s) => !LONE_SURROGATE.test(s), 'must be valid Unicode text')
-    .describe(description);
-}
+import {
+  ErrorBody,
+  IdParam,
+  jsonWithArray,
+  notFound,
+  Paging,
+  queryText,
+  sendJsonText,
+  TimeRange,
+} from './common.ts';
 
 const IpQuery = z
   .string()

@@ -94,5 +94,27 @@ export function keyRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
         return { revoked };
       },
     );
+
+    app.get(
+      '/whoami',
+      {
+        // Any valid key, whatever its scopes: the console asks this to learn what the key may do.
+        config: { scope: 'authenticated' },
+        schema: {
+          summary: "The calling key's name and scopes (any valid key)",
+          tags: ['auth'],
+          response: {
+            200: z.object({ name: z.string(), scopes: z.array(z.enum(API_SCOPES)) }),
+            401: ErrorBody,
+          },
+        },
+      },
+      async (req) => {
+        // The auth hook has verified the key for every non-public route; without one this is unreachable.
+        const key = req.apiKey;
+        if (!key) throw new AisocError('AISOC_ERR_UNAUTHORIZED', 'No API key.', { field: 'authorization' });
+        return { name: key.name, scopes: key.scopes };
+      },
+    );
   };
 }

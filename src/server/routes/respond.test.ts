@@ -117,7 +117,11 @@ describe('analyst, response and case API', () => {
     const first = await call('POST', `/alerts/${alertId}/analyze`, 'analyst');
     expect(first.statusCode).toBe(200);
     expect(first.json()).toMatchObject({ analyst: 'builtin', checked: true, cached: false });
-    expect((await call('POST', `/alerts/${alertId}/analyze`, 'analyst')).json().cached).toBe(true);
+    // A person asking analyses afresh by default; force=false reuses the cached verdict.
+    expect((await call('POST', `/alerts/${alertId}/analyze`, 'analyst')).json().cached).toBe(false);
+    const reused = (await call('POST', `/alerts/${alertId}/analyze?force=false`, 'analyst')).json();
+    expect(reused.cached).toBe(true);
+    expect(reused.id).toBe(reused.verdict.id);
     const inc = await call('POST', `/incidents/${incidentId}/analyze`, 'analyst');
     expect(inc.json().response.alert_id).toBe(incidentId);
     const alert = (await call('GET', `/alerts/${alertId}`, 'analyst')).json();

@@ -13,6 +13,14 @@ export interface AlertFilter {
   rule?: string;
   status?: AlertStatus[];
   incident_id?: string;
+  /** Source types (any of). */
+  source?: string[];
+  /** ATT&CK technique ids (any of); a technique also matches its sub-techniques (`T1078` matches `T1078.004`). */
+  technique?: string[];
+  /** An entity value among the alert's entities, whole value, any case. */
+  entity?: string;
+  /** Text the title contains, any case. */
+  q?: string;
   sort?: 'priority' | 'time';
   order?: 'asc' | 'desc';
   limit?: number;
@@ -88,6 +96,28 @@ export class AlertRepository {
     return r.rows[0] ? fromJson<Alert>(r.rows[0].doc) : undefined;
   }
 
+  /**
+   * Set an alert's status in place (a person triaging it), leaving every
+   * other field as stored. Returns the alert as it now is and the status it
+   * had, or undefined when there is no such alert.
+   */
+  async setStatus(
+    id: string,
+    status: AlertStatus,
+    updatedAt: string,
+  ): Promise<{ alert: Alert; previous: AlertStatus } | undefined> {
+    const r = await this.db.query<Row>(
+      `UPDATE alerts AS a SET status = $2::text, updated_at = $3::timestamptz,
+              doc = a.doc || jsonb_build_object('status', $2::text, 'updated_at', $4::text)
+         FROM (SELECT id, status AS previous FROM alerts WHERE id = $1 FOR UPDATE) AS old
+        WHERE a.id = old.id
+       RETURNING a.doc, old.previous`,
+      [id, status, updatedAt, updatedAt],
+    );
+    const row = r.rows[0];
+    return row ? { alert: fromJson<Alert>(row.doc), previous: row.previous as AlertStatus } : undefined;
+  }
+
   async get(id: string): Promise<Alert | undefined> {
     const r = await this.db.query<Row>('SELECT doc FROM alerts WHERE id = $1', [id]);
     return r.rows[0] ? fromJson<Alert>(r.rows[0].doc) : undefined;
@@ -111,25 +141,58 @@ export class AlertRepository {
     return r.rows.map((row) => fromJson<Alert>(row.doc));
   }
 
+  /**
+   * A page of alerts and how many match. Filters, order and count read
+   * alert_search (narrow rows a trigger keeps beside each alert, migration 9),
+   * then the page's documents are read by id.
+   */
   async list(f: AlertFilter = {}): Promise<ListResult<Alert>> {
     const w = new Where();
     if (f.from) w.add('last_seen >= ?::timestamptz', f.from);
     if (f.to) w.add('first_seen < ?::timestamptz', f.to);
     if (f.severity?.length) w.add('severity = ANY(?::text[])', f.severity);
     if (f.min_severity) w.add('severity_rank >= ?', severityRank(f.min_severity));
-    if (f.rule) w.add('? = ANY(rule_ids)', f.rule);
+    if (f.rule) w.add('rule_ids @> ARRAY[?::text]', f.rule);
     if (f.status?.length) w.add('status = ANY(?::text[])', f.status);
     if (f.incident_id) w.add('incident_id = ?::uuid', f.incident_id);
+    if (f.source?.length) w.add('source = ANY(?::text[])', f.source);
+    // Upper-cased as the column is (ids are ASCII); each technique's parent is in the column too.
+    if (f.technique?.length)
+      w.add(
+        'techniques && ?::text[]',
+        f.technique.map((t) => t.toUpperCase()),
+      );
+    // Lower-cased by the database on both sides, as the trigger lower-cases the column.
+    if (f.entity) w.add('entity_values @> ARRAY[lower(?::text)]', f.entity);
+    if (f.q) {
+      // The matching titles first, as values: the planner then knows how few they are. (As a subquery it
+      // guessed many, and walked the priority index through every alert to fill a page nothing matched.)
+      const titles = await this.db.query<Row>(
+        'SELECT id FROM alert_titles WHERE strpos(lower(title), lower($1::text)) > 0',
+        [f.q],
+      );
+      if (titles.rows.length === 0) return { items: [], total: 0 };
+      w.add(
+        'title_id = ANY(?::bigint[])',
+        titles.rows.map((r) => String(r.id)),
+      );
+    }
     const dir = f.order === 'asc' ? 'ASC' : 'DESC';
     const orderBy = f.sort === 'time' ? `last_seen ${dir}, priority DESC` : `priority ${dir}, last_seen DESC`;
     const limit = clampLimit(f.limit);
     const offset = Math.max(0, f.offset ?? 0);
-    const total = await this.db.query<{ n: unknown }>(`SELECT count(*) AS n FROM alerts ${w.sql}`, w.params);
-    const rows = await this.db.query<Row>(
-      `SELECT doc FROM alerts ${w.sql} ORDER BY ${orderBy}, id LIMIT ${limit} OFFSET ${offset}`,
+    const total = await this.db.query<{ n: unknown }>(
+      `SELECT count(*) AS n FROM alert_search ${w.sql}`,
       w.params,
     );
-    return { items: rows.rows.map((r) => fromJson<Alert>(r.doc)), total: toNumber(total.rows[0]?.n) };
+    const page = await this.db.query<Row>(
+      `SELECT a.doc FROM (SELECT id, priority, last_seen FROM alert_search ${w.sql}
+                           ORDER BY ${orderBy}, id LIMIT ${limit} OFFSET ${offset}) AS p
+         JOIN alerts AS a ON a.id = p.id
+        ORDER BY ${orderBy.replaceAll('priority', 'p.priority').replaceAll('last_seen', 'p.last_seen')}, p.id`,
+      w.params,
+    );
+    return { items: page.rows.map((r) => fromJson<Alert>(r.doc)), total: toNumber(total.rows[0]?.n) };
   }
 
   async count(): Promise<number> {

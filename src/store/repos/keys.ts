@@ -75,6 +75,16 @@ export class ApiKeyRepository {
     return r.rows[0] ? keyFromRow(r.rows[0]) : undefined;
   }
 
+  /** Which of these key ids are still active (not revoked, not deleted): long-lived streams ask each poll. */
+  async activeIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const r = await this.db.query<Row>(
+      'SELECT id::text AS id FROM api_keys WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL',
+      [ids],
+    );
+    return new Set(r.rows.map((row) => String(row.id)));
+  }
+
   async list(): Promise<ApiKeyRecord[]> {
     const r = await this.db.query<Row>('SELECT * FROM api_keys ORDER BY created_at');
     return r.rows.map(keyFromRow);
