@@ -124,9 +124,6 @@ export default function Alerts() {
   });
   const firstPage = results[0];
   const answeredTotal = firstPage?.data?.total;
-  useEffect(() => {
-    if (answeredTotal !== undefined) setTotal(answeredTotal);
-  }, [answeredTotal]);
   // New filters: back to the top with the new total.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the query (filters or generation) changes
   useEffect(() => {
@@ -134,6 +131,11 @@ export default function Alerts() {
     setSelected(0);
     scrollRef.current?.scrollTo?.({ top: 0 });
   }, [baseKey]);
+  // After the reset above (effects run in order): a filter answered from the cache has its total at once.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: also runs when the query changes with the same total
+  useEffect(() => {
+    if (answeredTotal !== undefined) setTotal(answeredTotal);
+  }, [answeredTotal, baseKey]);
 
   const alertAt = (index: number): Alert | undefined =>
     pageData.get(Math.floor(index / PAGE_SIZE))?.items[index % PAGE_SIZE];
