@@ -55,12 +55,28 @@ const ROW_CLASS: Record<string, string> = {
   severity: 'col-sev',
   priority: 'col-prio',
   title: 'col-title',
-  source: 'col-source hide-narrow',
-  entities: 'col-entities hide-narrow',
-  techniques: 'col-tech hide-narrow',
+  source: 'col-source',
+  entities: 'col-entities',
+  techniques: 'col-tech',
   status: 'col-status',
-  last_seen: 'col-seen hide-narrow',
+  last_seen: 'col-seen',
 };
+
+/** On a phone the queue keeps severity, priority, title and status. */
+const NARROW = '(max-width: 600px)';
+const NARROW_HIDDEN = { source: false, entities: false, techniques: false, last_seen: false };
+
+function useNarrow(): boolean {
+  const [narrow, setNarrow] = useState(() => typeof matchMedia === 'function' && matchMedia(NARROW).matches);
+  useEffect(() => {
+    if (typeof matchMedia !== 'function') return;
+    const m = matchMedia(NARROW);
+    const on = () => setNarrow(m.matches);
+    m.addEventListener('change', on);
+    return () => m.removeEventListener('change', on);
+  }, []);
+  return narrow;
+}
 
 export default function Alerts() {
   const search = useSearch({ strict: false }) as Record<string, unknown>;
@@ -292,6 +308,7 @@ export default function Alerts() {
     ],
     [],
   );
+  const narrow = useNarrow();
   const rows: Row[] = items.map((v) => ({ index: v.index, alert: alertAt(v.index) }));
   const table = useReactTable({
     data: rows,
@@ -301,7 +318,11 @@ export default function Alerts() {
     // The rows change with every scroll; the table must not answer that by resetting (state it does not use).
     manualPagination: true,
     autoResetPageIndex: false,
+    // Hidden columns are not rendered at all (not just styled away), so the fixed layout gives their room
+    // to the title.
+    state: { columnVisibility: narrow ? NARROW_HIDDEN : {} },
   });
+  const colSpan = table.getVisibleLeafColumns().length;
   const padTop = items[0]?.start ?? 0;
   const padBottom = items.length ? virtualizer.getTotalSize() - (items.at(-1)?.end ?? 0) : 0;
   const sortedBy = filters.sort === 'time' ? 'last_seen' : 'priority';
@@ -386,7 +407,7 @@ export default function Alerts() {
           <tbody>
             {padTop > 0 && (
               <tr className="spacer">
-                <td colSpan={columns.length} style={{ height: padTop }} />
+                <td colSpan={colSpan} style={{ height: padTop }} />
               </tr>
             )}
             {table.getRowModel().rows.map((r) => {
@@ -412,7 +433,7 @@ export default function Alerts() {
             })}
             {padBottom > 0 && (
               <tr className="spacer">
-                <td colSpan={columns.length} style={{ height: padBottom }} />
+                <td colSpan={colSpan} style={{ height: padBottom }} />
               </tr>
             )}
           </tbody>
