@@ -17,7 +17,7 @@ import { admissionHooks } from './admission.ts';
 import { AddressLimiter, apiKeyOf, authHook, KeyVerifier } from './auth.ts';
 import type { ServerDeps } from './deps.ts';
 import { errorHandler, notFoundHandler } from './errors.ts';
-import { httpMetrics } from './metrics.ts';
+import { httpMetrics, streamMetrics } from './metrics.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { analyzeRoutes } from './routes/analyze.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -32,7 +32,9 @@ import { knowledgeRoutes } from './routes/knowledge.ts';
 import { pipelineRoutes } from './routes/pipeline.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { respondRoutes } from './routes/respond.ts';
+import { streamRoutes } from './routes/stream.ts';
 import { webhookRoutes } from './routes/webhook.ts';
+import { StreamHub } from './stream.ts';
 
 export interface RouteInfo {
   method: string;
@@ -161,6 +163,8 @@ export async function build(options: BuildOptions): Promise<App> {
   app.addHook('onResponse', admission.onResponse);
   app.addHook('onRequestAbort', admission.onRequestAbort);
   const { httpDuration } = httpMetrics(runtime.metrics);
+  // Listed on /metrics from the start, as dashboards expect, not from the first stream.
+  if (options.routes !== 'probes') streamMetrics(runtime.metrics);
   app.addHook('onResponse', async (req, reply) => {
     httpDuration.observe(
       { route: req.routeOptions.url ?? 'unknown', method: req.method, status: String(reply.statusCode) },
@@ -208,6 +212,16 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(predictRoutes(deps));
   await app.register(webhookRoutes(deps));
   await app.register(knowledgeRoutes(deps));
+  const hub = new StreamHub({
+    store: runtime.store,
+    logger: runtime.logger,
+    metrics: runtime.metrics,
+    pollMs: cfg.stream_poll_ms,
+    maxClients: cfg.stream_max_clients,
+  });
+  // Before the server stops listening: open streams would otherwise hold close() open for ever.
+  app.addHook('preClose', async () => hub.close());
+  await app.register(streamRoutes(hub));
   // The console's page and assets: public, API mode only (a worker's probes serve no console).
   await app.register(consoleRoutes(loadConsole(options.consoleDir ?? DEFAULT_CONSOLE_DIR, runtime.logger)));
   await app.ready();

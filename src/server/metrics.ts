@@ -14,3 +14,26 @@ export const httpMetrics = defineMetrics('http', (m) => ({
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
   }),
 }));
+
+/**
+ * `GET /stream`'s metrics: streams open, events written to them, and streams
+ * the server dropped (a client too slow to read, a revoked key).
+ *
+ * @example streamMetrics(runtime.metrics).streamClients.set(3)
+ */
+export const streamMetrics = defineMetrics('stream', (m) => ({
+  streamClients: m.gauge({
+    name: 'aisoc_stream_clients',
+    help: 'GET /stream connections open',
+  }),
+  streamEvents: m.counter({
+    name: 'aisoc_stream_events_total',
+    help: 'Server-sent events written to GET /stream clients, by kind (alert, incident)',
+    labelNames: ['kind'] as const,
+  }),
+  streamDropped: m.counter({
+    name: 'aisoc_stream_clients_dropped_total',
+    help: 'GET /stream connections the server closed, by reason (slow: unsent bytes over 1 MiB; revoked: the key was revoked)',
+    labelNames: ['reason'] as const,
+  }),
+}));

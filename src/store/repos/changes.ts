@@ -9,11 +9,15 @@ export interface ChangeCursor {
   id: string;
 }
 
-/** An alert or incident as the change feed reports it: what a list row shows. */
-export interface ChangeRow {
+/** Which row changed, and when: what the late-row check reads, without the rows themselves. */
+export interface ChangeKey {
   kind: 'alert' | 'incident';
   id: string;
   micros: bigint;
+}
+
+/** An alert or incident as the change feed reports it: what a list row shows. */
+export interface ChangeRow extends ChangeKey {
   status: AlertStatus | string;
   severity: SeverityName;
   priority: number;
@@ -23,7 +27,7 @@ export interface ChangeRow {
 }
 
 /** The cursor of a row. */
-export function cursorOf(row: ChangeRow): ChangeCursor {
+export function cursorOf(row: ChangeKey): ChangeCursor {
   return { micros: row.micros, id: row.id };
 }
 
@@ -33,13 +37,28 @@ export function compareCursors(a: ChangeCursor, b: ChangeCursor): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+// An alert's title comes from alert_search's dictionary rather than its document, which may be large.
 const TABLES = [
-  { kind: 'alert', table: 'alerts', title: "COALESCE(doc->>'title', '')" },
-  { kind: 'incident', table: 'incidents', title: "COALESCE(doc->>'title', '')" },
+  {
+    kind: 'alert',
+    table: 'alerts',
+    from: `alerts LEFT JOIN alert_search AS s USING (id) LEFT JOIN alert_titles AS t ON t.id = s.title_id`,
+    title: "COALESCE(t.title, '')",
+    cols: 'alerts.id, alerts.status, alerts.severity, alerts.priority, alerts.created_at, alerts.updated_at',
+    prefix: 'alerts.',
+  },
+  {
+    kind: 'incident',
+    table: 'incidents',
+    from: 'incidents',
+    title: "COALESCE(doc->>'title', '')",
+    cols: 'id, status, severity, priority, created_at, updated_at',
+    prefix: '',
+  },
 ] as const;
 
 // Exact: extract() is numeric (PostgreSQL 14+), and a bigint of microseconds back to a time is exact below 2^53.
-const MICROS = '(extract(epoch FROM updated_at) * 1000000)::bigint';
+const MICROS = (p = '') => `(extract(epoch FROM ${p}updated_at) * 1000000)::bigint`;
 const AT = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 microsecond')`;
 
 function rowOf(kind: 'alert' | 'incident', r: Row): ChangeRow {
@@ -70,23 +89,53 @@ export class ChangeFeedRepository {
 
   /** Rows that changed after `cursor`, oldest first, at most `limit`. */
   async after(cursor: ChangeCursor, limit: number): Promise<ChangeRow[]> {
-    return this.merged(limit, `(updated_at, id) > (${AT('$1')}, $2::uuid)`, [
-      cursor.micros.toString(),
-      cursor.id,
-    ]);
+    const out: ChangeRow[] = [];
+    for (const t of TABLES) {
+      const p = t.prefix;
+      const r = await this.db.query<Row>(
+        `SELECT ${t.cols}, ${MICROS(p)} AS us, ${t.title} AS title FROM ${t.from}
+          WHERE (${p}updated_at, ${p}id) > (${AT('$1')}, $2::uuid)
+          ORDER BY ${p}updated_at, ${p}id LIMIT ${pageSize(limit)}`,
+        [cursor.micros.toString(), cursor.id],
+      );
+      for (const row of r.rows) out.push(rowOf(t.kind, row));
+    }
+    return firstOf(out, limit);
   }
 
   /**
-   * Rows with `updated_at` after `fromMicros` up to and including `to`,
-   * oldest first, at most `limit`: rows committed late, with a time before
-   * the feed's position (a transaction that took its time after choosing it).
+   * Which rows have `updated_at` after `fromMicros`, up to and including
+   * `to`, oldest first, at most `limit`: what the stream looks at again for
+   * rows committed late, behind its position. Keys only, from the index.
    */
-  async between(fromMicros: bigint, to: ChangeCursor, limit: number): Promise<ChangeRow[]> {
-    return this.merged(limit, `updated_at > ${AT('$1')} AND (updated_at, id) <= (${AT('$2')}, $3::uuid)`, [
-      fromMicros.toString(),
-      to.micros.toString(),
-      to.id,
-    ]);
+  async keysBetween(fromMicros: bigint, to: ChangeCursor, limit: number): Promise<ChangeKey[]> {
+    const out: ChangeKey[] = [];
+    for (const t of TABLES) {
+      const r = await this.db.query<Row>(
+        `SELECT id::text AS id, ${MICROS()} AS us FROM ${t.table}
+          WHERE updated_at > ${AT('$1')} AND (updated_at, id) <= (${AT('$2')}, $3::uuid)
+          ORDER BY updated_at, id LIMIT ${pageSize(limit)}`,
+        [fromMicros.toString(), to.micros.toString(), to.id],
+      );
+      for (const row of r.rows) out.push({ kind: t.kind, id: String(row.id), micros: BigInt(String(row.us)) });
+    }
+    return firstOf(out, limit);
+  }
+
+  /** The rows of these keys as they are now, oldest change first. */
+  async rowsOf(keys: ChangeKey[]): Promise<ChangeRow[]> {
+    const out: ChangeRow[] = [];
+    for (const t of TABLES) {
+      const ids = keys.filter((k) => k.kind === t.kind).map((k) => k.id);
+      if (ids.length === 0) continue;
+      const p = t.prefix;
+      const r = await this.db.query<Row>(
+        `SELECT ${t.cols}, ${MICROS(p)} AS us, ${t.title} AS title FROM ${t.from} WHERE ${p}id = ANY($1::uuid[])`,
+        [ids],
+      );
+      for (const row of r.rows) out.push(rowOf(t.kind, row));
+    }
+    return out.sort((a, b) => compareCursors(cursorOf(a), cursorOf(b)));
   }
 
   /** The position of the latest change in either table (the start when both are empty). */
@@ -94,7 +143,7 @@ export class ChangeFeedRepository {
     let best: ChangeCursor = { micros: 0n, id: '00000000-0000-0000-0000-000000000000' };
     for (const t of TABLES) {
       const r = await this.db.query<Row>(
-        `SELECT id::text AS id, ${MICROS} AS us FROM ${t.table} ORDER BY updated_at DESC, id DESC LIMIT 1`,
+        `SELECT id::text AS id, ${MICROS()} AS us FROM ${t.table} ORDER BY updated_at DESC, id DESC LIMIT 1`,
       );
       const row = r.rows[0];
       if (!row) continue;
@@ -103,18 +152,13 @@ export class ChangeFeedRepository {
     }
     return best;
   }
+}
 
-  private async merged(limit: number, where: string, params: unknown[]): Promise<ChangeRow[]> {
-    const out: ChangeRow[] = [];
-    for (const t of TABLES) {
-      const r = await this.db.query<Row>(
-        `SELECT id::text AS id, ${MICROS} AS us, status, severity, priority, ${t.title} AS title, created_at, updated_at
-           FROM ${t.table} WHERE ${where} ORDER BY updated_at, id LIMIT ${Math.max(1, Math.floor(limit))}`,
-        params,
-      );
-      for (const row of r.rows) out.push(rowOf(t.kind, row));
-    }
-    out.sort((a, b) => compareCursors(cursorOf(a), cursorOf(b)));
-    return out.slice(0, limit);
-  }
+function pageSize(limit: number): number {
+  return Math.max(1, Math.min(10_000, Math.floor(limit)));
+}
+
+/** The first `limit` of both tables' pages: among the first `limit` of each, so merging them is enough. */
+function firstOf<T extends ChangeKey>(rows: T[], limit: number): T[] {
+  return rows.sort((a, b) => compareCursors(cursorOf(a), cursorOf(b))).slice(0, limit);
 }
