@@ -77,7 +77,7 @@ beforeAll(async () => {
   const alerts = ['31103', '31106'].map((rule, i) =>
     JSON.stringify({
       timestamp: new Date(Date.now() - (2 - i) * 60_000).toISOString().replace('Z', '+0000'),
-      rule: { level: 6, description: `Web attack probe ${rule}`, id: rule, groups: ['web', 'attack'] },
+      rule: { level: 8 + i, description: `Web attack probe ${rule}`, id: rule, groups: ['web', 'attack'] },
       agent: { id: '007', name: 'web-07', ip: '10.0.2.20' },
       manager: { name: 'wazuh-manager' },
       id: `e2e.${rule}`,
