@@ -134,7 +134,13 @@ async function main(): Promise<void> {
       viaUi.push(
         await applySeverityFilter(page, sev).catch(async (e: unknown) => {
           await page.screenshot({ path: '/tmp/bench-console-fail.png' });
-          const rows = await page.locator('[data-alert-id]').evaluateAll((rs) => rs.map((r) => (r as unknown as {getAttribute(n: string): string}).getAttribute('data-severity')));
+          const rows = await page
+            .locator('[data-alert-id]')
+            .evaluateAll((rs) =>
+              rs.map((r) =>
+                (r as unknown as { getAttribute(n: string): string }).getAttribute('data-severity'),
+              ),
+            );
           throw new Error(`${sev} run ${r}: ${page.url()} rows ${JSON.stringify(rows.slice(0, 30))}: ${e}`);
         }),
       );
