@@ -117,7 +117,8 @@ export class ChangeFeedRepository {
           ORDER BY updated_at, id LIMIT ${pageSize(limit)}`,
         [fromMicros.toString(), to.micros.toString(), to.id],
       );
-      for (const row of r.rows) out.push({ kind: t.kind, id: String(row.id), micros: BigInt(String(row.us)) });
+      for (const row of r.rows)
+        out.push({ kind: t.kind, id: String(row.id), micros: BigInt(String(row.us)) });
     }
     return firstOf(out, limit);
   }
