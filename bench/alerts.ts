@@ -191,6 +191,22 @@ for (const [name, url] of queries) {
     `(total ${total}); ratio ${(p50 / baseline).toFixed(2)}; ≤ ${TARGET_MS} ms ${p50 <= TARGET_MS ? 'PASS' : 'BELOW'}`;
 }
 
+// The console's other reads over the same alerts, for scale (no target): the overview of all 60 days at once.
+for (const [name, url] of [
+  ['overview, 60 days, all alerts', '/stats/overview?from=2026-10-01T00:00:00Z&to=2026-11-30T00:00:00Z'],
+  ['rules with 24-hour hits', '/rules'],
+] as const) {
+  const cpu: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const c0 = process.cpuUsage();
+    const r = await app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${key}` } });
+    const c = process.cpuUsage(c0);
+    if (r.statusCode !== 200) throw new Error(`${url}: ${r.statusCode} ${r.body.slice(0, 200)}`);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  rows[name] = `cpu p50 ${percentile(cpu, 50).toFixed(1)} ms (5 runs; no target)`;
+}
+
 report(`GET /alerts over ${N.toLocaleString('en-US')} alerts (embedded database, ${REPEAT} runs each)`, {
   'alerts stored in (s)': loadS,
   [`maintenance (${vacuumed.join(', ') || 'nothing'}) cpu ms`]: vacuumMs,

@@ -1,10 +1,39 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Detection } from '../schema/alert.ts';
+import type { SeverityName } from '../schema/common.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { DetectFields } from './config.ts';
 import type { MlService } from './ml/service.ts';
+
+/**
+ * One rule a detector runs, as the console lists it (`GET /rules`) and counts
+ * it toward ATT&CK coverage (`GET /coverage`): what it is, what it looks at,
+ * its tags (ATT&CK techniques among them, `attack.t1078.004`) and what a
+ * reviewer should know about it.
+ */
+export interface DetectorRule {
+  /** The rule id alerts carry in `detections[].rule_id`. */
+  id: string;
+  title: string;
+  engine: Detection['engine'];
+  level: SeverityName;
+  /** Maturity (Sigma: stable, test, experimental, deprecated, unsupported). */
+  status?: string;
+  logsource?: { product?: string; service?: string; category?: string };
+  tags: string[];
+  /** `error`: it cannot work as written; `warning`: it works, but a reviewer should look. */
+  lint: { state: 'ok' | 'warning' | 'error'; messages: string[] };
+}
+
+/** A lint verdict from its messages: the worst of them decides. */
+export function lintOf(errors: string[], warnings: string[]): DetectorRule['lint'] {
+  return {
+    state: errors.length ? 'error' : warnings.length ? 'warning' : 'ok',
+    messages: [...errors, ...warnings],
+  };
+}
 
 /** A detection over some events, before correlation turns it into an alert. */
 export interface AlertCandidate {
@@ -105,6 +134,8 @@ export interface Detector {
     /** A new, empty set of this detector's windows. */
     windows(): DetectionWindows;
   };
+  /** The rules it runs (the console's rule list and ATT&CK coverage); absent for a detector with no rules of its own. */
+  rules?(): DetectorRule[];
 }
 
 /**

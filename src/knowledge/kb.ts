@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { AisocError, describeError } from '../errors.ts';
+import { ATTACK_TACTICS } from '../schema/attack.ts';
 import type { Queryable } from '../store/sql.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { AttackCatalog } from './attack/catalog.ts';
-import type { AttackKnowledge, Technique } from './attack/model.ts';
+import type { AttackCatalog, TechniqueSummary } from './attack/catalog.ts';
+import type { AttackKnowledge, Tactic, Technique } from './attack/model.ts';
 import { REPO_ROOT } from './attack/source.ts';
 import { type TechniqueView, techniqueView } from './attack/view.ts';
 import { Closing } from './closing.ts';
@@ -375,6 +376,31 @@ export class KnowledgeBase {
     if (!this.attack) return undefined;
     const current = this.attack.currentId(id.toUpperCase());
     return current ? this.attack.technique(current) : undefined;
+  }
+
+  /**
+   * ATT&CK's tactics in the matrix's order and every technique, light (the
+   * console's coverage matrix), with the resolver of revoked ids. Throws as
+   * {@link technique} does while ATT&CK is loading or missing.
+   */
+  attackMatrix(): {
+    tactics: Tactic[];
+    techniques: TechniqueSummary[];
+    currentId(id: string): string | undefined;
+    technique(id: string): Technique | undefined;
+  } {
+    this.assertAvailable('mitre_attack');
+    const attack = this.attack!;
+    const rank = (s: string) => {
+      const i = (ATTACK_TACTICS as readonly string[]).indexOf(s);
+      return i < 0 ? ATTACK_TACTICS.length : i;
+    };
+    return {
+      tactics: [...attack.tactics].sort((a, b) => rank(a.shortname) - rank(b.shortname)),
+      techniques: attack.listTechniques(),
+      currentId: (id) => attack.currentId(id.toUpperCase()),
+      technique: (id) => attack.technique(id),
+    };
   }
 
   /** Everything the UI shows about a technique. */

@@ -23,6 +23,7 @@ import { analyzeRoutes } from './routes/analyze.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { caseRoutes } from './routes/cases.ts';
 import { consoleRoutes, DEFAULT_CONSOLE_DIR, loadConsole } from './routes/console.ts';
+import { coverageRoutes } from './routes/coverage.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { incidentRoutes } from './routes/incidents.ts';
@@ -32,6 +33,8 @@ import { knowledgeRoutes } from './routes/knowledge.ts';
 import { pipelineRoutes } from './routes/pipeline.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { respondRoutes } from './routes/respond.ts';
+import { ruleRoutes } from './routes/rules.ts';
+import { statsRoutes } from './routes/stats.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { webhookRoutes } from './routes/webhook.ts';
 import { StreamHub } from './stream.ts';
@@ -212,6 +215,9 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(predictRoutes(deps));
   await app.register(webhookRoutes(deps));
   await app.register(knowledgeRoutes(deps));
+  await app.register(statsRoutes(deps));
+  await app.register(coverageRoutes(deps));
+  await app.register(ruleRoutes(deps));
   const hub = new StreamHub({
     store: runtime.store,
     logger: runtime.logger,

@@ -21,6 +21,7 @@ import { LockRepository } from './repos/locks.ts';
 import { OffsetRepository } from './repos/offsets.ts';
 import { PlaybookRunRepository } from './repos/runs.ts';
 import type { Row } from './repos/shared.ts';
+import { StatsRepository } from './repos/stats.ts';
 import { SuppressionRepository } from './repos/suppressions.ts';
 import { VerdictRepository } from './repos/verdicts.ts';
 import { WorkQueueRepository } from './repos/work.ts';
@@ -71,6 +72,12 @@ export { LockRepository, type ReleaseLock } from './repos/locks.ts';
 export { OffsetRepository } from './repos/offsets.ts';
 export { PlaybookRunRepository } from './repos/runs.ts';
 export type { ListResult } from './repos/shared.ts';
+export {
+  OPEN_INCIDENT_STATUSES,
+  PRIORITY_BANDS,
+  StatsRepository,
+  type TimeWindow,
+} from './repos/stats.ts';
 export { SuppressionRepository } from './repos/suppressions.ts';
 export { VerdictRepository } from './repos/verdicts.ts';
 export { type ClaimOutcome, type WorkClaim, WorkQueueRepository } from './repos/work.ts';
@@ -109,6 +116,8 @@ export class Repositories {
   readonly inbox: StageInboxRepository;
   /** Alerts and incidents in the order they changed (GET /stream). */
   readonly changes: ChangeFeedRepository;
+  /** The console's counts: overview, coverage, rule hits, source activity. */
+  readonly stats: StatsRepository;
 
   /**
    * @param partitions the store's event partitions (one per database)
@@ -137,6 +146,7 @@ export class Repositories {
     this.correlation = new CorrelationWindowRepository(db);
     this.inbox = new StageInboxRepository(db);
     this.changes = new ChangeFeedRepository(db);
+    this.stats = new StatsRepository(db);
   }
 }
 

@@ -48,6 +48,13 @@ describe('MlService', () => {
     expect(byName.weak!.detect).toBe(false);
     expect(byName.weak!.test_metrics!.macro_f1).toBeLessThan(0.9);
     expect(svc.predict(new Array(18).fill(0), 'weak').model_used).toBe('weak');
+    // GET /rules lists the detecting model only, by the rule id its detections carry.
+    const rules = svc.detector().rules?.() ?? [];
+    expect(rules.map((r) => [r.id, r.engine, r.title])).toEqual([
+      ['ml:strong', 'ml', 'ML: strong (cloudtrail18)'],
+    ]);
+    // Its classes (benign, attack) name no ATT&CK technique: the lint says it counts toward no coverage.
+    expect(rules[0]!.lint.state).toBe('warning');
   });
 
   it('fails fast on a configured model that cannot be loaded, naming it', async () => {

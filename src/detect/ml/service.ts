@@ -13,7 +13,7 @@ import type { SeverityName } from '../../schema/common.ts';
 import type { EventDraft, NormalisedEvent } from '../../schema/event.ts';
 import type { Store } from '../../store/index.ts';
 import type { Metrics } from '../../telemetry/metrics.ts';
-import type { AlertCandidate, Detector } from '../types.ts';
+import { type AlertCandidate, type Detector, type DetectorRule, lintOf } from '../types.ts';
 import type { MlConfig, MlModelConfig } from './config.ts';
 import { BehaviourState } from './features/cloudtrail-behavioral.ts';
 import { featureSet } from './features/index.ts';
@@ -347,6 +347,7 @@ export class MlService {
   detector(): Detector {
     return {
       name: 'ml',
+      rules: () => this.rules(),
       detect: (events: NormalisedEvent[]): AlertCandidate[] => {
         const models = this.detecting();
         if (models.length === 0) return [];
@@ -390,6 +391,34 @@ export class MlService {
         return out;
       },
     };
+  }
+
+  /**
+   * The detecting models as rules (`GET /rules`): the rule id and title its
+   * detections carry, and the ATT&CK techniques of the classes it can name.
+   */
+  rules(): DetectorRule[] {
+    return this.detecting().map((s) => {
+      const tags = ['ml', `ml.model.${s.name}`];
+      for (const label of s.model.meta.labels)
+        for (const [re, t] of CLASS_TECHNIQUES) if (re.test(label)) tags.push(`attack.${t}`);
+      const unique = [...new Set(tags)];
+      return {
+        id: `ml:${s.name}`,
+        title: `ML: ${s.name} (${s.featureSet!.name})`,
+        engine: 'ml' as const,
+        // Its detections are medium, or high at 0.95 and above.
+        level: 'medium' as const,
+        status: 'stable',
+        tags: unique,
+        lint: lintOf(
+          [],
+          unique.some((t) => t.startsWith('attack.'))
+            ? []
+            : ['none of its classes maps to an ATT&CK technique, so it counts toward no coverage'],
+        ),
+      };
+    });
   }
 
   private candidate(

@@ -3,6 +3,7 @@ import { type SeverityName, severityRank } from '../../schema/common.ts';
 import type { ReplayDetector } from '../replay.ts';
 import type { AlertCandidate, DetectOutput, Detector, DetectorFactory } from '../types.ts';
 import { toCandidate } from './candidate.ts';
+import { sigmaCatalogue } from './catalogue.ts';
 import { SigmaConfig } from './config.ts';
 import { BUILTIN_PIPELINES_DIR, BUILTIN_RULES_DIR } from './content.ts';
 import { SigmaEngine, type SigmaMatch } from './engine.ts';
@@ -88,8 +89,11 @@ export function loadRuleSet(
 export function sigmaDetector(engine: SigmaEngine, options: { minLevel?: SeverityName } = {}): Detector {
   const minLevel = options.minLevel ?? 'low';
   const min = severityRank(minLevel);
+  let catalogue: ReturnType<typeof sigmaCatalogue> | undefined;
   return {
     name: 'sigma',
+    // Rules do not change while the detector lives: listed once, when first asked.
+    rules: () => (catalogue ??= sigmaCatalogue(engine.ruleSet)),
     detect(events) {
       const matches = engine.process(events);
       matches.push(...engine.expire());

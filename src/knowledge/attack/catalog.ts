@@ -37,7 +37,18 @@ export interface AttackSummary {
  * const catalog = AttackCatalog.readFrom(reader, 'attack');
  * catalog.technique(catalog.currentId('T1574.002')!)?.name // 'DLL' (revoked id resolved)
  */
+/** A technique in a listing: what a coverage matrix shows of it. */
+export interface TechniqueSummary {
+  id: string;
+  name: string;
+  /** Tactic short names, in kill-chain order. */
+  tactics: string[];
+  is_subtechnique: boolean;
+  parent_id?: string;
+}
+
 export class AttackCatalog {
+  private listing?: TechniqueSummary[];
   private readonly techniqueAt = new Map<string, number>();
   private readonly strategyAt = new Map<string, number>();
   private readonly revoked: Map<string, string>;
@@ -148,6 +159,29 @@ export class AttackCatalog {
   technique(id: string): Technique | undefined {
     const i = this.techniqueAt.get(id);
     return i === undefined ? undefined : (JSON.parse(this.techniques.get(i)) as Technique);
+  }
+
+  /**
+   * Every technique and sub-technique, light, in id order: parsed from the
+   * snapshot once, on first use (a coverage matrix asks for all of them).
+   */
+  listTechniques(): TechniqueSummary[] {
+    if (!this.listing) {
+      const out: TechniqueSummary[] = [];
+      for (const id of this.techniqueAt.keys()) {
+        const t = this.technique(id)!;
+        const s: TechniqueSummary = {
+          id: t.id,
+          name: t.name,
+          tactics: t.tactics,
+          is_subtechnique: t.is_subtechnique,
+        };
+        if (t.parent_id) s.parent_id = t.parent_id;
+        out.push(s);
+      }
+      this.listing = out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+    return this.listing;
   }
 
   /** The current id of a technique id: itself when active, its replacement when revoked. */

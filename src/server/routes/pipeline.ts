@@ -42,14 +42,46 @@ export function pipelineRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
       {
         config: { scope: 'read' },
         schema: {
-          summary: 'Registered sources',
+          summary: 'Registered sources, with the events each sent lately',
           tags: ['ingest'],
           response: {
-            200: z.object({ items: z.array(z.object({ type: z.string(), description: z.string() })) }),
+            200: z.object({
+              items: z.array(
+                z.object({
+                  type: z.string(),
+                  description: z.string(),
+                  events_last_hour: z.number().int().describe('Events ingested in the last hour'),
+                  per_s: z.number().describe('Events ingested per second over the last 5 minutes'),
+                  last_event_at: z
+                    .string()
+                    .nullable()
+                    .describe(
+                      'Time of its latest event (the event’s own time, not after now); null when none',
+                    ),
+                }),
+              ),
+            }),
           },
         },
       },
-      async () => ({ items: runtime.sources.describe() }),
+      async () => {
+        const sources = runtime.sources.describe();
+        const activity = await runtime.store.stats.sourceActivity(
+          sources.map((s) => s.type),
+          new Date().toISOString(),
+        );
+        return {
+          items: sources.map((s) => {
+            const a = activity.get(s.type);
+            return {
+              ...s,
+              events_last_hour: a?.last_hour ?? 0,
+              per_s: Math.round(((a?.last_5m ?? 0) / 300) * 1000) / 1000,
+              last_event_at: a?.last_event_at ?? null,
+            };
+          }),
+        };
+      },
     );
 
     app.get(
