@@ -201,7 +201,11 @@ describe('the analyst console', () => {
   it('lets a second responder approve what the first asked for, and records it in the audit trail', async () => {
     const mine = await signedInContext(browser, server.url, keys.one.key);
     const page = await open(mine, '/approvals');
-    const card = page.getByRole('article').filter({ hasText: '203.0.113.45' }).first();
+    const card = page
+      .getByRole('article')
+      .filter({ hasText: 'local.block_ip' })
+      .filter({ hasText: '203.0.113.45' })
+      .first();
     await card.getByText('You asked for this: another responder must approve').waitFor();
     expect(await card.getByRole('button', { name: 'Approve' }).count()).toBe(0);
     await expectAccessible(page, 'approvals');
@@ -210,7 +214,11 @@ describe('the analyst console', () => {
 
     const other = await signedInContext(browser, server.url, keys.two.key);
     const p2 = await open(other, '/approvals');
-    const card2 = p2.getByRole('article').filter({ hasText: '203.0.113.45' }).first();
+    const card2 = p2
+      .getByRole('article')
+      .filter({ hasText: 'local.block_ip' })
+      .filter({ hasText: '203.0.113.45' })
+      .first();
     await card2.getByRole('button', { name: 'Approve' }).click();
     await expect
       .poll(
