@@ -317,4 +317,34 @@ describe('a client that does not read', () => {
       await t.close();
     }
   });
+
+  it('gets a ping comment on the hub’s interval even when nothing changes', async () => {
+    const t = await testServer();
+    try {
+      const hub = new StreamHub({
+        store: t.runtime.store,
+        logger: t.runtime.logger,
+        metrics: t.runtime.metrics,
+        pollMs: 1000,
+        maxClients: 1,
+        pingMs: 20,
+      });
+      const key = await t.runtime.store.apiKeys.create('pinged', ['read']);
+      await hub.start();
+      const got: string[] = [];
+      const sink = new Writable({
+        write(chunk, _enc, done) {
+          got.push(String(chunk));
+          done();
+        },
+      });
+      hub.add(sink, key.record.id);
+      await until('two pings', () => got.filter((c) => c === ': ping\n\n').length >= 2);
+      expect(() => hub.admit()).toThrow(/stream_max_clients/);
+      await hub.close();
+      expect(() => hub.admit()).toThrow(/shutting down/);
+    } finally {
+      await t.close();
+    }
+  });
 });
