@@ -95,6 +95,8 @@ export function eventData(row: ChangeRow): string {
 export class StreamHub {
   private readonly clients = new Set<Client>();
   private position?: ChangeCursor;
+  /** Set when the last stream closed: the next stream starts from the store's latest change, not from then. */
+  private stale = false;
   private starting?: Promise<void>;
   /** Rows sent in the late window, by `id@micros`. */
   private readonly recent = new Map<string, bigint>();
@@ -139,9 +141,11 @@ export class StreamHub {
 
   /** Where the feed is now (reads the store's latest change the first time). */
   async start(): Promise<void> {
-    if (this.position) return;
+    if (this.position && !this.stale) return;
     this.starting ??= (async () => {
       const head = await this.o.store.changes.head();
+      this.stale = false;
+      this.recent.clear();
       // What changed just before: already history to the first client, so the first poll does not send it as late.
       for (const k of await this.o.store.changes.keysBetween(head.micros - this.lateMicros, head, 10_000))
         this.recent.set(`${k.id}@${k.micros}`, k.micros);
@@ -159,6 +163,8 @@ export class StreamHub {
    */
   add(sink: StreamSink, keyId: string, resumeFrom?: ChangeCursor): () => void {
     const client: Client = { sink, keyId, closed: false };
+    // The caller started the hub just before: its position is current, whatever closed in between.
+    this.stale = false;
     if (resumeFrom && this.position) {
       // A position this server never reached (another server's, or made up) resumes from where it is.
       client.resumeFrom = compareCursors(resumeFrom, this.position) < 0 ? resumeFrom : undefined;
@@ -203,6 +209,8 @@ export class StreamHub {
     this.clients.delete(c);
     this.m.streamClients.set(this.clients.size);
     if (this.clients.size === 0) {
+      // Nobody listens: what changes from now on is history to the next stream, which starts live.
+      this.stale = true;
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
       if (this.pinger) clearInterval(this.pinger);

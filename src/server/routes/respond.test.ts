@@ -121,7 +121,14 @@ describe('analyst, response and case API', () => {
     expect((await call('POST', `/alerts/${alertId}/analyze`, 'analyst')).json().cached).toBe(false);
     const reused = (await call('POST', `/alerts/${alertId}/analyze?force=false`, 'analyst')).json();
     expect(reused.cached).toBe(true);
-    expect(reused.id).toBe(reused.verdict.id);
+    // The answer is the stored verdict itself (the console reads it so), `verdict` the same for earlier clients.
+    expect(reused).toMatchObject({ id: reused.verdict.id, alert_id: alertId, subject_type: 'alert' });
+    expect(Date.parse(reused.created_at)).toBeGreaterThan(0);
+    for (const kind of ['alerts', 'incidents']) {
+      const missing = await call('POST', `/${kind}/0190b6c4-5f1e-7c3a-9d2b-000000000000/analyze`, 'analyst');
+      expect(missing.statusCode, kind).toBe(404);
+      expect(missing.json().code).toBe('AISOC_ERR_NOT_FOUND');
+    }
     const inc = await call('POST', `/incidents/${incidentId}/analyze`, 'analyst');
     expect(inc.json().response.alert_id).toBe(incidentId);
     const alert = (await call('GET', `/alerts/${alertId}`, 'analyst')).json();

@@ -194,6 +194,38 @@ describe('GET /stream over a listening server', () => {
     again.close();
   });
 
+  it('sends a row committed late, behind the stream’s position, once, without its id going back', async () => {
+    const s = await stream(read);
+    const ahead = makeAlert({ title: 'ahead' });
+    await t.runtime.store.alerts.upsert([ahead]);
+    await until('the alert ahead', () => s.about(ahead.id).length === 1);
+    // Stamped five seconds earlier than the one already sent, as a transaction that waited for a lock.
+    const stamp = new Date(Date.parse(ahead.updated_at) - 5000).toISOString();
+    const late = makeAlert({ title: 'late', created_at: stamp, updated_at: stamp });
+    await t.runtime.store.alerts.upsert([late]);
+    await until('the late alert', () => s.about(late.id).length === 1);
+    expect(s.about(late.id)[0]!.id).toBe(s.about(ahead.id)[0]!.id);
+    const next = makeAlert({ title: 'next' });
+    await t.runtime.store.alerts.upsert([next]);
+    await until('the next alert', () => s.about(next.id).length === 1);
+    expect(s.about(late.id)).toHaveLength(1);
+    s.close();
+  });
+
+  it('starts a stream without Last-Event-ID live: what changed while nobody listened is not sent', async () => {
+    await until('no stream open', async () => (await clients()) === 0);
+    const before = makeAlert({ title: 'changed while nobody listened' });
+    await t.runtime.store.alerts.upsert([before]);
+    const s = await stream(read);
+    await until('connected', () => s.events.some((e) => e.comment === 'connected'));
+    const live = makeAlert({ title: 'live' });
+    await t.runtime.store.alerts.upsert([live]);
+    await until('the live alert', () => s.about(live.id).length === 1);
+    // Changes go out in order, so the earlier one would have come first.
+    expect(s.about(before.id)).toEqual([]);
+    s.close();
+  });
+
   it('answers 429 past server.stream_max_clients, and takes a stream again once one closes', async () => {
     await until('earlier streams to be gone', async () => (await clients()) === 0);
     const s1 = await stream(read);
@@ -281,6 +313,36 @@ describe('a client that does not read', () => {
       expect(hub.size).toBe(1);
       await hub.close();
       expect(reading.writableEnded).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('gets a ping comment on the hub’s interval even when nothing changes', async () => {
+    const t = await testServer();
+    try {
+      const hub = new StreamHub({
+        store: t.runtime.store,
+        logger: t.runtime.logger,
+        metrics: t.runtime.metrics,
+        pollMs: 1000,
+        maxClients: 1,
+        pingMs: 20,
+      });
+      const key = await t.runtime.store.apiKeys.create('pinged', ['read']);
+      await hub.start();
+      const got: string[] = [];
+      const sink = new Writable({
+        write(chunk, _enc, done) {
+          got.push(String(chunk));
+          done();
+        },
+      });
+      hub.add(sink, key.record.id);
+      await until('two pings', () => got.filter((c) => c === ': ping\n\n').length >= 2);
+      expect(() => hub.admit()).toThrow(/stream_max_clients/);
+      await hub.close();
+      expect(() => hub.admit()).toThrow(/shutting down/);
     } finally {
       await t.close();
     }
