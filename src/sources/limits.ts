@@ -143,14 +143,26 @@ function hasLong(v: unknown): boolean {
     return v.length > scanSafe;
   }
   if (v === null || typeof v !== 'object') return false;
+  // Strings and other scalars, most of the values, are looked at here rather than in a call each.
   if (Array.isArray(v)) {
     scanSize += v.length;
-    for (let i = 0; i < v.length; i++) if (hasLong(v[i])) return true;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x === 'string') {
+        scanSize += x.length;
+        if (x.length > scanSafe) return true;
+      } else if (typeof x === 'object' && x !== null && hasLong(x)) return true;
+    }
     return false;
   }
   for (const k in v) {
     scanSize += k.length + 4;
-    if (k.length > scanSafe || hasLong((v as Record<string, unknown>)[k])) return true;
+    if (k.length > scanSafe) return true;
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'string') {
+      scanSize += x.length;
+      if (x.length > scanSafe) return true;
+    } else if (typeof x === 'object' && x !== null && hasLong(x)) return true;
   }
   return false;
 }
@@ -366,7 +378,10 @@ export function limitEvent(
   let cut = false;
   scanSafe = Math.floor(limits.maxFieldBytes / 3);
   for (const k in record) {
-    if (k === 'raw' || k === 'unmapped' || !hasLong(record[k])) continue;
+    if (k === 'raw' || k === 'unmapped') continue;
+    const x = record[k];
+    if (typeof x === 'string' ? x.length <= scanSafe : typeof x !== 'object' || x === null || !hasLong(x))
+      continue;
     // Something in the normalised fields may be too long: cut what is.
     const w = walkOf(limits.maxFieldBytes);
     for (const j in record) {
