@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { stableUuid, stableUuidOf, stableUuidOfFields, uuidv7 } from './ids.ts';
+import { stableUuid, stableUuidOf, uuidv7 } from './ids.ts';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -78,37 +78,5 @@ describe('stableUuid', () => {
     expect(stableUuid('cloudtrail', 'a')).toBe(stableUuid('cloudtrail', 'a'));
     expect(stableUuid('cloudtrail', 'a')).not.toBe(stableUuid('cloudtrail', 'b'));
     expect(stableUuid('a', 'bc')).not.toBe(stableUuid('ab', 'c'));
-  });
-});
-
-describe('stableUuidOfFields', () => {
-  type Six = [string, string, string, string, string, string];
-  it('gives the id stableUuid gives for the same six parts, from the byte buffer and from the text path', () => {
-    const samples: Six[] = [
-      ['zeek', 'CAbc123', '2024-01-01T00:00:00.000Z', 'conn', 'conn', ''],
-      ['windows', '42', '2020-06-10T02:50:54.631Z', 'Process Create', 'Security', 'WS1.example'],
-      ['', '', '', '', '', ''],
-      ['', 'a', '', '', '', ''],
-      ['a', '', '', '', '', 'b'],
-      // Not ASCII: the text path, UTF-8 as Node writes it (a lone surrogate as U+FFFD).
-      ['generic', 'é😀中', '', '', '', ''],
-      ['generic', 'x', '\ud800', '', '', ''],
-      ['generic', 'x', '', '', '', '\u0080'],
-      ['generic', '\u007f', '', '', '', ''],
-    ];
-    // Around the buffer's 1,024 bytes: the name (parts and five NULs) just fits, just does not, far over.
-    for (const n of [1010, 1011, 1012, 1013, 1014, 4000, 100_000])
-      samples.push(['src', 'i'.repeat(n), 'a', 'b', 'c', 'd']);
-    for (let i = 0; i < 300; i++)
-      samples.push(['suricata', `${i * 7919}`, `t${i}`, 'x'.repeat(i), '', `${i}`]);
-    for (const parts of samples) expect(stableUuidOfFields(...parts)).toBe(referenceUuid(...parts));
-  });
-
-  it('does not keep bytes of a longer name in a shorter one', () => {
-    const long = stableUuidOfFields('a', 'b'.repeat(500), 'c', 'd', 'e', 'f');
-    expect(stableUuidOfFields('a', 'b', 'c', 'd', 'e', 'f')).toBe(
-      referenceUuid('a', 'b', 'c', 'd', 'e', 'f'),
-    );
-    expect(stableUuidOfFields('a', 'b'.repeat(500), 'c', 'd', 'e', 'f')).toBe(long);
   });
 });

@@ -93,8 +93,7 @@ export function stableUuid(...parts: string[]): string {
  * cheaper than `createHash(…).update(…).digest()` for the short inputs of
  * ids, which ingestion hashes once per event. Undefined on older Node 20.
  */
-const hashHex = (nodeCrypto as { hash?: (alg: string, data: string | Uint8Array, enc: 'hex') => string })
-  .hash;
+const hashHex = (nodeCrypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
 
 /** The variant digit's char code (`10xx`, so `(n & 3) | 8`) by the char code of the digest's hex digit at that place. */
 const VARIANT_CODES = new Uint8Array(128);
@@ -118,67 +117,7 @@ export function stableUuidOf(name: string): string {
     b[8] = (b[8]! & 0x3f) | 0x80;
     return formatUuid(b);
   }
-  return uuidOfHex(hashHex('sha256', name, 'hex'));
-}
-
-/** Bytes of {@link stableUuidOfFields}' name buffer; longer names are joined as text. */
-const NAME_BYTES = 1024;
-const nameBytes = new Uint8Array(NAME_BYTES);
-/** `nameBytes.subarray(0, n)` by n, each made once when first needed: no view allocated per id. */
-const nameViews: Array<Uint8Array | undefined> = [];
-
-/**
- * Write `s` into the name buffer at `at`, after a NUL when `sep`: the position after it, or -1
- * when `s` is not all ASCII (its UTF-8 is then not its char codes) or does not fit.
- */
-function putField(s: string, at: number, sep: boolean): number {
-  // Parts are strings by their types; anything else is left to the text path, as a template writes it.
-  if (typeof s !== 'string') return -1;
-  let p = at;
-  if (sep) {
-    if (p >= NAME_BYTES) return -1;
-    nameBytes[p++] = 0;
-  }
-  if (p + s.length > NAME_BYTES) return -1;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0x7f) return -1;
-    nameBytes[p++] = c;
-  }
-  return p;
-}
-
-/**
- * {@link stableUuid} of six parts (an event's id: source, source id, time,
- * activity, log, host): the same id, hashed from the ASCII bytes of the
- * name written into a buffer, not from a text joined per event (a string of
- * eleven pieces, flattened again to be hashed, all garbage at once). A
- * name that is not all ASCII, or longer than the buffer, is joined as text.
- *
- * @example stableUuidOfFields('zeek', 'CAbc1', '2024-01-01T00:00:00.000Z', 'conn', 'conn', '') === stableUuid('zeek', 'CAbc1', '2024-01-01T00:00:00.000Z', 'conn', 'conn', '')
- */
-export function stableUuidOfFields(a: string, b: string, c: string, d: string, e: string, f: string): string {
-  if (hashHex !== undefined) {
-    let at = putField(a, 0, false);
-    if (at >= 0) at = putField(b, at, true);
-    if (at >= 0) at = putField(c, at, true);
-    if (at >= 0) at = putField(d, at, true);
-    if (at >= 0) at = putField(e, at, true);
-    if (at >= 0) at = putField(f, at, true);
-    if (at >= 0) {
-      let view = nameViews[at];
-      if (view === undefined) {
-        view = nameBytes.subarray(0, at);
-        nameViews[at] = view;
-      }
-      return uuidOfHex(hashHex('sha256', view, 'hex'));
-    }
-  }
-  return stableUuidOf(`${a}\u0000${b}\u0000${c}\u0000${d}\u0000${e}\u0000${f}`);
-}
-
-/** The UUID of a SHA-256 hex digest: its first 32 digits, version digit 8, variant bits 10. */
-function uuidOfHex(h: string): string {
+  const h = hashHex('sha256', name, 'hex');
   return String.fromCharCode(
     h.charCodeAt(0),
     h.charCodeAt(1),
