@@ -228,12 +228,21 @@ export const NormalisedEvent = z
   .describe('A normalised security event (OCSF-aligned)');
 
 export type NormalisedEvent = z.infer<typeof NormalisedEvent>;
-/** What a source's normaliser returns: the event before the pipeline stamps ids and ingestion time. */
+/**
+ * What a source's normaliser returns: the event before the pipeline stamps ids and ingestion time.
+ * A draft may carry `id`, `source` and `ingested_at` left undefined, last in its literal: the
+ * slots finalizeEvent then fills (whatever a draft puts there is replaced), in the order it
+ * would add them, so the object keeps its shape rather than growing by three properties per event.
+ */
 export type EventDraft = Omit<
   NormalisedEvent,
   'id' | 'ingested_at' | 'source' | 'observables' | 'metadata' | 'status'
 > &
-  Partial<Pick<NormalisedEvent, 'observables' | 'metadata' | 'status'>>;
+  Partial<Pick<NormalisedEvent, 'observables' | 'metadata' | 'status'>> & {
+    id?: string;
+    source?: string;
+    ingested_at?: string;
+  };
 
 /** OCSF categories and classes the sources use. */
 export const OCSF = {

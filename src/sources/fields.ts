@@ -174,16 +174,32 @@ function isIsoSecondsZ(v: string): boolean {
   }
   if (v.charCodeAt(19) !== 90) return false;
   // The digits must also name a real instant (no 13th month, 30 February or 24:00), as Date.parse requires.
-  const two = (i: number) => (v.charCodeAt(i) - 48) * 10 + v.charCodeAt(i + 1) - 48;
-  const year = two(0) * 100 + two(2);
-  const month = two(5);
-  const day = two(8);
-  if (month < 1 || month > 12 || day < 1 || two(11) > 23 || two(14) > 59 || two(17) > 59) return false;
+  const year = twoDigits(v, 0) * 100 + twoDigits(v, 2);
+  const month = twoDigits(v, 5);
+  const day = twoDigits(v, 8);
+  if (
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    twoDigits(v, 11) > 23 ||
+    twoDigits(v, 14) > 59 ||
+    twoDigits(v, 17) > 59
+  )
+    return false;
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   return (
     day <=
     (month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31)
   );
+}
+
+/**
+ * The two digits of `v` at `i` as a number (checked to be digits by the caller). A function of
+ * the module rather than a closure per call: tsx (keepNames) names every closure it creates,
+ * a property definition per call.
+ */
+function twoDigits(v: string, i: number): number {
+  return (v.charCodeAt(i) - 48) * 10 + v.charCodeAt(i + 1) - 48;
 }
 
 function epochToMs(n: number): number {

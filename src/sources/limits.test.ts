@@ -5,7 +5,19 @@ import { makeEvent } from '../../test/helpers/builders.ts';
 import { type TestServer, testServer } from '../../test/helpers/runtime.ts';
 import { loadConfig } from '../app-config.ts';
 import { NormalisedEvent } from '../schema/event.ts';
-import { cutText, DEFAULT_EVENT_LIMITS, limitEvent, truncationMarker } from './limits.ts';
+import { silentLogger } from '../telemetry/logger.ts';
+import { MAX_DEPTH } from './framing.ts';
+import { SourceRegistry } from './index.ts';
+import {
+  cutText,
+  DEFAULT_EVENT_LIMITS,
+  limitEvent,
+  recordsWithin,
+  scanEnvelope,
+  scanRecord,
+  truncationMarker,
+} from './limits.ts';
+import { normaliseRecords } from './normalise.ts';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 const MARKER_START = '…[truncated: ';
@@ -284,5 +296,117 @@ describe('size limits from config', () => {
       true,
     );
     expect(bytes(sl.message!)).toBeLessThanOrEqual(4096);
+  });
+});
+
+describe('scanEnvelope', () => {
+  const limits = { maxFieldBytes: 3000, maxRawBytes: 6000 };
+  // Strings around the per-field threshold (1,000 UTF-16 units) and records around the raw cap.
+  const lengths = [0, 5, 400, 999, 1000, 1001, 2500];
+  let seed = 7;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const value = (depth: number): unknown => {
+    const kind = rnd(depth > 3 ? 2 : 5);
+    if (kind === 0) return 'x'.repeat(lengths[rnd(lengths.length)]!);
+    if (kind === 1) return rnd(100);
+    if (kind === 2) return Array.from({ length: rnd(4) }, () => value(depth + 1));
+    const o: Record<string, unknown> = {};
+    for (let i = rnd(5); i > 0; i--)
+      o[rnd(3) === 0 ? 'k'.repeat(lengths[rnd(lengths.length)]!) : `f${i}`] = value(depth + 1);
+    return o;
+  };
+
+  it('answers as scanRecord for the value, and for each element of its first arrays as scanRecord for that element', () => {
+    for (let t = 0; t < 300; t++) {
+      const records = Array.from({ length: rnd(6) }, () => value(1));
+      const shapes: Array<[unknown, unknown[]]> = [
+        [{ Records: records, other: value(1) }, records],
+        [{ detail: { findings: records } }, records],
+        [records, records],
+      ];
+      for (const [v, recs] of shapes) {
+        expect(scanEnvelope(v, MAX_DEPTH, limits)).toBe(scanRecord(v, MAX_DEPTH, limits));
+        const within = recordsWithin(recs);
+        if (scanRecord(v, MAX_DEPTH, limits) === 'deep') continue;
+        expect(within).toBeDefined();
+        const expected = recs.map((r) => (scanRecord(r, MAX_DEPTH, limits) === 'within' ? 1 : 0));
+        expect([...within!]).toEqual(expected);
+      }
+    }
+  });
+
+  it('knows nothing of records unwrap built rather than found in the value', () => {
+    const hits = [{ _source: { a: 'b' } }, { _source: { c: 'd' } }];
+    scanEnvelope({ hits: { hits } }, MAX_DEPTH, limits);
+    expect(recordsWithin(hits.map((h) => h._source))).toBeUndefined();
+    expect(recordsWithin(hits)).toBeDefined();
+  });
+
+  it('still finds a value nested too deeply, wherever the depth is', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < MAX_DEPTH + 1; i++) deep = [deep];
+    expect(scanEnvelope({ Records: [{ a: 1 }, { b: deep }] }, MAX_DEPTH, limits)).toBe('deep');
+    expect(scanEnvelope({ Records: [{ a: 1 }], aside: { b: deep } }, MAX_DEPTH, limits)).toBe('deep');
+    expect(scanEnvelope({ Records: [{ a: 1 }], aside: { b: deep } }, MAX_DEPTH + 5, limits)).not.toBe('deep');
+  });
+});
+
+describe('an envelope through normaliseRecords', () => {
+  const limits = { maxFieldBytes: 2048, maxRawBytes: 8192 };
+  const cloudtrail = new SourceRegistry({}, silentLogger()).get('cloudtrail');
+  const record = (id: string, extra: Record<string, unknown> = {}) => ({
+    eventVersion: '1.08',
+    eventTime: '2026-01-01T00:00:00Z',
+    eventSource: 'iam.amazonaws.com',
+    eventName: 'ListUsers',
+    awsRegion: 'us-east-1',
+    sourceIPAddress: '203.0.113.9',
+    userAgent: 'aws-cli/2',
+    eventID: id,
+    userIdentity: { type: 'IAMUser', userName: 'alice', accountId: '111122223333' },
+    ...extra,
+  });
+
+  it('holds each record to the limits on its own: the small one untouched, the long field cut, the large one kept as text', () => {
+    const small = record('small');
+    const long = record('long', { userAgent: 'u'.repeat(10_000) });
+    const large = record(
+      'large',
+      Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`p${i}`, 'v'.repeat(20)])),
+    );
+    const envelope = { Records: [small, long, large] };
+    const before = structuredClone(envelope);
+    const r = normaliseRecords(cloudtrail, [{ value: envelope }], '2026-01-01T00:00:01Z', limits);
+    expect(r.events).toHaveLength(3);
+    const [a, b, c] = r.events;
+    expect(a!.raw).toBe(small);
+    expect(a!.truncated).toBeUndefined();
+    expect(b!.truncated).toBe(true);
+    expect((b!.raw as { userAgent: string }).userAgent.endsWith(truncationMarker(10_000))).toBe(true);
+    expect(b!.cloud?.user_agent?.endsWith(truncationMarker(10_000))).toBe(true);
+    expect(c!.truncated).toBe(true);
+    expect(typeof c!.raw).toBe('string');
+    expect(bytes(c!.raw as string)).toBeLessThanOrEqual(limits.maxRawBytes);
+    expect((c!.raw as string).includes(MARKER_START)).toBe(true);
+    // The envelope the caller gave is as it was.
+    expect(envelope).toEqual(before);
+  });
+
+  it('refuses an envelope with a record nested too deeply whole, as one dead letter', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 70; i++) deep = { d: deep };
+    const r = normaliseRecords(
+      cloudtrail,
+      [{ value: { Records: [record('ok'), record('deep', { requestParameters: deep })] } }],
+      '2026-01-01T00:00:01Z',
+      limits,
+    );
+    expect(r.events).toHaveLength(0);
+    expect(r.received).toBe(1);
+    expect(r.deadLetters).toHaveLength(1);
+    expect(r.deadLetters[0]!.record).toBe('[record nested too deeply]');
   });
 });

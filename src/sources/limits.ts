@@ -143,14 +143,26 @@ function hasLong(v: unknown): boolean {
     return v.length > scanSafe;
   }
   if (v === null || typeof v !== 'object') return false;
+  // Strings and other scalars, most of the values, are looked at here rather than in a call each.
   if (Array.isArray(v)) {
     scanSize += v.length;
-    for (let i = 0; i < v.length; i++) if (hasLong(v[i])) return true;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      if (typeof x === 'string') {
+        scanSize += x.length;
+        if (x.length > scanSafe) return true;
+      } else if (typeof x === 'object' && x !== null && hasLong(x)) return true;
+    }
     return false;
   }
   for (const k in v) {
     scanSize += k.length + 4;
-    if (k.length > scanSafe || hasLong((v as Record<string, unknown>)[k])) return true;
+    if (k.length > scanSafe) return true;
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'string') {
+      scanSize += x.length;
+      if (x.length > scanSafe) return true;
+    } else if (typeof x === 'object' && x !== null && hasLong(x)) return true;
   }
   return false;
 }
@@ -197,8 +209,103 @@ function scanDeep(v: unknown, left: number): boolean {
   return false;
 }
 
+// State of `scanMarking`: the raw cap, and the arrays of an envelope's first levels with each
+// element's verdict (1: within the raw limits as a record of its own).
+let scanMaxRaw = 0;
+let marked: Array<{ array: unknown[]; within: Uint8Array }> = [];
+
+/** Levels of an envelope whose arrays get a verdict per element: `{Records: […]}` is level 1, `{detail: {findings: […]}}` level 2. */
+const MARK_LEVELS = 2;
+
+/**
+ * {@link scanDeep} over the first levels of an envelope (`level` is the
+ * level of `v`, the envelope itself 0): it walks and counts the same, and
+ * for every array at level {@link MARK_LEVELS} or above it records, per
+ * element, whether that element alone would pass {@link scanRecord} as
+ * `within`: the element's own units are those counted while walking it.
+ */
+function scanMarking(v: object, left: number, level: number): boolean {
+  if (left === 0) return true;
+  const next = level + 1;
+  if (Array.isArray(v)) {
+    scanSize += v.length;
+    const within = new Uint8Array(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      const size = scanSize;
+      const long = walkLong;
+      walkLong = false;
+      if (typeof x === 'string') {
+        scanSize += x.length;
+        if (x.length > scanSafe) walkLong = true;
+      } else if (
+        typeof x === 'object' &&
+        x !== null &&
+        (next < MARK_LEVELS ? scanMarking(x, left - 1, next) : scanDeep(x, left - 1))
+      )
+        return true;
+      if (!walkLong && (scanSize - size) * 6 <= scanMaxRaw) within[i] = 1;
+      walkLong ||= long;
+    }
+    marked.push({ array: v, within });
+    return false;
+  }
+  for (const k in v) {
+    scanSize += k.length + 4;
+    if (k.length > scanSafe) walkLong = true;
+    const x = (v as Record<string, unknown>)[k];
+    if (typeof x === 'string') {
+      scanSize += x.length;
+      if (x.length > scanSafe) walkLong = true;
+    } else if (
+      typeof x === 'object' &&
+      x !== null &&
+      (next <= MARK_LEVELS ? scanMarking(x, left - 1, next) : scanDeep(x, left - 1))
+    )
+      return true;
+  }
+  return false;
+}
+
 /** What {@link scanRecord} found: too deep, certainly within the raw limits, or not known to be. */
 export type RecordScan = 'deep' | 'within' | 'unknown';
+
+/**
+ * {@link scanRecord} for a value a source unwraps into records (a CloudTrail
+ * `{"Records": […]}` file): the same walk and the same answer for the
+ * value, and on the way, for the arrays of its first levels (where
+ * `unwrap` finds records), whether each element is within the limits as a
+ * record of its own. {@link recordsWithin} then tells the records of
+ * `unwrap` that are known to be, so that {@link limitEvent} does not walk
+ * each record of an envelope a second time.
+ *
+ * @example
+ * scanEnvelope({ Records: [{ a: 'b' }] }, 64, DEFAULT_EVENT_LIMITS) // 'within'
+ */
+export function scanEnvelope(value: unknown, maxDepth: number, limits: EventLimits): RecordScan {
+  scanSafe = Math.floor(limits.maxFieldBytes / 3);
+  scanMaxRaw = limits.maxRawBytes;
+  scanSize = 0;
+  walkLong = false;
+  marked = [];
+  if (typeof value === 'object' && value !== null) {
+    if (scanMarking(value, maxDepth, 0)) {
+      marked = [];
+      return 'deep';
+    }
+  } else if (scanDeep(value, maxDepth)) return 'deep';
+  return walkLong || scanSize * 6 > limits.maxRawBytes ? 'unknown' : 'within';
+}
+
+/**
+ * Per record of `records` (what `unwrap` returned for the value last given
+ * to {@link scanEnvelope}), 1 when that record is within the limits; undefined
+ * when `records` is not one of the arrays the scan met (unwrap built it).
+ */
+export function recordsWithin(records: unknown[]): Uint8Array | undefined {
+  for (let i = 0; i < marked.length; i++) if (marked[i]!.array === records) return marked[i]!.within;
+  return undefined;
+}
 
 /**
  * One walk over a record before any source code reads it, doing the work of
@@ -271,7 +378,10 @@ export function limitEvent(
   let cut = false;
   scanSafe = Math.floor(limits.maxFieldBytes / 3);
   for (const k in record) {
-    if (k === 'raw' || k === 'unmapped' || !hasLong(record[k])) continue;
+    if (k === 'raw' || k === 'unmapped') continue;
+    const x = record[k];
+    if (typeof x === 'string' ? x.length <= scanSafe : typeof x !== 'object' || x === null || !hasLong(x))
+      continue;
     // Something in the normalised fields may be too long: cut what is.
     const w = walkOf(limits.maxFieldBytes);
     for (const j in record) {

@@ -4,7 +4,14 @@ import { yieldToEventLoop } from '../loop.ts';
 import type { DeadLetter } from '../schema/case.ts';
 import type { EventDraft, NormalisedEvent } from '../schema/event.ts';
 import { type FramedRecord, MAX_DEPTH } from './framing.ts';
-import { DEFAULT_EVENT_LIMITS, type EventLimits, limitEvent, scanRecord } from './limits.ts';
+import {
+  DEFAULT_EVENT_LIMITS,
+  type EventLimits,
+  limitEvent,
+  recordsWithin,
+  scanEnvelope,
+  scanRecord,
+} from './limits.ts';
 import type { Source } from './types.ts';
 
 /**
@@ -34,7 +41,8 @@ export const MAX_ERRORS_REPORTED = 20;
 export function finalizeEvent(source: string, draft: EventDraft, ingestedAt: string): NormalisedEvent {
   // The draft is the source's fresh object: complete it in place rather than copy it (this runs per event).
   const e = draft as NormalisedEvent;
-  // The name is joined here rather than by stableUuid(...parts): same id, no array per event.
+  // The name is joined here rather than by stableUuid(...parts): same id, no array per event. (Writing
+  // it into a byte buffer instead saved the text's garbage but no time: the hash call is the cost.)
   e.id = draft.source_event_id
     ? stableUuidOf(
         `${source}\u0000${draft.source_event_id}\u0000${draft.time ?? ''}\u0000${draft.activity_name ?? ''}\u0000${draft.metadata?.log_name ?? ''}\u0000${draft.device?.hostname ?? ''}`,
@@ -118,6 +126,39 @@ export async function normaliseRecordsYielding(
   return out;
 }
 
+/**
+ * Record a failed record: a dead letter, and (for the first few) an error for the caller. A
+ * function of the module, not a closure per call of normaliseRange (which runs once per
+ * record for large bodies): tsx names every closure it makes, a property definition each.
+ */
+function fail(
+  source: Source,
+  out: NormaliseResult,
+  at: string,
+  line: number | undefined,
+  value: unknown,
+  err: unknown,
+): void {
+  const code = err instanceof AisocError ? err.code : 'AISOC_ERR_PARSE';
+  const field = err instanceof AisocError ? err.field : undefined;
+  const message = describeError(err);
+  const dl: DeadLetterDraft = {
+    source: source.type,
+    stage: 'normalise',
+    code,
+    reason: message,
+    record: recordText(value),
+  };
+  if (field) dl.field = field;
+  out.deadLetters.push(dl);
+  if (out.errors.length < MAX_ERRORS_REPORTED) {
+    const e: RecordError = { at, code, message };
+    if (line !== undefined) e.line = line;
+    if (field) e.field = field;
+    out.errors.push(e);
+  }
+}
+
 /** Normalise `framed[from..to)` into `out`; positions in errors are those in `framed`. */
 function normaliseRange(
   source: Source,
@@ -128,35 +169,19 @@ function normaliseRange(
   limits: EventLimits,
   out: NormaliseResult,
 ): void {
-  const fail = (at: string, line: number | undefined, value: unknown, err: unknown) => {
-    const code = err instanceof AisocError ? err.code : 'AISOC_ERR_PARSE';
-    const field = err instanceof AisocError ? err.field : undefined;
-    const message = describeError(err);
-    const dl: DeadLetterDraft = {
-      source: source.type,
-      stage: 'normalise',
-      code,
-      reason: message,
-      record: recordText(value),
-    };
-    if (field) dl.field = field;
-    out.deadLetters.push(dl);
-    if (out.errors.length < MAX_ERRORS_REPORTED) {
-      const e: RecordError = { at, code, message };
-      if (line !== undefined) e.line = line;
-      if (field) e.field = field;
-      out.errors.push(e);
-    }
-  };
   const unwrap = source.unwrap;
   for (let i = from; i < to; i++) {
     const { value, line } = framed[i]!;
     // One walk: the depth check every record needs before source code reads it, and the size
-    // check of the raw record that limitEvent would otherwise make again per event.
-    const scan = scanRecord(value, MAX_DEPTH, limits);
+    // check of the raw record that limitEvent would otherwise make again per event (for an
+    // envelope, of each record in it).
+    const scan =
+      unwrap === undefined ? scanRecord(value, MAX_DEPTH, limits) : scanEnvelope(value, MAX_DEPTH, limits);
     if (scan === 'deep') {
       out.received++;
       fail(
+        source,
+        out,
         `[${i}]`,
         line,
         '[record nested too deeply]',
@@ -166,7 +191,7 @@ function normaliseRange(
     }
     if (unwrap === undefined) {
       // Most sources have no envelope: no array per record.
-      normaliseOne(source, value, i, -1, line, ingestedAt, limits, out, fail, scan === 'within');
+      normaliseOne(source, value, i, -1, line, ingestedAt, limits, out, scan === 'within');
       continue;
     }
     let records: unknown[];
@@ -174,7 +199,7 @@ function normaliseRange(
       records = unwrap(value);
     } catch (err) {
       out.received++;
-      fail(`[${i}]`, line, value, err);
+      fail(source, out, `[${i}]`, line, value, err);
       continue;
     }
     if (records.length === 0) {
@@ -183,7 +208,9 @@ function normaliseRange(
       continue;
     }
     const single = records.length === 1 && records[0] === value;
-    // What unwrap returns may be built rather than part of the value: only the value itself is known.
+    // What unwrap returns may be built rather than part of the value: only the value itself, and
+    // the elements of an array the scan met in it, are known.
+    const within = single ? undefined : recordsWithin(records);
     for (let j = 0; j < records.length; j++)
       normaliseOne(
         source,
@@ -194,8 +221,7 @@ function normaliseRange(
         ingestedAt,
         limits,
         out,
-        fail,
-        single && scan === 'within',
+        single ? scan === 'within' : within !== undefined && within[j] === 1,
       );
   }
 }
@@ -216,7 +242,6 @@ function normaliseOne(
   ingestedAt: string,
   limits: EventLimits,
   out: NormaliseResult,
-  fail: (at: string, line: number | undefined, value: unknown, err: unknown) => void,
   within: boolean,
 ): void {
   out.received++;
@@ -228,6 +253,6 @@ function normaliseOne(
       out.events.push(limitEvent(e, limits, within && e.raw === rec));
     }
   } catch (err) {
-    fail(j < 0 ? `[${i}]` : `[${i}][${j}]`, line, rec, err);
+    fail(source, out, j < 0 ? `[${i}]` : `[${i}][${j}]`, line, rec, err);
   }
 }

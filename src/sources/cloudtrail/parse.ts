@@ -221,6 +221,10 @@ export function normaliseCloudTrail(record: unknown): EventDraft[] {
       src_endpoint: srcEndpoint,
       http: userAgent ? { user_agent: userAgent } : undefined,
       raw: record,
+      // Left for finalizeEvent to fill (see EventDraft): the event keeps this literal's shape.
+      id: undefined,
+      source: undefined,
+      ingested_at: undefined,
     },
   ];
 }

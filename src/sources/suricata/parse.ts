@@ -363,6 +363,10 @@ export function suricataNormaliser(options: SuricataOptions): (record: unknown) 
         metadata: { product: 'Suricata', vendor: 'OISF', log_name: 'eve' },
         unmapped: anyUnmapped ? unmapped : undefined,
         raw: record,
+        // Left for finalizeEvent to fill (see EventDraft): the event keeps this literal's shape.
+        id: undefined,
+        source: undefined,
+        ingested_at: undefined,
       },
     ];
   };

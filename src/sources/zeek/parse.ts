@@ -226,6 +226,10 @@ export function zeekNormaliser(options: ZeekOptions): (record: unknown) => Event
         metadata: { product: 'Zeek', vendor: 'Zeek', log_name: log },
         unmapped,
         raw: record,
+        // Left for finalizeEvent to fill (see EventDraft): the event keeps this literal's shape.
+        id: undefined,
+        source: undefined,
+        ingested_at: undefined,
       },
     ];
   };
