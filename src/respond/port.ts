@@ -25,7 +25,8 @@ export interface ActionPort {
   execute(
     type: string,
     input: unknown,
-    opts: { dryRun: boolean; idempotencyKey: string; signal: AbortSignal },
+    /** `preview`: a dry run made so an approver sees what a waiting request will do (always with `dryRun`). */
+    opts: { dryRun: boolean; idempotencyKey: string; signal: AbortSignal; preview?: boolean },
   ): Promise<ActionOutcome>;
   rollback(
     type: string,

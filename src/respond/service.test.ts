@@ -51,7 +51,7 @@ describe('action service safety', () => {
         expect(err).toMatchObject({ code: 'AISOC_ERR_FOUR_EYES', status: 403, field: 'id' });
         expect((await store.actions.get(req.id))!.status).toBe('pending_approval');
         expect(await store.audit.list({ target_id: req.id, action: 'action.approve' })).toHaveLength(0);
-        expect(port.calls).toHaveLength(0);
+        expect(port.executions()).toHaveLength(0);
         const done = await actions.approve(req.id, 'bob', 'agreed');
         expect(done).toMatchObject({ status: 'dry_run', decided_by: 'bob', approvals: [{ by: 'bob' }] });
       }
@@ -62,7 +62,7 @@ describe('action service safety', () => {
       const req = await actions.request(ask());
       const first = await actions.approve(req.id, 'bob', 'one');
       expect(first.status).toBe('pending_approval');
-      expect(port.calls).toHaveLength(0);
+      expect(port.executions()).toHaveLength(0);
       expect(await failure(actions.approve(req.id, 'bob', 'again'))).toMatchObject({
         code: 'AISOC_ERR_FOUR_EYES',
       });
@@ -70,7 +70,7 @@ describe('action service safety', () => {
       const second = await actions.approve(req.id, 'carol', 'two');
       expect(second.status).toBe('dry_run');
       expect(second.approvals!.map((a) => a.by)).toEqual(['bob', 'carol']);
-      expect(port.calls).toHaveLength(1);
+      expect(port.executions()).toHaveLength(1);
       const audit = await store.audit.list({ target_id: req.id, action: 'action.approve' });
       expect(audit.map((a) => a.actor)).toEqual(['bob', 'carol']);
     });
@@ -79,6 +79,37 @@ describe('action service safety', () => {
       const { actions } = service();
       const req = await actions.request(ask());
       expect((await actions.deny(req.id, 'alice', 'my mistake')).status).toBe('denied');
+    });
+  });
+
+  describe('the dry run an approver sees', () => {
+    it('previews a waiting request with a dry run that changes nothing, and stores what it reported', async () => {
+      const { port, actions } = service({ dryRunCeiling: true });
+      const held = await actions.request(ask({ approval: 'required', dry_run: false }));
+      expect(held.status).toBe('pending_approval');
+      expect(held.preview).toMatchObject({ status: 'dry_run', summary: 'test.disable_key would run' });
+      expect(port.previews()).toEqual([expect.objectContaining({ dryRun: true })]);
+      expect(port.executions()).toHaveLength(0);
+      expect((await store.actions.get(held.id))!.preview?.details).toEqual({ input: held.input });
+      // Approval runs it once, live; the preview stays as it was reported.
+      const done = await actions.approve(held.id, 'bob');
+      expect(done.status).toBe('succeeded');
+      expect(port.executions().map((c) => c.dryRun)).toEqual([false]);
+      expect(done.preview?.status).toBe('dry_run');
+    });
+
+    it('keeps a request whose dry run fails, saying why, and never previews one that runs at once', async () => {
+      const { port, actions } = service();
+      port.failing.add('test.disable_key');
+      const held = await actions.request(ask());
+      expect(held.status).toBe('pending_approval');
+      expect(held.preview).toMatchObject({ status: 'failed' });
+      expect(held.preview?.summary).toMatch(/dry run failed: .*failed on purpose/);
+      port.failing.delete('test.disable_key');
+      const now = await actions.request(ask({ approval: 'auto' }));
+      expect(now.status).toBe('dry_run');
+      expect(now.preview).toBeUndefined();
+      expect(port.previews()).toHaveLength(1);
     });
   });
 
@@ -118,7 +149,7 @@ describe('action service safety', () => {
         input: { message: `m${n}` },
       });
       expect(note.status).toBe('succeeded');
-      expect(port.calls.map((c) => c.dryRun)).toEqual([false, false, false]);
+      expect(port.executions().map((c) => c.dryRun)).toEqual([false, false, false]);
     });
 
     it('refuses at run time a live request stored without a licence (another configuration, an older version)', async () => {
@@ -252,9 +283,11 @@ describe('action service safety', () => {
       expect(await store.audit.list({ target_id: approved.id, action: 'action.resume' })).toHaveLength(1);
       expect(await store.audit.list({ target_id: approved.id, action: 'action.result' })).toHaveLength(1);
       expect(
-        port.calls.filter(
-          (c) => (c.input as { access_key_id: string }).access_key_id === approved.input.access_key_id,
-        ),
+        port
+          .executions()
+          .filter(
+            (c) => (c.input as { access_key_id: string }).access_key_id === approved.input.access_key_id,
+          ),
       ).toHaveLength(1);
       // A second start finds nothing left to do.
       const second = await actions.recoverAtStart();

@@ -51,6 +51,9 @@ export interface ActionServiceOptions {
  */
 const RUNNING_MARGIN_MS = 60_000;
 
+/** The longest a pending request's dry-run preview may take before the request is answered without it. */
+const PREVIEW_MAX_MS = 10_000;
+
 /** Refuse text that cannot be stored faithfully (NUL, lone surrogates) before anything is written. */
 function assertStorable(value: unknown, field: string): void {
   const bad = findUnsafeText(value, field);
@@ -185,7 +188,56 @@ export class ActionService {
     });
     if (!created) return request;
     if (!needsApproval) return this.execute(request.id, r.timeout_ms);
-    return request;
+    return this.preview(request, r.timeout_ms);
+  }
+
+  /**
+   * A request that waits for a person gets a dry run first, so the approver
+   * sees what it will do (the same action with `dryRun: true`, which changes
+   * nothing). It is bounded in time and never fails the request: a preview
+   * that fails says why. Stored only while the request is still pending.
+   */
+  private async preview(req: ActionRequest, timeoutMs?: number): Promise<ActionRequest> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), Math.min(timeoutMs ?? PREVIEW_MAX_MS, PREVIEW_MAX_MS));
+    let preview: NonNullable<ActionRequest['preview']>;
+    try {
+      const outcome = await this.port.execute(req.type, req.input, {
+        dryRun: true,
+        idempotencyKey: `${req.idempotency_key}:preview`,
+        signal: controller.signal,
+        preview: true,
+      });
+      preview = {
+        status: outcome.status,
+        summary: outcome.summary,
+        details: outcome.details ?? {},
+        at: new Date().toISOString(),
+      };
+    } catch (err) {
+      preview = {
+        status: 'failed',
+        summary: `The dry run failed: ${describeError(err)}`,
+        details: {},
+        at: new Date().toISOString(),
+      };
+    } finally {
+      clearTimeout(timer);
+    }
+    try {
+      const stored = await this.store.actions.transition(req.id, ['pending_approval'], {
+        status: 'pending_approval',
+        preview,
+      });
+      return stored ?? (await this.store.actions.get(req.id)) ?? req;
+    } catch (err) {
+      // The request stands without its preview; an approver still sees what it asks for.
+      this.logger.warn(
+        { action: req.type, id: req.id, err: describeError(err) },
+        'Could not store a dry-run preview.',
+      );
+      return req;
+    }
   }
 
   /**

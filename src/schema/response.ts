@@ -92,6 +92,19 @@ export const ActionRequest = z
         details: z.record(z.string(), z.unknown()).default({}),
       })
       .optional(),
+    preview: z
+      .object({
+        status: z
+          .string()
+          .describe('`dry_run` when the action reported what it would do, `failed` when it could not'),
+        summary: z.string(),
+        details: z.record(z.string(), z.unknown()).default({}),
+        at: Timestamp,
+      })
+      .optional()
+      .describe(
+        'For a request that waits for approval: what a dry run of it reported when it was asked, so the approver sees what it will do',
+      ),
     rollback_data: z.unknown().optional(),
     error: z.string().optional(),
     created_at: Timestamp,

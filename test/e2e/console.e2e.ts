@@ -13,6 +13,8 @@ import { REPO } from '../helpers/process.ts';
 import { call, type DemoServer, startDemoServer } from './demo-server.ts';
 
 const SHOTS = join(REPO, 'docs', 'console');
+/** Why the first responder asks to block the attacker: unique to this run's request (the demo's playbook asks too). */
+const REASON = 'The SSH brute force on bastion-01 comes from this address, asked in the console test';
 
 /** The page's globals the test reads (this Node project has no DOM types). */
 interface PageGlobals {
@@ -67,7 +69,7 @@ beforeAll(async () => {
   const action = await call<{ id: string; status: string }>(server, keys.one.key, 'POST', '/actions', {
     type: 'local.block_ip',
     input: { ip: '203.0.113.45' },
-    reason: 'The SSH brute force on bastion-01 comes from this address',
+    reason: REASON,
     require_approval: true,
   });
   expect(action.status).toBe('pending_approval');
@@ -204,7 +206,8 @@ describe('the analyst console', () => {
     const card = page
       .getByRole('article')
       .filter({ hasText: 'local.block_ip' })
-      .filter({ hasText: '203.0.113.45' })
+      // The demo's playbook asks to block the same address; this is the request made above.
+      .filter({ hasText: REASON })
       .first();
     await card.getByText('You asked for this: another responder must approve').waitFor();
     expect(await card.getByRole('button', { name: 'Approve' }).count()).toBe(0);
@@ -217,7 +220,8 @@ describe('the analyst console', () => {
     const card2 = p2
       .getByRole('article')
       .filter({ hasText: 'local.block_ip' })
-      .filter({ hasText: '203.0.113.45' })
+      // The demo's playbook asks to block the same address; this is the request made above.
+      .filter({ hasText: REASON })
       .first();
     await card2.getByRole('button', { name: 'Approve' }).click();
     await expect

@@ -9,7 +9,12 @@ import type { ActionEffect, ActionOutcome, ActionPort } from '../port.ts';
  * local receivers.)
  */
 export class RecordingPort implements ActionPort {
-  readonly calls: Array<{ kind: 'execute' | 'rollback'; type: string; input: unknown; dryRun: boolean }> = [];
+  readonly calls: Array<{
+    kind: 'execute' | 'preview' | 'rollback';
+    type: string;
+    input: unknown;
+    dryRun: boolean;
+  }> = [];
   /** Types that fail when executed. */
   readonly failing = new Set<string>();
   private readonly catalogue = new Map<
@@ -55,8 +60,12 @@ export class RecordingPort implements ActionPort {
       .digest('hex')
       .slice(0, 24);
   }
-  async execute(type: string, input: unknown, opts: { dryRun: boolean }): Promise<ActionOutcome> {
-    this.calls.push({ kind: 'execute', type, input, dryRun: opts.dryRun });
+  async execute(
+    type: string,
+    input: unknown,
+    opts: { dryRun: boolean; preview?: boolean },
+  ): Promise<ActionOutcome> {
+    this.calls.push({ kind: opts.preview ? 'preview' : 'execute', type, input, dryRun: opts.dryRun });
     if (this.failing.has(type)) throw new Error(`${type} failed on purpose`);
     return {
       status: opts.dryRun ? 'dry_run' : 'succeeded',
@@ -78,7 +87,12 @@ export class RecordingPort implements ActionPort {
       details: {},
     };
   }
+  /** Runs of the action (dry or live), not the previews made for approvers. */
   executions(type?: string) {
     return this.calls.filter((c) => c.kind === 'execute' && (!type || c.type === type));
+  }
+  /** Dry runs made to show an approver what a waiting request will do. */
+  previews(type?: string) {
+    return this.calls.filter((c) => c.kind === 'preview' && (!type || c.type === type));
   }
 }

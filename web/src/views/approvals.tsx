@@ -160,6 +160,35 @@ export function ActionCard({ action: a }: { action: ActionRequest }) {
         <dd>
           {a.dry_run ? 'Dry run: reports what it would do and changes nothing' : 'Live: changes the system'}
         </dd>
+        {isPending && (
+          <>
+            <dt>Dry run</dt>
+            <dd className="preview">
+              {a.preview ? (
+                <>
+                  <span className={`badge status status-${a.preview.status}`}>
+                    {a.preview.status === 'failed' ? 'failed' : 'would do'}
+                  </span>{' '}
+                  {a.preview.summary}
+                  {Object.keys(a.preview.details).length > 0 && (
+                    <details>
+                      <summary>What the dry run reported</summary>
+                      <ul className="plain">
+                        {Object.entries(a.preview.details).map(([k, v]) => (
+                          <li key={k}>
+                            <span className="muted">{k}</span> <code>{valueText(v)}</code>
+                          </li>
+                        ))}
+                      </ul>
+                    </details>
+                  )}
+                </>
+              ) : (
+                <span className="muted">No dry run was recorded for this request.</span>
+              )}
+            </dd>
+          </>
+        )}
         <dt>Asked by</dt>
         <dd>
           {a.requested_by}
