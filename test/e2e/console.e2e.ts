@@ -13,7 +13,10 @@ import { REPO } from '../helpers/process.ts';
 import { call, type DemoServer, startDemoServer } from './demo-server.ts';
 
 const SHOTS = join(REPO, 'docs', 'console');
-/** Why the first responder asks to block the attacker: unique to this run's request (the demo's playbook asks too). */
+/**
+ * Why the first responder asks to block an address. The demo's playbook already asks to block the brute-force
+ * source, and an equal request is the same request (one idempotency key), so this one names another address.
+ */
 const REASON = 'The SSH brute force on bastion-01 comes from this address, asked in the console test';
 
 /** The page's globals the test reads (this Node project has no DOM types). */
@@ -66,13 +69,19 @@ beforeAll(async () => {
   keys.viewer = await makeKey('viewer', ['read']);
 
   // A containment action the first responder asks for, which a second person must approve (four eyes).
-  const action = await call<{ id: string; status: string }>(server, keys.one.key, 'POST', '/actions', {
-    type: 'local.block_ip',
-    input: { ip: '203.0.113.45' },
-    reason: REASON,
-    require_approval: true,
-  });
-  expect(action.status).toBe('pending_approval');
+  const action = await call<{ id: string; status: string; requested_by: string }>(
+    server,
+    keys.one.key,
+    'POST',
+    '/actions',
+    {
+      type: 'local.block_ip',
+      input: { ip: '198.51.100.77' },
+      reason: REASON,
+      require_approval: true,
+    },
+  );
+  expect(action).toMatchObject({ status: 'pending_approval', requested_by: 'responder-one' });
   pendingActionId = action.id;
 
   // A second, quieter incident that no playbook opens a case for: two web attacks on another host.
@@ -211,6 +220,8 @@ describe('the analyst console', () => {
       .first();
     await card.getByText('You asked for this: another responder must approve').waitFor();
     expect(await card.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+    // What it will do: the dry run made when it was asked.
+    await card.getByText(/Would add 198\.51\.100\.77 to nftables set/).waitFor();
     await expectAccessible(page, 'approvals');
     await page.screenshot({ path: join(SHOTS, 'approvals.png'), fullPage: true });
     await mine.close();

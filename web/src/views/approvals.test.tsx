@@ -87,7 +87,7 @@ describe('approvals', () => {
     expect(other.getByText(/Would add 203.0.113.9 to the block list/).textContent).toContain(
       '<b>approve now</b>',
     );
-    expect(other.getByText('drop from 203.0.113.9')).toBeTruthy();
+    expect(other.getByText(/"rule": "drop from 203\.0\.113\.9"/)).toBeTruthy();
     expect(own.getByText('No dry run was recorded for this request.')).toBeTruthy();
 
     fireEvent.change(other.getByLabelText(/Comment/), { target: { value: 'checked the IP' } });

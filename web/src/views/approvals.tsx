@@ -162,7 +162,7 @@ export function ActionCard({ action: a }: { action: ActionRequest }) {
         </dd>
         {isPending && (
           <>
-            <dt>Dry run</dt>
+            <dt>What it will do</dt>
             <dd className="preview">
               {a.preview ? (
                 <>
@@ -173,13 +173,7 @@ export function ActionCard({ action: a }: { action: ActionRequest }) {
                   {Object.keys(a.preview.details).length > 0 && (
                     <details>
                       <summary>What the dry run reported</summary>
-                      <ul className="plain">
-                        {Object.entries(a.preview.details).map(([k, v]) => (
-                          <li key={k}>
-                            <span className="muted">{k}</span> <code>{valueText(v)}</code>
-                          </li>
-                        ))}
-                      </ul>
+                      <pre>{JSON.stringify(a.preview.details, null, 2)}</pre>
                     </details>
                   )}
                 </>
@@ -238,23 +232,27 @@ export function ActionCard({ action: a }: { action: ActionRequest }) {
             </dd>
           </>
         )}
-        <dt>{a.dry_run ? 'Dry-run result' : 'Result'}</dt>
-        <dd>
-          {a.result ? (
-            <>
-              <span className="badge">{a.result.status}</span> <span>{a.result.summary}</span>
-              {Object.keys(a.result.details ?? {}).length > 0 && (
-                <details>
-                  <summary>Details</summary>
-                  <pre>{JSON.stringify(a.result.details, null, 2)}</pre>
-                </details>
+        {(!isPending || a.result || a.error) && (
+          <>
+            <dt>{a.dry_run ? 'Dry-run result' : 'Result'}</dt>
+            <dd>
+              {a.result ? (
+                <>
+                  <span className="badge">{a.result.status}</span> <span>{a.result.summary}</span>
+                  {Object.keys(a.result.details ?? {}).length > 0 && (
+                    <details>
+                      <summary>Details</summary>
+                      <pre>{JSON.stringify(a.result.details, null, 2)}</pre>
+                    </details>
+                  )}
+                </>
+              ) : (
+                <span className="muted">None</span>
               )}
-            </>
-          ) : (
-            <span className="muted">{isPending ? 'None yet: it runs once approved.' : 'None'}</span>
-          )}
-          {a.error && <p className="error">{a.error}</p>}
-        </dd>
+              {a.error && <p className="error">{a.error}</p>}
+            </dd>
+          </>
+        )}
       </dl>
 
       {mayRespond && (isPending || mayRollBack) && (
