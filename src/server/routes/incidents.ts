@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { Alert } from '../../schema/alert.ts';
 import { Incident, IncidentStatus } from '../../schema/incident.ts';
+import { StoredVerdict } from '../../schema/verdict.ts';
 import type { ServerDeps } from '../deps.ts';
 import { csvEnum, ErrorBody, IdParam, notFound, Paging, TimeRange } from './common.ts';
 
@@ -33,10 +34,18 @@ export function incidentRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
       {
         config: { scope: 'read' },
         schema: {
-          summary: 'One incident with its alerts',
+          summary: 'One incident with its alerts (by priority, first 500) and its latest verdict',
           tags: ['incidents'],
           params: IdParam,
-          response: { 200: Incident.extend({ alerts: z.array(Alert) }), 404: ErrorBody },
+          response: {
+            200: Incident.extend({
+              alerts: z.array(Alert),
+              verdict: StoredVerdict.nullable().describe(
+                'The latest analysis of the incident as a whole (POST /incidents/:id/analyze), or null',
+              ),
+            }),
+            404: ErrorBody,
+          },
         },
       },
       async (req) => {
@@ -44,7 +53,8 @@ export function incidentRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
         if (!incident) throw notFound('incident', req.params.id);
         const alerts = await store.alerts.getMany(incident.alert_ids.slice(0, 500));
         alerts.sort((a, b) => b.priority - a.priority);
-        return { ...incident, alerts };
+        const verdict = (await store.verdicts.latestFor(incident.id)) ?? null;
+        return { ...incident, alerts, verdict };
       },
     );
   };

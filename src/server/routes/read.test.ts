@@ -79,6 +79,7 @@ describe('read API: events, alerts, incidents', () => {
     expect(list.total).toBe(1);
     const inc = (await get(`/incidents/${list.items[0].id}`)).json();
     expect(inc.alerts.map((x: { id: string }) => x.id)).toEqual([alerts[0]!.id]);
+    expect(inc.verdict).toBeNull();
   });
 
   it('names the bad field in 400s and answers 404 for unknown ids', async () => {

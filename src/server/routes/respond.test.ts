@@ -131,6 +131,9 @@ describe('analyst, response and case API', () => {
     }
     const inc = await call('POST', `/incidents/${incidentId}/analyze`, 'analyst');
     expect(inc.json().response.alert_id).toBe(incidentId);
+    // The incident's page reads its latest verdict with it.
+    const incident = (await call('GET', `/incidents/${incidentId}`, 'analyst')).json();
+    expect(incident.verdict).toMatchObject({ id: inc.json().id, subject_type: 'incident' });
     const alert = (await call('GET', `/alerts/${alertId}`, 'analyst')).json();
     expect(alert.verdict.response.alert_id).toBe(alertId);
   });

@@ -14,7 +14,7 @@ import type { Case, IncidentDetail as IncidentDetailT, StoredVerdict } from '../
 import '../components/widgets.css';
 import './detail.css';
 
-/** `GET /incidents/:id`, plus the latest verdict should the server send it (the contract does not yet). */
+/** `GET /incidents/:id`: the incident, its alerts and its latest verdict (null before any). */
 type IncidentAnswer = IncidentDetailT & { verdict?: StoredVerdict | null };
 
 export default function IncidentDetail() {
