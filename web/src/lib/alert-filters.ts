@@ -124,3 +124,13 @@ export function isFiltered(f: AlertFilters): boolean {
       f.q,
   );
 }
+
+/**
+ * Whether the live stream can tell if a new alert belongs to this view: it
+ * sends each alert's severity and status, not its source, rule, techniques,
+ * entities or text, so under those filters a count of new alerts is only an
+ * upper bound.
+ */
+export function streamCanMatch(f: AlertFilters): boolean {
+  return !(f.source.length || f.rule || f.technique.length || f.entity || f.q);
+}

@@ -166,6 +166,21 @@ describe('alert queue paging and live updates', () => {
     expect(screen.queryByRole('button', { name: /new alert/ })).toBeNull();
   });
 
+  it('counts new alerts as an upper bound under filters the stream cannot check, and skips other severities', async () => {
+    const api = queue(3, ['read']);
+    renderRoute('/alerts?severity=high&source=zeek');
+    await screen.findByText('Alert number 0');
+    await waitFor(() => expect(api.streamCount()).toBe(1));
+    await act(async () =>
+      api.push('alert', { ...makeAlert(8), change: 'created', severity: 'low', title: 'Low one' }, 'c3'),
+    );
+    await act(async () =>
+      api.push('alert', { ...makeAlert(9), change: 'created', severity: 'high', title: 'High one' }, 'c4'),
+    );
+    // The low one cannot match severity=high; the high one may or may not come from zeek.
+    expect(await screen.findByRole('button', { name: 'Up to 1 new alert: show' })).toBeTruthy();
+  });
+
   it('stops the stream on unmount', async () => {
     const api = queue(1, ['read']);
     const view = renderRoute('/alerts');

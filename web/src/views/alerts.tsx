@@ -14,6 +14,7 @@ import {
   isFiltered,
   NO_FILTERS,
   searchFromFilters,
+  streamCanMatch,
 } from '../lib/alert-filters.ts';
 import { ApiError, api } from '../lib/api.ts';
 import { useAuth } from '../lib/auth.tsx';
@@ -348,6 +349,7 @@ export default function Alerts() {
       <div className="queue-tools">
         {fresh.size > 0 && (
           <button type="button" onClick={refresh}>
+            {streamCanMatch(filters) ? '' : 'Up to '}
             {fresh.size} new {fresh.size === 1 ? 'alert' : 'alerts'}: show
           </button>
         )}
