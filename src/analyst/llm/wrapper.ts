@@ -1,4 +1,5 @@
 import { AisocError, isAisocError } from '../../errors.ts';
+import { componentLogger } from '../../telemetry/logger.ts';
 import { raceAbort, systemClock } from './clock.ts';
 import type { CommonLlmSettings } from './config.ts';
 import { llmMetrics } from './metrics.ts';
@@ -114,7 +115,7 @@ export function wrapLlmCore(core: LlmCore, settings: CommonLlmSettings, ctx: Llm
   const breaker = new Breaker(settings.breaker_failures, settings.breaker_cooldown_ms);
   const backendLabel = { backend: core.name };
   const metrics = ctx.metrics && llmMetrics(ctx.metrics);
-  const log = ctx.logger.child({ component: 'llm', backend: core.name });
+  const log = componentLogger(ctx.logger, 'llm').child({ backend: core.name });
 
   /** One attempt, bounded by the timeout and the caller's signal. */
   async function attempt(request: LlmRequest, n: number): Promise<LlmCompletion | Failure> {
