@@ -12,6 +12,7 @@ import { llmMetrics } from './analyst/llm/metrics.ts';
 import { analystMetrics } from './analyst/metrics.ts';
 import { AnalystService } from './analyst/service.ts';
 import type { AppConfig } from './app-config.ts';
+import { casesMetrics } from './cases/metrics.ts';
 import { CONTENT_DIR } from './content.ts';
 import { Correlator, correlateStage } from './correlate/index.ts';
 import { correlateMetrics } from './correlate/metrics.ts';
@@ -63,6 +64,7 @@ const COMPONENT_METRICS: ReadonlyArray<(metrics: Metrics) => unknown> = [
   knowledgeMetrics,
   llmMetrics,
   actionMetrics,
+  casesMetrics,
 ];
 
 /** The registries a runtime builds its components from (see {@link RuntimeOptions.registries}). */
@@ -223,6 +225,12 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
       registries.runners,
     );
     await runner.start();
+    // The stages this process runs, on /metrics at zero from the start: the NoEventsProcessed alert
+    // sums their rate, which must be 0 (not no series) on a process that never saw an event.
+    if ((options.role ?? 'all') !== 'api')
+      for (const stage of stages)
+        for (const outcome of ['ok', 'dead_letter'])
+          pipelineMetrics(metrics).stageItems.inc({ stage: stage.name, outcome }, 0);
   } catch (err) {
     pressure.stop();
     await store.close();
