@@ -284,7 +284,7 @@ describe('the Grafana dashboards', () => {
     ) as { providers: Array<{ type: string; options: { path: string } }> };
     expect(providers.providers[0]).toMatchObject({
       type: 'file',
-      options: { path: '/etc/grafana/dashboards' },
+      options: { path: '/var/lib/grafana/dashboards' },
     });
   });
 
