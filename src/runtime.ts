@@ -12,6 +12,7 @@ import { llmMetrics } from './analyst/llm/metrics.ts';
 import { analystMetrics } from './analyst/metrics.ts';
 import { AnalystService } from './analyst/service.ts';
 import type { AppConfig } from './app-config.ts';
+import { casesMetrics } from './cases/metrics.ts';
 import { CONTENT_DIR } from './content.ts';
 import { Correlator, correlateStage } from './correlate/index.ts';
 import { correlateMetrics } from './correlate/metrics.ts';
@@ -39,7 +40,7 @@ import type { SourceFactory } from './sources/types.ts';
 import { wazuhMetrics } from './sources/wazuh/metrics.ts';
 import { openStore, type Store, storeOptionsFromConfig } from './store/index.ts';
 import { ensurePrivateDir } from './store/private-dir.ts';
-import { silentLogger } from './telemetry/logger.ts';
+import { componentLogger, silentLogger } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 
 /**
@@ -63,6 +64,7 @@ const COMPONENT_METRICS: ReadonlyArray<(metrics: Metrics) => unknown> = [
   knowledgeMetrics,
   llmMetrics,
   actionMetrics,
+  casesMetrics,
 ];
 
 /** The registries a runtime builds its components from (see {@link RuntimeOptions.registries}). */
@@ -157,6 +159,8 @@ export interface RuntimeOptions {
  */
 export async function openRuntime(config: AppConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const logger = options.logger ?? silentLogger();
+  // Each component logs with its name bound, which log collectors turn into a label (telemetry/logger.ts).
+  const log = (component: string) => componentLogger(logger, component);
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: false });
   for (const register of COMPONENT_METRICS) register(metrics);
   const registries: Registries = {
@@ -166,7 +170,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     runners: options.registries?.runners ?? RUNNERS,
     llmBackends: options.registries?.llmBackends ?? LLM_BACKENDS,
   };
-  const sources = new SourceRegistry(config.sources, logger, registries.sources);
+  const sources = new SourceRegistry(config.sources, log('sources'), registries.sources);
   const runnerFactory = Object.hasOwn(registries.runners, config.pipeline.runner)
     ? registries.runners[config.pipeline.runner]
     : undefined;
@@ -181,11 +185,13 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   let ml: MlService | undefined;
   let detectors: Detector[];
   try {
-    ml = config.ml.enabled ? await MlService.open(config.ml, { metrics, logger, store }) : undefined;
+    ml = config.ml.enabled
+      ? await MlService.open(config.ml, { metrics, logger: log('ml'), store })
+      : undefined;
     detectors = [
       ...(await buildDetectors(
         config.detect,
-        { logger, metrics, detect: config.detect, ...(ml ? { ml } : {}) },
+        { logger: log('detect'), metrics, detect: config.detect, ...(ml ? { ml } : {}) },
         registries.detectors,
       )),
       ...(options.detectors ?? []),
@@ -207,21 +213,35 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   try {
     runner = createRunner(
       config.pipeline.runner,
-      { store, logger, metrics, config: config.pipeline, stages, pressure, role: options.role ?? 'all' },
+      {
+        store,
+        logger: log('pipeline'),
+        metrics,
+        config: config.pipeline,
+        stages,
+        pressure,
+        role: options.role ?? 'all',
+      },
       registries.runners,
     );
     await runner.start();
+    // The stages this process runs, on /metrics at zero from the start: the NoEventsProcessed alert
+    // sums their rate, which must be 0 (not no series) on a process that never saw an event.
+    if ((options.role ?? 'all') !== 'api')
+      for (const stage of stages)
+        for (const outcome of ['ok', 'dead_letter'])
+          pipelineMetrics(metrics).stageItems.inc({ stage: stage.name, outcome }, 0);
   } catch (err) {
     pressure.stop();
     await store.close();
     throw err;
   }
-  const ingest = new IngestService({ sources, runner, metrics, config, logger });
+  const ingest = new IngestService({ sources, runner, metrics, config, logger: log('ingest') });
   const knowledge = new KnowledgeBase({
     config: config.knowledge,
     dataDir: options.inMemory ? undefined : config.data_dir,
     db: store.client,
-    logger,
+    logger: log('knowledge'),
     metrics,
     ...(options.knowledgeBuildHold ? { holdBuild: options.knowledgeBuildHold } : {}),
   });
@@ -236,19 +256,22 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
         : createLlmBackend(config.analyst, { logger, metrics }, registries.llmBackends);
     const analyst = new AnalystService({
       store,
-      knowledge: analystKnowledge(knowledge, logger),
+      knowledge: analystKnowledge(knowledge, log('knowledge')),
       llm,
       assets: config.analyst.assets,
       metrics,
-      logger,
+      logger: log('analyst'),
       cacheTtlMs: config.analyst.cache_ttl_ms,
     });
     response = createResponse({
       store,
-      logger,
+      logger: log('respond'),
       metrics,
       analyst,
-      port: new ActionCatalogue(registries.actions, config.respond.actions, { logger, metrics }),
+      port: new ActionCatalogue(registries.actions, config.respond.actions, {
+        logger: log('actions'),
+        metrics,
+      }),
       assets: config.analyst.assets,
       knownActions: actionInfos(registries.actions),
       playbookDirs: [
@@ -290,13 +313,13 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
         const { deleted, partitionsDropped } = await store.events.purge(cutoff, processed);
         if (deleted > 0 || partitionsDropped > 0) {
           retentionMetrics(metrics).eventsPurged.inc(deleted);
-          logger.info(
+          log('retention').info(
             { deleted, partitions_dropped: partitionsDropped, cutoff },
             'Retention deleted expired events.',
           );
         }
       } catch (err) {
-        logger.warn({ err: describeError(err) }, 'The retention sweep failed; it will run again.');
+        log('retention').warn({ err: describeError(err) }, 'The retention sweep failed; it will run again.');
       }
     };
     sweeper = setInterval(sweep, config.retention.sweep_interval_ms);
@@ -309,7 +332,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   if (options.retention && store.engine === 'pglite') {
     maintenance = setInterval(() => {
       store.maintainEmbedded().catch((err) => {
-        logger.warn(
+        log('store').warn(
           { err: describeError(err) },
           'Vacuuming the embedded database failed; it will run again.',
         );

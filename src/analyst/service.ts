@@ -143,6 +143,7 @@ export class AnalystService {
     }
     outcome.response.processing_time_ms = Math.round((performance.now() - started) * 100) / 100;
     metrics.triageRequests.inc({ status: outcome.fallback_reason ? 'fallback' : 'success' });
+    if (outcome.response.disputed) metrics.triageDisputed.inc();
     metrics.triageDuration.observe((performance.now() - started) / 1000);
     metrics.triageConfidence.observe(outcome.response.confidence);
     let stored: StoredVerdict | undefined;

@@ -7,6 +7,8 @@ import type { Incident } from '../schema/incident.ts';
 import type { Suppression } from '../schema/response.ts';
 import type { Store } from '../store/index.ts';
 import { findUnsafeText } from '../store/json.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { casesMetrics } from './metrics.ts';
 import { extractObservables } from './observables.ts';
 
 export type CaseStatus = Case['status'];
@@ -37,6 +39,8 @@ export interface SuppressOptions {
 export interface CaseServiceOptions {
   /** `respond.suppressions.max_days`: the longest suppression a case creates without an admin (default 30). */
   suppressionMaxDays?: number;
+  /** Where cases opened and the time to close them are counted (`casesMetrics`). */
+  metrics?: Metrics;
 }
 
 /** Longest suppression anyone may create, admin included. */
@@ -55,6 +59,7 @@ export interface CaseHooks {
  */
 export class CaseService {
   private readonly suppressionMaxDays: number;
+  private readonly metrics?: ReturnType<typeof casesMetrics>;
 
   constructor(
     private readonly store: Store,
@@ -63,6 +68,7 @@ export class CaseService {
     options: CaseServiceOptions = {},
   ) {
     this.suppressionMaxDays = options.suppressionMaxDays ?? 30;
+    if (options.metrics) this.metrics = casesMetrics(options.metrics);
   }
 
   /**
@@ -119,6 +125,7 @@ export class CaseService {
       if (theirs) return { case: theirs, created: false };
       throw err;
     }
+    this.metrics?.opened.inc({ severity: c.severity });
     await this.audit(actor, 'case.create', c.id, undefined, {
       incident_id: incidentId,
       observables: observables.length,
@@ -313,6 +320,10 @@ export class CaseService {
       });
     }
     if (next.status === 'closed' && c.status !== 'closed') {
+      this.metrics?.timeToClose.observe(
+        { resolution: next.resolution ?? 'none' },
+        Math.max(0, (Date.parse(now) - Date.parse(c.created_at)) / 1000),
+      );
       try {
         await this.hooks.onClosed?.(
           next,

@@ -554,13 +554,19 @@ export function correlateStage(
       // until its outcome (commit, or rollback and reload) is known.
       const r = await turn.run(() => correlateBatch(items, ctx.store));
       if (enqueue && r.alerts.length) options.onQueued?.();
-      const { alertsRaised } = correlateMetrics(ctx.metrics);
+      const { alertsRaised, incidents, timeToDetect } = correlateMetrics(ctx.metrics);
       for (const a of r.alerts) {
-        alertsRaised.inc({
-          severity: a.severity,
-          outcome: a.status === 'suppressed' ? 'suppressed' : a.count > 1 ? 'deduplicated' : 'new',
-        });
+        const outcome = a.status === 'suppressed' ? 'suppressed' : a.count > 1 ? 'deduplicated' : 'new';
+        alertsRaised.inc({ severity: a.severity, outcome });
+        // Event time to detection; a clock behind the source's counts as immediate, not negative.
+        if (outcome === 'new')
+          timeToDetect.observe(
+            { severity: a.severity },
+            Math.max(0, (Date.parse(a.created_at) - Date.parse(a.first_seen)) / 1000),
+          );
       }
+      for (const i of r.incidents)
+        incidents.inc({ severity: i.severity, outcome: i.created_at === i.updated_at ? 'new' : 'updated' });
       return rejected.length ? { outputs: r.alerts, rejected } : { outputs: r.alerts };
     },
   };

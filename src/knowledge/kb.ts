@@ -19,6 +19,7 @@ import { BackgroundEmbedding } from './embed.ts';
 import { createEmbedder, type Embedder } from './embeddings/index.ts';
 import { type ClosedIncident, incidentDocument } from './incidents.ts';
 import type { MapOptions, TechniqueMapper, TechniqueMatch } from './mapper/index.ts';
+import { knowledgeMetrics, setKnowledgeState } from './metrics.ts';
 import { type RetrievalMode, type RetrieveRequest, type RetrieveResult, retrieveFrom } from './retrieve.ts';
 import { loadRunbooks } from './runbooks.ts';
 import { AttackIndexLoader, type IndexStatus } from './snapshot/load.ts';
@@ -145,6 +146,12 @@ export class KnowledgeBase {
     return this.stateValue;
   }
 
+  /** Change state, and show it on `aisoc_knowledge_state` (the KnowledgeBaseNotLoaded alert reads it). */
+  private setState(state: KnowledgeState): void {
+    this.stateValue = state;
+    if (this.options.metrics) setKnowledgeState(knowledgeMetrics(this.options.metrics).knowledgeState, state);
+  }
+
   /** Retrieval mode used when a request names none. */
   get defaultMode(): RetrievalMode {
     return this.options.config.default_mode ?? (this.embedder ? 'hybrid' : 'lexical');
@@ -153,11 +160,11 @@ export class KnowledgeBase {
   /** Begin loading in the background (idempotent). */
   start(): void {
     if (this.loading || this.closed) return;
-    this.stateValue = 'loading';
+    this.setState('loading');
     this.startedAt = Date.now();
     this.loading = this.load().then(
       () => {
-        this.stateValue = 'ready';
+        this.setState('ready');
         this.loadMs = Date.now() - this.startedAt;
         this.logger.info(
           {
@@ -171,7 +178,7 @@ export class KnowledgeBase {
         if (this.embedding && !this.closed) this.embedding.start();
       },
       (err) => {
-        this.stateValue = 'failed';
+        this.setState('failed');
         this.error = describeError(err);
         if (!(err instanceof Closing))
           this.logger.error({ err: this.error }, 'The knowledge base failed to load.');

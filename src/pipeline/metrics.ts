@@ -77,24 +77,38 @@ export const retentionMetrics = defineMetrics('retention', (m) => ({
   }),
 }));
 
+/** The reasons every runner may refuse input for (the JetStream runner adds `stream`). */
+export const ADMISSION_REFUSAL_REASONS = [
+  'queue',
+  'inflight',
+  'event_loop',
+  'memory',
+  'shutting_down',
+] as const;
+
 /**
  * Admission (overload control): what the pressure monitor sees, and input
  * refused before it was read.
  *
  * @example admissionMetrics(runtime.metrics).admissionRefusals.inc({ reason: 'queue' })
  */
-export const admissionMetrics = defineMetrics('admission', (m) => ({
-  admissionEventLoopDelay: m.gauge({
-    name: 'aisoc_admission_event_loop_delay_seconds',
-    help: 'Largest event-loop delay in the last admission sample window',
-  }),
-  admissionRss: m.gauge({
-    name: 'aisoc_admission_rss_bytes',
-    help: 'Resident set size at the last admission sample',
-  }),
-  admissionRefusals: m.counter({
-    name: 'aisoc_admission_refusals_total',
-    help: 'Input refused before it was read, by reason (queue, inflight: 429; event_loop, memory, shutting_down: 503)',
-    labelNames: ['reason'] as const,
-  }),
-}));
+export const admissionMetrics = defineMetrics('admission', (m) => {
+  const set = {
+    admissionEventLoopDelay: m.gauge({
+      name: 'aisoc_admission_event_loop_delay_seconds',
+      help: 'Largest event-loop delay in the last admission sample window',
+    }),
+    admissionRss: m.gauge({
+      name: 'aisoc_admission_rss_bytes',
+      help: 'Resident set size at the last admission sample',
+    }),
+    admissionRefusals: m.counter({
+      name: 'aisoc_admission_refusals_total',
+      help: 'Input refused before it was read, by reason (queue, inflight: 429; event_loop, memory, shutting_down: 503)',
+      labelNames: ['reason'] as const,
+    }),
+  };
+  // Every reason at zero from the start, so a rate of refusals is 0 rather than no series (the 429 alert).
+  for (const reason of ADMISSION_REFUSAL_REASONS) set.admissionRefusals.inc({ reason }, 0);
+  return set;
+});

@@ -108,6 +108,7 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
   });
   const cases = new CaseService(d.store, d.logger, d.caseHooks, {
     ...(d.suppressionMaxDays === undefined ? {} : { suppressionMaxDays: d.suppressionMaxDays }),
+    metrics: d.metrics,
   });
   // Lint against every known action: a step whose action is not configured here is skipped at run time, not an error.
   const loaded = loadPlaybooks(d.playbookDirs, d.knownActions);

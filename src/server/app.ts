@@ -3,7 +3,7 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -12,6 +12,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Runtime } from '../runtime.ts';
 import { hashApiKey } from '../store/index.ts';
+import { componentLogger } from '../telemetry/logger.ts';
 import { VERSION } from '../version.ts';
 import { admissionHooks } from './admission.ts';
 import { AddressLimiter, apiKeyOf, authHook, KeyVerifier } from './auth.ts';
@@ -92,8 +93,11 @@ export interface BuildOptions {
 export async function build(options: BuildOptions): Promise<App> {
   const { runtime } = options;
   const cfg = runtime.config.server;
+  const logger = componentLogger(runtime.logger, 'http');
   const app = Fastify({
-    loggerInstance: (options.logRequests ? runtime.logger : undefined) as FastifyBaseLogger | undefined,
+    loggerInstance: (options.logRequests ? logger : undefined) as FastifyBaseLogger | undefined,
+    // The name the error log uses too (errors.ts), so one request's lines share one field.
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: cfg.body_limit_bytes,
     trustProxy: cfg.trust_proxy,
     requestTimeout: cfg.request_timeout_ms,
@@ -104,7 +108,7 @@ export async function build(options: BuildOptions): Promise<App> {
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.setErrorHandler(errorHandler(runtime.logger));
+  app.setErrorHandler(errorHandler(logger));
   app.setNotFoundHandler(notFoundHandler);
 
   const inventory: RouteInfo[] = [];
@@ -220,7 +224,7 @@ export async function build(options: BuildOptions): Promise<App> {
   await app.register(ruleRoutes(deps));
   const hub = new StreamHub({
     store: runtime.store,
-    logger: runtime.logger,
+    logger: componentLogger(runtime.logger, 'stream'),
     metrics: runtime.metrics,
     pollMs: cfg.stream_poll_ms,
     maxClients: cfg.stream_max_clients,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { configError } from '../config/load.ts';
 import { typedMap } from '../config/sections.ts';
 import { AisocError } from '../errors.ts';
+import { alertmanager } from './alertmanager/index.ts';
 import { cloudtrail } from './cloudtrail/index.ts';
 import { generic } from './generic/index.ts';
 import { guardduty } from './guardduty/index.ts';
@@ -15,6 +16,7 @@ import { zeek } from './zeek/index.ts';
 
 /** Every source the product ships: one line per source. */
 export const SOURCE_FACTORIES: readonly SourceFactory<never>[] = [
+  alertmanager,
   cloudtrail,
   generic,
   guardduty,

@@ -14,11 +14,33 @@ export interface DemoServer {
   stop(): Promise<void>;
 }
 
-export async function startDemoServer(dataDir: string): Promise<DemoServer> {
+/**
+ * @param options.config a configuration file for the demo (`aisoc --config`), which the demo's
+ *   own settings extend (test/monitoring-live.test.ts gives it an LLM backend)
+ * @param options.env more environment for the process
+ */
+export async function startDemoServer(
+  dataDir: string,
+  options: { config?: string; env?: Record<string, string> } = {},
+): Promise<DemoServer> {
   const child = spawn(
     process.execPath,
-    [BIN, '--data-dir', dataDir, 'demo', '--port', '0', '--json', '--no-walkthrough'],
-    { cwd: REPO, env: { ...process.env, AISOC_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      BIN,
+      ...(options.config ? ['--config', options.config] : []),
+      '--data-dir',
+      dataDir,
+      'demo',
+      '--port',
+      '0',
+      '--json',
+      '--no-walkthrough',
+    ],
+    {
+      cwd: REPO,
+      env: { ...process.env, AISOC_LOG_LEVEL: 'warn', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let out = '';
   let err = '';

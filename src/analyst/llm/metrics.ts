@@ -1,5 +1,16 @@
 import { defineMetrics } from '../../telemetry/metrics.ts';
 
+/** What `aisoc_llm_requests_total` counts a completion as. */
+export const LLM_OUTCOMES = [
+  'ok',
+  'timeout',
+  'error',
+  'invalid_output',
+  'truncated',
+  'circuit_open',
+  'cancelled',
+] as const;
+
 /**
  * LLM backends' metrics, counted by the shared wrapper (`wrapper.ts`) for
  * every backend, so a backend counts nothing itself.

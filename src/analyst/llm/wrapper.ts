@@ -1,7 +1,8 @@
 import { AisocError, isAisocError } from '../../errors.ts';
+import { componentLogger } from '../../telemetry/logger.ts';
 import { raceAbort, systemClock } from './clock.ts';
 import type { CommonLlmSettings } from './config.ts';
-import { llmMetrics } from './metrics.ts';
+import { LLM_OUTCOMES, llmMetrics } from './metrics.ts';
 import { parseCompletion } from './output.ts';
 import { Redactor } from './redact.ts';
 import type { LlmBackend, LlmCompletion, LlmContext, LlmCore, LlmRequest, LlmResult } from './types.ts';
@@ -114,7 +115,9 @@ export function wrapLlmCore(core: LlmCore, settings: CommonLlmSettings, ctx: Llm
   const breaker = new Breaker(settings.breaker_failures, settings.breaker_cooldown_ms);
   const backendLabel = { backend: core.name };
   const metrics = ctx.metrics && llmMetrics(ctx.metrics);
-  const log = ctx.logger.child({ component: 'llm', backend: core.name });
+  // Every outcome of this backend at zero from the start: the error-rate alert divides by these series.
+  for (const outcome of LLM_OUTCOMES) metrics?.llmRequests.inc({ ...backendLabel, outcome }, 0);
+  const log = componentLogger(ctx.logger, 'llm').child({ backend: core.name });
 
   /** One attempt, bounded by the timeout and the caller's signal. */
   async function attempt(request: LlmRequest, n: number): Promise<LlmCompletion | Failure> {

@@ -120,6 +120,12 @@ export class MlService {
       wanted ??
       [...this.models.values()].find((m) => m.featureSet?.name === 'cicflowmeter')?.name ??
       [...this.models.keys()][0];
+    // Every served model on /metrics from the start, at zero: a dashboard or alert per model sees
+    // "no predictions" rather than no series at all.
+    for (const name of this.models.keys()) {
+      this.metrics.mlPredictions.inc({ model: name }, 0);
+      this.metrics.mlInferenceLatency.zero({ model: name });
+    }
   }
 
   /**
@@ -253,7 +259,7 @@ export class MlService {
 
   private observe(name: string, startNs: bigint, n = 1): number {
     const ms = Number(process.hrtime.bigint() - startNs) / 1e6;
-    this.metrics.mlInferenceLatency.observe(ms / 1000);
+    this.metrics.mlInferenceLatency.observe({ model: name }, ms / 1000);
     this.metrics.mlPredictions.inc({ model: name }, n);
     return ms;
   }

@@ -5,7 +5,7 @@ import { silentLogger } from '../../telemetry/logger.ts';
 import { createMetrics } from '../../telemetry/metrics.ts';
 import { baseConfigShape, defineAction } from './define.ts';
 import { actionKey, canonicalJson } from './key.ts';
-import { actionMetrics } from './metrics.ts';
+import { actionMetrics, RUN_OUTCOMES } from './metrics.ts';
 import { REDACTED, Redactor } from './redact.ts';
 import { backoffMs, parseRetryAfter, withRetry } from './retry.ts';
 import type { ActionImpl } from './types.ts';
@@ -133,9 +133,12 @@ describe('the shared wrapper', () => {
     }).create({ timeout_ms: 100 }, ctx(metrics));
     const err = await a.execute({ n: 1 }, opts).catch((e: unknown) => e);
     expect((err as AisocError).code).toBe('AISOC_ERR_ACTION_TIMEOUT');
-    expect((await actionMetrics(metrics).actions.get()).values).toEqual([
+    const values = (await actionMetrics(metrics).actions.get()).values;
+    expect(values.filter((v) => v.value > 0)).toEqual([
       expect.objectContaining({ labels: { type: 'test.thing', outcome: 'failed' }, value: 1 }),
     ]);
+    // Every outcome of a run is listed from the action's creation, at zero until it happens (alerts divide by them).
+    expect(values.map((v) => v.labels.outcome).sort()).toEqual([...RUN_OUTCOMES].sort());
   });
 
   it('blocks a state-changing call in a dry run, and a dry run that claims a change', async () => {

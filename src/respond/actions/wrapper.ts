@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { AisocError, describeError, isAisocError } from '../../errors.ts';
 import { parseOrThrow } from './errors.ts';
 import { actionKey } from './key.ts';
-import { actionMetrics } from './metrics.ts';
+import { actionMetrics, ROLLBACK_OUTCOMES, RUN_OUTCOMES } from './metrics.ts';
 import type { Redactor } from './redact.ts';
 import type {
   Action,
@@ -59,6 +59,9 @@ export function wrapAction<I>(o: WrapOptions<I>): Action {
 
   const metrics = ctx.metrics && actionMetrics(ctx.metrics);
   const count = (outcome: string) => metrics?.actions.inc({ type, outcome });
+  // The outcomes of a configured action at zero from the start: the failure alert sees 0, not no series.
+  for (const outcome of effect === 'reversible' ? [...RUN_OUTCOMES, ...ROLLBACK_OUTCOMES] : RUN_OUTCOMES)
+    metrics?.actions.inc({ type, outcome }, 0);
 
   const parseInput = (input: unknown): I =>
     parseOrThrow(inputSchema, input, 'AISOC_ERR_VALIDATION', `input of ${type}`);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { AisocError } from '../../../errors.ts';
 import { createMetrics } from '../../../telemetry/metrics.ts';
-import { actionMetrics } from '../metrics.ts';
+import { actionMetrics, RUN_OUTCOMES } from '../metrics.ts';
 import { ACTION_EFFECTS, type Action, type ActionContext, type ActionFactory } from '../types.ts';
 
 /** The fakes behind one conformance test: what they saw, and their state. */
@@ -300,9 +300,13 @@ export function describeActionConformance(o: ActionConformanceOptions): void {
       await withAction(async (a, _h, _lines, ctx) => {
         await a.execute(o.validInput, { dryRun: true, idempotencyKey: key(500) });
         const metric = await actionMetrics(ctx.metrics!).actions.get();
-        const sample = metric.values.find((v) => v.labels.type === factory.type);
-        expect(sample?.value).toBe(1);
-        expect(['dry_run', 'skipped']).toContain(sample?.labels.outcome);
+        const mine = metric.values.filter((v) => v.labels.type === factory.type);
+        const counted = mine.filter((v) => v.value > 0);
+        expect(counted).toHaveLength(1);
+        expect(counted[0]!.value).toBe(1);
+        expect(['dry_run', 'skipped']).toContain(counted[0]!.labels.outcome);
+        // Every outcome of a run is listed from the action's creation, at zero until it happens.
+        expect(mine.map((v) => v.labels.outcome)).toEqual(expect.arrayContaining([...RUN_OUTCOMES]));
       });
     });
   });
