@@ -485,7 +485,6 @@ describe('a broken compose file', () => {
 
   it('fails interpolation that Compose would refuse', () => {
     const env = new Map<string, string>();
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose interpolation, not a template
     expect(() => interpolate('${UNCLOSED', env)).toThrow('Invalid interpolation');
     // biome-ignore lint/suspicious/noTemplateCurlyInString: Compose interpolation, not a template
     expect(() => interpolate('${NEEDED:?set NEEDED}', env)).toThrow('Required variable NEEDED');
