@@ -189,7 +189,8 @@ export function publishedPorts(svc: Obj): string[] {
   return out;
 }
 
-const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL)/i;
+const SECRET_NAME =
+  /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|_KEY(_FILE)?$)/i;
 /** `${VAR}` or `${VAR:?msg}` / `${VAR?msg}`: a value that comes from the environment, with no default. */
 const FROM_ENV = /^\$\{[A-Za-z_][A-Za-z0-9_]*(:?\?[^}]*)?\}$/;
 
