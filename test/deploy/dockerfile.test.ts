@@ -102,7 +102,7 @@ process.stdout.write(JSON.stringify({ argv: process.argv.slice(2), env }));`,
   it('sets each AISOC_* and PGPASSWORD from its _FILE, without the trailing newline, and passes the arguments on', () => {
     const r = run(
       {
-        AISOC_ADMIN_KEY_FILE: secret('admin', 'k'.repeat(40) + '\n'),
+        AISOC_ADMIN_KEY_FILE: secret('admin', `${'k'.repeat(40)}\n`),
         PGPASSWORD_FILE: secret('pg', 'pa ss$word\n'),
         AISOC_LOG_LEVEL: 'debug',
         OTHER_FILE: '/not/read',
