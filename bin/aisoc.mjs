@@ -10,6 +10,7 @@
 // must equal the sources' stamp now, so an edit made after the last build runs as edited, through
 // tsx, never as the old compiled code. An installed package has no src/ and runs dist/.
 import { existsSync, readFileSync } from 'node:fs';
+import module from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { STAMP_FILE, sourceStamp } from './sources.mjs';
 
@@ -37,6 +38,8 @@ if (mode === 'dist') {
   }
   // Stack traces name the TypeScript lines (the maps carry the sources).
   process.setSourceMapsEnabled(true);
+  // Node 22.1 and later keep compiled code between starts (in the OS's temporary directory); Node 20 has no such cache.
+  module.enableCompileCache?.();
   await import(distMain.href);
 } else if (mode === 'src') {
   let register;
