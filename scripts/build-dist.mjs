@@ -20,6 +20,7 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -60,7 +61,18 @@ const fail = (message) => {
 
 const stamp = sourceStamp(src);
 const files = sourceFiles(src);
-rmSync(tmp, { recursive: true, force: true });
+// What an interrupted build left behind (its process is gone); a build still running keeps its own.
+for (const name of readdirSync(root)) {
+  const pid = Number(/^dist\.(?:tmp|old)-(\d+)$/.exec(name)?.[1]);
+  if (!pid) continue;
+  let alive = true;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    alive = err.code !== 'ESRCH';
+  }
+  if (!alive || pid === process.pid) rmSync(join(root, name), { recursive: true, force: true });
+}
 
 // 1. The modules.
 const config = ts.getParsedCommandLineOfConfigFile(
