@@ -53,7 +53,13 @@ function commandOf(argv: string[]): string | undefined {
   return undefined;
 }
 
+/** `aisoc --version` (no command): commander answers it from the program alone, so no command loads. */
+function versionOnly(argv: string[]): boolean {
+  return argv.slice(2).some((a) => a === '-V' || a === '--version');
+}
+
 const named = commandOf(process.argv);
-for (const name of named ? [named] : Object.keys(COMMANDS)) (await COMMANDS[name]!())(program);
+const load = named ? [named] : versionOnly(process.argv) ? [] : Object.keys(COMMANDS);
+for (const name of load) (await COMMANDS[name]!())(program);
 
 await program.parseAsync(process.argv);

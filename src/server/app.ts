@@ -3,7 +3,12 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyRateLimit from '@fastify/rate-limit';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -83,6 +88,17 @@ export interface BuildOptions {
   consoleDir?: string;
 }
 
+type CompilersFactory = NonNullable<
+  NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']
+>;
+
+/** Factories that give zod's compilers, so Fastify builds no default (Ajv) ones. */
+const ZOD_COMPILERS: CompilersFactory = {
+  // Fastify's types describe Ajv's factories; Fastify only asks them for a compiler, and zod's are what the routes use.
+  buildValidator: (() => validatorCompiler) as unknown as CompilersFactory['buildValidator'],
+  buildSerializer: (() => serializerCompiler) as unknown as CompilersFactory['buildSerializer'],
+};
+
 /**
  * Build the HTTP API without listening (tests call `app.inject()`).
  *
@@ -104,6 +120,9 @@ export async function build(options: BuildOptions): Promise<App> {
     // Deep JSON cannot reach the handlers: the parser refuses prototype pollution and the routes validate shape.
     onProtoPoisoning: 'remove',
     onConstructorPoisoning: 'remove',
+    // The routes validate and serialise with zod (below). Without factories of its own, Fastify loads Ajv and
+    // fast-json-stringify to build default compilers nothing uses: about a tenth of a second of every start.
+    schemaController: { compilersFactory: ZOD_COMPILERS },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

@@ -1,8 +1,13 @@
-import pg from 'pg';
 import type { Queryable, SessionConnection, SqlClient } from './sql.ts';
+
+/** node-postgres, loaded on first use: an embedded server never needs it (~60 ms of every start). */
+async function loadPg(): Promise<typeof import('pg').default> {
+  return (await import('pg')).default;
+}
 
 /** A PostgreSQL server through a node-postgres pool. */
 export async function openPostgres(url: string, poolSize = 10): Promise<SqlClient> {
+  const pg = await loadPg();
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // Idle clients can error when the server restarts; the pool replaces them.
   pool.on('error', () => {});
@@ -47,6 +52,7 @@ export async function openPostgres(url: string, poolSize = 10): Promise<SqlClien
 
 /** One connection outside the pool, kept alive, reporting once if it drops. */
 async function openSession(url: string): Promise<SessionConnection> {
+  const pg = await loadPg();
   const client = new pg.Client({ connectionString: url, keepAlive: true });
   const listeners: Array<(err: Error) => void> = [];
   let closing = false;

@@ -127,7 +127,12 @@ export class AttackIndexLoader {
               ? cacheDir(this.options.dataDir)
               : undefined;
       const key = indexCacheKey(job, codeDigest(code, `${VERSION} format ${SNAPSHOT_FORMAT}`));
-      const cached = dir ? await readCachedIndex(dir, key) : undefined;
+      let cached: Uint8Array | undefined;
+      try {
+        cached = dir ? await readCachedIndex(dir, key) : undefined;
+      } catch (err) {
+        this.warn(`The cached knowledge index is unusable (${describeError(err)}); rebuilding it.`);
+      }
       if (this.closed) throw new Closing('closing');
       let opened: Uint8Array | undefined;
       if (cached) {

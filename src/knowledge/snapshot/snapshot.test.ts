@@ -1,4 +1,12 @@
-import { copyFileSync, existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/runtime.ts';
@@ -95,6 +103,68 @@ describe('the knowledge index on disk', () => {
     expect((await kb3.retrieve({ query: 'lsass', top_k: 1 })).results[0]!.metadata.technique_id).toBe(
       'T1003.001',
     );
+    await kb3.close();
+  });
+
+  it('is rebuilt when the bundle is rewritten with the same size and modification time', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const bundle = join(dir, 'attack.json');
+    copyFileSync(FIXTURE, bundle);
+    const config = KnowledgeConfig.parse({ attack_path: bundle });
+    const kb1 = new KnowledgeBase({ config, dataDir: join(dir, 'data') });
+    await kb1.ready();
+    expect((await kb1.retrieve({ query: 'zebrafishxy', top_k: 1 })).results).toEqual([]);
+    await kb1.close();
+
+    // Same length, same modification time, other content: only the change time tells.
+    const before = statSync(bundle);
+    const text = readFileSync(bundle, 'utf8');
+    const edited = text.replace('Adversaries may read the memory', 'Zebrafishxy may read the memory');
+    expect(edited).not.toBe(text);
+    writeFileSync(bundle, edited);
+    utimesSync(bundle, before.atimeMs / 1000, before.mtimeMs / 1000);
+    const after = statSync(bundle);
+    // The key holds whole milliseconds (what every file system keeps).
+    expect([after.size, Math.trunc(after.mtimeMs)]).toEqual([before.size, Math.trunc(before.mtimeMs)]);
+
+    const kb2 = new KnowledgeBase({ config, dataDir: join(dir, 'data') });
+    await kb2.ready();
+    expect(kb2.status().index!.origin).toBe('worker');
+    expect((await kb2.retrieve({ query: 'zebrafishxy', top_k: 1 })).results[0]!.metadata.technique_id).toBe(
+      'T1003.001',
+    );
+    await kb2.close();
+  });
+
+  it('refuses a cached file damaged inside (same length) by its checksum, rebuilds it and answers as before', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const config = KnowledgeConfig.parse({ attack_path: FIXTURE });
+    const kb1 = new KnowledgeBase({ config, dataDir: dir });
+    await kb1.ready();
+    const file = kb1.status().index!.file!;
+    const expected = await answers(kb1);
+    await kb1.close();
+
+    const bytes = readFileSync(file);
+    const mid = bytes.length >> 1;
+    for (let i = mid; i < mid + 64; i++) bytes[i] = bytes[i]! ^ 0xff;
+    writeFileSync(file, bytes);
+
+    const kb2 = new KnowledgeBase({ config, dataDir: dir });
+    await kb2.ready();
+    expect(kb2.status().index!.origin).toBe('worker');
+    expect(kb2.status().warnings.join(' ')).toMatch(/unusable \(.*does not match the checksum/);
+    expect(await answers(kb2)).toEqual(expected);
+    await kb2.close();
+    // The rebuilt file replaced the damaged one, under the same name (same inputs, same bytes).
+    expect(readdirSync(join(dir, 'cache'))).toEqual([file.split('/').pop()]);
+    expect(readFileSync(file).equals(bytes)).toBe(false);
+
+    const kb3 = new KnowledgeBase({ config, dataDir: dir });
+    await kb3.ready();
+    expect(kb3.status().index!.origin).toBe('cache');
     await kb3.close();
   });
 

@@ -1,19 +1,12 @@
-import {
-  AckPolicy,
-  type ConsumerConfig,
-  type ConsumerMessages,
-  DeliverPolicy,
-  DiscardPolicy,
-  type JetStreamManager,
-  type JsMsg,
-  jetstreamManager,
-  type PubAck,
-  ReplayPolicy,
-  RetentionPolicy,
-  StorageType,
-  type StreamConfig,
+import type {
+  ConsumerConfig,
+  ConsumerMessages,
+  JetStreamManager,
+  JsMsg,
+  PubAck,
+  StreamConfig,
 } from '@nats-io/jetstream';
-import { connect, headers, type MsgHdrs, type NatsConnection, nanos } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { canonicalHash } from '../../analyst/cache-key.ts';
 import { AisocError, describeError } from '../../errors.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
@@ -43,7 +36,7 @@ import type {
 import { NatsRunnerConfig } from './config.ts';
 import { type Layout, layoutOf, type StageRoute } from './layout.ts';
 import { natsMetrics } from './metrics.ts';
-import { AsyncPublisher } from './publisher.ts';
+import type { AsyncPublisher } from './publisher.ts';
 
 /** Header of a message whose body is kept in the store (`kv`) because it is larger than the server takes. */
 const CLAIM_HEADER = 'Aisoc-Claim';
@@ -137,6 +130,36 @@ async function mapWindowed<T, R>(items: T[], window: number, fn: (item: T) => Pr
  * Roles: `api` connects, makes sure the streams and consumers exist and
  * takes input; `worker` and `all` also run the stage consumers.
  */
+/**
+ * The NATS client, loaded when a runner starts: only a process configured
+ * with `pipeline.runner: nats` needs it, and loading it cost every other
+ * start (`aisoc serve` on the embedded runner, every CLI command) ~50 ms.
+ */
+interface NatsClient {
+  js: typeof import('@nats-io/jetstream');
+  core: typeof import('@nats-io/transport-node');
+  publisher: typeof import('./publisher.ts');
+}
+let client: NatsClient | undefined;
+
+async function loadClient(): Promise<NatsClient> {
+  if (!client) {
+    const [js, core, publisher] = await Promise.all([
+      import('@nats-io/jetstream'),
+      import('@nats-io/transport-node'),
+      import('./publisher.ts'),
+    ]);
+    client = { js, core, publisher };
+  }
+  return client;
+}
+
+/** The client, once a runner of this process has started (everything that calls this runs after `start`). */
+function lib(): NatsClient {
+  if (!client) throw new AisocError('AISOC_ERR_STREAM_UNAVAILABLE', 'The NATS runner is not started.');
+  return client;
+}
+
 export class NatsRunner implements PipelineRunner {
   readonly kind = 'nats';
   private readonly ctx: RunnerContext;
@@ -200,9 +223,10 @@ export class NatsRunner implements PipelineRunner {
   async start(): Promise<void> {
     if (this.started) return;
     const { servers, connect_timeout_ms, request_timeout_ms } = this.config;
+    const { js, core, publisher } = await loadClient();
     let nc: NatsConnection;
     try {
-      nc = await connect({
+      nc = await core.connect({
         servers,
         timeout: connect_timeout_ms,
         name: `aisoc-${this.role}-${process.pid}`,
@@ -221,8 +245,8 @@ export class NatsRunner implements PipelineRunner {
     this.nats.connected.set(1);
     void this.watchConnection(nc);
     try {
-      this.jsm = await jetstreamManager(nc, { timeout: request_timeout_ms });
-      this.publisher = new AsyncPublisher(nc, request_timeout_ms);
+      this.jsm = await js.jetstreamManager(nc, { timeout: request_timeout_ms });
+      this.publisher = new publisher.AsyncPublisher(nc, request_timeout_ms);
       await this.ensureStreams();
       await this.refresh();
       this.running = true;
@@ -458,7 +482,7 @@ export class NatsRunner implements PipelineRunner {
     if (payload.byteLength > limit) {
       const key = `nats:claim:${msgID}`;
       await this.ctx.store.kv.set(key, item);
-      hdrs = headers();
+      hdrs = lib().core.headers();
       hdrs.set(CLAIM_HEADER, key);
       payload = new Uint8Array(0);
     }
@@ -475,15 +499,16 @@ export class NatsRunner implements PipelineRunner {
   // ---------------------------------------------------- streams, consumers
 
   private streamConfig(name: string, subjects: string[]): Partial<StreamConfig> & { name: string } {
+    const { js, core } = lib();
     return {
       name,
       subjects,
       // A message stays until every consumer of its stream has acknowledged it (one per stage here).
-      retention: RetentionPolicy.Interest,
-      storage: this.config.storage === 'memory' ? StorageType.Memory : StorageType.File,
+      retention: js.RetentionPolicy.Interest,
+      storage: this.config.storage === 'memory' ? js.StorageType.Memory : js.StorageType.File,
       num_replicas: this.config.replicas,
-      duplicate_window: nanos(this.config.duplicate_window_ms),
-      discard: DiscardPolicy.Old,
+      duplicate_window: core.nanos(this.config.duplicate_window_ms),
+      discard: js.DiscardPolicy.Old,
     };
   }
 
@@ -504,14 +529,15 @@ export class NatsRunner implements PipelineRunner {
       await this.ensureConsumer(i);
       await this.updateStream(cfg);
     }
+    const { js, core } = lib();
     const dead = {
       name: this.layout.deadStream,
       subjects: this.layout.deadSubjects,
-      retention: RetentionPolicy.Limits,
-      storage: this.config.storage === 'memory' ? StorageType.Memory : StorageType.File,
+      retention: js.RetentionPolicy.Limits,
+      storage: this.config.storage === 'memory' ? js.StorageType.Memory : js.StorageType.File,
       num_replicas: this.config.replicas,
-      max_age: nanos(this.config.dead_letter_max_age_ms),
-      discard: DiscardPolicy.Old,
+      max_age: core.nanos(this.config.dead_letter_max_age_ms),
+      discard: js.DiscardPolicy.Old,
     };
     await this.addStream(dead);
     await this.updateStream(dead);
@@ -551,15 +577,16 @@ export class NatsRunner implements PipelineRunner {
 
   private consumerConfig(route: StageRoute): Partial<ConsumerConfig> {
     const { ack_wait_ms, backoff_ms, max_deliver, max_ack_pending } = this.config;
+    const { js, core } = lib();
     return {
       durable_name: route.durable,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      replay_policy: ReplayPolicy.Instant,
-      ack_wait: nanos(ack_wait_ms),
+      ack_policy: js.AckPolicy.Explicit,
+      deliver_policy: js.DeliverPolicy.All,
+      replay_policy: js.ReplayPolicy.Instant,
+      ack_wait: core.nanos(ack_wait_ms),
       max_deliver,
       max_ack_pending,
-      ...(backoff_ms.length > 0 ? { backoff: [ack_wait_ms, ...backoff_ms].map((ms) => nanos(ms)) } : {}),
+      ...(backoff_ms.length > 0 ? { backoff: [ack_wait_ms, ...backoff_ms].map((ms) => core.nanos(ms)) } : {}),
     };
   }
 
@@ -933,7 +960,7 @@ export class NatsRunner implements PipelineRunner {
     const text = decoder.decode(m.data);
     const source = c.index === 0 ? m.subject.split('.').slice(2).join('.') || 'pipeline' : 'pipeline';
     try {
-      const hdrs = headers();
+      const hdrs = lib().core.headers();
       hdrs.set('Aisoc-Code', code);
       hdrs.set('Aisoc-Reason', headerText(reason));
       hdrs.set('Aisoc-Stream', m.info.stream);
