@@ -160,7 +160,15 @@ export class DynamoRecords implements CorrelationRecords, AnalystStore {
   };
 
   readonly verdicts = {
+    /** The latest verdict of a subject (each insert also writes it under `verdict-latest#<subject>`). */
+    latestFor: (subjectId: string) => this.getDoc<StoredVerdict>('verdict-latest', subjectId),
     insert: async (v: StoredVerdict): Promise<void> => {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { ...key('verdict-latest', v.alert_id), doc: S(JSON.stringify(v)) },
+        }),
+      );
       await this.db.send(
         new PutItemCommand({
           TableName: this.table,
