@@ -29,17 +29,20 @@ const Action = z.object({
 
 export const RemediateInput = z.discriminatedUnion('mode', [
   z.object({
-    mode: z.literal('run').default('run'),
+    mode: z.literal('run'),
     execution: z.string().min(1),
-    subject: z.object({ type: z.literal('incident'), id: z.string() }),
-    action: Action,
-    approval: z
-      .object({
-        approved: z.boolean(),
-        approved_by: z.string().min(1).optional(),
-        reason: z.string().optional(),
-      })
-      .optional(),
+    /** The Map's item state, `{ subject, action, approval? }` (payload `{ execution.$: $$.Execution.Id, item.$: $ }`). */
+    item: z.object({
+      subject: z.object({ type: z.literal('incident'), id: z.string() }),
+      action: Action,
+      approval: z
+        .object({
+          approved: z.boolean(),
+          approved_by: z.string().min(1).optional(),
+          reason: z.string().optional(),
+        })
+        .optional(),
+    }),
   }),
   z.object({
     mode: z.literal('rollback'),
@@ -77,7 +80,7 @@ export function createRemediateHandler(deps: RemediateDeps) {
   }
 
   return async (raw: unknown): Promise<RemediateResult> => {
-    const input = parseInput(RemediateInput, { mode: 'run', ...(raw as object) });
+    const input = parseInput(RemediateInput, { mode: 'run', ...(typeof raw === 'object' ? raw : {}) });
     if (input.mode === 'rollback') {
       const a = action(input.action.type);
       if (!a.rollback)
@@ -90,7 +93,7 @@ export function createRemediateHandler(deps: RemediateDeps) {
       });
       return { ...r, type: a.type, dry_run: deps.dryRun, allowed_by: `person:${input.requested_by}` };
     }
-    const { action: planned, approval } = input;
+    const { action: planned, approval } = input.item;
     let allowedBy: string;
     if (approval?.approved === true && approval.approved_by) allowedBy = `person:${approval.approved_by}`;
     else if (planned.approval === 'auto' && deps.allowList.includes(planned.type))

@@ -16,14 +16,23 @@ import { parseInput } from './subject.ts';
  * for investigation, signed with SigV4 (service `aoss`).
  */
 
-export const Outcome = z.object({
+/** The state's input: the execution id and the whole state (`{ execution.$: $$.Execution.Id, state.$: $ }`). */
+export const OutcomeInput = z.object({
   execution: z.string().min(1),
-  subject: z.object({ type: z.literal('incident'), id: z.string() }),
-  score: z.object({ priority: z.number() }).passthrough(),
-  analysis: z.record(z.string(), z.unknown()).optional(),
-  remediations: z.array(z.unknown()).optional(),
+  state: z.object({
+    subject: z.object({ type: z.literal('incident'), id: z.string() }),
+    score: z.object({ priority: z.number() }).passthrough(),
+    analysis: z.record(z.string(), z.unknown()).optional(),
+    remediations: z.array(z.unknown()).optional(),
+  }),
 });
-export type Outcome = z.infer<typeof Outcome>;
+
+export type Outcome = z.infer<typeof OutcomeInput>['state'] & { execution: string };
+
+function outcomeOf(input: unknown): Outcome {
+  const { execution, state } = parseInput(OutcomeInput, input);
+  return { ...state, execution };
+}
 
 /** The document stored and indexed for one execution. */
 export function outcomeDocument(o: Outcome, at: string): Record<string, unknown> {
@@ -41,7 +50,7 @@ export function outcomeDocument(o: Outcome, at: string): Record<string, unknown>
 
 export function createStoreHandler(deps: { records: DynamoRecords; now?: () => Date }) {
   return async (input: unknown) => {
-    const o = parseInput(Outcome, input);
+    const o = outcomeOf(input);
     const at = (deps.now ?? (() => new Date()))().toISOString();
     const doc = outcomeDocument(o, at);
     await deps.records.results.put(o.subject.id, o.execution, doc);
@@ -96,7 +105,7 @@ export function createIndexHandler(deps: IndexDeps) {
   });
   const base = new URL(deps.endpoint);
   return async (input: unknown) => {
-    const o = parseInput(Outcome, input);
+    const o = outcomeOf(input);
     const doc = outcomeDocument(o, (deps.now ?? (() => new Date()))().toISOString());
     const body = JSON.stringify(doc);
     const path = `/${deps.index}/_doc/${encodeURIComponent(String(doc.id))}`;
