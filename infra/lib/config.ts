@@ -55,17 +55,22 @@ export function readConfig(node: Node): DeployConfig {
   const threshold = Number(get('threshold') ?? 80);
   if (!Number.isFinite(threshold) || threshold < 0 || threshold > 100) fail('threshold', 'must be 0–100');
   const actions = list(node, 'actions', [...AWS_ACTIONS]);
-  for (const a of actions) if (!(AWS_ACTIONS as readonly string[]).includes(a)) fail('actions', `${a} is not an AWS action`);
+  for (const a of actions)
+    if (!(AWS_ACTIONS as readonly string[]).includes(a)) fail('actions', `${a} is not an AWS action`);
   const remediationAllowList = list(node, 'remediationAllowList', []);
   for (const a of remediationAllowList)
     if (!actions.includes(a)) fail('remediationAllowList', `${a} is not among aisoc:actions`);
   const dry = get('dryRun') ?? true;
   const bedrockModelId = String(get('bedrockModelId') ?? 'anthropic.claude-3-5-haiku-20241022-v1:0');
-  if (!/^[\w.:-]{3,200}$/.test(bedrockModelId)) fail('bedrockModelId', 'must be a Bedrock model or inference profile id');
+  if (!/^[\w.:-]{3,200}$/.test(bedrockModelId))
+    fail('bedrockModelId', 'must be a Bedrock model or inference profile id');
   const approverEmail = String(get('approverEmail') ?? '');
   const attackBundle = get('attackBundle');
   const settings = get('actionSettings') ?? {};
-  const actionSettings = (typeof settings === 'string' ? JSON.parse(settings) : settings) as Record<string, Record<string, unknown>>;
+  const actionSettings = (typeof settings === 'string' ? JSON.parse(settings) : settings) as Record<
+    string,
+    Record<string, unknown>
+  >;
   if (typeof actionSettings !== 'object' || actionSettings === null || Array.isArray(actionSettings))
     fail('actionSettings', 'must be an object of action type to settings');
   return {

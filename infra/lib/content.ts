@@ -1,11 +1,20 @@
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readAttackBundle } from '../../src/knowledge/attack/load.ts';
 import { resolveAttackPath } from '../../src/knowledge/attack/source.ts';
-import { buildAttackIndex } from '../../src/knowledge/snapshot/index.ts';
 import { SNAPSHOT_FORMAT } from '../../src/knowledge/snapshot/format.ts';
+import { buildAttackIndex } from '../../src/knowledge/snapshot/index.ts';
 import { VERSION } from '../../src/version.ts';
 import { type DeployConfig, productConfig } from './config.ts';
 
