@@ -5,10 +5,10 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import { ack } from './nag.ts';
 import { Construct } from 'constructs';
 import { FUNCTION_TIMEOUT_S, type FunctionName } from '../../src/aws/timeouts.ts';
 import { REPO } from './content.ts';
+import { ack, arnRef } from './nag.ts';
 
 export interface AisocFunctionProps {
   name: FunctionName;
@@ -88,6 +88,7 @@ export class AisocFunction extends Construct {
           id: 'AwsSolutions-IAM5',
           reason:
             "Log streams are created at run time with names Lambda chooses: the statement names this function's own log group and any stream in it.",
+          findings: [`Resource::${arnRef(logGroup)}:log-stream:*`],
         },
       ],
       true,

@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 /** One acknowledged cdk-nag finding: a rule id, or `Rule[finding]` for rules that report several, and why. */
@@ -13,7 +13,14 @@ export interface Ack {
 export function ack(construct: IConstruct, acks: Ack[], _children?: boolean): void {
   for (const a of acks) {
     if (a.findings?.length)
-      for (const f of a.findings) Validations.of(construct).acknowledge({ id: `${a.id}[${f}]`, reason: a.reason });
+      for (const f of a.findings)
+        Validations.of(construct).acknowledge({ id: `${a.id}[${f}]`, reason: a.reason });
     else Validations.of(construct).acknowledge({ id: a.id, reason: a.reason });
   }
+}
+
+/** The `<LogicalId.Arn>` form cdk-nag prints for a resource's ARN in an IAM5 finding. */
+export function arnRef(resource: IConstruct): string {
+  const child = resource.node.defaultChild as CfnElement;
+  return `<${Stack.of(child).getLogicalId(child)}.Arn>`;
 }

@@ -15,11 +15,11 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { ack } from './nag.ts';
 import type { Construct } from 'constructs';
 import { GSI1 } from '../../src/aws/records.ts';
 import type { DeployConfig } from './config.ts';
 import { AisocFunction } from './functions.ts';
+import { ack, arnRef } from './nag.ts';
 
 /** Names fixed so stacks refer to each other without cross-stack cycles. */
 export const NAMES = {
@@ -302,21 +302,13 @@ export class DetectionStack extends Stack {
   }
 }
 
-/** Table actions on the table and its indexes, by name. */
-function grantRecords(role: iam.IRole, table: dynamodb.Table, actions: string[]): void {
+/** Table actions on the table, and on its one secondary index (by name) when `index` is set. */
+function grantRecords(role: iam.IRole, table: dynamodb.Table, actions: string[], index = false): void {
   role.addToPrincipalPolicy(
-    new iam.PolicyStatement({ actions, resources: [table.tableArn, `${table.tableArn}/index/*`] }),
-  );
-  ack(
-    role,
-    [
-      {
-        id: 'AwsSolutions-IAM5',
-        reason:
-          "Queries go to the table's secondary index (gsi1), which IAM names only under the table's index/*.",
-      },
-    ],
-    true,
+    new iam.PolicyStatement({
+      actions,
+      resources: [table.tableArn, ...(index ? [`${table.tableArn}/index/${GSI1}`] : [])],
+    }),
   );
 }
 
@@ -621,8 +613,13 @@ function remediationPolicy(role: iam.Role, c: DeployConfig): void {
   const tagged = { StringEquals: { 'aws:ResourceTag/aisoc:remediable': 'true' } };
   const add = (s: iam.PolicyStatementProps) => role.addToPrincipalPolicy(new iam.PolicyStatement(s));
   const reasons: string[] = [];
+  const findings = new Set<string>();
+  const wild = (resources: string[]) => {
+    for (const r of resources) if (r.includes('*')) findings.add(`Resource::${r}`);
+    return resources;
+  };
   if (c.actions.includes('aws.iam.disable_access_key')) {
-    add({ actions: ['iam:GetAccessKeyLastUsed'], resources: ['*'] });
+    add({ actions: ['iam:GetAccessKeyLastUsed'], resources: wild(['*']) });
     add({
       actions: ['iam:ListAccessKeys', 'iam:UpdateAccessKey'],
       resources: [`arn:aws:iam::${account}:user/*`],
@@ -639,31 +636,31 @@ function remediationPolicy(role: iam.Role, c: DeployConfig): void {
         'ec2:DescribeInstances',
         'ec2:DescribeNetworkInterfaces',
       ],
-      resources: ['*'],
+      resources: wild(['*']),
     });
     reasons.push('EC2 Describe calls take no resource');
   }
   if (c.actions.includes('aws.ec2.revoke_security_group_ingress'))
     add({
       actions: ['ec2:RevokeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupIngress'],
-      resources: [`arn:aws:ec2:${region}:${account}:security-group/*`],
+      resources: wild([`arn:aws:ec2:${region}:${account}:security-group/*`]),
       conditions: tagged,
     });
   if (c.actions.includes('aws.ec2.quarantine_instance')) {
     add({
       actions: ['ec2:ModifyNetworkInterfaceAttribute', 'ec2:CreateTags', 'ec2:DeleteTags'],
-      resources: [
+      resources: wild([
         `arn:aws:ec2:${region}:${account}:network-interface/*`,
         `arn:aws:ec2:${region}:${account}:instance/*`,
         `arn:aws:ec2:${region}:${account}:security-group/*`,
-      ],
+      ]),
       conditions: tagged,
     });
   }
   if (c.actions.includes('aws.secretsmanager.rotate_secret'))
     add({
       actions: ['secretsmanager:DescribeSecret', 'secretsmanager:RotateSecret'],
-      resources: [`arn:aws:secretsmanager:${region}:${account}:secret:*`],
+      resources: wild([`arn:aws:secretsmanager:${region}:${account}:secret:*`]),
       conditions: tagged,
     });
   if (c.actions.includes('aws.wafv2.block_ip')) {
