@@ -2,6 +2,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import cdkNag from 'cdk-nag';
 
 const { AwsSolutionsChecks } = cdkNag;
+
 import { buildStacks } from '../lib/app.ts';
 import { readConfig } from '../lib/config.ts';
 import { stageContentLayer } from '../lib/content.ts';
