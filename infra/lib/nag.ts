@@ -5,13 +5,28 @@ import type { IConstruct } from 'constructs';
 export interface Ack {
   id: string;
   reason: string;
-  /** Finding ids of a multi-finding rule (IAM5), each acknowledged as `id[finding]`. */
+  /**
+   * Finding ids of a multi-finding rule (IAM5), each acknowledged as
+   * `id[finding]` (e.g. `Resource::*`, `Action::kms:GenerateDataKey*`).
+   * cdk-nag 3 matches findings exactly: a bare `AwsSolutions-IAM5` covers none.
+   */
   findings?: string[];
 }
 
-/** Acknowledge findings on a construct (cdk-nag 3 uses CDK's Validations); every one carries its reason. */
-export function ack(construct: IConstruct, acks: Ack[], _children?: boolean): void {
+/** Rules that report one finding per wildcard: acknowledging them needs the findings. */
+const MULTI_FINDING = new Set(['AwsSolutions-IAM5', 'AwsSolutions-IAM4']);
+
+/**
+ * Acknowledge findings on a construct and everything under it (CDK's
+ * Validations match the closest acknowledging ancestor of the violating
+ * resource, e.g. a role's `DefaultPolicy/Resource`); every one carries its reason.
+ */
+export function ack(construct: IConstruct, acks: Ack[]): void {
   for (const a of acks) {
+    if (!a.reason.trim())
+      throw new Error(`cdk-nag acknowledgement ${a.id} on ${construct.node.path}: no reason`);
+    if (MULTI_FINDING.has(a.id) && !a.findings?.length)
+      throw new Error(`cdk-nag acknowledgement ${a.id} on ${construct.node.path}: name its findings`);
     if (a.findings?.length)
       for (const f of a.findings)
         Validations.of(construct).acknowledge({ id: `${a.id}[${f}]`, reason: a.reason });
