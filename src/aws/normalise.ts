@@ -102,7 +102,7 @@ export function createNormaliseHandler(deps: NormaliseDeps) {
           stage: 'normalise',
           code: e.code,
           reason: e.message,
-          field: e.details?.field as string,
+          ...(e.field ? { field: e.field } : {}),
           record: recordText(event),
         },
       ]);
