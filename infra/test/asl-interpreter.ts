@@ -254,7 +254,7 @@ export class AslInterpreter {
     let data = input;
     for (let steps = 0; name !== undefined; steps++) {
       if (steps > 1000) throw new Error('more than 1000 transitions');
-      const s = d.States[name]!;
+      const s: Obj = d.States[name]!;
       history.push(`${prefix}${name}`);
       let next: string | undefined;
       try {
@@ -267,7 +267,7 @@ export class AslInterpreter {
             data = withResult(data, s.ResultPath, s.Parameters ? params(s.Parameters, data, ctx) : data);
             break;
           case 'Choice': {
-            const hit = (s.Choices as Obj[]).find((c) => matches(c, data, ctx));
+            const hit: Obj | undefined = (s.Choices as Obj[]).find((c) => matches(c, data, ctx));
             next = hit ? String(hit.Next) : (s.Default as string | undefined);
             if (next === undefined) throw new StatesError('States.NoChoiceMatched', name);
             name = next;
