@@ -19,8 +19,20 @@ import { buildPrompt, VERDICT_SCHEMA } from './prompt.ts';
 import { inputFromAlert, inputFromSecurityAlert } from './subject.ts';
 import type { AnalysisInput, AnalystKnowledge, RetrievedContext } from './types.ts';
 
+/**
+ * What the analyst reads and writes: the store's repositories, or the AWS
+ * deployment's DynamoDB tables (`src/aws/records.ts`).
+ */
+export interface AnalystStore {
+  alerts: Pick<Store['alerts'], 'get' | 'getMany'>;
+  incidents: Pick<Store['incidents'], 'get'>;
+  events: Pick<Store['events'], 'getMany'>;
+  verdicts: Pick<Store['verdicts'], 'latestByCacheKey' | 'insert'>;
+  audit: Pick<Store['audit'], 'append'>;
+}
+
 export interface AnalystOptions {
-  store: Store;
+  store: AnalystStore;
   knowledge?: AnalystKnowledge;
   /** The LLM backend; null or absent means the built-in analyst only. */
   llm?: LlmBackend | null;

@@ -61,6 +61,16 @@ export interface CorrelateResult {
 
 const MAX_EVENT_IDS = 1000;
 
+/**
+ * What correlation reads and writes: recent alerts by fingerprint and open
+ * incidents. The store's repositories are one; the AWS deployment's
+ * DynamoDB tables (`src/aws/records.ts`) are the other.
+ */
+export interface CorrelationRecords {
+  alerts: Pick<Repositories['alerts'], 'findRecentByFingerprint' | 'upsert' | 'getMany'>;
+  incidents: Pick<Repositories['incidents'], 'listOpenSince' | 'get' | 'upsert'>;
+}
+
 function ms(iso: string): number {
   return Date.parse(iso);
 }
@@ -196,7 +206,7 @@ export class Correlator {
   /** Correlate candidates against the store and persist the result in one transaction. Returns new or changed alerts. */
   async correlate(
     candidates: AlertCandidate[],
-    repos: Repositories,
+    repos: CorrelationRecords,
     now = new Date().toISOString(),
   ): Promise<Alert[]> {
     return (await this.correlateDetailed(candidates, repos, now)).alerts;
@@ -205,7 +215,7 @@ export class Correlator {
   /** Correlate and report what happened (new, folded, suppressed; incidents touched). */
   async correlateDetailed(
     candidates: AlertCandidate[],
-    repos: Repositories,
+    repos: CorrelationRecords,
     now = new Date().toISOString(),
   ): Promise<CorrelateResult> {
     const result: CorrelateResult = { alerts: [], created: 0, folded: 0, suppressed: 0, incidents: [] };

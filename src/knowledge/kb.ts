@@ -46,6 +46,8 @@ export interface KnowledgeBaseOptions {
   builtinRunbooks?: string;
   /** Use this ATT&CK instead of reading a bundle (tests, benchmarks); it is indexed on this thread. */
   attack?: AttackKnowledge;
+  /** A prebuilt ATT&CK index, opened as it is (the AWS analyst function's packaged asset). */
+  snapshot?: Uint8Array;
   /** Counts index loads by origin (`aisoc_knowledge_index_loads_total`). */
   metrics?: Metrics;
   /**
@@ -123,6 +125,7 @@ export class KnowledgeBase {
       env: this.env,
       dataDir: options.dataDir,
       attack: options.attack,
+      snapshot: options.snapshot,
       metrics: options.metrics,
       holdBuild: options.holdBuild,
       closed,

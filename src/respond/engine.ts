@@ -48,6 +48,15 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The playbook's policy that lets `step`'s action run without a person in
+ * this context, if one does: it names the action and its condition holds
+ * on the facts of the detection (policies never see a verdict).
+ */
+export function policyFor(pb: Pick<Playbook, 'policies'>, step: Pick<Step, 'uses'>, ctx: RunContext) {
+  return pb.policies.find((p) => p.action === step.uses && evaluate(p.when, policyView(ctx)));
+}
+
 /** A step whose action another execution of the same run is carrying out right now. */
 const IN_PROGRESS = Symbol('in progress elsewhere');
 
@@ -224,7 +233,7 @@ export class PlaybookEngine {
         return { status: 'skipped', output: { status: 'not_configured' }, at: at() };
       }
       const input = render(step.with, ctx) as Record<string, unknown>;
-      const policy = pb.policies.find((p) => p.action === step.uses && evaluate(p.when, policyView(ctx)));
+      const policy = policyFor(pb, step, ctx);
       const req = await this.opts.actions.request({
         type: step.uses,
         input,

@@ -214,41 +214,8 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
     playbooks: loaded.playbooks,
     logger: d.logger,
     dryRun: d.dryRun,
-    loadContext: async (subject, pb) => {
-      const incident = subject.type === 'incident' ? await d.store.incidents.get(subject.id) : undefined;
-      const alert =
-        subject.type === 'alert'
-          ? await d.store.alerts.get(subject.id)
-          : incident
-            ? (await d.store.alerts.getMany(incident.alert_ids.slice(0, 100))).sort(
-                (a, b) => b.priority - a.priority,
-              )[0]
-            : undefined;
-      if (!alert) return undefined;
-      const inc =
-        incident ?? (alert.incident_id ? await d.store.incidents.get(alert.incident_id) : undefined);
-      const verdict = await d.store.verdicts.latestFor(subject.id);
-      const detection = scorePriority({ alert, assets: d.assets, incidentSize: inc?.alert_count ?? 1 }).score;
-      const priority = subject.type === 'incident' ? (inc?.priority ?? alert.priority) : alert.priority;
-      const entities = entitiesByType(
-        inc?.entities.length ? [...inc.entities, ...alert.entities] : alert.entities,
-      );
-      const ctx: RunContext = {
-        subject,
-        alert,
-        priority,
-        detection_priority: Math.min(detection, priority),
-        above_threshold: priority >= d.threshold,
-        entities,
-        external_ips: externalIps(entities.ip ?? []),
-        steps: {},
-        playbook: { id: pb.id, name: pb.name },
-        config: { dry_run: d.dryRun, threshold: d.threshold },
-      };
-      if (inc) ctx.incident = inc;
-      if (verdict) ctx.verdict = verdictView(verdict.response, verdict.analyst, verdict.checked);
-      return ctx;
-    },
+    loadContext: (subject, pb) =>
+      loadRunContext(d.store, subject, pb, { assets: d.assets, threshold: d.threshold, dryRun: d.dryRun }),
   });
   const worker = new TriageWorker({
     store: d.store,
@@ -268,6 +235,59 @@ export function createResponse(d: ResponseDeps): ResponseComponents {
     playbooks: loaded.playbooks,
     playbookIssues: loaded.issues,
   };
+}
+
+/** What {@link loadRunContext} reads: the store's repositories, or the AWS deployment's DynamoDB tables. */
+export interface RunContextReader {
+  incidents: Pick<Store['incidents'], 'get'>;
+  alerts: Pick<Store['alerts'], 'get' | 'getMany'>;
+  verdicts: Pick<Store['verdicts'], 'latestFor'>;
+}
+
+/**
+ * The context a playbook runs in for a subject, read fresh: the alert (an
+ * incident's top-priority one), the incident, the latest verdict, entities,
+ * external addresses, and the priorities conditions and policies see. The
+ * playbook engine and the AWS state machine's planning step both use it.
+ */
+export async function loadRunContext(
+  store: RunContextReader,
+  subject: RunContext['subject'],
+  pb: Pick<Playbook, 'id' | 'name'>,
+  o: { assets: AssetContext; threshold: number; dryRun: boolean },
+): Promise<RunContext | undefined> {
+  const incident = subject.type === 'incident' ? await store.incidents.get(subject.id) : undefined;
+  const alert =
+    subject.type === 'alert'
+      ? await store.alerts.get(subject.id)
+      : incident
+        ? (await store.alerts.getMany(incident.alert_ids.slice(0, 100))).sort(
+            (a, b) => b.priority - a.priority,
+          )[0]
+        : undefined;
+  if (!alert) return undefined;
+  const inc = incident ?? (alert.incident_id ? await store.incidents.get(alert.incident_id) : undefined);
+  const verdict = await store.verdicts.latestFor(subject.id);
+  const detection = scorePriority({ alert, assets: o.assets, incidentSize: inc?.alert_count ?? 1 }).score;
+  const priority = subject.type === 'incident' ? (inc?.priority ?? alert.priority) : alert.priority;
+  const entities = entitiesByType(
+    inc?.entities.length ? [...inc.entities, ...alert.entities] : alert.entities,
+  );
+  const ctx: RunContext = {
+    subject,
+    alert,
+    priority,
+    detection_priority: Math.min(detection, priority),
+    above_threshold: priority >= o.threshold,
+    entities,
+    external_ips: externalIps(entities.ip ?? []),
+    steps: {},
+    playbook: { id: pb.id, name: pb.name },
+    config: { dry_run: o.dryRun, threshold: o.threshold },
+  };
+  if (inc) ctx.incident = inc;
+  if (verdict) ctx.verdict = verdictView(verdict.response, verdict.analyst, verdict.checked);
+  return ctx;
 }
 
 /**

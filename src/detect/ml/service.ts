@@ -5,9 +5,9 @@
  * the feature sets' own `fromEvent` — the code training used.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { PRODUCT_ROOT } from '../../content.ts';
 import { AisocError, describeError } from '../../errors.ts';
 import type { SeverityName } from '../../schema/common.ts';
 import type { EventDraft, NormalisedEvent } from '../../schema/event.ts';
@@ -24,7 +24,7 @@ import { MODEL_EXTENSION } from './model-file.ts';
 import { mlMetrics } from './prometheus.ts';
 
 /** The repository's models/ folder, where `npm run models` writes the default models. */
-export const DEFAULT_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../models');
+export const DEFAULT_MODELS_DIR = resolve(PRODUCT_ROOT, 'models');
 
 export interface ServedModel {
   name: string;

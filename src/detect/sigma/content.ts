@@ -1,10 +1,8 @@
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+import { resolve } from 'node:path';
+import { CONTENT_DIR } from '../../content.ts';
 
 /** The built-in rule pack. */
-export const BUILTIN_RULES_DIR = resolve(ROOT, 'content/rules');
+export const BUILTIN_RULES_DIR = resolve(CONTENT_DIR, 'rules');
 
 /** The built-in processing pipelines (Sigma log sources and fields onto our events). */
-export const BUILTIN_PIPELINES_DIR = resolve(ROOT, 'content/sigma/pipelines');
+export const BUILTIN_PIPELINES_DIR = resolve(CONTENT_DIR, 'sigma/pipelines');

@@ -1,13 +1,13 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PRODUCT_ROOT } from '../../content.ts';
 import { AisocError, describeError } from '../../errors.ts';
 import { parseAttackBundle } from './load.ts';
 import type { AttackKnowledge } from './model.ts';
 
-/** The repository root (two levels above src/knowledge/attack). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/** The repository root (or `AISOC_HOME`, see src/content.ts). */
+export const REPO_ROOT = PRODUCT_ROOT;
 
 export const BUNDLE_FILE = 'enterprise-attack.json';
 

@@ -36,6 +36,11 @@ export interface AttackIndexLoaderOptions {
   dataDir?: string;
   /** Use this ATT&CK instead of reading a bundle (tests, benchmarks); it is indexed on this thread. */
   attack?: AttackKnowledge;
+  /**
+   * A prebuilt index (`buildAttackIndex`'s bytes), opened as it is and never
+   * built or cached: the AWS analyst function's packaged asset (docs/aws.md).
+   */
+  snapshot?: Uint8Array;
   /** Counts index loads by origin (`aisoc_knowledge_index_loads_total`). */
   metrics?: Metrics;
   /** Tests only: holds the worker once it has built (see `KnowledgeBaseOptions.holdBuild`). */
@@ -97,7 +102,10 @@ export class AttackIndexLoader {
     const cfg = this.options.config;
     const params = cfg.mapper.threshold === undefined ? {} : { threshold: cfg.mapper.threshold };
     let bytes: Uint8Array;
-    if (this.options.attack) {
+    if (this.options.snapshot) {
+      bytes = this.options.snapshot;
+      this.index = { origin: 'cache' };
+    } else if (this.options.attack) {
       const extra = cfg.mapper.training_files.flatMap((f) => {
         try {
           return readLabelled(f);

@@ -1,0 +1,209 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { UpdateAccessKeyCommand } from '@aws-sdk/client-iam';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sharedData } from '../../test/helpers/data.ts';
+import { AslInterpreter, AslUnsupported } from './asl-interpreter.ts';
+import { type AslDefinition, stateMachineDefinition, synthForTests, TRIAGE_DLQ_URL } from './synth.ts';
+import { deployment, MACHINE, mocks, resetMocks } from './triage-harness.ts';
+
+const stratus = sharedData('cloudtrail', 'stratus-detonation');
+/** The Stratus Red Team credential-access detonations: one actor, several techniques. */
+const CREDENTIAL_ACCESS = stratus
+  ? readdirSync(stratus)
+      .filter((f) => f.startsWith('aws.credential-access.'))
+      .map((f) => join(stratus, f))
+  : [];
+
+let definition: AslDefinition;
+beforeAll(() => {
+  process.env.CDK_VALIDATION = 'false';
+  definition = stateMachineDefinition(synthForTests().templates.orchestration);
+});
+beforeEach(() => resetMocks());
+afterAll(() => {
+  for (const m of Object.values(mocks)) m.restore();
+});
+
+const execution = (name: string) => `${MACHINE.replace(':stateMachine:', ':execution:')}:${name}`;
+
+describe.skipIf(!stratus)('the synthesised state machine, run locally with the real handlers', () => {
+  it('a high-score credential compromise is analysed, waits for approval, and is remediated (dry run)', async () => {
+    const dep = await deployment(definition);
+    const starts = await dep.ingest(...CREDENTIAL_ACCESS);
+    const scored = await Promise.all(
+      starts.map(async (s) => ({
+        s,
+        p: ((await dep.handlers.ScoreFn!(s.input)) as { priority: number }).priority,
+      })),
+    );
+    const high = scored.find((x) => x.p >= 80);
+    expect(high, `priorities ${scored.map((x) => x.p)}`).toBeDefined();
+
+    const asked = dep.nextApproval();
+    const run = dep.interpreter.run(high!.s.input, execution(high!.s.name));
+    await asked;
+    expect(dep.approvals).toHaveLength(1);
+    const [ask] = dep.approvals;
+    expect(ask!.message).toMatchObject({
+      task_token: ask!.token,
+      execution: execution(high!.s.name),
+      subject: high!.s.input && (high!.s.input as { subject: unknown }).subject,
+      action: { type: 'aws.iam.disable_access_key', approval: 'required' },
+    });
+    // Nothing changed before the person answered.
+    expect(dep.calls.RemediateFn).toBeUndefined();
+    dep.interpreter.tokens.sendTaskSuccess(ask!.token, { approved: true, approved_by: 'alice@example.com' });
+    const out = await run;
+
+    expect(out.status).toBe('SUCCEEDED');
+    expect(out.history).toEqual([
+      'Score',
+      'AboveThreshold?',
+      'Analyse',
+      'Remediations',
+      'Remediations/Policy',
+      'Remediations/RequestApproval',
+      'Remediations/Approved?',
+      'Remediations/Remediate',
+      'Store',
+      'Index',
+      'Done',
+    ]);
+    const o = out.output as {
+      score: { priority: number };
+      analysis: {
+        verdict: { analyst: string };
+        plan: Array<{ type: string; input: { access_key_id: string } }>;
+      };
+      remediations: Array<{ result: { dry_run: boolean; allowed_by: string; type: string; status: string } }>;
+    };
+    expect(o.score.priority).toBeGreaterThanOrEqual(80);
+    expect(o.analysis.plan[0]!.input.access_key_id).toMatch(/^A[KS]IA/);
+    expect(o.remediations[0]!.result).toMatchObject({
+      type: 'aws.iam.disable_access_key',
+      dry_run: true,
+      allowed_by: 'person:alice@example.com',
+    });
+    // Dry run: the key was looked up, never changed.
+    expect(mocks.iam.commandCalls(UpdateAccessKeyCommand)).toHaveLength(0);
+    // Stored and indexed, once each.
+    expect(dep.calls).toMatchObject({ ScoreFn: 1, AnalyseFn: 1, RemediateFn: 1, StoreFn: 1, IndexFn: 1 });
+    const result = dep.db.items('records').find((i) => i.pk?.S?.startsWith('result#'));
+    expect(JSON.parse(result!.doc!.S!)).toMatchObject({ analysed: true, remediations: [expect.anything()] });
+    expect(dep.indexed[0]!.url).toMatch(/\/aisoc-results\/_doc\//);
+  });
+
+  it('a denied approval runs nothing and is stored as denied', async () => {
+    const dep = await deployment(definition);
+    const starts = await dep.ingest(...CREDENTIAL_ACCESS);
+    let denied = 0;
+    for (const s of starts) {
+      const asked = dep.nextApproval();
+      const run = dep.interpreter.run(s.input, execution(s.name));
+      const first = await Promise.race([run, asked]);
+      if (typeof first !== 'string') continue; // finished without asking: below the threshold
+      dep.interpreter.tokens.sendTaskSuccess(first, { approved: false });
+      const done = await run;
+      expect(done.status).toBe('SUCCEEDED');
+      expect(done.history).toContain('Remediations/NotApproved');
+      expect((done.output as { remediations: unknown[] }).remediations[0]).toMatchObject({
+        status: 'denied',
+      });
+      denied++;
+    }
+    expect(denied).toBeGreaterThanOrEqual(1);
+    expect(dep.calls.RemediateFn).toBeUndefined();
+  });
+
+  it('a low score stops at store: no analysis, no remediation, stored and indexed', async () => {
+    const dep = await deployment(definition);
+    const starts = await dep.ingest(...CREDENTIAL_ACCESS);
+    const scored = await Promise.all(
+      starts.map(async (s) => ({
+        s,
+        p: ((await dep.handlers.ScoreFn!(s.input)) as { priority: number }).priority,
+      })),
+    );
+    const low = scored.find((x) => x.p < 80);
+    expect(low).toBeDefined();
+    const out = await dep.interpreter.run(low!.s.input, execution(low!.s.name));
+    expect(out.status).toBe('SUCCEEDED');
+    expect(out.history).toEqual(['Score', 'AboveThreshold?', 'Store', 'Index', 'Done']);
+    expect(dep.calls.AnalyseFn).toBeUndefined();
+    expect(dep.approvals).toHaveLength(0);
+    const stored = dep.db.items('records').filter((i) => i.pk?.S?.startsWith('result#'));
+    expect(JSON.parse(stored[0]!.doc!.S!)).toMatchObject({ analysed: false, remediations: [] });
+  });
+
+  it('a failing Lambda is retried (2 s, 4 s) and then lands in the triage dead-letter queue', async () => {
+    const dep = await deployment(definition);
+    const starts = await dep.ingest(...CREDENTIAL_ACCESS);
+    // The records table refuses every write from now on: Store fails each time.
+    dep.db.mock
+      .on(PutItemCommand)
+      .rejects(Object.assign(new Error('table unavailable'), { name: 'ServiceUnavailable' }));
+    const s = starts[0]!;
+    const out = await dep.interpreter.run(s.input, execution(s.name));
+    expect(out.status).toBe('FAILED');
+    expect(out.error).toBe('AisocTriageFailed');
+    const failing = out.attempts.filter((a) => a.error);
+    expect(failing.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(failing.map((a) => a.state)).size).toBe(1);
+    expect(dep.sleeps).toEqual([2, 4]);
+    expect(out.history.slice(-2)).toEqual(['DeadLetter', 'Failed']);
+    const [letter] = mocks.sqs
+      .commandCalls(SendMessageCommand)
+      .filter((c) => c.args[0].input.QueueUrl === TRIAGE_DLQ_URL);
+    expect(letter).toBeDefined();
+    expect(JSON.parse(letter!.args[0].input.MessageBody!)).toMatchObject({
+      execution: execution(s.name),
+      subject: (s.input as { subject: unknown }).subject,
+      error: { Error: 'ServiceUnavailable' },
+    });
+  });
+});
+
+describe('the interpreter refuses what it does not implement', () => {
+  it('an unknown state type, field or comparison', () => {
+    const base = { StartAt: 'A', States: { A: { Type: 'Succeed' } } };
+    expect(
+      () => new AslInterpreter({ ...base, States: { A: { Type: 'Parallel', End: true } } }, { lambdas: {} }),
+    ).toThrow(AslUnsupported);
+    expect(
+      () =>
+        new AslInterpreter(
+          { ...base, States: { A: { Type: 'Pass', InputPath: '$.x', End: true } } },
+          { lambdas: {} },
+        ),
+    ).toThrow(/field InputPath/);
+    expect(
+      () =>
+        new AslInterpreter(
+          {
+            ...base,
+            States: {
+              A: {
+                Type: 'Choice',
+                Choices: [{ Variable: '$.x', NumericLessThan: 1, Next: 'A' }],
+                Default: 'A',
+              },
+            },
+          },
+          { lambdas: {} },
+        ),
+    ).toThrow(/comparison NumericLessThan/);
+    expect(
+      () =>
+        new AslInterpreter(
+          { ...base, States: { A: { Type: 'Wait', Seconds: 1, End: true } } },
+          { lambdas: {} },
+        ),
+    ).toThrow(/state type Wait/);
+  });
+  it('accepts the synthesised definition as a whole', () => {
+    expect(() => new AslInterpreter(definition, { lambdas: {} })).not.toThrow();
+  });
+});
