@@ -162,3 +162,48 @@ export function stableUuidOf(name: string): string {
 export function fingerprint(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
 }
+
+/**
+ * Write a value to a hash as canonical JSON: object keys sorted, `undefined`
+ * members left out, non-finite numbers as null, so two values that differ
+ * only in key order hash alike. Records reaching it are depth-limited by the
+ * framing (`MAX_DEPTH`), so the recursion is bounded.
+ */
+function writeCanonical(h: ReturnType<typeof createHash>, v: unknown): void {
+  if (v === null || v === undefined || typeof v === 'function') h.update('null');
+  else if (typeof v === 'string') h.update(JSON.stringify(v));
+  else if (typeof v === 'number') h.update(Number.isFinite(v) ? JSON.stringify(v) : 'null');
+  else if (typeof v === 'boolean') h.update(v ? 'true' : 'false');
+  else if (Array.isArray(v)) {
+    h.update('[');
+    for (let i = 0; i < v.length; i++) {
+      if (i) h.update(',');
+      writeCanonical(h, v[i]);
+    }
+    h.update(']');
+  } else if (typeof v === 'object') {
+    const keys = Object.keys(v as object)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort();
+    h.update('{');
+    keys.forEach((k, i) => {
+      h.update(`${i ? ',' : ''}${JSON.stringify(k)}:`);
+      writeCanonical(h, (v as Record<string, unknown>)[k]);
+    });
+    h.update('}');
+  } else h.update(JSON.stringify(String(v)));
+}
+
+/**
+ * A content id for a record that carries no id of its own: `sha256:` and the
+ * first 32 hex digits (128 bits) of the SHA-256 of its canonical JSON. The
+ * same content always gives the same id, whatever the key order, so a
+ * re-ingested event is recognised and a detection can be traced back to it.
+ *
+ * @example contentId({ EventID: 4104, data: { ScriptBlockId: 'a1' } }) // 'sha256:3f9c…' (39 characters)
+ */
+export function contentId(value: unknown): string {
+  const h = createHash('sha256');
+  writeCanonical(h, value);
+  return `sha256:${h.digest('hex').slice(0, 32)}`;
+}
