@@ -193,11 +193,7 @@ function caseFired(
 }
 
 /** The rule file compiled again, alone, with `placeholders` over the set's own. */
-function withPlaceholders(
-  ruleSet: RuleSet,
-  file: string,
-  placeholders: Record<string, string[]>,
-): RuleSet {
+function withPlaceholders(ruleSet: RuleSet, file: string, placeholders: Record<string, string[]>): RuleSet {
   const options = {
     ...ruleSet.options,
     placeholders: { ...ruleSet.options.placeholders, ...placeholders },
@@ -228,7 +224,9 @@ export function runSamples(
     const first = [...rules].sort((a, b) => a.line - b.line)[0]!;
     // A rule over a placeholder (an operator's list) is tested with the values its samples bring:
     // its file is compiled again with them, alone, over the same pipelines.
-    const set = samples.doc.placeholders ? withPlaceholders(ruleSet, file, samples.doc.placeholders) : ruleSet;
+    const set = samples.doc.placeholders
+      ? withPlaceholders(ruleSet, file, samples.doc.placeholders)
+      : ruleSet;
     if (set !== ruleSet) issues.push(...set.issues);
     for (const kind of ['match', 'no_match'] as const) {
       samples.doc[kind].forEach((c, i) => {
