@@ -33,7 +33,7 @@ export const SigmaConfig = z
       .record(z.string(), z.array(z.string()))
       .default({ malware_ja3: [] })
       .describe(
-        'Values of %name% placeholders for the expand modifier, e.g. { Administrators: [admin] }. The pack\'s JA3 rules read malware_ja3 (JA3 MD5 hashes of malware TLS clients, e.g. from abuse.ch SSLBL), empty by default',
+        "Values of %name% placeholders for the expand modifier, e.g. { Administrators: [admin] }. The pack's JA3 rules read malware_ja3 (JA3 MD5 hashes of malware TLS clients, e.g. from abuse.ch SSLBL), empty by default",
       ),
     unknown_placeholder: z
       .enum(['empty', 'reject'])
