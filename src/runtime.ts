@@ -185,7 +185,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     detectors = [
       ...(await buildDetectors(
         config.detect,
-        { logger, metrics, detect: config.detect, ...(ml ? { ml } : {}) },
+        { logger, metrics, detect: config.detect, dataDir: config.data_dir, ...(ml ? { ml } : {}) },
         registries.detectors,
       )),
       ...(options.detectors ?? []),

@@ -154,6 +154,8 @@ export interface DetectorContext {
    * (they also answer `/predict`); absent when `ml.enabled` is false.
    */
   readonly ml?: MlService;
+  /** The data directory (`data_dir`), where `aisoc rules update` installs rules; absent where there is none. */
+  readonly dataDir?: string;
 }
 
 /**

@@ -38,6 +38,7 @@ export function registerEvalRules(evalCommand: Command): void {
       [],
     )
     .option('--no-builtin', 'do not load the built-in rule pack')
+    .option('--no-sigmahq', 'do not load the SigmaHQ rules aisoc rules update installed')
     .option('--no-upstream', 'do not count the verdicts of the source products')
     .option('-s, --source <type>', 'source type of every file (default: detected per file)')
     .option(
@@ -53,6 +54,7 @@ export function registerEvalRules(evalCommand: Command): void {
           opts: {
             rules: string[];
             builtin: boolean;
+            sigmahq: boolean;
             upstream: boolean;
             source?: string;
             minLevel?: string;
@@ -78,6 +80,7 @@ export function registerEvalRules(evalCommand: Command): void {
           const { ruleSet } = buildSigma(config.detect.sigma, {
             ruleDirs: opts.rules,
             builtin: opts.builtin,
+            ...(opts.sigmahq ? { dataDir: config.data_dir } : {}),
           });
           for (const i of ruleSet.issues.filter((x) => x.kind !== 'warning').slice(0, 20))
             say(`rules: ${formatIssue(i)}`);
