@@ -36,6 +36,10 @@ export const ERROR_CATALOGUE = {
   AISOC_ERR_KNOWLEDGE_LOADING: { status: 503, title: 'The knowledge base is still loading; retry shortly' },
   AISOC_ERR_KNOWLEDGE_UNAVAILABLE: { status: 503, title: 'The knowledge base has no data for this request' },
   AISOC_ERR_ATTACK_BUNDLE: { status: 422, title: 'The ATT&CK STIX bundle is invalid' },
+  AISOC_ERR_RULES_UPDATE: {
+    status: 422,
+    title: 'The rule release could not be fetched, verified or installed',
+  },
   AISOC_ERR_EMBEDDINGS: { status: 502, title: 'The embeddings endpoint failed' },
   AISOC_ERR_LLM: { status: 502, title: 'The LLM backend failed or could not be reached' },
   AISOC_ERR_LLM_TIMEOUT: { status: 504, title: 'The LLM backend did not answer in time' },

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { stableUuid, stableUuidOf, uuidv7 } from './ids.ts';
+import { contentId, stableUuid, stableUuidOf, uuidv7 } from './ids.ts';
 
 const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -78,5 +78,27 @@ describe('stableUuid', () => {
     expect(stableUuid('cloudtrail', 'a')).toBe(stableUuid('cloudtrail', 'a'));
     expect(stableUuid('cloudtrail', 'a')).not.toBe(stableUuid('cloudtrail', 'b'));
     expect(stableUuid('a', 'bc')).not.toBe(stableUuid('ab', 'c'));
+  });
+});
+
+describe('contentId', () => {
+  it('is the same for the same content in any key order, at any depth', () => {
+    const a = { channel: 'Security', data: { B: '2', A: 1, nested: { y: [1, { q: 1, p: 2 }], x: null } } };
+    const b = { data: { nested: { x: null, y: [1, { p: 2, q: 1 }] }, A: 1, B: '2' }, channel: 'Security' };
+    expect(contentId(a)).toBe(contentId(b));
+    expect(contentId(a)).toMatch(/^sha256:[0-9a-f]{32}$/);
+  });
+
+  it('differs when a value, a type, an array order or a key differs; undefined members count as absent', () => {
+    const base = { data: { A: '1', B: [1, 2] } };
+    const ids = [
+      base,
+      { data: { A: 1, B: [1, 2] } },
+      { data: { A: '1', B: [2, 1] } },
+      { data: { a: '1', B: [1, 2] } },
+      { data: { A: '1', B: [1, 2], C: null } },
+    ].map(contentId);
+    expect(new Set(ids).size).toBe(5);
+    expect(contentId({ data: { A: '1', B: [1, 2], C: undefined } })).toBe(contentId(base));
   });
 });

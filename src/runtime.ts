@@ -191,7 +191,13 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
     detectors = [
       ...(await buildDetectors(
         config.detect,
-        { logger: log('detect'), metrics, detect: config.detect, ...(ml ? { ml } : {}) },
+        {
+          logger: log('detect'),
+          metrics,
+          detect: config.detect,
+          dataDir: config.data_dir,
+          ...(ml ? { ml } : {}),
+        },
         registries.detectors,
       )),
       ...(options.detectors ?? []),

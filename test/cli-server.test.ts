@@ -51,6 +51,11 @@ describe('command line: first start, the server of the data directory, and error
       key = readFileSync(join(d, 'admin.key'), 'utf8').trim();
       expect(first.output()).toContain('An admin API key was created');
       expect(first.output()).toContain(key);
+      // At start, serve names the sources no detection rule reads (a warning, shown at --log-level warn).
+      expect(first.output()).toMatch(
+        /No detection rule reads [^:]*\bgeneric\b[^:]*: their events are stored but raise no alert/,
+      );
+      expect(first.output()).not.toMatch(/No detection rule reads [^:]*\b(windows|zeek|suricata)\b/);
     } finally {
       first.child.kill('SIGTERM');
       expect(await waitExit(first.child)).toBe(0);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../app-config.ts';
+import { coverageLines, sourceCoverage } from '../detect/coverage.ts';
 import { AisocError } from '../errors.ts';
 import type { RunnerRole } from '../pipeline/runner.ts';
 import { type RunningReceivers, startReceivers } from '../receivers/index.ts';
@@ -24,6 +25,12 @@ export interface RunningServer {
   /** The part this process plays (`serve --role`). */
   role: RunnerRole;
   close(): Promise<void>;
+}
+
+/** Say at start which sources the detectors cover, and which nothing detects on. */
+function logCoverage(runtime: Runtime, logger: Logger): void {
+  for (const line of coverageLines(sourceCoverage(runtime.detectors, runtime.sources.describe())))
+    logger[line.level](line.fields, line.msg);
 }
 
 /**
@@ -121,6 +128,7 @@ export async function startServer(
     runtime.pressure.reset();
     const url = listeningUrl(app, config);
     logger.info({ url, store: runtime.store.engine, data_dir: config.data_dir }, 'The server is listening.');
+    logCoverage(runtime, logger);
     const receivers = await startReceivers(config.receivers, runtime);
     started = receivers;
     // Only now that everything listens: a start that failed would have created a key nobody saw.
@@ -200,6 +208,7 @@ async function startWorkerProbes(
     runtime.pressure.reset();
     const url = listeningUrl(app, config);
     logger.info({ url, role: 'worker', store: runtime.store.engine }, 'The worker is running.');
+    logCoverage(runtime, logger);
     const listening = app;
     let closing: Promise<void> | undefined;
     return {

@@ -22,6 +22,8 @@ export interface DetectorRule {
   /** Maturity (Sigma: stable, test, experimental, deprecated, unsupported). */
   status?: string;
   logsource?: { product?: string; service?: string; category?: string };
+  /** Source types whose events it reads (a correlation: those of the rules it counts); absent when unknown (ML). */
+  sources?: string[];
   tags: string[];
   /** `error`: it cannot work as written; `warning`: it works, but a reviewer should look. */
   lint: { state: 'ok' | 'warning' | 'error'; messages: string[] };
@@ -152,6 +154,8 @@ export interface DetectorContext {
    * (they also answer `/predict`); absent when `ml.enabled` is false.
    */
   readonly ml?: MlService;
+  /** The data directory (`data_dir`), where `aisoc rules update` installs rules; absent where there is none. */
+  readonly dataDir?: string;
 }
 
 /**

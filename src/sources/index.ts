@@ -91,8 +91,12 @@ export class SourceRegistry {
     return [...this.sources.keys()];
   }
 
-  describe(): Array<{ type: string; description: string }> {
-    return [...this.factories.values()].map((f) => ({ type: f.type, description: f.description }));
+  describe(): Array<{ type: string; description: string; verdicts?: string }> {
+    return [...this.factories.values()].map((f) => ({
+      type: f.type,
+      description: f.description,
+      ...(f.verdicts ? { verdicts: f.verdicts } : {}),
+    }));
   }
 
   /** The most likely source of a record, or undefined when none claims it. */

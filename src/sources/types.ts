@@ -45,6 +45,12 @@ export interface SourceFactory<C = unknown> {
   readonly type: string;
   readonly description: string;
   readonly configSchema: z.ZodType<C>;
+  /**
+   * Which of its records carry the product's own verdict (a finding the
+   * upstream detector passes through), when any: such a source alerts
+   * without rules of ours.
+   */
+  readonly verdicts?: string;
   create(config: C, ctx: SourceContext): Source;
   /**
    * How likely (0–1) a parsed record (an object, or a text line for line

@@ -76,6 +76,7 @@ export function registerDetect(program: Command): void {
     .option('-s, --source <type>', 'source type of every file (default: detected per file)')
     .option('--format <format>', 'json (one line per alert) or table', 'json')
     .option('--no-builtin', 'do not load the built-in rule pack')
+    .option('--no-sigmahq', 'do not load the SigmaHQ rules aisoc rules update installed')
     .option(
       '--no-upstream',
       'do not pass through verdicts of the source product (Suricata, Wazuh, GuardDuty)',
@@ -90,6 +91,7 @@ export function registerDetect(program: Command): void {
             source?: string;
             format: string;
             builtin: boolean;
+            sigmahq: boolean;
             upstream: boolean;
             minLevel?: string;
           },
@@ -118,6 +120,7 @@ export function registerDetect(program: Command): void {
           const { engine, ruleSet } = buildSigma(config.detect.sigma, {
             ruleDirs: opts.rules,
             builtin: opts.builtin,
+            ...(opts.sigmahq ? { dataDir: config.data_dir } : {}),
           });
           const stats = ruleSet.stats();
           const problems = ruleSet.issues.filter((i) => i.kind !== 'warning');

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { registerEvalAttackMapping } from './eval-attack-mapping.ts';
 import { registerEvalModel } from './eval-model.ts';
+import { registerEvalRules } from './eval-rules.ts';
 import { registerEvalSigma } from './eval-sigma.ts';
 import { registerEvalTriage } from './eval-triage.ts';
 
@@ -12,6 +13,7 @@ import { registerEvalTriage } from './eval-triage.ts';
 const EVALUATIONS: Array<(evalCommand: Command) => void> = [
   registerEvalModel,
   registerEvalSigma,
+  registerEvalRules,
   registerEvalAttackMapping,
   registerEvalTriage,
 ];

@@ -24,6 +24,7 @@ export function sigmaCatalogue(ruleSet: RuleSet): DetectorRule[] {
     list.push(i);
   }
   const all: Array<CompiledRule | CompiledCorrelation> = [...ruleSet.rules, ...ruleSet.correlations];
+  const sourcesOf = ruleSources(ruleSet);
   return all.map((r) => {
     const errors: string[] = [];
     const warnings: string[] = [];
@@ -50,6 +51,7 @@ export function sigmaCatalogue(ruleSet: RuleSet): DetectorRule[] {
       lint: lintOf(errors, warnings),
     };
     if (r.status) rule.status = r.status;
+    rule.sources = [...(sourcesOf.get(r.id) ?? [])].sort();
     if (r.kind === 'detection') {
       const { product, service, category } = r.logsource;
       const logsource: NonNullable<DetectorRule['logsource']> = {};
@@ -60,4 +62,31 @@ export function sigmaCatalogue(ruleSet: RuleSet): DetectorRule[] {
     }
     return rule;
   });
+}
+
+/**
+ * The source types each rule reads: a detection rule's pipeline branches,
+ * a correlation's referenced rules (chains followed, each rule once).
+ *
+ * @example ruleSources(ruleSet).get(ruleId) // Set { 'zeek', 'suricata' }
+ */
+export function ruleSources(ruleSet: RuleSet): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const visit = (r: CompiledRule | CompiledCorrelation, seen: Set<string>): Set<string> => {
+    const known = out.get(r.id);
+    if (known) return known;
+    const found = new Set<string>();
+    if (r.kind === 'detection') for (const b of r.branches) found.add(b.source);
+    else if (!seen.has(r.id)) {
+      seen.add(r.id);
+      for (const ref of r.rules) {
+        const target = ruleSet.get(ref);
+        if (target) for (const s of visit(target, seen)) found.add(s);
+      }
+    }
+    out.set(r.id, found);
+    return found;
+  };
+  for (const r of [...ruleSet.rules, ...ruleSet.correlations]) visit(r, new Set());
+  return out;
 }

@@ -9,6 +9,72 @@ import { z } from 'zod';
  *     rule_dirs: [/opt/sigma/rules/cloud/aws]
  *     placeholders: { Administrators: [admin, root] }
  */
+/**
+ * `detect.sigma.sigmahq`: where `aisoc rules update` fetches the SigmaHQ
+ * release, how it verifies it, and which rules of it it enables.
+ */
+export const SigmaHqConfig = z
+  .strictObject({
+    load: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Load the rules `aisoc rules update` installed (<data_dir>/sigmahq/rules), when there are any',
+      ),
+    url: z
+      .string()
+      .min(1)
+      .default('https://github.com/SigmaHQ/sigma/releases/latest/download/sigma_all_rules.zip')
+      .describe(
+        'The release to fetch: an https:// or file:// URL or a local path, to a release zip or an unpacked rule tree',
+      ),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'a SHA-256 in hex (64 digits)')
+      .optional()
+      .describe(
+        'Expected SHA-256 of the zip (of a rule tree: its tree digest, which the command prints); pin the release you reviewed',
+      ),
+    checksum_url: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A checksum file ("<sha256>  <file name>" lines, as sha256sum writes) to verify the zip against, by URL or path',
+      ),
+    allow_unverified: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Install a release neither sha256 nor checksum_url verifies (a mismatch is refused all the same)',
+      ),
+    statuses: z
+      .array(z.enum(['stable', 'test', 'experimental']))
+      .min(1)
+      .default(['stable', 'test'])
+      .describe('Rule statuses enabled'),
+    min_level: z
+      .enum(['informational', 'low', 'medium', 'high', 'critical'])
+      .default('medium')
+      .describe('Least rule level enabled'),
+    collections: z
+      .array(z.string().min(1))
+      .min(1)
+      .default(['rules', 'rules-emerging-threats'])
+      .describe(
+        'Top-level folders of the release taken (rules-threat-hunting and rules-placeholder exist too; deprecated rules never)',
+      ),
+    max_bytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(256 * 1024 * 1024)
+      .describe('Largest download, and largest total of unpacked rule files, in bytes'),
+    timeout_ms: z.number().int().min(1).default(120_000).describe('Download timeout'),
+  })
+  .describe('SigmaHQ rules: release to fetch, verification, the curated subset enabled');
+export type SigmaHqConfig = z.infer<typeof SigmaHqConfig>;
+
 export const SigmaConfig = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Run Sigma rules in the detect stage'),
@@ -31,8 +97,10 @@ export const SigmaConfig = z
       .describe('Skip rules whose status is deprecated or unsupported (they are counted, not loaded)'),
     placeholders: z
       .record(z.string(), z.array(z.string()))
-      .default({})
-      .describe('Values of %name% placeholders for the expand modifier, e.g. { Administrators: [admin] }'),
+      .default({ malware_ja3: [] })
+      .describe(
+        "Values of %name% placeholders for the expand modifier, e.g. { Administrators: [admin] }. The pack's JA3 rules read malware_ja3 (JA3 MD5 hashes of malware TLS clients, e.g. from abuse.ch SSLBL), empty by default",
+      ),
     unknown_placeholder: z
       .enum(['empty', 'reject'])
       .default('empty')
@@ -55,6 +123,7 @@ export const SigmaConfig = z
       .min(1)
       .default(100)
       .describe('Most events kept as evidence per correlation group'),
+    sigmahq: SigmaHqConfig.default(SigmaHqConfig.parse({})),
   })
   .describe('Sigma rules: built-in pack, extra rules, placeholders, regex engine');
 export type SigmaConfig = z.infer<typeof SigmaConfig>;

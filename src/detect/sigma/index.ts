@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { type SeverityName, severityRank } from '../../schema/common.ts';
 import type { ReplayDetector } from '../replay.ts';
@@ -10,6 +11,7 @@ import { SigmaEngine, type SigmaMatch } from './engine.ts';
 import { FieldRegistry } from './fields.ts';
 import { loadPipelineDir, Pipelines } from './pipeline.ts';
 import { RuleSet } from './ruleset.ts';
+import { installedManifest, installedRulesDir } from './update.ts';
 import { SigmaWindows } from './windows.ts';
 
 export { toCandidate } from './candidate.ts';
@@ -28,6 +30,8 @@ export interface BuildOptions {
   /** Load the built-in pack (default: config.builtin). */
   builtin?: boolean;
   pipelineDirs?: readonly string[];
+  /** The data directory: the SigmaHQ rules `aisoc rules update` installed there load too (`sigmahq.load`). */
+  dataDir?: string;
 }
 
 /**
@@ -44,6 +48,10 @@ export function buildSigma(
 ): { engine: SigmaEngine; ruleSet: RuleSet } {
   const dirs: string[] = [];
   if (options.builtin ?? config.builtin) dirs.push(BUILTIN_RULES_DIR);
+  if (options.dataDir !== undefined && config.sigmahq.load) {
+    const installed = installedRulesDir(options.dataDir);
+    if (existsSync(installed)) dirs.push(installed);
+  }
   dirs.push(...config.rule_dirs, ...(options.ruleDirs ?? []));
   const ruleSet = loadRuleSet(dirs, config, options.pipelineDirs);
   const engine = new SigmaEngine(ruleSet, {
@@ -156,9 +164,21 @@ export function sigmaReplayDetector(
  *
  * @example const detectors = [...sigmaDetectors(config.detect.sigma, logger)];
  */
-export function sigmaDetectors(config: SigmaConfig, logger: Logger): Detector[] {
+export function sigmaDetectors(config: SigmaConfig, logger: Logger, dataDir?: string): Detector[] {
   if (!config.enabled) return [];
-  const { engine, ruleSet } = buildSigma(config);
+  const { engine, ruleSet } = buildSigma(config, dataDir === undefined ? {} : { dataDir });
+  const installed = dataDir !== undefined && config.sigmahq.load ? installedManifest(dataDir) : undefined;
+  if (installed)
+    logger.info(
+      {
+        sigmahq: {
+          source: installed.source,
+          installed_at: installed.installed_at,
+          rules: installed.rules_enabled,
+        },
+      },
+      `Sigma loads the ${installed.rules_enabled} SigmaHQ rules installed ${installed.installed_at} (${installed.statuses.join(', ')}; level ${installed.min_level} and above).`,
+    );
   const stats = ruleSet.stats();
   for (const issue of ruleSet.issues) {
     if (issue.kind !== 'warning')
@@ -174,7 +194,8 @@ export function sigmaDetectors(config: SigmaConfig, logger: Logger): Detector[] 
 /** The registry entry of the Sigma detector; `detect.sigma` is its section. */
 export const sigmaDetectorFactory = {
   type: 'sigma',
-  description: 'Sigma rules compiled into matchers (the built-in pack and detect.sigma.rule_dirs)',
+  description:
+    'Sigma rules compiled into matchers (the built-in pack, the SigmaHQ rules aisoc rules update installed, and detect.sigma.rule_dirs)',
   configSchema: SigmaConfig,
-  create: (section: SigmaConfig, ctx) => sigmaDetectors(section, ctx.logger),
+  create: (section: SigmaConfig, ctx) => sigmaDetectors(section, ctx.logger, ctx.dataDir),
 } satisfies DetectorFactory<SigmaConfig>;

@@ -191,7 +191,14 @@ describe('the windows pipeline', () => {
 describe('pipeline files', () => {
   it('every built-in pipeline validates and names a registered source', () => {
     const docs = loadPipelineDir(BUILTIN_PIPELINES_DIR);
-    expect(docs.map((d) => d.doc.name).sort()).toEqual(['cloudtrail', 'linux-syslog', 'windows', 'zeek']);
+    expect(docs.map((d) => d.doc.name).sort()).toEqual([
+      'cloudtrail',
+      'guardduty',
+      'linux-syslog',
+      'suricata',
+      'windows',
+      'zeek',
+    ]);
     for (const d of docs) expect(sources.has(d.doc.source), d.doc.name).toBe(true);
   });
 });

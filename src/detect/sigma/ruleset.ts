@@ -122,7 +122,7 @@ export class RuleSet {
   constructor(
     readonly pipelines: Pipelines,
     readonly fields: FieldRegistry = new FieldRegistry(),
-    private readonly options: RuleSetOptions = {},
+    readonly options: RuleSetOptions = {},
   ) {
     this.ctxBase = {
       fields,

@@ -6,7 +6,7 @@ import { type ReplayInput, type ReplayOptions, replaySync } from '../replay.ts';
 import { SigmaEngine, type SigmaMatch } from './engine.ts';
 import { sigmaReplayDetector } from './index.ts';
 import type { SigmaIssue } from './issues.ts';
-import type { CompiledCorrelation, CompiledRule, RuleSet } from './ruleset.ts';
+import { type CompiledCorrelation, type CompiledRule, RuleSet } from './ruleset.ts';
 import { parseYamlDocs } from './yaml-doc.ts';
 
 /**
@@ -29,6 +29,11 @@ import { parseYamlDocs } from './yaml-doc.ts';
 export const SampleCase = z
   .strictObject({
     name: z.string().min(1).describe('What the case shows'),
+    source: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Source type of this case's records, when not the file's (a rule over two sensors)"),
     record: z.unknown().optional().describe('One record in the source format'),
     records: z.array(z.unknown()).min(1).optional().describe('A sequence of records, in order'),
     rules: z
@@ -48,7 +53,13 @@ export const SamplesDoc = z
     base: z
       .record(z.string(), z.unknown())
       .optional()
-      .describe('Fields merged under every record (records win), to keep cases short'),
+      .describe("Fields merged under every record of the file's source (records win), to keep cases short"),
+    placeholders: z
+      .record(z.string(), z.array(z.string()))
+      .optional()
+      .describe(
+        'Values of %name% placeholders the cases need (merged over the configured ones); the file is compiled again with them',
+      ),
     match: z.array(SampleCase).min(1).describe('Cases the rule must fire on'),
     no_match: z.array(SampleCase).min(1).describe('Cases the rule must not fire on'),
   })
@@ -166,10 +177,10 @@ function caseFired(
   ruleSet: RuleSet,
   sources: SourceRegistry,
 ): { fired: Set<string>; error?: undefined } | { error: string } {
-  const records = (c.records ?? [c.record]).map((r) =>
-    samples.base && isObj(r) ? deepMerge(samples.base, r) : r,
-  );
-  const out = firedOn([{ name: c.name, source: samples.source, records }], ruleSet, {
+  // `base` is written in the file's source format: it applies to the cases of that source.
+  const base = c.source === undefined || c.source === samples.source ? samples.base : undefined;
+  const records = (c.records ?? [c.record]).map((r) => (base && isObj(r) ? deepMerge(base, r) : r));
+  const out = firedOn([{ name: c.name, source: c.source ?? samples.source, records }], ruleSet, {
     sources,
     order: 'input',
     receivedAt: '2024-01-01T00:00:00Z',
@@ -179,6 +190,15 @@ function caseFired(
   if (e) return { error: `record ${e.at} does not normalise: ${e.message}` };
   if (out.events === 0) return { error: 'the records produce no event' };
   return { fired: out.fired };
+}
+
+/** The rule file compiled again, alone, with `placeholders` over the set's own. */
+function withPlaceholders(ruleSet: RuleSet, file: string, placeholders: Record<string, string[]>): RuleSet {
+  const options = {
+    ...ruleSet.options,
+    placeholders: { ...ruleSet.options.placeholders, ...placeholders },
+  };
+  return new RuleSet(ruleSet.pipelines, ruleSet.fields, options).loadPaths([file]).finish();
 }
 
 /**
@@ -202,6 +222,12 @@ export function runSamples(
     issues.push(...found);
     if (!samples) continue;
     const first = [...rules].sort((a, b) => a.line - b.line)[0]!;
+    // A rule over a placeholder (an operator's list) is tested with the values its samples bring:
+    // its file is compiled again with them, alone, over the same pipelines.
+    const set = samples.doc.placeholders
+      ? withPlaceholders(ruleSet, file, samples.doc.placeholders)
+      : ruleSet;
+    if (set !== ruleSet) issues.push(...set.issues);
     for (const kind of ['match', 'no_match'] as const) {
       samples.doc[kind].forEach((c, i) => {
         const targets = c.rules ?? [first.id];
@@ -212,18 +238,18 @@ export function runSamples(
           case: c.name,
           expect: kind,
         };
-        const unknown = targets.filter((t) => !ruleSet.get(t));
+        const unknown = targets.filter((t) => !set.get(t));
         if (unknown.length) {
           results.push({ ...base, ok: false, detail: `no rule has the id ${unknown.join(', ')}` });
           return;
         }
-        const out = caseFired(samples.doc, c, ruleSet, sources);
+        const out = caseFired(samples.doc, c, set, sources);
         if (out.error !== undefined) {
           results.push({ ...base, ok: false, detail: out.error });
           return;
         }
         const { fired } = out;
-        const ids = targets.map((t) => ruleSet.get(t)!.id);
+        const ids = targets.map((t) => set.get(t)!.id);
         const ok = kind === 'match' ? ids.every((id) => fired.has(id)) : ids.every((id) => !fired.has(id));
         const result: SampleResult = { ...base, ok };
         if (!ok) result.detail = kind === 'match' ? 'the rule did not fire' : 'the rule fired';

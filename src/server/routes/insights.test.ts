@@ -308,6 +308,28 @@ describe('the console’s overview, coverage, rules and sources', () => {
     expect(by.get('zeek')).toMatchObject({ events_last_hour: 0, per_s: 0, last_event_at: null });
     expect(typeof (by.get('zeek') as { description: string }).description).toBe('string');
   });
+
+  it('sources: how many rules read each, and which carry their product’s verdicts', async () => {
+    const items = (await get('/sources', 'read')).json().items as Array<{
+      type: string;
+      rules: number;
+      verdicts: string | null;
+    }>;
+    const by = new Map(items.map((s) => [s.type, s]));
+    // The built-in pack reads every source the issue named.
+    for (const type of ['windows', 'syslog', 'zeek', 'suricata', 'cloudtrail', 'guardduty'])
+      expect(by.get(type)?.rules, type).toBeGreaterThan(0);
+    expect(by.get('suricata')?.verdicts).toMatch(/alert/);
+    expect(by.get('windows')?.verdicts).toBeNull();
+    // Nothing of ours reads the generic source, and it has no verdicts of its own.
+    expect(by.get('generic')).toMatchObject({ rules: 0, verdicts: null });
+    const rules = (await get('/rules?limit=1000', 'read')).json().items as Array<{
+      title: string;
+      sources?: string[];
+    }>;
+    const dnsTunnel = rules.find((r) => r.title.startsWith('DNS tunnelling'));
+    expect(dnsTunnel?.sources).toEqual(['suricata', 'zeek']);
+  });
 });
 
 describe('coverage without ATT&CK', () => {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { sourceCoverage } from '../../detect/coverage.ts';
 import { DeadLetter } from '../../schema/case.ts';
 import type { ServerDeps } from '../deps.ts';
 import { Paging } from './common.ts';
@@ -42,7 +43,7 @@ export function pipelineRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
       {
         config: { scope: 'read' },
         schema: {
-          summary: 'Registered sources, with the events each sent lately',
+          summary: 'Registered sources, with the rules that read each and the events each sent lately',
           tags: ['ingest'],
           response: {
             200: z.object({
@@ -50,6 +51,18 @@ export function pipelineRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
                 z.object({
                   type: z.string(),
                   description: z.string(),
+                  rules: z
+                    .number()
+                    .int()
+                    .describe(
+                      'Detection rules that read its events (Sigma rules and correlations); 0 with no verdicts: its events raise no alert',
+                    ),
+                  verdicts: z
+                    .string()
+                    .nullable()
+                    .describe(
+                      "Which of its records carry the product's own verdict, passed through as alerts; null when none",
+                    ),
                   events_last_hour: z.number().int().describe('Events ingested in the last hour'),
                   per_s: z.number().describe('Events ingested per second over the last 5 minutes'),
                   last_event_at: z
@@ -66,6 +79,7 @@ export function pipelineRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
       },
       async () => {
         const sources = runtime.sources.describe();
+        const coverage = new Map(sourceCoverage(runtime.detectors, sources).map((c) => [c.type, c.rules]));
         const activity = await runtime.store.stats.sourceActivity(
           sources.map((s) => s.type),
           new Date().toISOString(),
@@ -74,7 +88,10 @@ export function pipelineRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           items: sources.map((s) => {
             const a = activity.get(s.type);
             return {
-              ...s,
+              type: s.type,
+              description: s.description,
+              rules: coverage.get(s.type) ?? 0,
+              verdicts: s.verdicts ?? null,
               events_last_hour: a?.last_hour ?? 0,
               per_s: Math.round(((a?.last_5m ?? 0) / 300) * 1000) / 1000,
               last_event_at: a?.last_event_at ?? null,

@@ -37,6 +37,10 @@ export const RuleItem = z.object({
       category: z.string().optional(),
     })
     .optional(),
+  sources: z
+    .array(z.string())
+    .optional()
+    .describe('Source types whose events it reads (a correlation: those of its rules); absent for ML models'),
   techniques: z.array(z.string()).describe('ATT&CK technique ids from its tags'),
   hits: z.number().int().describe('Alerts carrying it whose last event is in the last 24 h'),
   lint: z.object({ state: z.enum(['ok', 'warning', 'error']), messages: z.array(z.string()) }),

@@ -15,6 +15,7 @@ import { normaliseGuardDuty, sniffGuardDuty, unwrapGuardDuty } from './parse.ts'
 export const guardduty: SourceFactory<Record<string, never>> = {
   type: 'guardduty',
   description: 'Amazon GuardDuty findings (API/CLI output, S3 exports, EventBridge)',
+  verdicts: 'every finding',
   configSchema: z.strictObject({}).describe('GuardDuty has no settings'),
   create: () => ({
     type: 'guardduty',

@@ -15,6 +15,7 @@ import { normaliseSecurityHub, sniffSecurityHub, unwrapSecurityHub } from './par
 export const securityhub: SourceFactory<Record<string, never>> = {
   type: 'securityhub',
   description: 'AWS Security Hub findings (ASFF: GetFindings output, EventBridge)',
+  verdicts: 'every finding',
   configSchema: z.strictObject({}).describe('Security Hub has no settings'),
   create: () => ({
     type: 'securityhub',

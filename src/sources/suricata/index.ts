@@ -29,6 +29,7 @@ export type SuricataConfig = z.infer<typeof SuricataConfig>;
 export const suricata: SourceFactory<SuricataConfig> = {
   type: 'suricata',
   description: 'Suricata EVE JSON (alerts, flows, dns, http, tls, ssh, fileinfo, anomaly)',
+  verdicts: 'alert events (the signature that fired)',
   configSchema: SuricataConfig,
   create: (config) => ({
     type: 'suricata',

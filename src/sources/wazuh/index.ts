@@ -15,6 +15,7 @@ import { normaliseWazuh, sniffWazuh, unwrapWazuh } from './parse.ts';
 export const wazuh: SourceFactory<WazuhConfig> = {
   type: 'wazuh',
   description: 'Wazuh manager alerts (alerts.json, integration webhook, indexer exports)',
+  verdicts: 'every alert (the Wazuh rule that fired)',
   configSchema: WazuhConfig,
   create: () => ({
     type: 'wazuh',

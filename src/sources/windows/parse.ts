@@ -1,3 +1,4 @@
+import { contentId } from '../../ids.ts';
 import type { OcsfSeverityId } from '../../schema/common.ts';
 import type { EventDraft } from '../../schema/event.ts';
 import { isObj } from '../fields.ts';
@@ -40,7 +41,20 @@ export function normaliseWindows(record: unknown): EventDraft[] {
   const draft = d.draft;
   draft.raw = record;
   if (known) draft.activity_name = known.name;
-  if (rec.recordId) draft.source_event_id = rec.recordId;
+  // Without a record number (PowerShell 4104 in NXLog exports, hand-made events), the event's own
+  // content is its id: what identifies it (System fields and event data, not the shipper's fields),
+  // hashed before `unmapped` gains the copies below. Re-ingesting it then stores nothing twice, and
+  // `aisoc detect` output names it. Two events alike in every field at the same instant are one.
+  draft.source_event_id =
+    rec.recordId ??
+    contentId({
+      channel: rec.channel,
+      provider: rec.provider,
+      computer: rec.computer,
+      event_id: rec.eventId,
+      time: rec.time,
+      data: rec.data,
+    });
   draft.metadata = {
     product: sysmon ? 'Sysmon' : (rec.provider ?? 'Windows'),
     vendor: 'Microsoft',

@@ -279,7 +279,8 @@ describe('windows: OTRF / NXLog flat records', () => {
     const e = r.events.find((x) => x.metadata.event_code === '4104')!;
     expect(e.time).toBe('2026-02-14T16:15:07.441Z');
     expect(e.unmapped?.ScriptBlockText).toContain('DownloadString');
-    expect(e.source_event_id).toBeUndefined();
+    // No RecordNumber in this export: the id is a hash of the event's content.
+    expect(e.source_event_id).toMatch(/^sha256:[0-9a-f]{32}$/);
   });
 
   it('reads audit failure from NXLog EventType and maps IPv4-mapped addresses to IPv4', () => {
@@ -290,6 +291,39 @@ describe('windows: OTRF / NXLog flat records', () => {
 
   it('dead-letters a record without any time and one with a bad EventID', () => {
     expect(r.deadLetters.map((d) => d.field)).toEqual(['@timestamp', 'EventID']);
+  });
+});
+
+describe('windows: events without a record number', () => {
+  const line = otrfLines.find((l) => l.includes('"EventID":4104'))!;
+  const rec = JSON.parse(line) as Record<string, unknown>;
+  const idOf = (r: unknown) => source.normalise(r)[0]!.source_event_id;
+
+  it('get a content-hash id: the same for the same event, whatever the key order and shipper fields', () => {
+    const id = idOf(rec);
+    expect(id).toMatch(/^sha256:[0-9a-f]{32}$/);
+    expect(idOf(JSON.parse(line))).toBe(id);
+    const reordered = Object.fromEntries(Object.entries(rec).reverse());
+    expect(idOf(reordered)).toBe(id);
+    // Fields a shipper adds or changes on the way (Logstash's @version, port, tags) are not the event.
+    expect(idOf({ ...rec, '@version': '1', port: 51514, tags: ['beats'] })).toBe(id);
+  });
+
+  it('differ when anything of the event differs: data, time, host or channel', () => {
+    const id = idOf(rec);
+    const variants = [
+      { ...rec, ScriptBlockText: `${String(rec.ScriptBlockText)} ` },
+      { ...rec, TimeCreated: '2026-02-14T16:15:07.442Z' },
+      { ...rec, Hostname: 'WKSTN-08.lab.internal' },
+      { ...rec, Channel: 'Windows PowerShell' },
+      { ...rec, EventID: 4103 },
+    ];
+    const ids = variants.map(idOf);
+    expect(new Set([id, ...ids]).size).toBe(variants.length + 1);
+  });
+
+  it('keep the record number as the id when there is one', () => {
+    expect(idOf({ ...rec, RecordNumber: 4711 })).toBe('4711');
   });
 });
 

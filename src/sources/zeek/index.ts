@@ -42,6 +42,7 @@ export const zeek: SourceFactory<ZeekConfig> = {
   type: 'zeek',
   description:
     'Zeek logs (JSON or TSV): conn, dns, http, ssl, ssh, notice, weird, files, x509, smb, kerberos, ntlm, …',
+  verdicts: 'notice log records (Zeek notices, at the severity the source gives their type)',
   configSchema: ZeekConfig,
   create: (config) => ({
     type: 'zeek',
