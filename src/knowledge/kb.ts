@@ -7,7 +7,13 @@ import type { Queryable } from '../store/sql.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { AttackCatalog, TechniqueSummary } from './attack/catalog.ts';
-import type { AttackKnowledge, Tactic, Technique } from './attack/model.ts';
+import {
+  type AttackDomain,
+  type AttackKnowledge,
+  domainOf,
+  type Tactic,
+  type Technique,
+} from './attack/model.ts';
 import { REPO_ROOT } from './attack/source.ts';
 import { type TechniqueView, techniqueView } from './attack/view.ts';
 import { Closing } from './closing.ts';
@@ -66,6 +72,8 @@ export interface KnowledgeStatus {
     procedures: number;
     mitigations: number;
     skipped_revoked_or_deprecated: number;
+    /** The matrices loaded and their technique counts (Enterprise first). */
+    domains?: Array<{ domain: AttackDomain; techniques: number }>;
   };
   attack_error?: string;
   collections: Array<{ name: string; description: string; documents: number; vectors: number }>;
@@ -395,9 +403,12 @@ export class KnowledgeBase {
       const i = (ATTACK_TACTICS as readonly string[]).indexOf(s);
       return i < 0 ? ATTACK_TACTICS.length : i;
     };
+    // The coverage matrix is Enterprise's: our detections watch enterprise telemetry; Mobile and ICS serve report mapping.
     return {
-      tactics: [...attack.tactics].sort((a, b) => rank(a.shortname) - rank(b.shortname)),
-      techniques: attack.listTechniques(),
+      tactics: attack.tactics
+        .filter((t) => domainOf(t) === 'enterprise')
+        .sort((a, b) => rank(a.shortname) - rank(b.shortname)),
+      techniques: attack.listTechniques().filter((t) => t.domain === 'enterprise'),
       currentId: (id) => attack.currentId(id.toUpperCase()),
       technique: (id) => attack.technique(id),
     };
@@ -457,6 +468,8 @@ export class KnowledgeBase {
         mitigations: a.mitigations,
         skipped_revoked_or_deprecated: a.stats.skipped_revoked_or_deprecated,
       };
+      if (a.domains)
+        out.attack.domains = a.domains.map((d) => ({ domain: d.domain, techniques: d.techniques }));
     }
     const index = this.attackIndex.index;
     if (index.origin || index.phase) out.index = { ...index };

@@ -1,9 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { AisocError, describeError } from '../../errors.ts';
-import { attackLabel } from '../../knowledge/attack/model.ts';
-import { BUNDLE_FILE, defaultCacheDir, fetchAttackBundle } from '../../knowledge/attack/source.ts';
+import { ATTACK_DOMAINS, type AttackDomain, attackLabel } from '../../knowledge/attack/model.ts';
+import {
+  BUNDLE_FILE,
+  bundleFile,
+  defaultCacheDir,
+  fetchAttackBundle,
+} from '../../knowledge/attack/source.ts';
 import { KnowledgeBase, type RetrievalMode } from '../../knowledge/kb.ts';
 import type { LabelledText } from '../../knowledge/mapper/corpus.ts';
 import { annoctrToLabelled, readLabelled } from '../../knowledge/mapper/datasets.ts';
@@ -14,6 +19,22 @@ function writeOut(text: string, file?: string): void {
   else process.stdout.write(text);
 }
 
+/** `enterprise,mobile` → the domains, Enterprise always first; an unknown name is an error naming `--domains`. */
+export function parseDomains(list: string): AttackDomain[] {
+  const names = list
+    .split(',')
+    .map((d) => d.trim().toLowerCase())
+    .filter(Boolean);
+  for (const n of names)
+    if (!(ATTACK_DOMAINS as readonly string[]).includes(n))
+      throw new AisocError(
+        'AISOC_ERR_VALIDATION',
+        `--domains: ${n} is not an ATT&CK domain (${ATTACK_DOMAINS.join(', ')})`,
+        { field: 'domains' },
+      );
+  return [...new Set<AttackDomain>(['enterprise', ...(names as AttackDomain[])])];
+}
+
 /** `aisoc kb …`: fetch ATT&CK, inspect and query the knowledge base, convert evaluation data. */
 export function registerKb(program: Command): void {
   const kb = program
@@ -22,67 +43,110 @@ export function registerKb(program: Command): void {
 
   kb.command('load')
     .description(
-      'Fetch the Enterprise ATT&CK bundle (default: the official download) into the cache, check it, and time a full load and index',
+      'Fetch the ATT&CK bundles (Enterprise, Mobile, ICS; default: the official downloads) into the cache, check them, and time a full load and index',
     )
-    .option('--attack <file-or-url>', 'a STIX 2.0/2.1 bundle file or URL (default knowledge.attack_url)')
+    .option(
+      '--attack <file-or-url>',
+      'the Enterprise STIX 2.0/2.1 bundle, a file or URL (default knowledge.attack_url)',
+    )
+    .option(
+      '--mobile <file-or-url>',
+      'the Mobile bundle (default: mobile-attack.json beside a local --attack file, else knowledge.mobile_attack_url)',
+    )
+    .option(
+      '--ics <file-or-url>',
+      'the ICS bundle (default: ics-attack.json beside a local --attack file, else knowledge.ics_attack_url)',
+    )
+    .option('--domains <list>', 'comma-separated domains to fetch (default knowledge.attack_domains)')
     .option('--json', 'print a JSON summary')
     .action(
-      action(async (opts: { attack?: string; json?: boolean }, cmd: Command) => {
-        const config = commandConfig(cmd, { log_level: 'silent' });
-        const source = opts.attack ?? config.knowledge.attack_url;
-        const dest = join(config.knowledge.cache_dir ?? defaultCacheDir(), BUNDLE_FILE);
-        if (!opts.json) say(`Fetching ${source} …`);
-        let fetched: Awaited<ReturnType<typeof fetchAttackBundle>>;
-        try {
-          fetched = await fetchAttackBundle(source, dest);
-        } catch (err) {
-          if (/^https?:/i.test(source) && !opts.attack)
-            throw new AisocError(
-              'AISOC_ERR_ATTACK_BUNDLE',
-              `${describeError(err)} Offline? Pass a local bundle: aisoc kb load --attack ../shared/data/attack/enterprise-attack.json`,
+      action(
+        async (
+          opts: { attack?: string; mobile?: string; ics?: string; domains?: string; json?: boolean },
+          cmd: Command,
+        ) => {
+          const config = commandConfig(cmd, { log_level: 'silent' });
+          const domains = opts.domains
+            ? parseDomains(opts.domains)
+            : [...new Set<AttackDomain>(['enterprise', ...config.knowledge.attack_domains])];
+          const cacheDir = config.knowledge.cache_dir ?? defaultCacheDir();
+          const localAttack = opts.attack && !/^https?:/i.test(opts.attack) ? opts.attack : undefined;
+          const sourceOf = (domain: AttackDomain): string => {
+            if (domain === 'enterprise') return opts.attack ?? config.knowledge.attack_url;
+            const given = domain === 'mobile' ? opts.mobile : opts.ics;
+            if (given) return given;
+            // Beside a local Enterprise file (offline use): a URL would need the network the user avoided.
+            if (localAttack) return join(dirname(localAttack), bundleFile(domain));
+            return domain === 'mobile' ? config.knowledge.mobile_attack_url : config.knowledge.ics_attack_url;
+          };
+          const fetched: Array<{ domain: AttackDomain } & Awaited<ReturnType<typeof fetchAttackBundle>>> = [];
+          for (const domain of domains) {
+            const source = sourceOf(domain);
+            const dest = join(cacheDir, bundleFile(domain));
+            if (!opts.json) say(`Fetching ${domain} ATT&CK from ${source} …`);
+            try {
+              fetched.push({ domain, ...(await fetchAttackBundle(source, dest, 120_000, domain)) });
+            } catch (err) {
+              if (/^https?:/i.test(source) && !opts.attack)
+                throw new AisocError(
+                  'AISOC_ERR_ATTACK_BUNDLE',
+                  `${describeError(err)} Offline? Pass local bundles: aisoc kb load --attack ../shared/data/attack/enterprise-attack.json (mobile-attack.json and ics-attack.json are read from beside it)`,
+                );
+              throw err;
+            }
+          }
+          const dest = join(cacheDir, BUNDLE_FILE);
+          // Time what a server does at start-up with these bundles: parse, index every document, fit the mapper.
+          const t0 = performance.now();
+          const base = new KnowledgeBase({
+            config: {
+              ...config.knowledge,
+              attack_path: dest,
+              attack_domains: domains,
+              embeddings: { ...config.knowledge.embeddings, backend: 'none' },
+            },
+          });
+          await base.ready();
+          const loadMs = Math.round(performance.now() - t0);
+          const status = base.status();
+          await base.close();
+          const a = fetched[0]!.attack;
+          const summary = {
+            path: fetched[0]!.path,
+            bytes: fetched[0]!.bytes,
+            attack: attackLabel(a),
+            stix_version: a.stix_version,
+            techniques: a.techniques.size,
+            subtechniques: [...a.techniques.values()].filter((t) => t.is_subtechnique).length,
+            procedures: a.procedures.length,
+            mitigations: a.mitigations.size,
+            detection_strategies: a.detection_strategies.size,
+            groups_software_campaigns: a.actors.size,
+            skipped_revoked_or_deprecated: a.stats.skipped_revoked_or_deprecated,
+            skipped_invalid: a.stats.skipped_invalid,
+            domains: fetched.map((f) => ({
+              domain: f.domain,
+              path: f.path,
+              bytes: f.bytes,
+              attack: attackLabel(f.attack),
+              techniques: f.attack.techniques.size,
+            })),
+            load_and_index_ms: loadMs,
+            documents: status.collections.find((c) => c.name === 'mitre_attack')?.documents ?? 0,
+            heap_mib: Math.round(process.memoryUsage().heapUsed / 1048576),
+          };
+          if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+          else {
+            say(`Saved ${summary.attack} (STIX ${summary.stix_version}) to ${summary.path}.`);
+            say(
+              `${summary.techniques} techniques (${summary.subtechniques} sub-techniques), ${summary.procedures} procedure examples, ${summary.mitigations} mitigations, ${summary.detection_strategies} detection strategies, ${summary.groups_software_campaigns} groups, software and campaigns; ${summary.skipped_revoked_or_deprecated} revoked or deprecated objects skipped.`,
             );
-          throw err;
-        }
-        // Time what a server does at start-up with this bundle: parse, index every document, fit the mapper.
-        const t0 = performance.now();
-        const base = new KnowledgeBase({
-          config: {
-            ...config.knowledge,
-            attack_path: dest,
-            embeddings: { ...config.knowledge.embeddings, backend: 'none' },
-          },
-        });
-        await base.ready();
-        const loadMs = Math.round(performance.now() - t0);
-        const status = base.status();
-        await base.close();
-        const a = fetched.attack;
-        const summary = {
-          path: fetched.path,
-          bytes: fetched.bytes,
-          attack: attackLabel(a),
-          stix_version: a.stix_version,
-          techniques: a.techniques.size,
-          subtechniques: [...a.techniques.values()].filter((t) => t.is_subtechnique).length,
-          procedures: a.procedures.length,
-          mitigations: a.mitigations.size,
-          detection_strategies: a.detection_strategies.size,
-          groups_software_campaigns: a.actors.size,
-          skipped_revoked_or_deprecated: a.stats.skipped_revoked_or_deprecated,
-          skipped_invalid: a.stats.skipped_invalid,
-          load_and_index_ms: loadMs,
-          documents: status.collections.find((c) => c.name === 'mitre_attack')?.documents ?? 0,
-          heap_mib: Math.round(process.memoryUsage().heapUsed / 1048576),
-        };
-        if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else {
-          say(`Saved ${summary.attack} (STIX ${summary.stix_version}) to ${summary.path}.`);
-          say(
-            `${summary.techniques} techniques (${summary.subtechniques} sub-techniques), ${summary.procedures} procedure examples, ${summary.mitigations} mitigations, ${summary.detection_strategies} detection strategies, ${summary.groups_software_campaigns} groups, software and campaigns; ${summary.skipped_revoked_or_deprecated} revoked or deprecated objects skipped.`,
-          );
-          say(`Loading and indexing ${summary.documents} documents took ${summary.load_and_index_ms} ms.`);
-        }
-      }),
+            for (const d of summary.domains.slice(1))
+              say(`Saved ${d.domain} ${d.attack} (${d.techniques} techniques) to ${d.path}.`);
+            say(`Loading and indexing ${summary.documents} documents took ${summary.load_and_index_ms} ms.`);
+          }
+        },
+      ),
     );
 
   kb.command('status')

@@ -36,7 +36,12 @@ function fileStamp(path: string): { path: string; size: number; mtime_ms: number
  * @example indexCacheKey({ bundle, training_files: [], params: {} }, codeDigest)
  */
 export function indexCacheKey(
-  inputs: { bundle: string; training_files: readonly string[]; params: unknown },
+  inputs: {
+    bundle: string;
+    extra_bundles?: readonly string[];
+    training_files: readonly string[];
+    params: unknown;
+  },
   code: string,
 ): string {
   return createHash('sha256')
@@ -45,6 +50,7 @@ export function indexCacheKey(
         format: SNAPSHOT_FORMAT,
         code,
         bundle: fileStamp(inputs.bundle),
+        extra_bundles: (inputs.extra_bundles ?? []).map(fileStamp),
         training_files: inputs.training_files.map(fileStamp),
         params: inputs.params ?? {},
       }),
