@@ -95,6 +95,15 @@ export const MapperConfig = z
       .describe(
         'Decision threshold of the mapper; default the one chosen on development data (docs/knowledge.md)',
       ),
+    max_report_chars: z
+      .number()
+      .int()
+      .min(1000)
+      .max(5_000_000)
+      .default(200_000)
+      .describe(
+        'Longest threat report POST /attack/map takes, in characters (about 50 pages at the default); longer is refused with 400 naming report, and a body past four times this with 413',
+      ),
   })
   .describe('Text → ATT&CK technique mapper');
 

@@ -25,6 +25,7 @@ import { BackgroundEmbedding } from './embed.ts';
 import { createEmbedder, type Embedder } from './embeddings/index.ts';
 import { type ClosedIncident, incidentDocument } from './incidents.ts';
 import type { MapOptions, TechniqueMapper, TechniqueMatch } from './mapper/index.ts';
+import { mapReport, type ReportMapping, type ReportOptions } from './mapper/report.ts';
 import { type RetrievalMode, type RetrieveRequest, type RetrieveResult, retrieveFrom } from './retrieve.ts';
 import { loadRunbooks } from './runbooks.ts';
 import { AttackIndexLoader, type IndexStatus } from './snapshot/load.ts';
@@ -435,6 +436,30 @@ export class KnowledgeBase {
         this.attackIndex.attackError ?? 'ATT&CK is not loaded.',
       );
     return this.mapper.map(text, options);
+  }
+
+  /**
+   * The ATT&CK techniques a whole threat report shows: each sentence mapped,
+   * the sentences aggregated with the calibrated report thresholds
+   * (`mapper/report.ts`), with the supporting sentences as evidence. Yields
+   * to the event loop between slices of sentences. Waits for the knowledge
+   * base to load.
+   *
+   * @example (await kb.mapReport(reportText)).techniques.map((t) => t.technique_id)
+   */
+  async mapReport(text: string, options: Omit<ReportOptions, 'pause'> = {}): Promise<ReportMapping> {
+    await this.ready();
+    if (!this.mapper)
+      throw new AisocError(
+        'AISOC_ERR_KNOWLEDGE_UNAVAILABLE',
+        this.attackIndex.attackError ?? 'ATT&CK is not loaded.',
+      );
+    return mapReport(this.mapper, text, { ...options, pause: () => new Promise((r) => setImmediate(r)) });
+  }
+
+  /** The ATT&CK domains loaded (Enterprise first); empty before ATT&CK is loaded. */
+  get attackDomains(): AttackDomain[] {
+    return this.attack?.summary.domains?.map((d) => d.domain) ?? (this.attack ? ['enterprise'] : []);
   }
 
   /** The fitted mapper, once loaded (synchronous callers such as a detection stage). */

@@ -11,7 +11,7 @@ import {
 } from '../../knowledge/attack/source.ts';
 import { KnowledgeBase, type RetrievalMode } from '../../knowledge/kb.ts';
 import type { LabelledText } from '../../knowledge/mapper/corpus.ts';
-import { annoctrToLabelled, readLabelled } from '../../knowledge/mapper/datasets.ts';
+import { annoctrToLabelled, ctiAteToLabelled, readLabelled } from '../../knowledge/mapper/datasets.ts';
 import { action, commandConfig, say } from '../common.ts';
 
 function writeOut(text: string, file?: string): void {
@@ -232,7 +232,7 @@ export function registerKb(program: Command): void {
     .description('Convert labelled data to the evaluation format ({"text", "labels", "doc"} per line)')
     .requiredOption(
       '--format <format>',
-      'annoctr (entity mentions → technique sentences) or tram (TRAM2 JSON/JSONL)',
+      'annoctr (entity mentions → technique sentences), annoctr-reports (every sentence with a mention, labelled with its techniques or none: the reports for `eval attack-mapping --reports`), tram (TRAM2 JSON/JSONL) or cti-ate (CTI-Bench TSV)',
     )
     .argument('<file>', 'input file')
     .option('-o, --out <file>', 'output file (default stdout)')
@@ -240,11 +240,14 @@ export function registerKb(program: Command): void {
       action(async (file: string, opts: { format: string; out?: string }) => {
         let items: LabelledText[];
         if (opts.format === 'annoctr') items = annoctrToLabelled(readFileSync(file, 'utf8'), file);
+        else if (opts.format === 'annoctr-reports')
+          items = annoctrToLabelled(readFileSync(file, 'utf8'), file, { allMentions: true });
         else if (opts.format === 'tram') items = readLabelled(file);
+        else if (opts.format === 'cti-ate') items = ctiAteToLabelled(readFileSync(file, 'utf8'), file);
         else
           throw new AisocError(
             'AISOC_ERR_VALIDATION',
-            `--format must be annoctr or tram, not ${opts.format}`,
+            `--format must be annoctr, annoctr-reports, tram or cti-ate, not ${opts.format}`,
             {
               field: 'format',
             },
