@@ -149,9 +149,6 @@ export class TechniqueMapperModel {
     attack: Pick<AttackKnowledge, 'techniques'>,
     params: Partial<MapperParams> = {},
   ): TechniqueMapperModel {
-    const tokens = passages.map((p) => tokenize(p.text));
-    const space = TfidfSpace.fit(tokens);
-    const vectors = tokens.map((t) => space.vectorize(t));
     const names = new Map<string, string>();
     const domains = new Map<string, number>();
     for (const t of attack.techniques.values()) {
@@ -159,6 +156,15 @@ export class TechniqueMapperModel {
       names.set(t.id, parent ? `${parent.name}: ${t.name}` : t.name);
       domains.set(t.id, ATTACK_DOMAINS.indexOf(domainOf(t)));
     }
+    const tokens = passages.map((p) => tokenize(p.text));
+    // The space's weights come from Enterprise (and extra examples); Mobile and ICS passages only add their
+    // own words, so a mapper that also knows them ranks Enterprise exactly as an Enterprise-only one.
+    const enterprise = (i: number) => (domains.get(passages[i]!.technique_id) ?? 0) === 0;
+    const space = TfidfSpace.fit(
+      tokens.filter((_, i) => enterprise(i)),
+      tokens.filter((_, i) => !enterprise(i)),
+    );
+    const vectors = tokens.map((t) => space.vectorize(t));
     const labelIds = new Map<string, number>();
     const labels: string[] = [];
     const labelOf = new Int32Array(passages.length);

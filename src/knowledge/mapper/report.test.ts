@@ -54,6 +54,19 @@ describe('aggregateReport', () => {
 describe('mapReport', () => {
   const mapper = TechniqueMapper.fit(attack);
 
+  it('ranks Enterprise exactly as a mapper that knows only Enterprise', () => {
+    const alone = TechniqueMapper.fit(fixture('mini-attack-stix20.json'));
+    for (const text of [
+      'It dumped credentials from LSASS memory and recorded keystrokes on the phone.',
+      'schtasks /create /tn Updater accessibility service android',
+      'android accessibility keystrokes',
+    ]) {
+      const scores = (m: TechniqueMapper, domains?: Array<'enterprise'>) =>
+        m.rank(text, 5, domains).map((r) => [r.technique_id, r.score.toFixed(6), r.coverage.toFixed(6)]);
+      expect(scores(mapper, ['enterprise'])).toEqual(scores(alone));
+    }
+  });
+
   it('maps a report across domains, evidence pointing at the sentences', async () => {
     const r = await mapReport(
       mapper,
@@ -230,7 +243,7 @@ describe.skipIf(!attackFile || !spans)('on ATT&CK (three domains) and TRAM2 repo
     const r = await evaluateReports({ attack: full, data, split: 'dev' });
     const whole = await evaluateReports({ attack: full, data, split: 'dev', method: 'whole' });
     expect(r.reports).toBeGreaterThan(20);
-    // Measured 0.68 micro-F1 (whole text: 0.03) when written; the floors catch a broken aggregation.
+    // Measured 0.67 micro-F1 (whole text: 0.03) when written; the floors catch a broken aggregation.
     expect(r.micro_f1).toBeGreaterThan(0.45);
     expect(r.parent.micro_f1).toBeGreaterThan(r.micro_f1);
     expect(whole.micro_f1).toBeLessThan(0.2);
