@@ -94,7 +94,7 @@ describe('mapReport', () => {
       },
     });
     expect(r.sentences).toBe(60);
-    expect(pauses).toBe(2);
+    expect(pauses).toBe(5);
   });
 
   it('maps an empty or wordless report to nothing', async () => {
