@@ -128,6 +128,26 @@ describe('aisoc eval attack-mapping --reports and kb load with three domains', (
     expect(domains.stderr).toContain('--domains: android is not an ATT&CK domain');
   });
 
+  it('kb map --report maps a report file sentence by sentence, across domains', async () => {
+    const config = join(t.dir, 'kb.yaml');
+    writeFileSync(config, `knowledge:\n  attack_path: ${attack}\n  cache_index: false\n`);
+    const report = join(t.dir, 'report.txt');
+    writeFileSync(
+      report,
+      'The loader created a scheduled task with schtasks.\n\nFixtureDroid records the keystrokes typed into banking apps.\n',
+    );
+    const r = await aisoc(['--config', config, 'kb', 'map', '--report', report, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.sentences).toBe(2);
+    expect(out.techniques.map((x: { technique_id: string }) => x.technique_id)).toEqual(
+      expect.arrayContaining(['T1053.005', 'T1417.001']),
+    );
+    const missing = await aisoc(['--config', config, 'kb', 'map', '--report', join(t.dir, 'nope.txt')]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('Cannot read');
+  });
+
   it('kb load copies all three bundles into the cache from beside a local Enterprise file', async () => {
     const cache = join(t.dir, 'cache');
     const config = join(t.dir, 'cache.yaml');

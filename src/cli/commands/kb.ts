@@ -204,28 +204,73 @@ export function registerKb(program: Command): void {
     );
 
   kb.command('map')
-    .description('Map free text to ATT&CK techniques, with the evidence that matched')
-    .argument('<text...>', 'an alert description, a log line, a report sentence')
+    .description(
+      'Map free text to ATT&CK techniques, with the evidence that matched; or a whole report (--report FILE), sentence by sentence',
+    )
+    .argument('[text...]', 'an alert description, a log line, a report sentence')
     .option('-k, --top-k <n>', 'techniques at most', (v) => Number.parseInt(v, 10), 5)
     .option('--all', 'show the ranking without the decision threshold')
+    .option('--report <file>', 'map a whole threat report (plain text) instead of the text given')
+    .option('--domains <list>', 'ATT&CK domains to map to (default: every domain loaded)')
     .option('--json', 'print JSON')
     .action(
-      action(async (words: string[], opts: { topK: number; all?: boolean; json?: boolean }, cmd: Command) => {
-        const config = commandConfig(cmd, { log_level: 'silent' });
-        const base = new KnowledgeBase({ config: config.knowledge });
-        const matches = await base.mapTextToTechniques(words.join(' '), {
-          topK: opts.topK,
-          ...(opts.all ? { threshold: 0 } : {}),
-        });
-        if (opts.json) process.stdout.write(`${JSON.stringify(matches)}\n`);
-        else if (matches.length === 0) say('No technique reaches the decision threshold (try --all).');
-        else
-          for (const m of matches) {
-            say(`${m.score.toFixed(3)}  ${m.technique_id}  ${m.name}`);
-            for (const e of m.evidence) say(`         ${e.kind} ${e.source_id}: ${e.text.slice(0, 140)}`);
+      action(
+        async (
+          words: string[],
+          opts: { topK: number; all?: boolean; report?: string; domains?: string; json?: boolean },
+          cmd: Command,
+        ) => {
+          const config = commandConfig(cmd, { log_level: 'silent' });
+          const domains = opts.domains ? parseDomains(opts.domains) : undefined;
+          if (!opts.report && words.length === 0)
+            throw new AisocError('AISOC_ERR_VALIDATION', 'Give a text to map, or --report FILE.', {
+              field: 'text',
+            });
+          const base = new KnowledgeBase({ config: config.knowledge });
+          try {
+            if (opts.report) {
+              let text: string;
+              try {
+                text = readFileSync(opts.report, 'utf8');
+              } catch (err) {
+                throw new AisocError(
+                  'AISOC_ERR_VALIDATION',
+                  `Cannot read ${opts.report}: ${describeError(err)}`,
+                  {
+                    field: 'report',
+                  },
+                );
+              }
+              const r = await base.mapReport(text, domains ? { domains } : {});
+              if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+              else if (r.techniques.length === 0)
+                say(`No technique reaches the report threshold in ${r.sentences} sentences.`);
+              else
+                for (const t of r.techniques) {
+                  say(
+                    `${t.score.toFixed(3)}  ${t.technique_id}  ${t.name} (${t.domain}, ${t.support} sentences)`,
+                  );
+                  for (const e of t.evidence) say(`         S${e.sentence + 1}: ${e.text.slice(0, 140)}`);
+                }
+              return;
+            }
+            const matches = await base.mapTextToTechniques(words.join(' '), {
+              topK: opts.topK,
+              ...(opts.all ? { threshold: 0 } : {}),
+              ...(domains ? { domains } : {}),
+            });
+            if (opts.json) process.stdout.write(`${JSON.stringify(matches)}\n`);
+            else if (matches.length === 0) say('No technique reaches the decision threshold (try --all).');
+            else
+              for (const m of matches) {
+                say(`${m.score.toFixed(3)}  ${m.technique_id}  ${m.name}`);
+                for (const e of m.evidence) say(`         ${e.kind} ${e.source_id}: ${e.text.slice(0, 140)}`);
+              }
+          } finally {
+            await base.close();
           }
-        await base.close();
-      }),
+        },
+      ),
     );
 
   kb.command('convert')
