@@ -10,7 +10,7 @@ import type { SeverityName } from '../../src/schema/common.ts';
 import type { NormalisedEvent } from '../../src/schema/event.ts';
 import type { SecurityAlert } from '../../src/schema/verdict.ts';
 import { SourceRegistry } from '../../src/sources/index.ts';
-import { readWazuhRules, readWazuhRuleTests } from '../../src/sources/wazuh/ruleset.ts';
+import { readWazuhRules, readWazuhRuleTests, type WazuhRule } from '../../src/sources/wazuh/ruleset.ts';
 import { wazuhSeverity } from '../../src/sources/wazuh/severity.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 import { isAttackRun } from './invictus.ts';
@@ -19,7 +19,7 @@ import { isAttackRun } from './invictus.ts';
  * EVALUATION SCRIPT, specific to the public data sets in ../shared/data — never
  * imported by product code (src/):
  *
- *   node --import tsx scripts/eval/triage-devset.ts [--shared DIR] --out FILE.jsonl
+ *   node --import tsx scripts/eval/triage-devset.ts [--shared DIR] [--hide-stated-techniques] --out FILE.jsonl
  *
  * then `aisoc eval triage --data FILE.jsonl` scores an analyst on it.
  *
@@ -36,8 +36,11 @@ import { isAttackRun } from './invictus.ts';
  *   its description does (malware, backdoor, exploit, malicious, brute
  *   force, injection, disruption of logging, suspicious execution…) at level
  *   10 or more; a description about the health of a product (errors,
- *   hardware, licences, configuration) is benign whatever its level. The alert carries no ATT&CK ids (the analyst
- *   must infer them); the rule's own ids are the technique labels.
+ *   hardware, licences, configuration) is benign whatever its level. The alert carries the ATT&CK ids Wazuh
+ *   attaches to it (the rule's `<mitre><id>`s, which the manager writes as `rule.mitre.id`, read here by the
+ *   product's Wazuh source), as a real Wazuh alert does; the rule's own ids are also the technique labels, so
+ *   on these cases the technique hit rate measures whether stated ids reach the verdict. With
+ *   `--hide-stated-techniques` the ids are left out and the analyst must infer them from the text.
  * - Stratus Red Team detonations: every alert our Sigma pack raises on them
  *   is a true positive; techniques from Stratus' own mapping.
  * - CloudTrail activity of the Invictus account without the Stratus user
@@ -104,10 +107,69 @@ function firstIp(text: string): string | undefined {
   return /\b(\d{1,3}(?:\.\d{1,3}){3})\b/.exec(text)?.[1];
 }
 
-export function wazuhCases(root: string): TriageCase[] {
+/**
+ * The alert a Wazuh manager writes when a rule fires, as far as the ruleset
+ * tells it: the rule block (id, level, description, groups and the rule's
+ * `<mitre><id>` list as `rule.mitre.id`), the decoder and the log line.
+ */
+function wazuhAlert(rule: WazuhRule, test: { decoder: string; line: string }, id: string) {
+  return {
+    timestamp: '2026-01-15T10:00:00.000+0000',
+    id,
+    rule: {
+      id: rule.id,
+      level: rule.level,
+      description: rule.description,
+      groups: rule.groups,
+      ...(rule.mitre.length ? { mitre: { id: rule.mitre } } : {}),
+    },
+    manager: { name: 'wazuh-manager' },
+    decoder: { name: test.decoder },
+    full_log: test.line,
+    location: 'ruleset-test',
+  };
+}
+
+/**
+ * The techniques each Wazuh alert states, read by the product's Wazuh
+ * source (`rule.mitre.id` → `finding.techniques`), by alert id.
+ */
+function statedByWazuh(sources: SourceRegistry, alerts: Array<{ id: string }>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const item of replaySync([{ name: 'wazuh-ruleset', source: 'wazuh', records: alerts }], {
+    sources,
+    order: 'input',
+  })) {
+    if (item.kind !== 'events') continue;
+    for (const e of item.events) {
+      const id = (e.unmapped as { alert_id?: string } | undefined)?.alert_id;
+      if (id && e.finding?.techniques.length) out.set(id, e.finding.techniques);
+    }
+  }
+  return out;
+}
+
+/**
+ * Wazuh cases. With `stated` (the default), each alert carries the ATT&CK
+ * ids Wazuh itself attaches to it (the rule's ids, read from the alert by
+ * the product's Wazuh source), as a real Wazuh alert does; without it, the
+ * ids are hidden and the analyst must infer them from the text (the set
+ * before issue 17, `--hide-stated-techniques`).
+ */
+export function wazuhCases(root: string, sources?: SourceRegistry): TriageCase[] {
   const rules = readWazuhRules(join(root, 'rules'));
+  const tests = readWazuhRuleTests(join(root, 'testing', 'tests'));
+  const stated = sources
+    ? statedByWazuh(
+        sources,
+        tests.flatMap((t, i) => {
+          const rule = rules.get(t.rule);
+          return rule ? [wazuhAlert(rule, t, `wazuh-test-${i}`)] : [];
+        }),
+      )
+    : new Map<string, string[]>();
   const out: TriageCase[] = [];
-  readWazuhRuleTests(join(root, 'testing', 'tests')).forEach((t, i) => {
+  tests.forEach((t, i) => {
     const rule = rules.get(t.rule);
     if (!rule) return;
     const text = rule.description || t.title;
@@ -125,6 +187,8 @@ export function wazuhCases(root: string): TriageCase[] {
     };
     const ip = firstIp(t.line);
     if (ip) alert.source_ip = ip;
+    const ids = stated.get(alert.alert_id);
+    if (ids) alert.mitre_technique = ids;
     const label: TriageCase['label'] = {
       is_true_positive: attack,
       severity: wazuhSeverity(Math.min(15, rule.level)),
@@ -273,10 +337,13 @@ export function buildTriageDevSet(
   dataDir: string,
   sources: SourceRegistry,
   detectors: Detector[],
+  options: { hideStatedTechniques?: boolean } = {},
 ): TriageCase[] {
   const wazuhRoot = join(dataDir, 'wazuh', 'ruleset');
   return [
-    ...(existsSync(wazuhRoot) ? wazuhCases(wazuhRoot) : []),
+    ...(existsSync(wazuhRoot)
+      ? wazuhCases(wazuhRoot, options.hideStatedTechniques ? undefined : sources)
+      : []),
     ...cloudtrailCases(dataDir, sources, detectors),
     ...suricataCases(dataDir),
   ];
@@ -299,6 +366,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       shared,
       new SourceRegistry(config.sources, silentLogger()),
       rt.detectors.filter((d) => d.name !== 'upstream'),
+      { hideStatedTechniques: args.includes('--hide-stated-techniques') },
     );
     if (cases.length === 0) throw new Error(`No data found under ${shared}`);
     mkdirSync(dirname(out), { recursive: true });

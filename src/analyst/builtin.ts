@@ -119,7 +119,9 @@ export async function retrieveContext(
     .filter(Boolean)
     .join('. ')
     .slice(0, 2000);
-  if (ctx.techniques.length === 0 && text) {
+  // What the product stated comes first: text is mapped only when the alert states no technique at all,
+  // not when it states one this ATT&CK release does not know (a newer id, another domain).
+  if (input.alert.mitre_techniques.length === 0 && text) {
     for (const m of await knowledge.mapText(text, 2)) {
       const t = knowledge.technique(m.technique_id);
       if (t)

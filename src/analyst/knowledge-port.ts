@@ -29,13 +29,18 @@ export function analystKnowledge(kb: KnowledgeBase, logger: Logger): AnalystKnow
       try {
         // Alert texts are short: the mapper's report-sentence threshold tags almost none of them. At 0.02 it tags
         // about a third of the Wazuh dev alerts with 0.46 precision (docs/analyst.md); lower buys recall with noise.
-        return (await kb.mapTextToTechniques(text, { topK, threshold: ALERT_MAPPING_THRESHOLD })).map(
-          (m) => ({
-            technique_id: m.technique_id,
-            name: m.name,
-            score: m.score,
-          }),
-        );
+        // Alerts come from enterprise telemetry: Mobile and ICS techniques (loaded for threat reports) are left out.
+        return (
+          await kb.mapTextToTechniques(text, {
+            topK,
+            threshold: ALERT_MAPPING_THRESHOLD,
+            domains: ['enterprise'],
+          })
+        ).map((m) => ({
+          technique_id: m.technique_id,
+          name: m.name,
+          score: m.score,
+        }));
       } catch (err) {
         logger.debug({ err: describeError(err) }, 'The technique mapper is not available yet.');
         return [];

@@ -71,6 +71,11 @@ export interface VerdictOutcome {
 export class AnalystService {
   constructor(private readonly opts: AnalystOptions) {}
 
+  /** The LLM backend, or null for the built-in analyst (report mapping asks it to choose among candidates). */
+  get llm(): LlmBackend | null {
+    return this.opts.llm ?? null;
+  }
+
   get backendName(): string {
     return this.opts.llm ? `${this.opts.llm.name}:${this.opts.llm.model}` : 'builtin';
   }

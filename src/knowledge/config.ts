@@ -1,10 +1,17 @@
 import { z } from 'zod';
 import { keysOf } from '../config/sections.ts';
+import { ATTACK_DOMAINS } from './attack/model.ts';
 import { EMBEDDING_BACKENDS } from './embeddings/index.ts';
 
 /** The latest Enterprise ATT&CK release, STIX 2.1, as MITRE publishes it. */
 export const OFFICIAL_ATTACK_URL =
   'https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/enterprise-attack/enterprise-attack.json';
+/** The latest Mobile ATT&CK release, STIX 2.1. */
+export const OFFICIAL_MOBILE_ATTACK_URL =
+  'https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/mobile-attack/mobile-attack.json';
+/** The latest ICS ATT&CK release, STIX 2.1. */
+export const OFFICIAL_ICS_ATTACK_URL =
+  'https://raw.githubusercontent.com/mitre-attack/attack-stix-data/master/ics-attack/ics-attack.json';
 
 /** `knowledge.embeddings`: the backend (one of the registry's, `embeddings/index.ts`) and its endpoint. */
 export const EmbeddingsConfig = z
@@ -88,6 +95,15 @@ export const MapperConfig = z
       .describe(
         'Decision threshold of the mapper; default the one chosen on development data (docs/knowledge.md)',
       ),
+    max_report_chars: z
+      .number()
+      .int()
+      .min(1000)
+      .max(5_000_000)
+      .default(200_000)
+      .describe(
+        'Longest threat report POST /attack/map takes, in characters (about 50 pages at the default); longer is refused with 400 naming report, and a body past four times this with 413',
+      ),
   })
   .describe('Text → ATT&CK technique mapper');
 
@@ -103,6 +119,22 @@ export const KnowledgeConfig = z
       .url()
       .default(OFFICIAL_ATTACK_URL)
       .describe('Where `aisoc kb load` downloads the bundle from'),
+    attack_domains: z
+      .array(z.enum(ATTACK_DOMAINS))
+      .min(1)
+      .default([...ATTACK_DOMAINS])
+      .refine((d) => d.includes('enterprise'), 'must include enterprise')
+      .describe(
+        'ATT&CK matrices to load: enterprise (always), mobile, ics. Mobile and ICS are read as mobile-attack.json and ics-attack.json from the directory of the Enterprise bundle (`aisoc kb load` fetches all three); a missing one is a warning. Alert mapping uses Enterprise only; report mapping all of them',
+      ),
+    mobile_attack_url: z
+      .url()
+      .default(OFFICIAL_MOBILE_ATTACK_URL)
+      .describe('Where `aisoc kb load` downloads the Mobile ATT&CK bundle from'),
+    ics_attack_url: z
+      .url()
+      .default(OFFICIAL_ICS_ATTACK_URL)
+      .describe('Where `aisoc kb load` downloads the ICS ATT&CK bundle from'),
     cache_dir: z
       .string()
       .optional()

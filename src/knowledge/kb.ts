@@ -7,7 +7,13 @@ import type { Queryable } from '../store/sql.ts';
 import { silentLogger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { AttackCatalog, TechniqueSummary } from './attack/catalog.ts';
-import type { AttackKnowledge, Tactic, Technique } from './attack/model.ts';
+import {
+  type AttackDomain,
+  type AttackKnowledge,
+  domainOf,
+  type Tactic,
+  type Technique,
+} from './attack/model.ts';
 import { REPO_ROOT } from './attack/source.ts';
 import { type TechniqueView, techniqueView } from './attack/view.ts';
 import { Closing } from './closing.ts';
@@ -19,6 +25,7 @@ import { BackgroundEmbedding } from './embed.ts';
 import { createEmbedder, type Embedder } from './embeddings/index.ts';
 import { type ClosedIncident, incidentDocument } from './incidents.ts';
 import type { MapOptions, TechniqueMapper, TechniqueMatch } from './mapper/index.ts';
+import { mapReport, type ReportMapping, type ReportOptions } from './mapper/report.ts';
 import { knowledgeMetrics, setKnowledgeState } from './metrics.ts';
 import { type RetrievalMode, type RetrieveRequest, type RetrieveResult, retrieveFrom } from './retrieve.ts';
 import { loadRunbooks } from './runbooks.ts';
@@ -69,6 +76,8 @@ export interface KnowledgeStatus {
     procedures: number;
     mitigations: number;
     skipped_revoked_or_deprecated: number;
+    /** The matrices loaded and their technique counts (Enterprise first). */
+    domains?: Array<{ domain: AttackDomain; techniques: number }>;
   };
   attack_error?: string;
   collections: Array<{ name: string; description: string; documents: number; vectors: number }>;
@@ -405,9 +414,12 @@ export class KnowledgeBase {
       const i = (ATTACK_TACTICS as readonly string[]).indexOf(s);
       return i < 0 ? ATTACK_TACTICS.length : i;
     };
+    // The coverage matrix is Enterprise's: our detections watch enterprise telemetry; Mobile and ICS serve report mapping.
     return {
-      tactics: [...attack.tactics].sort((a, b) => rank(a.shortname) - rank(b.shortname)),
-      techniques: attack.listTechniques(),
+      tactics: attack.tactics
+        .filter((t) => domainOf(t) === 'enterprise')
+        .sort((a, b) => rank(a.shortname) - rank(b.shortname)),
+      techniques: attack.listTechniques().filter((t) => t.domain === 'enterprise'),
       currentId: (id) => attack.currentId(id.toUpperCase()),
       technique: (id) => attack.technique(id),
     };
@@ -434,6 +446,30 @@ export class KnowledgeBase {
         this.attackIndex.attackError ?? 'ATT&CK is not loaded.',
       );
     return this.mapper.map(text, options);
+  }
+
+  /**
+   * The ATT&CK techniques a whole threat report shows: each sentence mapped,
+   * the sentences aggregated with the calibrated report thresholds
+   * (`mapper/report.ts`), with the supporting sentences as evidence. Yields
+   * to the event loop between slices of sentences. Waits for the knowledge
+   * base to load.
+   *
+   * @example (await kb.mapReport(reportText)).techniques.map((t) => t.technique_id)
+   */
+  async mapReport(text: string, options: Omit<ReportOptions, 'pause'> = {}): Promise<ReportMapping> {
+    await this.ready();
+    if (!this.mapper)
+      throw new AisocError(
+        'AISOC_ERR_KNOWLEDGE_UNAVAILABLE',
+        this.attackIndex.attackError ?? 'ATT&CK is not loaded.',
+      );
+    return mapReport(this.mapper, text, { ...options, pause: () => new Promise((r) => setImmediate(r)) });
+  }
+
+  /** The ATT&CK domains loaded (Enterprise first); empty before ATT&CK is loaded. */
+  get attackDomains(): AttackDomain[] {
+    return this.attack?.summary.domains?.map((d) => d.domain) ?? (this.attack ? ['enterprise'] : []);
   }
 
   /** The fitted mapper, once loaded (synchronous callers such as a detection stage). */
@@ -467,6 +503,8 @@ export class KnowledgeBase {
         mitigations: a.mitigations,
         skipped_revoked_or_deprecated: a.stats.skipped_revoked_or_deprecated,
       };
+      if (a.domains)
+        out.attack.domains = a.domains.map((d) => ({ domain: d.domain, techniques: d.techniques }));
     }
     const index = this.attackIndex.index;
     if (index.origin || index.phase) out.index = { ...index };

@@ -1,8 +1,11 @@
 import type { SnapshotReader, SnapshotWriter, StringTable } from '../snapshot/format.ts';
 import {
+  type AttackDomain,
   type AttackKnowledge,
   attackLabel,
   type DetectionStrategy,
+  type DomainSummary,
+  domainOf,
   type LoadStats,
   type ProcedureExample,
   type Tactic,
@@ -24,6 +27,8 @@ export interface AttackSummary {
   procedures: number;
   mitigations: number;
   stats: LoadStats;
+  /** The domains loaded (Enterprise, Mobile, ICS), each with its bundle and technique count. */
+  domains?: DomainSummary[];
 }
 
 /**
@@ -41,6 +46,7 @@ export interface AttackSummary {
 export interface TechniqueSummary {
   id: string;
   name: string;
+  domain: AttackDomain;
   /** Tactic short names, in kill-chain order. */
   tactics: string[];
   is_subtechnique: boolean;
@@ -96,6 +102,7 @@ export class AttackCatalog {
       mitigations: attack.mitigations.size,
       stats: attack.stats,
     };
+    if (attack.domains) summary.domains = attack.domains;
     if (attack.version) summary.version = attack.version;
     if (attack.spec_version) summary.spec_version = attack.spec_version;
     if (attack.modified) summary.modified = attack.modified;
@@ -173,6 +180,7 @@ export class AttackCatalog {
         const s: TechniqueSummary = {
           id: t.id,
           name: t.name,
+          domain: domainOf(t),
           tactics: t.tactics,
           is_subtechnique: t.is_subtechnique,
         };

@@ -1,5 +1,5 @@
 import type { KnowledgeDocument } from '../documents.ts';
-import { type AttackKnowledge, attackLabel } from './model.ts';
+import { type AttackKnowledge, attackLabel, domainOf } from './model.ts';
 
 const MAX_DETECTION_CHARS = 2000;
 
@@ -38,6 +38,7 @@ export function attackDocuments(attack: AttackKnowledge): KnowledgeDocument[] {
     const metadata: KnowledgeDocument['metadata'] = {
       kind: 'technique',
       technique_id: t.id,
+      domain: domainOf(t),
       name,
       tactics: t.tactics,
       platforms: t.platforms,
@@ -52,10 +53,11 @@ export function attackDocuments(attack: AttackKnowledge): KnowledgeDocument[] {
     out.push({
       id: t.id,
       title: `${t.id} ${t.name}`,
-      text: `${t.id} ${t.name} (tactic ${t.shortname})\n\n${t.text}`,
+      text: `${t.id} ${t.name} (tactic ${t.shortname}${domainOf(t) === 'enterprise' ? '' : `, ATT&CK ${domainOf(t) === 'ics' ? 'ICS' : 'Mobile'}`})\n\n${t.text}`,
       metadata: {
         kind: 'tactic',
         tactic_id: t.id,
+        domain: domainOf(t),
         name: t.name,
         shortname: t.shortname,
         url: t.url,

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AisocError } from '../../errors.ts';
 import { parseAttackBundle, readAttackBundle } from './load.ts';
+import { mergeAttackDomains, readAttackDomains } from './merge.ts';
 import { attackLabel, currentTechniqueId } from './model.ts';
+import { fetchAttackBundle, resolveAttackBundles } from './source.ts';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures');
 const raw = (name: string) => JSON.parse(readFileSync(join(FIXTURES, name), 'utf8'));
@@ -153,6 +155,83 @@ describe('parseAttackBundle on bad input', () => {
       writeFileSync(join(dir, 'bad.json'), '{"type": "bundle",');
       expect(code(() => readAttackBundle(join(dir, 'bad.json'))).code).toBe('AISOC_ERR_ATTACK_BUNDLE');
       expect(code(() => readAttackBundle(join(dir, 'missing.json'))).field).toBe('knowledge.attack_path');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ATT&CK Mobile and ICS', () => {
+  const enterprise = parseAttackBundle(raw('mini-attack-stix20.json'), 'enterprise');
+  const mobile = parseAttackBundle(raw('mini-mobile-attack.json'), 'mobile');
+  const ics = parseAttackBundle(raw('mini-ics-attack.json'), 'ics');
+
+  it('reads the domain from the kill chain and keeps Mobile and ICS tactics', () => {
+    expect(enterprise.techniques.get('T1003')!.domain).toBe('enterprise');
+    const keylogging = mobile.techniques.get('T1417.001')!;
+    expect(keylogging).toMatchObject({ domain: 'mobile', parent_id: 'T1417' });
+    // In the order of the Mobile matrix, not Enterprise's.
+    expect(keylogging.tactics).toEqual(['credential-access', 'collection']);
+    expect(mobile.tactics.get('TA0031')).toMatchObject({ domain: 'mobile', shortname: 'credential-access' });
+    expect(ics.techniques.get('T0855')).toMatchObject({ domain: 'ics', tactics: ['impair-process-control'] });
+    expect(mobile.procedures.map((p) => `${p.source_id}>${p.technique_id}`).sort()).toEqual([
+      'S9001>T1417.001',
+      'S9001>T1636.002',
+    ]);
+  });
+
+  it('merges the domains into one ATT&CK, Enterprise naming the release', () => {
+    const all = mergeAttackDomains([enterprise, mobile, ics]);
+    expect(all.domains!.map((d) => [d.domain, d.techniques])).toEqual([
+      ['enterprise', 10],
+      ['mobile', 4],
+      ['ics', 2],
+    ]);
+    expect(attackLabel(all)).toBe(attackLabel(enterprise));
+    expect(all.techniques.size).toBe(16);
+    expect(all.techniques.get('T1003')!.domain).toBe('enterprise');
+    expect(all.techniques.get('T0855')!.domain).toBe('ics');
+    // Enterprise's software S9001 and the Mobile fixture's S9001 share an id: the first bundle's record stays.
+    expect(all.actors.get('S9001')!.name).toBe(enterprise.actors.get('S9001')!.name);
+    expect(all.procedures.length).toBe(enterprise.procedures.length + 2);
+    expect(all.tactics.get('TA0006')!.shortname).toBe('credential-access');
+    expect(all.tactics.get('TA0031')!.shortname).toBe('credential-access');
+    expect(currentTechniqueId(all, 'T1574.002')).toBe('T1574.001');
+  });
+
+  it('finds the other domains beside the Enterprise bundle and says which are missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-domains-'));
+    try {
+      writeFileSync(
+        join(dir, 'enterprise-attack.json'),
+        readFileSync(join(FIXTURES, 'mini-attack-stix20.json')),
+      );
+      writeFileSync(join(dir, 'mobile-attack.json'), readFileSync(join(FIXTURES, 'mini-mobile-attack.json')));
+      const config = { attack_path: join(dir, 'enterprise-attack.json'), cache_dir: join(dir, 'cache') };
+      const found = resolveAttackBundles(config, {}, join(dir, 'repo'));
+      expect(found.bundles.map((b) => b.domain)).toEqual(['enterprise', 'mobile']);
+      expect(found.missing.map((m) => m.domain)).toEqual(['ics']);
+      const only = resolveAttackBundles({ ...config, attack_domains: ['enterprise'] }, {}, join(dir, 'repo'));
+      expect(only.bundles.map((b) => b.domain)).toEqual(['enterprise']);
+      expect(only.missing).toEqual([]);
+      const merged = readAttackDomains(found.bundles);
+      expect(merged.techniques.get('T1417')!.domain).toBe('mobile');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('kb load refuses a bundle of another domain than asked for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-domains-'));
+    try {
+      const err = await fetchAttackBundle(
+        join(FIXTURES, 'mini-attack-stix20.json'),
+        join(dir, 'mobile-attack.json'),
+        1000,
+        'mobile',
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AisocError);
+      expect((err as AisocError).message).toContain('holds ATT&CK enterprise, not mobile');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -16,7 +16,7 @@ import type {
   Tactic,
   Technique,
 } from './model.ts';
-import { parentTechniqueId } from './model.ts';
+import { type AttackDomain, parentTechniqueId } from './model.ts';
 
 /*
  * STIX shapes, only as far as the product reads them. Objects are checked one
@@ -85,6 +85,28 @@ const Bundle = z.object({
 
 type Obj = z.infer<typeof StixObject>;
 
+/** Kill chains of the three matrices: a technique's phases name its tactics in its own domain. */
+const KILL_CHAINS: ReadonlyMap<string, AttackDomain> = new Map([
+  ['mitre-attack', 'enterprise'],
+  ['mitre-mobile-attack', 'mobile'],
+  ['mitre-ics-attack', 'ics'],
+]);
+
+/** The domain of a bundle: the kill chain most of its techniques' phases belong to (Enterprise when none). */
+function bundleDomain(objects: Iterable<Record<string, unknown>>): AttackDomain {
+  const votes = new Map<AttackDomain, number>();
+  for (const o of objects) {
+    if (o.type !== 'attack-pattern' || !Array.isArray(o.kill_chain_phases)) continue;
+    for (const k of o.kill_chain_phases as Array<{ kill_chain_name?: unknown }>) {
+      const d = typeof k?.kill_chain_name === 'string' ? KILL_CHAINS.get(k.kill_chain_name) : undefined;
+      if (d) votes.set(d, (votes.get(d) ?? 0) + 1);
+    }
+  }
+  let best: AttackDomain = 'enterprise';
+  for (const [d, n] of votes) if (n > (votes.get(best) ?? 0)) best = d;
+  return best;
+}
+
 /** A STIX object as read from the bundle, checked only for the fields every object needs. */
 type Raw = Record<string, unknown> & { id: string; type: string };
 
@@ -130,6 +152,7 @@ export interface ParseIssue {
 export function parseAttackBundle(
   raw: unknown,
   source = 'bundle',
+  options: { domain?: AttackDomain } = {},
 ): AttackKnowledge & { issues: ParseIssue[] } {
   const bundle = Bundle.safeParse(raw);
   if (!bundle.success) {
@@ -224,8 +247,9 @@ export function parseAttackBundle(
       });
   };
 
-  // Tactic order from the matrix, when there is one.
-  // Without a matrix, the Enterprise matrix's order.
+  const domain = options.domain ?? bundleDomain(active.values());
+  // Tactic order from the domain's main matrix (the one with most tactics: Mobile also has a small
+  // "Network-Based Effects" matrix). Without a matrix, the Enterprise matrix's order.
   let tacticOrder: readonly string[] = ATTACK_TACTICS;
   const stixToShort = new Map<string, string>();
   const tactics = new Map<string, Tactic>();
@@ -244,6 +268,7 @@ export function parseAttackBundle(
       stix_id: t.id,
       id: ref.id,
       name: t.name,
+      domain,
       shortname: t.x_mitre_shortname,
       description,
       text: stripCitations(description),
@@ -255,7 +280,8 @@ export function parseAttackBundle(
     const m = Matrix.safeParse(o);
     const refs = m.success ? (m.data.tactic_refs ?? []) : [];
     const order = refs.map((r) => stixToShort.get(r)).filter((s): s is string => Boolean(s));
-    if (order.length) tacticOrder = order;
+    if (order.length && (tacticOrder === ATTACK_TACTICS || order.length > tacticOrder.length))
+      tacticOrder = order;
   }
   const tacticRank = (s: string) => {
     const i = tacticOrder.indexOf(s);
@@ -280,12 +306,13 @@ export function parseAttackBundle(
       stix_id: ap.id,
       id: ref.id,
       name: ap.name,
+      domain,
       description,
       text: stripCitations(description),
       tactics: [
         ...new Set(
           (ap.kill_chain_phases ?? [])
-            .filter((k) => k.kill_chain_name === 'mitre-attack')
+            .filter((k) => KILL_CHAINS.has(k.kill_chain_name))
             .map((k) => k.phase_name),
         ),
       ].sort((a, b) => tacticRank(a) - tacticRank(b)),
@@ -524,7 +551,7 @@ export function parseAttackBundle(
   if (techniques.size === 0) {
     throw new AisocError(
       'AISOC_ERR_ATTACK_BUNDLE',
-      `${source}: the bundle holds no ATT&CK techniques (attack-pattern objects with a mitre-attack id); is it an Enterprise ATT&CK bundle?`,
+      `${source}: the bundle holds no ATT&CK techniques (attack-pattern objects with a mitre-attack id); is it an ATT&CK (Enterprise, Mobile or ICS) bundle?`,
       { field: 'objects', file: source },
     );
   }
@@ -551,7 +578,10 @@ export function parseAttackBundle(
  *
  * @example const attack = readAttackBundle('../shared/data/attack/enterprise-attack.json');
  */
-export function readAttackBundle(file: string): AttackKnowledge & { issues: ParseIssue[] } {
+export function readAttackBundle(
+  file: string,
+  options: { domain?: AttackDomain } = {},
+): AttackKnowledge & { issues: ParseIssue[] } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -573,5 +603,5 @@ export function readAttackBundle(file: string): AttackKnowledge & { issues: Pars
       file,
     });
   }
-  return parseAttackBundle(raw, file);
+  return parseAttackBundle(raw, file, options);
 }

@@ -1,10 +1,18 @@
 /**
- * ATT&CK Enterprise as the knowledge base holds it: the STIX objects the
+ * ATT&CK (Enterprise, and Mobile and ICS when loaded) as the knowledge base holds it: the STIX objects the
  * product uses, resolved into plain records keyed by ATT&CK id. Every text
  * field comes twice: `description` keeps ATT&CK's markup (citations, links)
  * for display; `text` is the plain version used for indexing and for what an
  * analyst or an LLM reads.
  */
+
+/**
+ * The ATT&CK domains (matrices). Technique ids do not collide across them
+ * (Mobile uses T14xx–T16xx ids Enterprise does not, ICS T08xx), but tactic
+ * short names do (`persistence` is TA0003 in Enterprise, TA0028 in Mobile).
+ */
+export const ATTACK_DOMAINS = ['enterprise', 'mobile', 'ics'] as const;
+export type AttackDomain = (typeof ATTACK_DOMAINS)[number];
 
 export interface Reference {
   source_name: string;
@@ -24,9 +32,11 @@ export interface Technique {
   /** T1234 or T1234.001 */
   id: string;
   name: string;
+  /** The matrix it belongs to; absent in indexes built before Mobile and ICS were loaded (read as enterprise). */
+  domain?: AttackDomain;
   description: string;
   text: string;
-  /** Tactic short names (`credential-access`), in kill-chain order. */
+  /** Tactic short names (`credential-access`) of its domain, in kill-chain order. */
   tactics: string[];
   platforms: string[];
   /** Data components that detect it (v18: from its analytics' log sources; before: `x_mitre_data_sources`). */
@@ -52,6 +62,8 @@ export interface Tactic {
   /** TA0006 */
   id: string;
   name: string;
+  /** The matrix it belongs to (short names repeat across domains); absent means enterprise. */
+  domain?: AttackDomain;
   shortname: string;
   description: string;
   text: string;
@@ -135,7 +147,18 @@ export interface LoadStats {
   skipped_invalid: number;
 }
 
+/** One loaded bundle of a merged ATT&CK (see `mergeAttackDomains`). */
+export interface DomainSummary {
+  domain: AttackDomain;
+  source: string;
+  /** ATT&CK release label of the bundle (`ATT&CK v18.1`). */
+  label: string;
+  techniques: number;
+}
+
 export interface AttackKnowledge {
+  /** The bundles it was built from, Enterprise first; absent for a single bundle read on its own. */
+  domains?: DomainSummary[];
   /** ATT&CK release (`18.1`) from the STIX 2.1 collection object; absent from STIX 2.0 bundles. */
   version?: string;
   /** Highest `x_mitre_attack_spec_version` seen (the data model version, e.g. 3.3.0). */
@@ -178,6 +201,11 @@ export function currentTechniqueId(
 ): string | undefined {
   if (k.techniques.has(id)) return id;
   return k.revoked.get(id);
+}
+
+/** The domain of a technique or tactic record (records without one come from Enterprise-only indexes). */
+export function domainOf(r: { domain?: AttackDomain }): AttackDomain {
+  return r.domain ?? 'enterprise';
 }
 
 /** The technique id a sub-technique folds into (`T1059.001` → `T1059`). */

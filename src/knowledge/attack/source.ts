@@ -4,12 +4,17 @@ import { dirname, join, resolve } from 'node:path';
 import { PRODUCT_ROOT } from '../../content.ts';
 import { AisocError, describeError } from '../../errors.ts';
 import { parseAttackBundle } from './load.ts';
-import type { AttackKnowledge } from './model.ts';
+import { ATTACK_DOMAINS, type AttackDomain, type AttackKnowledge } from './model.ts';
 
 /** The repository root (or `AISOC_HOME`, see src/content.ts). */
 export const REPO_ROOT = PRODUCT_ROOT;
 
 export const BUNDLE_FILE = 'enterprise-attack.json';
+
+/** The file name of a domain's bundle, as MITRE publishes it (`mobile-attack.json`). */
+export function bundleFile(domain: AttackDomain): string {
+  return `${domain}-attack.json`;
+}
 
 /** `$XDG_CACHE_HOME/aisoc`, else `~/.cache/aisoc`. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -44,6 +49,40 @@ export function resolveAttackPath(
   return { path: candidates.find((p) => existsSync(p)), tried: candidates };
 }
 
+/** A bundle of one domain to load. */
+export interface DomainBundle {
+  domain: AttackDomain;
+  path: string;
+}
+
+/**
+ * The bundles to load: Enterprise as {@link resolveAttackPath} finds it,
+ * then each other domain of `attack_domains` from the same directory
+ * (`mobile-attack.json`, `ics-attack.json`). `missing` names the domains
+ * asked for and not found (a warning: Enterprise alone still serves alerts).
+ *
+ * @example resolveAttackBundles({ attack_domains: ['enterprise', 'mobile'] }).bundles.map((b) => b.domain)
+ */
+export function resolveAttackBundles(
+  config: { attack_path?: string; cache_dir?: string; attack_domains?: readonly AttackDomain[] },
+  env: NodeJS.ProcessEnv = process.env,
+  repoRoot = REPO_ROOT,
+): { bundles: DomainBundle[]; tried: string[]; missing: Array<{ domain: AttackDomain; tried: string[] }> } {
+  const enterprise = resolveAttackPath(config, env, repoRoot);
+  if (!enterprise.path) return { bundles: [], tried: enterprise.tried, missing: [] };
+  const bundles: DomainBundle[] = [{ domain: 'enterprise', path: enterprise.path }];
+  const missing: Array<{ domain: AttackDomain; tried: string[] }> = [];
+  for (const domain of config.attack_domains ?? ATTACK_DOMAINS) {
+    if (domain === 'enterprise') continue;
+    // Only beside the Enterprise bundle: the domains of one release stay together (`aisoc kb load` writes
+    // all three to the cache; ../shared/data/attack holds all three), never mixed with another release's.
+    const path = join(dirname(enterprise.path), bundleFile(domain));
+    if (existsSync(path)) bundles.push({ domain, path });
+    else missing.push({ domain, tried: [path] });
+  }
+  return { bundles, tried: enterprise.tried, missing };
+}
+
 export interface FetchResult {
   path: string;
   bytes: number;
@@ -60,6 +99,7 @@ export async function fetchAttackBundle(
   source: string,
   dest: string,
   timeoutMs = 120_000,
+  domain?: AttackDomain,
 ): Promise<FetchResult> {
   let text: string;
   if (/^https?:\/\//i.test(source)) {
@@ -102,6 +142,14 @@ export async function fetchAttackBundle(
     });
   }
   const attack = parseAttackBundle(raw, source);
+  if (domain) {
+    const found = [...attack.techniques.values()][0]?.domain;
+    if (found && found !== domain)
+      throw new AisocError('AISOC_ERR_ATTACK_BUNDLE', `${source} holds ATT&CK ${found}, not ${domain}.`, {
+        file: source,
+        field: 'attack',
+      });
+  }
   mkdirSync(dirname(dest), { recursive: true });
   if (resolve(source) !== resolve(dest)) {
     const tmp = `${dest}.tmp-${process.pid}`;

@@ -1,11 +1,12 @@
 import { AisocError } from '../../errors.ts';
 import type { AttackCatalog } from './catalog.ts';
-import type { Technique } from './model.ts';
+import { type AttackDomain, domainOf, type Technique } from './model.ts';
 
 /** Everything the UI shows about a technique. */
 export interface TechniqueView {
   technique: Technique;
   name: string;
+  domain: AttackDomain;
   /** Set when the id asked for was revoked and this technique replaced it. */
   replaces?: string;
   parent?: { id: string; name: string };
@@ -43,11 +44,13 @@ export function techniqueView(attack: AttackCatalog, id: string): TechniqueView 
   return {
     technique: t,
     name: parent ? `${parent.name}: ${t.name}` : t.name,
+    domain: domainOf(t),
     ...(current !== wanted ? { replaces: wanted } : {}),
     ...(parent ? { parent: { id: parent.id, name: parent.name } } : {}),
     subtechniques: t.subtechniques.map((s) => ({ id: s, name: attack.technique(s)?.name ?? s })),
     tactics: t.tactics.map((s) => {
-      const tac = attack.tactics.find((x) => x.shortname === s);
+      // Short names repeat across domains (Mobile has its own `persistence`): the technique's domain decides.
+      const tac = attack.tactics.find((x) => x.shortname === s && domainOf(x) === domainOf(t));
       return { id: tac?.id ?? s, name: tac?.name ?? s, shortname: s };
     }),
     detection_strategies: t.detection_strategies.flatMap((d) => {

@@ -94,7 +94,7 @@ export function parseLabelled(content: string, origin: string): LabelledText[] {
   });
 }
 
-/** Read a labelled file (JSONL or a JSON array). */
+/** Read a labelled file (JSONL or a JSON array; a `.tsv` file is read as CTI-ATE). */
 export function readLabelled(file: string): LabelledText[] {
   let content: string;
   try {
@@ -105,6 +105,7 @@ export function readLabelled(file: string): LabelledText[] {
       field: 'data',
     });
   }
+  if (/\.tsv$/i.test(file)) return ctiAteToLabelled(content, file);
   return parseLabelled(content, file);
 }
 
@@ -149,8 +150,15 @@ const AnnoCtrMention = z.object({
  *
  * @example annoctrToLabelled(readFileSync('annoctr-dev.jsonl', 'utf8'), 'annoctr-dev.jsonl')
  */
-export function annoctrToLabelled(content: string, origin: string): LabelledText[] {
+export function annoctrToLabelled(
+  content: string,
+  origin: string,
+  options: { allMentions?: boolean } = {},
+): LabelledText[] {
   const out: LabelledText[] = [];
+  // With allMentions, each document's sentences that mention anything (group, software, tactic, technique)
+  // are kept once, labelled with the techniques mentioned in them: the report as far as AnnoCTR gives its text.
+  const sentences = new Map<string, LabelledText>();
   const lines = content.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -178,16 +186,71 @@ export function annoctrToLabelled(content: string, origin: string): LabelledText
       );
     }
     const m = r.data;
-    if (m.entity_type !== 'TECHNIQUE') continue;
-    const id = /\/techniques\/(T\d{4})(?:\/(\d{3}))?/.exec(m.label_link);
-    if (!id) continue;
     const left = m._context_left ?? (m.context_left ? `${m.context_left} ` : '');
     const right = m._context_right ?? (m.context_right ? ` ${m.context_right}` : '');
-    out.push({
-      text: `${left}${m.mention}${right}`.trim(),
-      labels: [id[2] ? `${id[1]}.${id[2]}` : id[1]!],
-      doc: m.document,
-    });
+    const text = `${left}${m.mention}${right}`.trim();
+    const id =
+      m.entity_type === 'TECHNIQUE' ? /\/techniques\/(T\d{4})(?:\/(\d{3}))?/.exec(m.label_link) : null;
+    const label = id ? (id[2] ? `${id[1]}.${id[2]}` : id[1]!) : undefined;
+    if (options.allMentions) {
+      const key = `${m.document}\u0000${text}`;
+      const e = sentences.get(key) ?? { text, labels: [], doc: m.document };
+      if (!sentences.has(key)) {
+        sentences.set(key, e);
+        out.push(e);
+      }
+      if (label && !e.labels.includes(label)) e.labels.push(label);
+      continue;
+    }
+    if (!label) continue;
+    out.push({ text, labels: [label], doc: m.document });
+  }
+  return out;
+}
+
+/**
+ * CTI-Bench's technique-extraction task (CTI-ATE, a TSV with the columns
+ * `URL`, `Platform`, `Description`, `Prompt`, `GT`): each description is a
+ * report labelled with the comma-separated technique ids of `GT`. The
+ * prompt is not read. Rows lacking a description or labels are errors
+ * naming the row.
+ *
+ * @example ctiAteToLabelled('URL\tPlatform\tDescription\tPrompt\tGT\nu\tEnterprise\tIt logs keys.\tp\tT1056\n', 'cti-ate.tsv')
+ */
+export function ctiAteToLabelled(content: string, origin: string): LabelledText[] {
+  const lines = content.split(/\r?\n/);
+  const header = (lines[0] ?? '').split('\t').map((h) => h.trim());
+  const col = (name: string) => header.indexOf(name);
+  for (const name of ['Description', 'GT'])
+    if (col(name) < 0)
+      throw new AisocError('AISOC_ERR_VALIDATION', `${origin}: the header has no ${name} column`, {
+        file: origin,
+        line: 1,
+        field: name,
+      });
+  const out: LabelledText[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (!lines[i]!.trim()) continue;
+    const cells = lines[i]!.split('\t');
+    const cell = (name: string) => (cells[col(name)] ?? '').trim().replace(/^"(.*)"$/s, '$1');
+    const text = cell('Description');
+    const labels = [
+      ...new Set(
+        cell('GT')
+          .split(/[,;\s]+/)
+          .filter(Boolean)
+          .map(normaliseTechniqueId),
+      ),
+    ];
+    const bad = labels.find((l) => !TECHNIQUE.test(l));
+    if (!text || labels.length === 0 || bad)
+      throw new AisocError(
+        'AISOC_ERR_VALIDATION',
+        `${origin} line ${i + 1}: ${!text ? 'Description is empty' : bad ? `GT holds ${bad}, not a technique id` : 'GT is empty'}`,
+        { file: origin, line: i + 1, field: !text ? 'Description' : 'GT' },
+      );
+    const url = col('URL') >= 0 ? cell('URL') : '';
+    out.push({ text, labels, doc: `${url || 'row'}#${i + 1}` });
   }
   return out;
 }

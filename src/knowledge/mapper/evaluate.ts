@@ -69,21 +69,34 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
  *
  * @example evaluateMapping({ attack, data: readLabelled('dev.jsonl'), split: 'all' }).top1
  */
-export function evaluateMapping(options: EvaluateOptions): MappingEvaluation {
-  const split = options.split ?? 'all';
-  const data = split === 'all' ? options.data : options.data.filter((e) => splitOf(e) === split);
-  const measuredDocs = new Set(data.map(documentKey));
-  const measuredTexts = new Set(data.map((e) => e.text.trim().toLowerCase()));
+/**
+ * The examples measured and the extra training that may be used beside
+ * them: with a split, only that split's documents are measured and training
+ * keeps only documents of earlier splits (`test` → train and dev; `dev` →
+ * train; `train` → none of the data's own documents); with `all`, training
+ * keeps only documents that are not measured. Exact-text duplicates are
+ * dropped from training in every case.
+ */
+export function measuredAndTraining(
+  data: readonly LabelledText[],
+  extra: readonly LabelledText[],
+  split: EvalSplit,
+): { data: LabelledText[]; train: LabelledText[]; dropped: number } {
+  const measured = split === 'all' ? [...data] : data.filter((e) => splitOf(e) === split);
+  const measuredDocs = new Set(measured.map(documentKey));
+  const measuredTexts = new Set(measured.map((e) => e.text.trim().toLowerCase()));
   const allowed: ReadonlySet<Split> =
     split === 'test'
       ? new Set(['train', 'dev'])
       : split === 'dev'
         ? new Set(['train'])
-        : new Set(['train', 'dev', 'test']);
+        : split === 'train'
+          ? new Set()
+          : new Set(['train', 'dev', 'test']);
   const train: LabelledText[] = [];
   let dropped = 0;
   const seen = new Set<string>();
-  for (const e of options.train ?? []) {
+  for (const e of extra) {
     const text = e.text.trim().toLowerCase();
     if (!allowed.has(splitOf(e)) || measuredDocs.has(documentKey(e)) || measuredTexts.has(text)) {
       dropped++;
@@ -93,6 +106,12 @@ export function evaluateMapping(options: EvaluateOptions): MappingEvaluation {
     seen.add(text);
     train.push(e);
   }
+  return { data: measured, train, dropped };
+}
+
+export function evaluateMapping(options: EvaluateOptions): MappingEvaluation {
+  const split = options.split ?? 'all';
+  const { data, train, dropped } = measuredAndTraining(options.data, options.train ?? [], split);
   const mapper = TechniqueMapper.fit(options.attack, { extra: train, params: options.params });
   const unknown = new Set<string>();
   let remapped = 0;

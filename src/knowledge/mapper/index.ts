@@ -1,4 +1,4 @@
-import type { AttackKnowledge } from '../attack/model.ts';
+import type { AttackDomain, AttackKnowledge } from '../attack/model.ts';
 import type { SnapshotReader, SnapshotWriter } from '../snapshot/format.ts';
 import { attackPassages, type LabelledText } from './corpus.ts';
 import { type MapperParams, TechniqueMapperModel, type TechniqueMatch } from './model.ts';
@@ -12,6 +12,8 @@ export interface MapOptions {
   topK?: number;
   /** Override the decision threshold; 0 returns the ranking without a decision. */
   threshold?: number;
+  /** Only techniques of these ATT&CK domains (default: every domain loaded). */
+  domains?: readonly AttackDomain[];
 }
 
 export interface FitOptions {
@@ -77,15 +79,20 @@ export class TechniqueMapper {
    */
   map(text: string, options: MapOptions = {}): TechniqueMatch[] {
     const topK = Math.max(1, Math.min(options.topK ?? 5, 50));
-    const ranked = this.model.rank(text, topK);
+    const ranked = this.model.rank(
+      text,
+      topK,
+      this.model.params,
+      options.domains ? new Set(options.domains) : undefined,
+    );
     if (options.threshold === 0) return ranked;
     const threshold = options.threshold ?? this.model.params.threshold;
     return this.model.decide(ranked, { ...this.model.params, threshold });
   }
 
   /** The plain ranking, without the decision. */
-  rank(text: string, topK = 10): TechniqueMatch[] {
-    return this.model.rank(text, topK);
+  rank(text: string, topK = 10, domains?: readonly AttackDomain[]): TechniqueMatch[] {
+    return this.model.rank(text, topK, this.model.params, domains ? new Set(domains) : undefined);
   }
 }
 

@@ -107,3 +107,85 @@ export function bestThreshold(items: readonly RankedPrediction[]): { threshold: 
   }
   return best;
 }
+
+/** Scores of predicted technique sets against labelled sets (one pair per report). */
+export interface SetScores {
+  n: number;
+  micro_precision: number;
+  micro_recall: number;
+  micro_f1: number;
+  /** Mean per-technique F1 over every technique that is a label or a prediction. */
+  macro_f1: number;
+  /** Mean per-technique F1 over the techniques that are labels (predictions of unlabelled techniques still cost precision there). */
+  macro_f1_labels: number;
+  /** F1 of each report's set, averaged over reports. */
+  per_report_f1: number;
+  /** Mean number of techniques predicted per report. */
+  predicted_per_report: number;
+  labels_per_report: number;
+}
+
+/**
+ * Score technique sets: micro over every (report, technique) decision,
+ * macro per technique, and per report.
+ *
+ * @example scoreSets([{ gold: ['T1059'], predicted: ['T1059', 'T1105'] }]).micro_precision // 0.5
+ */
+export function scoreSets(
+  items: ReadonlyArray<{ gold: readonly string[]; predicted: readonly string[] }>,
+): SetScores {
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  let perReport = 0;
+  let predicted = 0;
+  let labels = 0;
+  const per = new Map<string, { tp: number; fp: number; fn: number }>();
+  const bump = (id: string, k: 'tp' | 'fp' | 'fn') => {
+    const c = per.get(id) ?? { tp: 0, fp: 0, fn: 0 };
+    per.set(id, c);
+    c[k]++;
+  };
+  const f1 = (a: number, b: number, c: number) => (a === 0 ? 0 : (2 * a) / (2 * a + b + c));
+  for (const it of items) {
+    const gold = new Set(it.gold);
+    const pred = new Set(it.predicted);
+    predicted += pred.size;
+    labels += gold.size;
+    let hit = 0;
+    for (const p of pred) {
+      if (gold.has(p)) {
+        hit++;
+        bump(p, 'tp');
+      } else bump(p, 'fp');
+    }
+    for (const g of gold) if (!pred.has(g)) bump(g, 'fn');
+    tp += hit;
+    fp += pred.size - hit;
+    fn += gold.size - hit;
+    perReport += gold.size + pred.size === 0 ? 1 : (2 * hit) / (gold.size + pred.size);
+  }
+  let macro = 0;
+  let macroLabels = 0;
+  let labelled = 0;
+  for (const c of per.values()) {
+    const f = f1(c.tp, c.fp, c.fn);
+    macro += f;
+    if (c.tp + c.fn > 0) {
+      macroLabels += f;
+      labelled++;
+    }
+  }
+  const n = items.length;
+  return {
+    n,
+    micro_precision: tp + fp ? tp / (tp + fp) : 0,
+    micro_recall: tp + fn ? tp / (tp + fn) : 0,
+    micro_f1: f1(tp, fp, fn),
+    macro_f1: per.size ? macro / per.size : 0,
+    macro_f1_labels: labelled ? macroLabels / labelled : 0,
+    per_report_f1: n ? perReport / n : 0,
+    predicted_per_report: n ? predicted / n : 0,
+    labels_per_report: n ? labels / n : 0,
+  };
+}

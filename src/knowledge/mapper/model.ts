@@ -1,4 +1,4 @@
-import type { AttackKnowledge } from '../attack/model.ts';
+import { ATTACK_DOMAINS, type AttackDomain, type AttackKnowledge, domainOf } from '../attack/model.ts';
 import { TopK } from '../index/topk.ts';
 import type { SnapshotReader, SnapshotWriter, StringTable } from '../snapshot/format.ts';
 import { tokenize } from '../text/tokenize.ts';
@@ -89,6 +89,8 @@ function passageTables(kinds: Uint8Array, texts: StringTable, sources: StringTab
 }
 
 interface ModelParts {
+  /** Each label's domain, as an index into ATTACK_DOMAINS. */
+  labelDomains: Uint8Array;
   space: TfidfSpace;
   passages: PassageTable;
   /** Each passage's vector. */
@@ -111,6 +113,7 @@ interface ModelParts {
  * written to a snapshot ({@link writeTo}) and read back without copying.
  */
 export class TechniqueMapperModel {
+  private readonly labelDomains: Uint8Array;
   private readonly space: TfidfSpace;
   private readonly passages: PassageTable;
   private readonly vectors: SparseRows;
@@ -123,6 +126,7 @@ export class TechniqueMapperModel {
   readonly params: MapperParams;
 
   private constructor(parts: ModelParts) {
+    this.labelDomains = parts.labelDomains;
     this.space = parts.space;
     this.passages = parts.passages;
     this.vectors = parts.vectors;
@@ -145,14 +149,22 @@ export class TechniqueMapperModel {
     attack: Pick<AttackKnowledge, 'techniques'>,
     params: Partial<MapperParams> = {},
   ): TechniqueMapperModel {
-    const tokens = passages.map((p) => tokenize(p.text));
-    const space = TfidfSpace.fit(tokens);
-    const vectors = tokens.map((t) => space.vectorize(t));
     const names = new Map<string, string>();
+    const domains = new Map<string, number>();
     for (const t of attack.techniques.values()) {
       const parent = t.parent_id ? attack.techniques.get(t.parent_id) : undefined;
       names.set(t.id, parent ? `${parent.name}: ${t.name}` : t.name);
+      domains.set(t.id, ATTACK_DOMAINS.indexOf(domainOf(t)));
     }
+    const tokens = passages.map((p) => tokenize(p.text));
+    // The space's weights come from Enterprise (and extra examples); Mobile and ICS passages only add their
+    // own words, so a mapper that also knows them ranks Enterprise exactly as an Enterprise-only one.
+    const enterprise = (i: number) => (domains.get(passages[i]!.technique_id) ?? 0) === 0;
+    const space = TfidfSpace.fit(
+      tokens.filter((_, i) => enterprise(i)),
+      tokens.filter((_, i) => !enterprise(i)),
+    );
+    const vectors = tokens.map((t) => space.vectorize(t));
     const labelIds = new Map<string, number>();
     const labels: string[] = [];
     const labelOf = new Int32Array(passages.length);
@@ -173,6 +185,7 @@ export class TechniqueMapperModel {
     const centroids = SparseRows.from(groups.map((g) => centroid(g)));
     const dims = space.vocabulary.size;
     return new TechniqueMapperModel({
+      labelDomains: Uint8Array.from(labels, (l) => domains.get(l) ?? 0),
       space,
       passages: passageArray(passages),
       vectors: rows,
@@ -198,6 +211,7 @@ export class TechniqueMapperModel {
       sources[i] = this.passages.source(i);
     }
     w.meta(`${prefix}.params`, this.params);
+    w.array(`${prefix}.labelDomains`, this.labelDomains);
     this.space.writeTo(w, `${prefix}.space`);
     w.array(`${prefix}.passages.kinds`, kinds);
     w.strings(`${prefix}.passages.texts`, texts);
@@ -214,6 +228,7 @@ export class TechniqueMapperModel {
   /** The model {@link writeTo} wrote; its arrays stay views over the snapshot. */
   static readFrom(r: SnapshotReader, prefix: string): TechniqueMapperModel {
     return new TechniqueMapperModel({
+      labelDomains: r.u8(`${prefix}.labelDomains`),
       space: TfidfSpace.readFrom(r, `${prefix}.space`),
       passages: passageTables(
         r.u8(`${prefix}.passages.kinds`),
@@ -229,6 +244,19 @@ export class TechniqueMapperModel {
       centroidIndex: InvertedVectors.readFrom(r, `${prefix}.centroidIndex`),
       params: r.meta<MapperParams>(`${prefix}.params`),
     });
+  }
+
+  private readonly masks = new Map<string, Uint8Array | undefined>();
+
+  private allowedLabels(domains?: ReadonlySet<AttackDomain>): Uint8Array | undefined {
+    if (!domains) return undefined;
+    const key = [...domains].sort().join(',');
+    if (!this.masks.has(key)) {
+      const mask = allowedMask(this.labelDomains, domains);
+      // Every label allowed: no filtering at all (the same ranking as without domains).
+      this.masks.set(key, mask.every((m) => m === 1) ? undefined : mask);
+    }
+    return this.masks.get(key);
   }
 
   get passageCount(): number {
@@ -252,12 +280,33 @@ export class TechniqueMapperModel {
     return ranked.filter((r) => r.score >= params.threshold && r.score >= params.relative * best);
   }
 
-  /** Ranked techniques for a text, best first, each with the passages that matched. */
-  rank(text: string, topK = 5, params: MapperParams = this.params): TechniqueMatch[] {
+  /** The domain of a technique the model knows (by its label), or undefined. */
+  domainOf(techniqueId: string): AttackDomain | undefined {
+    this.labelIndex ??= new Map(this.labels.map((l, i) => [l, i]));
+    const l = this.labelIndex.get(techniqueId);
+    return l === undefined ? undefined : ATTACK_DOMAINS[this.labelDomains[l]!];
+  }
+
+  private labelIndex?: Map<string, number>;
+
+  /**
+   * Ranked techniques for a text, best first, each with the passages that
+   * matched. With `domains`, only techniques of those domains are
+   * considered: passages of other domains neither vote nor count.
+   */
+  rank(
+    text: string,
+    topK = 5,
+    params: MapperParams = this.params,
+    domains?: ReadonlySet<AttackDomain>,
+  ): TechniqueMatch[] {
     const q = this.space.vectorize(tokenize(text), true);
     if (q.ids.length === 0) return [];
+    const allowed = this.allowedLabels(domains);
     const pool = new TopK(Math.max(EVIDENCE_POOL, params.neighbours));
-    this.passageIndex.scan(q, (row, s) => pool.push(row, s));
+    this.passageIndex.scan(q, (row, s) => {
+      if (!allowed || allowed[this.labelOf[row]!]) pool.push(row, s);
+    });
     const near = pool.sorted();
     if (near.length === 0) return [];
     const vote = new Float64Array(this.labels.length);
@@ -278,6 +327,7 @@ export class TechniqueMapperModel {
         }
       }
     this.centroidIndex.scan(q, (l, s) => {
+      if (allowed && !allowed[l]) return;
       if (score[l] === 0) seen.push(l);
       score[l]! += (1 - params.alpha) * s;
     });
@@ -324,6 +374,12 @@ export class TechniqueMapperModel {
         })),
     }));
   }
+}
+
+/** Which labels a set of domains allows (undefined: all); cached per set of domains. */
+function allowedMask(labelDomains: Uint8Array, domains: ReadonlySet<AttackDomain>): Uint8Array {
+  const want = new Set([...domains].map((d) => ATTACK_DOMAINS.indexOf(d)));
+  return Uint8Array.from(labelDomains, (d) => (want.has(d) ? 1 : 0));
 }
 
 function binarySearch(sorted: Int32Array, x: number): boolean {

@@ -57,20 +57,36 @@ export class TfidfSpace {
     this.maxIdf = max;
   }
 
-  static fit(docs: Iterable<readonly string[]>): TfidfSpace {
+  /**
+   * Fit on `docs`. Words found only in `rare` join the vocabulary with the
+   * idf of the rarest word of `docs` — the weight an unknown query word
+   * counts with — so `rare` documents (ATT&CK Mobile and ICS beside
+   * Enterprise) get vectors without moving any weight of the `docs` space:
+   * Enterprise texts rank exactly as without them.
+   */
+  static fit(docs: Iterable<readonly string[]>, rare: Iterable<readonly string[]> = []): TfidfSpace {
     const df = new Map<string, number>();
     let n = 0;
     for (const doc of docs) {
       n++;
       for (const t of new Set(doc)) df.set(t, (df.get(t) ?? 0) + 1);
     }
+    const extra = new Set<string>();
+    for (const doc of rare) for (const t of doc) if (!df.has(t)) extra.add(t);
     const vocabulary = new Map<string, number>();
-    const idf = new Float32Array(df.size);
+    const idf = new Float32Array(df.size + extra.size);
     let i = 0;
+    let max = 1;
     for (const [t, d] of df) {
       vocabulary.set(t, i);
       // Smoothed idf (never zero), so a word present everywhere still counts a little.
       idf[i] = Math.log((n + 1) / (d + 1)) + 1;
+      if (idf[i]! > max) max = idf[i]!;
+      i++;
+    }
+    for (const t of extra) {
+      vocabulary.set(t, i);
+      idf[i] = max;
       i++;
     }
     return new TfidfSpace(vocabulary, idf);

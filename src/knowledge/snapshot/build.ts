@@ -12,8 +12,10 @@ const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
 /** What the worker builds from. */
 export interface BuildJob {
-  /** The ATT&CK STIX bundle. */
+  /** The ATT&CK STIX bundle (Enterprise). */
   bundle: string;
+  /** Bundles of other domains (Mobile, ICS), merged after it. */
+  extra_bundles?: string[];
   /** Mapper training files (labelled text). */
   training_files: string[];
   params: Partial<MapperParams>;

@@ -51,7 +51,12 @@ function fileStamp(
  * @example indexCacheKey({ bundle, training_files: [], params: {} }, codeDigest)
  */
 export function indexCacheKey(
-  inputs: { bundle: string; training_files: readonly string[]; params: unknown },
+  inputs: {
+    bundle: string;
+    extra_bundles?: readonly string[];
+    training_files: readonly string[];
+    params: unknown;
+  },
   code: string,
 ): string {
   return createHash('sha256')
@@ -60,6 +65,7 @@ export function indexCacheKey(
         format: SNAPSHOT_FORMAT,
         code,
         bundle: fileStamp(inputs.bundle),
+        extra_bundles: (inputs.extra_bundles ?? []).map(fileStamp),
         training_files: inputs.training_files.map(fileStamp),
         params: inputs.params ?? {},
       }),

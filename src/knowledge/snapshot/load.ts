@@ -4,7 +4,7 @@ import type { Metrics } from '../../telemetry/metrics.ts';
 import { VERSION } from '../../version.ts';
 import { codeDigest } from '../../workers.ts';
 import type { AttackKnowledge } from '../attack/model.ts';
-import { resolveAttackPath } from '../attack/source.ts';
+import { resolveAttackBundles } from '../attack/source.ts';
 import { Closing } from '../closing.ts';
 import { BUILTIN_COLLECTIONS } from '../collections.ts';
 import type { KnowledgeConfig } from '../config.ts';
@@ -117,13 +117,23 @@ export class AttackIndexLoader {
       bytes = new Uint8Array(buildAttackIndex(this.options.attack, { extra, params }));
       this.index = { origin: 'inline' };
     } else {
-      const choice = resolveAttackPath(cfg, this.options.env);
-      if (!choice.path) {
+      const choice = resolveAttackBundles(cfg, this.options.env);
+      if (choice.bundles.length === 0) {
         this.attackError = `No ATT&CK bundle found (looked in ${choice.tried.join(', ')}); run \`aisoc kb load\` or set knowledge.attack_path.`;
         this.warn(this.attackError);
         return;
       }
-      const job: BuildJob = { bundle: choice.path, training_files: cfg.mapper.training_files, params };
+      for (const m of choice.missing)
+        this.warn(
+          `No ${m.domain} ATT&CK bundle found (looked in ${m.tried.join(', ')}); loading without it. \`aisoc kb load\` fetches it.`,
+        );
+      const [enterprise, ...others] = choice.bundles;
+      const job: BuildJob = {
+        bundle: enterprise!.path,
+        ...(others.length ? { extra_bundles: others.map((b) => b.path) } : {}),
+        training_files: cfg.mapper.training_files,
+        params,
+      };
       const code = await indexWorkerCode();
       // A held build is a test of the build itself: it never comes from a cache.
       const dir =

@@ -7,6 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { AisocError, describeError } from '../../errors.ts';
 import { readAttackBundle } from '../attack/load.ts';
+import { mergeAttackDomains } from '../attack/merge.ts';
 import { readLabelled } from '../mapper/datasets.ts';
 import type { BuildJob, WorkerMessage } from './build.ts';
 import { buildAttackIndex } from './index.ts';
@@ -19,7 +20,10 @@ parentPort?.once('message', (job: BuildJob) => {
   try {
     const started = performance.now();
     post({ type: 'phase', phase: 'parsing' });
-    const attack = readAttackBundle(job.bundle);
+    const attack = mergeAttackDomains([
+      readAttackBundle(job.bundle),
+      ...(job.extra_bundles ?? []).map((b) => readAttackBundle(b)),
+    ]);
     post({ type: 'phase', phase: 'indexing' });
     const warnings: string[] = [];
     const extra = job.training_files.flatMap((f) => {

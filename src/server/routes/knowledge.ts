@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { AisocError } from '../../errors.ts';
+import { selectReportTechniques } from '../../analyst/report-mapping.ts';
+import { AisocError, describeError } from '../../errors.ts';
+import { ATTACK_DOMAINS } from '../../knowledge/attack/model.ts';
 import { CollectionName, MetadataValue } from '../../knowledge/documents.ts';
 import type { ServerDeps } from '../deps.ts';
 import { ErrorBody } from './common.ts';
@@ -123,6 +125,83 @@ const Match = z.object({
   evidence: z.array(
     z.object({ kind: z.string(), text: z.string(), source_id: z.string(), similarity: z.number() }),
   ),
+});
+
+const Domain = z.enum(ATTACK_DOMAINS);
+
+/** `POST /attack/map`: a short text or a whole report, not both. */
+function MapBody(maxReport: number) {
+  return z
+    .object({
+      text: z
+        .string()
+        .trim()
+        .min(1, 'must not be empty')
+        .max(32_768)
+        .optional()
+        .describe('A short text: an alert description, a log line, a report sentence'),
+      report: z
+        .string()
+        .trim()
+        .min(1, 'must not be empty')
+        .max(maxReport, `must be at most ${maxReport} characters (knowledge.mapper.max_report_chars)`)
+        .optional()
+        .describe('A whole threat report (plain text; paragraphs separated by blank lines)'),
+      top_k: z.number().int().min(1).max(20).default(5).describe('With text: techniques at most'),
+      all: z
+        .boolean()
+        .default(false)
+        .describe('With text: return the ranking without the decision threshold'),
+      domains: z
+        .array(Domain)
+        .min(1)
+        .max(3)
+        .optional()
+        .describe('ATT&CK domains to map to (default: every domain loaded: enterprise, mobile, ics)'),
+      select: z
+        .enum(['auto', 'mapper', 'llm'])
+        .default('auto')
+        .describe(
+          'With report: who decides among the candidates: auto (the LLM backend when one is configured, else the mapper), mapper, or llm (400 without a backend)',
+        ),
+    })
+    .superRefine((b, ctx) => {
+      if ((b.text === undefined) === (b.report === undefined))
+        ctx.addIssue({
+          code: 'custom',
+          path: [b.text === undefined ? 'report' : 'text'],
+          message: 'give either text or report, not both and not neither',
+        });
+    });
+}
+
+const ReportMatch = z.object({
+  technique_id: z.string(),
+  name: z.string(),
+  domain: Domain,
+  score: z.number().describe("Report score: noisy-OR of the supporting sentences' scores (0–1)"),
+  support: z.number().int().describe('Sentences that support the technique'),
+  evidence: z.array(
+    z.object({
+      sentence: z.number().int().describe('Index of the sentence in the report (0-based)'),
+      text: z.string(),
+      score: z.number(),
+    }),
+  ),
+});
+
+const TextMapResult = z.object({ techniques: z.array(Match) });
+
+const ReportMapResult = z.object({
+  techniques: z.array(ReportMatch).describe('The techniques the report shows, best first'),
+  candidates: z
+    .array(ReportMatch)
+    .describe("The mapper's candidates (what a model chooses from), best first"),
+  selected_by: z.enum(['mapper', 'llm']),
+  model: z.string().optional().describe('The model that chose, when one did'),
+  sentences: z.number().int(),
+  attack_domains: z.array(Domain),
+  warnings: z.array(z.string()),
 });
 
 export function knowledgeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
@@ -302,29 +381,81 @@ export function knowledgeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
       },
     );
 
+    const maxReport = deps.runtime.config.knowledge.mapper.max_report_chars;
     app.post(
       '/attack/map',
       {
         config: { scope: 'read' },
+        // A report of max_report_chars characters is at most four bytes each in UTF-8, plus JSON escaping slack.
+        bodyLimit: maxReport * 4 + 65_536,
         schema: {
-          summary: 'Map free text (alert, log line, report sentence) to ATT&CK techniques, with evidence',
+          summary:
+            'Map a text (alert, log line, sentence) or a whole threat report to ATT&CK techniques, with evidence',
+          description:
+            "Give `text` for a short text (the mapper's ranking and decision), or `report` for a whole report: each sentence is mapped and the sentences are aggregated with calibrated thresholds; with an LLM backend configured (analyst.backend), the model chooses among the mapper's candidates and can return nothing else. Report text is data, never instructions.",
           tags: ['knowledge'],
-          body: z.object({
-            text: z.string().trim().min(1, 'must not be empty').max(32_768),
-            top_k: z.number().int().min(1).max(20).default(5),
-            all: z.boolean().default(false).describe('Return the ranking without the decision threshold'),
-          }),
-          response: { 200: z.object({ techniques: z.array(Match) }), 400: ErrorBody, 503: ErrorBody },
+          body: MapBody(maxReport),
+          response: {
+            200: z.union([ReportMapResult, TextMapResult]),
+            400: ErrorBody,
+            413: ErrorBody,
+            503: ErrorBody,
+          },
         },
       },
       async (req) => {
         // An HTTP client gets 503 with Retry-After while the knowledge base loads, rather than a long wait.
         knowledge.assertAvailable('mitre_attack');
-        const techniques = await knowledge.mapTextToTechniques(req.body.text, {
-          topK: req.body.top_k,
-          ...(req.body.all ? { threshold: 0 } : {}),
-        });
-        return { techniques };
+        const body = req.body;
+        const domains = body.domains?.filter((d) => knowledge.attackDomains.includes(d));
+        if (body.domains && domains?.length === 0)
+          throw new AisocError(
+            'AISOC_ERR_VALIDATION',
+            `None of the domains asked for is loaded (loaded: ${knowledge.attackDomains.join(', ')}).`,
+            { field: 'body.domains' },
+          );
+        if (body.text !== undefined) {
+          const techniques = await knowledge.mapTextToTechniques(body.text, {
+            topK: body.top_k,
+            ...(body.all ? { threshold: 0 } : {}),
+            ...(domains ? { domains } : {}),
+          });
+          return { techniques };
+        }
+        const report = body.report!;
+        const llm = deps.runtime.response?.analyst.llm ?? null;
+        if (body.select === 'llm' && !llm)
+          throw new AisocError(
+            'AISOC_ERR_VALIDATION',
+            'select: llm needs an LLM backend (analyst.backend); this server has none.',
+            { field: 'body.select' },
+          );
+        const mapping = await knowledge.mapReport(report, domains ? { domains } : {});
+        const warnings: string[] = [];
+        const out = {
+          sentences: mapping.sentences,
+          attack_domains: domains ?? knowledge.attackDomains,
+          candidates: mapping.candidates,
+        };
+        if (llm && body.select !== 'mapper' && mapping.candidates.length > 0) {
+          try {
+            const chosen = new Set(await selectReportTechniques(llm, report, mapping));
+            return {
+              ...out,
+              techniques: mapping.candidates.filter((c) => chosen.has(c.technique_id)),
+              selected_by: 'llm' as const,
+              model: `${llm.name}:${llm.model}`,
+              warnings,
+            };
+          } catch (err) {
+            // The mapper's own decision stands when the model fails; the answer says so.
+            warnings.push(
+              `The model could not choose (${describeError(err)}); the mapper's decision is returned.`,
+            );
+            req.log.warn({ err: describeError(err) }, 'Report mapping fell back to the mapper.');
+          }
+        }
+        return { ...out, techniques: mapping.techniques, selected_by: 'mapper' as const, warnings };
       },
     );
   };

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sharedData } from '../../../test/helpers/data.ts';
+import { readAttackBundle } from '../../knowledge/attack/load.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import { describeSourceConformance, normaliseText } from '../testing/conformance.ts';
 import { guardduty } from './index.ts';
 import { sniffGuardDuty } from './parse.ts';
 import { guardDutySeverity } from './severity.ts';
-import { attackOfType } from './techniques.ts';
+import { attackOfType, TYPE_TECHNIQUES, techniquesOfIndicators } from './techniques.ts';
 
 const fixturesDir = join(import.meta.dirname, 'fixtures');
 const fixture = (name: string) => readFileSync(join(fixturesDir, name), 'utf8');
@@ -178,13 +179,57 @@ describe('guardduty severity bands', () => {
     expect(() => guardDutySeverity(-1)).toThrow(/severity/);
   });
 
-  it('derives tactics from the threat purpose and techniques only for unambiguous families', () => {
+  it('derives tactics from the threat purpose and techniques from the documented type only', () => {
     expect(attackOfType('Trojan:EC2/BlackholeTraffic!DNS')).toEqual({ tactics: [], techniques: [] });
     expect(attackOfType('Discovery:S3/AnomalousBehavior')).toEqual({
       tactics: ['discovery'],
       techniques: ['T1619'],
     });
+    expect(attackOfType('DefenseEvasion:Runtime/ProcessInjection.Ptrace').techniques).toEqual(['T1055.008']);
+    // An undocumented or future type states nothing: no guess from a word in its name.
+    expect(attackOfType('UnauthorizedAccess:EC2/SSHBruteForce2').techniques).toEqual([]);
+    expect(attackOfType('Discovery:Kubernetes/TorIPCaller').techniques).toEqual(['T1613', 'T1090.003']);
   });
+
+  it('reads the techniques an attack sequence states, before those of its type', () => {
+    const finding = {
+      ...findings[0],
+      type: 'AttackSequence:IAM/CompromisedCredentials',
+      service: {
+        ...(findings[0]!.service as Record<string, unknown>),
+        detection: {
+          sequence: {
+            uid: 'seq-1',
+            description: 'A sequence of suspicious calls',
+            indicators: [
+              { key: 'ATTACK_TACTIC', values: ['Persistence'] },
+              {
+                key: 'ATTACK_TECHNIQUE',
+                values: ['T1098.001', 'T1562.008 - Disable or Modify Cloud Logs', 'Account Manipulation'],
+              },
+              { key: 'HIGH_RISK_API', values: ['T1486'] },
+            ],
+          },
+        },
+      },
+    };
+    const r = normaliseText(guardduty.create({}, { logger: silentLogger() }), JSON.stringify(finding));
+    expect(r.deadLetters).toEqual([]);
+    expect(r.events[0]!.finding?.techniques).toEqual(['T1098.001', 'T1562.008']);
+    expect(techniquesOfIndicators([{ key: 'ATTACK_TECHNIQUE', values: 'T1098' }])).toEqual([]);
+  });
+});
+
+const enterprise = sharedData('attack', 'enterprise-attack.json');
+describe.skipIf(!enterprise)('the finding-type table against ATT&CK', () => {
+  it('names only current Enterprise techniques', () => {
+    const attack = readAttackBundle(enterprise!);
+    const ids = [...new Set(Object.values(TYPE_TECHNIQUES).flat())];
+    expect(ids.filter((id) => !attack.techniques.has(id))).toEqual([]);
+    expect(Object.keys(TYPE_TECHNIQUES).every((t) => /^[A-Za-z]+:[A-Za-z0-9]+\/[\w.&!]+$/.test(t))).toBe(
+      true,
+    );
+  }, 60_000);
 });
 
 describe('guardduty sniff', () => {

@@ -19,7 +19,7 @@ import { Observables, prune, pruneOrUndefined } from './draft.ts';
 import { resourceOf } from './resource.ts';
 import { malwareOf, runtimeOf } from './runtime.ts';
 import { guardDutySeverity } from './severity.ts';
-import { attackOfType, threatPurpose } from './techniques.ts';
+import { attackOfType, techniquesOfIndicators, threatPurpose } from './techniques.ts';
 
 /** EventBridge `detail-type` of GuardDuty findings. */
 export const GUARDDUTY_DETAIL_TYPE = 'GuardDuty Finding';
@@ -182,7 +182,17 @@ function normaliseFinding(f: Obj, p: string): Draft {
   if (account) b.obs.add('account', account, 'cloud.account_uid');
   if (res.device?.instance_uid) b.obs.add('instance', res.device.instance_uid, 'device.instance_uid');
 
-  const { tactics, techniques } = attackOfType(type);
+  const { tactics, techniques: byType } = attackOfType(type);
+  // What the finding states first (attack sequences name their techniques), then what its documented type implies.
+  const sequence = sub(
+    sub(service, 'detection', `${p}service.detection`),
+    'sequence',
+    `${p}service.detection.sequence`,
+  );
+  const stated = techniquesOfIndicators(
+    objects(sequence, 'indicators', `${p}service.detection.sequence.indicators`),
+  );
+  const techniques = [...new Set([...stated, ...byType])];
   const purpose = threatPurpose(type);
   const tags = ['guardduty'];
   if (purpose) tags.push(purpose.toLowerCase());
