@@ -30,19 +30,25 @@ export const SecurityAlert = z
   .describe('An alert submitted for triage (the seed API contract)');
 export type SecurityAlert = z.infer<typeof SecurityAlert>;
 
-export const AlertCategory = z.enum([
-  'malware',
-  'intrusion_attempt',
-  'data_exfiltration',
-  'privilege_escalation',
-  'lateral_movement',
-  'command_and_control',
-  'reconnaissance',
-  'denial_of_service',
-  'policy_violation',
-  'credential_access',
-  'other',
-]);
+export const AlertCategory = z
+  .enum([
+    'malware',
+    'intrusion_attempt',
+    'data_exfiltration',
+    'privilege_escalation',
+    'lateral_movement',
+    'command_and_control',
+    'reconnaissance',
+    'denial_of_service',
+    'policy_violation',
+    'credential_access',
+    'persistence',
+    'anomaly',
+    'other',
+  ])
+  .describe(
+    "The seed's triage categories: malware, intrusion_attempt, data_exfiltration, privilege_escalation, lateral_movement, command_and_control, reconnaissance, denial_of_service, policy_violation, credential_access, persistence, anomaly, other",
+  );
 export type AlertCategory = z.infer<typeof AlertCategory>;
 
 export const Ioc = z.object({
