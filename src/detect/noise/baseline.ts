@@ -79,7 +79,7 @@ export function rowKey(r: Pick<BaselineRow, 'identity' | 'dim' | 'value'>): stri
   return `${r.dim}\u0000${r.identity}\u0000${r.value}`;
 }
 
-function valueOf(call: CloudCall, dim: Dimension): string {
+function partOf(call: CloudCall, dim: Dimension): string {
   return dim === 'identity' ? '' : call[dim];
 }
 
@@ -123,7 +123,7 @@ export function observeBatch(events: readonly NormalisedEvent[]): BaselineFeed |
     if (!call || !Number.isFinite(t)) continue;
     ids.push(e.id);
     add(START, t);
-    for (const dim of DIMENSIONS) add({ identity: call.identity, dim, value: valueOf(call, dim) }, t);
+    for (const dim of DIMENSIONS) add({ identity: call.identity, dim, value: partOf(call, dim) }, t);
   }
   if (ids.length === 0) return undefined;
   return {
@@ -146,7 +146,7 @@ export function keysOf(
       const call = cloudCall(e);
       if (!call) continue;
       for (const dim of DIMENSIONS) {
-        const k = { identity: call.identity, dim, value: valueOf(call, dim) };
+        const k = { identity: call.identity, dim, value: partOf(call, dim) };
         keys.set(rowKey(k), k);
       }
     }
@@ -214,7 +214,7 @@ export class BaselineView {
     if (!call || !Number.isFinite(t)) return undefined;
     const counts = DIMENSIONS.map((dim) => ({
       dim,
-      n: this.before({ identity: call.identity, dim, value: valueOf(call, dim) }, t),
+      n: this.before({ identity: call.identity, dim, value: partOf(call, dim) }, t),
     }));
     const least = Math.min(...counts.map((c) => c.n));
     const start = this.firstOf(START);
