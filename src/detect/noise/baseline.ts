@@ -280,7 +280,8 @@ export function adjustCandidates(
   candidates: readonly AlertCandidate[],
   view: BaselineView,
   settings: NoiseSettings,
-): void {
+): { raised: number; lowered: number } {
+  const moved = { raised: 0, lowered: 0 };
   for (const c of candidates) {
     const d = c.detection;
     if (!settings.engines.includes(d.engine)) continue;
@@ -303,10 +304,13 @@ export function adjustCandidates(
       reason = `rarity ${score}: every part of the call seen on ${settings.familiar_after_calls === 1 ? 'an earlier call' : `at least ${settings.familiar_after_calls} earlier calls`} of ${identity}; lowered from ${d.level}`;
     }
     if (to === d.level || !reason) continue;
+    if (severityRank(to) > severityRank(d.level)) moved.raised++;
+    else moved.lowered++;
     d.rule_level ??= d.level;
     d.level_reasons = [...(d.level_reasons ?? []), reason];
     d.level = to;
   }
+  return moved;
 }
 
 /**
