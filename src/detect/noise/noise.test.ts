@@ -20,7 +20,12 @@ const T0 = Date.parse('2026-01-05T00:00:00Z');
 const settings: NoiseSettings = { ...NoiseConfig.parse({}), learning_window_ms: 10 * MIN };
 
 /** A CloudTrail call by `user` at minute `m` after T0. */
-function call(user: string, operation: string, m: number, extra: { region?: string; ua?: string; arn?: string } = {}) {
+function call(
+  user: string,
+  operation: string,
+  m: number,
+  extra: { region?: string; ua?: string; arn?: string } = {},
+) {
   return makeEvent({
     time: new Date(T0 + m * MIN).toISOString(),
     actor: { user: { name: user, arn: extra.arn ?? `arn:aws:iam::111122223333:user/${user}` } },
@@ -35,15 +40,31 @@ function call(user: string, operation: string, m: number, extra: { region?: stri
   });
 }
 
-function candidate(events: NormalisedEvent[], level: SeverityName = 'low', engine: Detection['engine'] = 'sigma'): AlertCandidate {
+function candidate(
+  events: NormalisedEvent[],
+  level: SeverityName = 'low',
+  engine: Detection['engine'] = 'sigma',
+): AlertCandidate {
   return {
-    detection: { engine, rule_id: 'r', rule_title: 'Rule', level, tags: [], event_ids: events.map((e) => e.id) },
+    detection: {
+      engine,
+      rule_id: 'r',
+      rule_title: 'Rule',
+      level,
+      tags: [],
+      event_ids: events.map((e) => e.id),
+    },
     events,
   };
 }
 
 /** Run calls through memory baselines in batches; each call is also a candidate of the given level. */
-function levels(calls: NormalisedEvent[], level: SeverityName = 'low', s: NoiseSettings = settings, batch = 1) {
+function levels(
+  calls: NormalisedEvent[],
+  level: SeverityName = 'low',
+  s: NoiseSettings = settings,
+  batch = 1,
+) {
   const noise = new MemoryBaselines(s);
   const out: AlertCandidate[] = [];
   for (let i = 0; i < calls.length; i += batch) {
@@ -73,7 +94,10 @@ describe('what a baseline remembers of a call', () => {
     ['aws-cli/2.15.0 Python/3.11.6 Linux/6.1.0 exe/x86_64.debian.12', 'aws-cli Python Linux exe'],
     ['aws-cli/2.17.1 Python/3.12.1 Linux/6.5.0 exe/x86_64.debian.12', 'aws-cli Python Linux exe'],
     ['[Boto3/1.26.165 Python/3.10.6 Linux/5.19.0-1025-aws Botocore/1.29.165]', 'Boto3 Python Linux Botocore'],
-    ['APN/1.0 HashiCorp/1.0 Terraform/1.1.2 (+https://www.terraform.io) terraform-provider-aws/3.76.1', 'APN HashiCorp Terraform terraform-provider-aws'],
+    [
+      'APN/1.0 HashiCorp/1.0 Terraform/1.1.2 (+https://www.terraform.io) terraform-provider-aws/3.76.1',
+      'APN HashiCorp Terraform terraform-provider-aws',
+    ],
     ['AWS Internal', 'AWS Internal'],
     ['', '(none)'],
     [undefined, '(none)'],
@@ -93,8 +117,14 @@ describe('what a baseline remembers of a call', () => {
     const feed = observeBatch([a, b])!;
     expect(isBaselineFeed(feed)).toBe(true);
     expect(observeBatch([b, a])!.id).toBe(feed.id);
-    expect(feed.observations.find((o) => o.dim === 'api')).toMatchObject({ count: 2, first: T0, last: T0 + MIN });
-    const spray = Array.from({ length: 400 }, (_, i) => call('mallory', 'ListBuckets', 0, { ua: `tool${i}/1.0` }));
+    expect(feed.observations.find((o) => o.dim === 'api')).toMatchObject({
+      count: 2,
+      first: T0,
+      last: T0 + MIN,
+    });
+    const spray = Array.from({ length: 400 }, (_, i) =>
+      call('mallory', 'ListBuckets', 0, { ua: `tool${i}/1.0` }),
+    );
     const agents = observeBatch(spray)!.observations.filter((o) => o.dim === 'user_agent');
     expect(agents).toHaveLength(256);
   });
@@ -138,7 +168,9 @@ describe('rarity and the level it moves', () => {
     const calls = [call('alice', 'A', 0), call('alice', 'A', 12), call('alice', 'A', 13)];
     expect(levels(calls, 'low', settings, 3)).toEqual(levels(calls, 'low', settings, 1));
     // Two calls at the same instant: neither came before the other.
-    expect(levels([call('alice', 'A', 0), call('alice', 'B', 12), call('alice', 'B', 12)], 'low', settings, 3)).toEqual([
+    expect(
+      levels([call('alice', 'A', 0), call('alice', 'B', 12), call('alice', 'B', 12)], 'low', settings, 3),
+    ).toEqual([
       ['low', 'learning'],
       ['medium', 'new'],
       ['medium', 'new'],
@@ -158,11 +190,16 @@ describe('rarity and the level it moves', () => {
 
   it('raises no higher than raise_limit, and lowers no lower than informational', () => {
     expect(levels([call('alice', 'A', 0), call('alice', 'B', 12)], 'high')[1]).toEqual(['high', 'new']);
-    expect(levels([call('alice', 'A', 0), call('alice', 'B', 12)], 'medium', { ...settings, raise_limit: 'critical' })[1]).toEqual([
-      'high',
-      'new',
+    expect(
+      levels([call('alice', 'A', 0), call('alice', 'B', 12)], 'medium', {
+        ...settings,
+        raise_limit: 'critical',
+      })[1],
+    ).toEqual(['high', 'new']);
+    expect(levels([call('alice', 'A', 0), call('alice', 'A', 12)], 'informational')[1]).toEqual([
+      'informational',
+      'familiar',
     ]);
-    expect(levels([call('alice', 'A', 0), call('alice', 'A', 12)], 'informational')[1]).toEqual(['informational', 'familiar']);
   });
 
   it('judges an alert over several calls by its most novel call, and records why its level moved', () => {
@@ -175,7 +212,12 @@ describe('rarity and the level it moves', () => {
     expect(c.detection).toMatchObject({
       level: 'medium',
       rule_level: 'low',
-      rarity: { verdict: 'new', score: 1, first_seen: ['api'], identity: 'arn:aws:iam::111122223333:user/alice' },
+      rarity: {
+        verdict: 'new',
+        score: 1,
+        first_seen: ['api'],
+        identity: 'arn:aws:iam::111122223333:user/alice',
+      },
       level_reasons: [expect.stringMatching(/api first seen for .*alice.*raised from low/)],
     });
   });
