@@ -9,6 +9,12 @@
  * than detection — and beside it the same rules' false alarms on the benign
  * part of the Invictus records (records without the data set's attack-run
  * marker): what the rules cost on normal activity of a real account.
+ *
+ * Then noise control, off and on (noise.ts): false alarms on the benign
+ * records and recall on the Stratus detonations of the account, with the
+ * baselines learning on the first half of its time span and figures
+ * measured on the second, for the built-in rules and with the SigmaHQ AWS
+ * rules.
  */
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../../src/app-config.ts';
@@ -18,6 +24,7 @@ import { alertsOnBenign, stratusCoverage } from '../../src/detect/sigma/stratus.
 import { SourceRegistry } from '../../src/sources/index.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 import { isAttackRun, readRecords } from './invictus.ts';
+import { noiseEvaluation, printNoise } from './noise.ts';
 
 /** Coverage on detonations and false alarms on the benign Invictus records, with one rule set. */
 export function stratusWithFalseAlarms(shared: string, rules: string[] = [BUILTIN_RULES_DIR]) {
@@ -55,7 +62,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   );
   const rulesAt = args.indexOf('--rules');
   const rules = rulesAt >= 0 ? args.slice(rulesAt + 1).filter((a) => !a.startsWith('--')) : undefined;
-  const r = stratusWithFalseAlarms(shared, rules?.length ? rules : undefined);
+  const r = {
+    ...stratusWithFalseAlarms(shared, rules?.length ? rules : undefined),
+    noise: noiseEvaluation(shared),
+  };
   if (args.includes('--json')) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     const fa = r.false_alarms;
@@ -66,5 +76,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       `False alarms on the ${fa.records} benign Invictus records (${fa.events} events): ${fa.alerts} alerts (${fa.alerts_per_1000_records} per 1,000 records) citing ${fa.alerted_events} events, from ${fa.by_rule.length} rules:`,
     );
     for (const b of fa.by_rule) console.log(`  ${String(b.alerts).padStart(5)}  ${b.rule}`);
+    printNoise(r.noise);
   }
 }
