@@ -393,6 +393,9 @@ export function itemKey(item: DetectOutput): string | undefined {
   return `c:${fingerprint(item.detection.rule_id, ...[...new Set(ids)].sort())}`;
 }
 
+/** The parts a baseline feed may carry (`src/detect/noise/observe.ts`), and the row marking the baselines' start. */
+const BASELINE_PARTS = new Set(['identity', 'api', 'region', 'user_agent', 'baseline']);
+
 function malformed(item: unknown): string | undefined {
   if (typeof item !== 'object' || item === null) return 'not an object';
   const o = item as Record<string, unknown>;
@@ -403,8 +406,10 @@ function malformed(item: unknown): string | undefined {
       const r = x as Record<string, unknown> | null;
       if (
         typeof r?.identity !== 'string' ||
-        typeof r.dim !== 'string' ||
+        r.identity.length > 4096 ||
+        !BASELINE_PARTS.has(r.dim as string) ||
         typeof r.value !== 'string' ||
+        r.value.length > 4096 ||
         !Number.isFinite(r.first) ||
         !Number.isFinite(r.last) ||
         !Number.isInteger(r.count) ||

@@ -348,6 +348,11 @@ describe('the correlate stage on the embedded store', () => {
           observations: [{ identity: 'a', dim: 'api', value: 'v', first: 'then' }],
         },
         { kind: 'baseline_feed', observations: [] },
+        {
+          kind: 'baseline_feed',
+          id: 'y',
+          observations: [{ identity: 'a', dim: 'password', value: 'v', first: 1, last: 1, count: 1, earliest: [1] }],
+        },
       ] as unknown[],
       w.ctx,
     );
@@ -355,6 +360,7 @@ describe('the correlate stage on the embedded store', () => {
     expect(r.rejected?.map((x) => x.code)).toEqual([
       'AISOC_ERR_VALIDATION',
       'AISOC_ERR_CONFIG',
+      'AISOC_ERR_VALIDATION',
       'AISOC_ERR_VALIDATION',
       'AISOC_ERR_VALIDATION',
       'AISOC_ERR_VALIDATION',
