@@ -156,13 +156,17 @@ describe('the configuration assembled from the registries', () => {
     );
   });
 
-  it('has one detect section per registered detector that declares a schema, beside upstream_min_severity', () => {
+  it('has one detect section per registered detector that declares a schema, beside upstream_min_severity and noise', () => {
     const detect = AppConfig.shape.detect.unwrap();
     const declared = Object.entries(DETECTOR_FACTORIES).filter(([, f]) => 'configSchema' in f);
-    expect(declared.map(([type]) => type)).toEqual(['sigma']);
-    expect(Object.keys(detect.shape)).toEqual(['upstream_min_severity', ...declared.map(([type]) => type)]);
+    expect(declared.map(([type]) => type)).toEqual(['sigma', 'resource_policy']);
+    expect(Object.keys(detect.shape)).toEqual([
+      'upstream_min_severity',
+      'noise',
+      ...declared.map(([type]) => type),
+    ]);
     for (const [type, factory] of declared) {
-      expect(detect.shape[type as 'sigma'].unwrap(), type).toBe(
+      expect(detect.shape[type as 'sigma' | 'resource_policy'].unwrap(), type).toBe(
         (factory as { configSchema: unknown }).configSchema,
       );
       expectUnknownSetting({ detect: { [type]: { no_such_setting: 1 } } }, `detect.${type}`);

@@ -19,6 +19,7 @@ import { correlateMetrics } from './correlate/metrics.ts';
 import { buildDetectors, DETECTOR_FACTORIES, type DetectorFactory } from './detect/index.ts';
 import { mlMetrics } from './detect/ml/prometheus.ts';
 import { MlService } from './detect/ml/service.ts';
+import { NoiseControl } from './detect/noise/persisted.ts';
 import { detectStage } from './detect/stage.ts';
 import type { Detector } from './detect/types.ts';
 import { AisocError, describeError } from './errors.ts';
@@ -398,10 +399,14 @@ export function eventStages(
   });
   // Windows over many events (Sigma correlations) run in the correlate stage: the detect stage keeps no state.
   const windows = detectors.flatMap((d) => (d.windowed ? [d.windowed.windows()] : []));
+  // Noise control: the detect stage reports what each batch adds to the cloud baselines; the correlate stage keeps
+  // them (in the store, under its lock) and moves the levels of rule detections by the rarity of their calls.
+  const noise = config.detect.noise.enabled ? new NoiseControl(config.detect.noise) : undefined;
   return [
-    detectStage([...detectors]),
+    detectStage([...detectors], { observe: noise !== undefined }),
     correlateStage(correlator, {
       ...(options.onQueued ? { onQueued: options.onQueued } : {}),
+      ...(noise ? { noise } : {}),
       windows,
       inboxKeepMs: config.correlate.inbox_retention_ms,
     }),

@@ -4,7 +4,7 @@
  * alerts are scored on that ground truth. A small CloudTrail file of our own
  * making stands in for the data set.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +13,7 @@ import {
   isAttackRun,
   stripMarker,
 } from '../scripts/eval/invictus.ts';
+import { noiseEvaluation } from '../scripts/eval/noise.ts';
 import { triageOnGroundTruth } from '../scripts/eval/triage-invictus.ts';
 import { loadConfig } from '../src/app-config.ts';
 import { labelCloudTrailFiles } from '../src/detect/ml/label.ts';
@@ -79,5 +80,65 @@ describe('Invictus evaluation scripts', { timeout: 120_000 }, () => {
     expect(r.triage.n).toBe(2);
     expect(r.triage.confusion!.tp + r.triage.confusion!.fn).toBe(1);
     expect(r.triage.confusion!.fp + r.triage.confusion!.tn).toBe(1);
+  });
+
+  it('measures noise control off and on: learning on the first half in time, figures on the second', () => {
+    const shared = join(tmp.dir, 'shared');
+    mkdirSync(join(shared, 'cloudtrail', 'invictus'), { recursive: true });
+    mkdirSync(join(shared, 'cloudtrail', 'stratus-detonation'), { recursive: true });
+    mkdirSync(join(shared, 'sigma', 'rules', 'cloud', 'aws'), { recursive: true });
+    const at = (minute: number, r: ReturnType<typeof record>) => ({
+      ...r,
+      eventTime: `2024-05-06T10:${String(minute).padStart(2, '0')}:00Z`,
+    });
+    const list = (i: number) => record(i, 'ListBuckets', false, 's3.amazonaws.com');
+    writeFileSync(
+      join(shared, 'cloudtrail', 'invictus', 'records-dev.json'),
+      JSON.stringify({
+        Records: [
+          at(0, list(11)),
+          at(1, record(12, 'StopLogging', true)),
+          // The second half (from 10:10): a listing seen before, twice, and the same attack again.
+          at(12, list(13)),
+          at(15, record(14, 'StopLogging', true)),
+          at(20, list(15)),
+        ],
+      }),
+    );
+    writeFileSync(
+      join(shared, 'cloudtrail', 'stratus-detonation', 'aws.defense-evasion.cloudtrail-stop.json'),
+      '[{"eventName":"StopLogging"}]',
+    );
+    // A generic rule standing in for SigmaHQ's: every bucket listing, at level low.
+    writeFileSync(
+      join(shared, 'sigma', 'rules', 'cloud', 'aws', 'list.yml'),
+      'title: Bucket listing\nid: 0c0ffee0-0000-4000-8000-000000000001\nstatus: test\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName: ListBuckets}\n  condition: sel\nlevel: low\n',
+    );
+    const r = noiseEvaluation(shared);
+    expect(r.learning).toMatchObject({ from: '2024-05-06T10:00:00.000Z', to: '2024-05-06T10:10:00.000Z' });
+    expect(r.measured.benign_records).toBe(2);
+    const [pack, generic] = r.results;
+    // The pack's trail rule on the second detonation: seen before, so one level lower (high → medium), still caught.
+    expect(pack!.on).toMatchObject({
+      false_alarms: 0,
+      detonations: 1,
+      detonations_caught: 1,
+      recall: 1,
+      lowered: 1,
+    });
+    // The generic rule: two listings folded into one alert in the queue; familiar to ops, lowered to informational.
+    expect(generic!.off).toMatchObject({
+      false_alarms: 1,
+      benign_rule_matches: 2,
+      benign_calls_alerted: 2,
+      recall: 1,
+    });
+    expect(generic!.on).toMatchObject({
+      false_alarms: 0,
+      benign_rule_matches: 0,
+      benign_calls_alerted: 0,
+      recall: 1,
+    });
+    expect(generic!.off.false_alarms_by_rule).toEqual([{ rule: 'Bucket listing', alerts: 1 }]);
   });
 });

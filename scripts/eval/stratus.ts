@@ -9,15 +9,47 @@
  * than detection — and beside it the same rules' false alarms on the benign
  * part of the Invictus records (records without the data set's attack-run
  * marker): what the rules cost on normal activity of a real account.
+ *
+ * Then noise control, off and on (noise.ts): false alarms on the benign
+ * records and recall on the Stratus detonations of the account, with the
+ * baselines learning on the first half of its time span and figures
+ * measured on the second, for the built-in rules and with the SigmaHQ AWS
+ * rules.
  */
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../../src/app-config.ts';
+import { resourcePolicyDetector } from '../../src/detect/policy/index.ts';
+import { replaySync } from '../../src/detect/replay.ts';
 import { BUILTIN_RULES_DIR } from '../../src/detect/sigma/content.ts';
 import { loadRuleSet } from '../../src/detect/sigma/index.ts';
 import { alertsOnBenign, stratusCoverage } from '../../src/detect/sigma/stratus.ts';
 import { SourceRegistry } from '../../src/sources/index.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 import { isAttackRun, readRecords } from './invictus.ts';
+import { noiseEvaluation, printNoise } from './noise.ts';
+
+/** The Stratus detonations the resource-policy rule (code, not Sigma: it claims no technique) fires on. */
+export function resourcePolicyOnDetonations(dir: string, sources: SourceRegistry): string[] {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => join(dir, f));
+  const fired = new Set<string>();
+  for (const item of replaySync(files, {
+    sources,
+    source: 'cloudtrail',
+    detectors: [resourcePolicyDetector()],
+  }))
+    if (item.kind === 'alert')
+      fired.add(
+        item.file
+          .split('/')
+          .pop()!
+          .replace(/\.json$/, ''),
+      );
+  return [...fired];
+}
 
 /** Coverage on detonations and false alarms on the benign Invictus records, with one rule set. */
 export function stratusWithFalseAlarms(shared: string, rules: string[] = [BUILTIN_RULES_DIR]) {
@@ -28,7 +60,9 @@ export function stratusWithFalseAlarms(shared: string, rules: string[] = [BUILTI
   const all = readRecords(join(shared, 'cloudtrail', 'invictus', 'records-dev.json'));
   const benign = all.filter((r) => !isAttackRun(r));
   const falseAlarms = alertsOnBenign(set, sources, benign);
+  const policy = resourcePolicyOnDetonations(join(shared, 'cloudtrail', 'stratus-detonation'), sources);
   return {
+    resource_policy: { detonations: coverage.techniques, fired_on: policy },
     coverage: {
       claimed: coverage.claimed,
       covered: coverage.covered,
@@ -55,7 +89,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   );
   const rulesAt = args.indexOf('--rules');
   const rules = rulesAt >= 0 ? args.slice(rulesAt + 1).filter((a) => !a.startsWith('--')) : undefined;
-  const r = stratusWithFalseAlarms(shared, rules?.length ? rules : undefined);
+  const r = {
+    ...stratusWithFalseAlarms(shared, rules?.length ? rules : undefined),
+    noise: noiseEvaluation(shared),
+  };
   if (args.includes('--json')) process.stdout.write(`${JSON.stringify(r)}\n`);
   else {
     const fa = r.false_alarms;
@@ -66,5 +103,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       `False alarms on the ${fa.records} benign Invictus records (${fa.events} events): ${fa.alerts} alerts (${fa.alerts_per_1000_records} per 1,000 records) citing ${fa.alerted_events} events, from ${fa.by_rule.length} rules:`,
     );
     for (const b of fa.by_rule) console.log(`  ${String(b.alerts).padStart(5)}  ${b.rule}`);
+    console.log(
+      `Resource-policy rule (code): fires on ${r.resource_policy.fired_on.length} of the ${r.resource_policy.detonations} detonations: ${r.resource_policy.fired_on.join(', ')}.`,
+    );
+    printNoise(r.noise);
   }
 }

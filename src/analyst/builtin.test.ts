@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeAlert, makeEvent, makeIncident } from '../../test/helpers/builders.ts';
-import { builtinVerdict, retrieveContext } from './builtin.ts';
+import { builtinVerdict, categoryOf, retrieveContext, TACTIC_CATEGORY } from './builtin.ts';
 import { checkVerdict } from './checker.ts';
 import { evidenceContext, gatherFacts } from './facts.ts';
 import { inputFromAlert, inputFromSecurityAlert } from './subject.ts';
@@ -185,5 +185,76 @@ describe('built-in analyst', () => {
       processing_time_ms: 0,
     });
     expect(strip(builtinVerdict(input, ctx))).toEqual(strip(builtinVerdict(input, ctx)));
+  });
+});
+
+describe('the category of a verdict', () => {
+  it('follows the tactic, not a word of the description (the pack rule that said "backdoor")', async () => {
+    const input = cloudtrailCase();
+    // The pack rule's own title, description and tags (content/rules/cloudtrail/aws_iam_admin_policy_attached.yml).
+    input.alert.title = 'Administrator policy attached to an IAM identity';
+    input.alert.description =
+      'The AWS-managed AdministratorAccess policy was attached to a user, role or group, or an inline policy granting every action was put on one. Attackers grant themselves or a backdoor identity full control this way.';
+    input.alert.detections[0]!.tags = [
+      'attack.privilege_escalation',
+      'attack.persistence',
+      'attack.t1098.003',
+    ];
+    input.alert.mitre_tactics = ['privilege-escalation', 'persistence'];
+    input.alert.mitre_techniques = ['T1098.003'];
+    const v = builtinVerdict(input, await retrieveContext(input, undefined));
+    expect(v.category).toBe('privilege_escalation');
+  });
+
+  it.each([
+    // [tactics, techniques, text, engines, expected]
+    [['credential-access'], ['T1003.001'], 'Mimikatz malware dumped LSASS', ['sigma'], 'credential_access'],
+    [['persistence'], ['T1136.003'], 'A backdoor user was created', ['sigma'], 'persistence'],
+    [
+      ['defense-evasion'],
+      ['T1562.008'],
+      'Trojan-like tampering: CloudTrail stopped',
+      ['sigma'],
+      'policy_violation',
+    ],
+    [['command-and-control'], ['T1071'], 'beacon to a known virus host', ['sigma'], 'command_and_control'],
+    [['impact'], ['T1486'], 'Files encrypted', ['sigma'], 'malware'],
+    [['impact'], ['T1499.002'], 'Service exhaustion flood', ['sigma'], 'denial_of_service'],
+    [[], [], 'Ransomware note found on share', ['upstream'], 'malware'],
+    [[], [], 'Port scan from one host', ['upstream'], 'reconnaissance'],
+    [[], [], 'Rare sequence of API calls for this identity', ['sigma'], 'anomaly'],
+    [[], [], 'Score 0.97 for the event', ['ml'], 'anomaly'],
+    [[], [], 'Something happened', ['sigma'], 'other'],
+  ] as const)('%j %j "%s" %j → %s', (tactics, techniques, text, engines, expected) => {
+    expect(categoryOf(tactics, techniques, text, engines)).toBe(expected);
+  });
+
+  it('takes the latest tactic of the kill chain when an alert has several', () => {
+    expect(categoryOf(['discovery', 'exfiltration', 'persistence'], [], 'malware', ['sigma'])).toBe(
+      'data_exfiltration',
+    );
+    expect(categoryOf(['persistence', 'privilege-escalation'], [], '', ['sigma'])).toBe(
+      'privilege_escalation',
+    );
+  });
+
+  it('maps every ATT&CK Enterprise tactic but resource development to a category other than other', () => {
+    const mapped = new Set(TACTIC_CATEGORY.map(([t]) => t));
+    for (const t of [
+      'reconnaissance',
+      'initial-access',
+      'execution',
+      'persistence',
+      'privilege-escalation',
+      'defense-evasion',
+      'credential-access',
+      'discovery',
+      'lateral-movement',
+      'collection',
+      'command-and-control',
+      'exfiltration',
+      'impact',
+    ])
+      expect(mapped.has(t as never)).toBe(true);
   });
 });

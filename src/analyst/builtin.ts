@@ -6,15 +6,21 @@ import { type Facts, gatherFacts } from './facts.ts';
 import { scorePriority } from './priority.ts';
 import type { AnalysisInput, AnalystKnowledge, RetrievedContext } from './types.ts';
 
-/** Tactics (latest first) and the category each one suggests. */
-const TACTIC_CATEGORY: Array<[TacticName, AlertCategory]> = [
+/**
+ * Tactics (latest first) and the category each one suggests. The first
+ * tactic of the alert in this order decides its category, before any word
+ * of its text: a rule's description says what an attacker might do with
+ * the access ("a backdoor identity"), its ATT&CK tactic says what the
+ * detected activity is.
+ */
+export const TACTIC_CATEGORY: ReadonlyArray<readonly [TacticName, AlertCategory]> = [
   ['exfiltration', 'data_exfiltration'],
   ['impact', 'policy_violation'],
   ['command-and-control', 'command_and_control'],
   ['lateral-movement', 'lateral_movement'],
   ['credential-access', 'credential_access'],
   ['privilege-escalation', 'privilege_escalation'],
-  ['persistence', 'intrusion_attempt'],
+  ['persistence', 'persistence'],
   ['defense-evasion', 'policy_violation'],
   ['execution', 'intrusion_attempt'],
   ['initial-access', 'intrusion_attempt'],
@@ -24,7 +30,10 @@ const TACTIC_CATEGORY: Array<[TacticName, AlertCategory]> = [
 ];
 
 const KEYWORD_CATEGORY: Array<[RegExp, AlertCategory]> = [
-  [/\b(ransom|trojan|malware|virus|worm|backdoor|miner|mimikatz|cobalt ?strike|beacon)\b/i, 'malware'],
+  [
+    /\b(ransom\w*|trojan|malware|virus|worm|backdoor\w*|(?:coin|crypto)?miner|mimikatz|cobalt ?strike|beacon)\b/i,
+    'malware',
+  ],
   [/\b(exfil|upload|share[ds]? (publicly|with)|snapshot .*shar|public bucket)\b/i, 'data_exfiltration'],
   [/\b(dos|ddos|flood|denial of service)\b/i, 'denial_of_service'],
   [
@@ -35,22 +44,22 @@ const KEYWORD_CATEGORY: Array<[RegExp, AlertCategory]> = [
   [/\b(c2|command and control|beacon|dns tunnel)/i, 'command_and_control'],
   [/\b(privilege|sudo|admin(istrator)?access|attachuserpolicy|escalat)/i, 'privilege_escalation'],
   [/\b(lateral|psexec|wmi|rdp|smb)\b/i, 'lateral_movement'],
+  [/\b(persistence|scheduled task|cron ?job|autorun|run key)\b/i, 'persistence'],
+  [/\b(anomal\w*|unusual|outlier|first[- ]seen|rare)\b/i, 'anomaly'],
 ];
 
-/** Techniques that mean denial of service rather than another impact. */
-const DOS_TECHNIQUES = new Set([
-  'T1498',
-  'T1499',
-  'T1498.001',
-  'T1498.002',
-  'T1499.001',
-  'T1499.002',
-  'T1499.003',
-  'T1499.004',
-]);
+/** Impact techniques that are malicious code rather than a weakened control: data encrypted for impact (ransomware). */
+const MALWARE_TECHNIQUES = new Set(['T1486']);
+
+/** Techniques (and their sub-techniques) that mean denial of service rather than another impact. */
+const DOS_TECHNIQUES = new Set(['T1498', 'T1499']);
 
 const IMPACT: Record<AlertCategory, string> = {
   malware: 'Malicious code running on the host can steal data, spread, or encrypt files.',
+  persistence:
+    'The actor may keep access after the first intrusion is cleaned up: a new identity, key, task or backdoor survives.',
+  anomaly:
+    'Behaviour unlike what this identity or host usually does; it may be the first sign of misuse, or a change nobody announced.',
   intrusion_attempt:
     'An intruder may gain or keep a foothold and act with the rights of the affected identity or host.',
   data_exfiltration:
@@ -83,11 +92,28 @@ export function investigationPriority(priority: number): number {
   return 5;
 }
 
-function categoryOf(tactics: string[], techniques: string[], text: string): AlertCategory {
-  if (techniques.some((t) => DOS_TECHNIQUES.has(t))) return 'denial_of_service';
-  for (const [re, cat] of KEYWORD_CATEGORY) if (cat === 'malware' && re.test(text)) return cat;
+/**
+ * The category of an alert, from ATT&CK before words: denial-of-service and
+ * ransomware techniques, then the first of the alert's tactics in
+ * {@link TACTIC_CATEGORY} order; only an alert without a tactic is
+ * categorised by the words of its title and description, and a detection by
+ * a model alone (no tactic, no telling word) is an `anomaly`.
+ *
+ * @example
+ * categoryOf(['privilege-escalation', 'persistence'], ['T1098.003'], 'a backdoor identity', ['sigma']) // 'privilege_escalation'
+ */
+export function categoryOf(
+  tactics: readonly string[],
+  techniques: readonly string[],
+  text: string,
+  engines: readonly string[] = [],
+): AlertCategory {
+  const parents = techniques.map((t) => t.toUpperCase().split('.')[0]!);
+  if (parents.some((t) => DOS_TECHNIQUES.has(t))) return 'denial_of_service';
+  if (parents.some((t) => MALWARE_TECHNIQUES.has(t))) return 'malware';
   for (const [tactic, cat] of TACTIC_CATEGORY) if (tactics.includes(tactic)) return cat;
   for (const [re, cat] of KEYWORD_CATEGORY) if (re.test(text)) return cat;
+  if (engines.length > 0 && engines.every((e) => e === 'ml')) return 'anomaly';
   return 'other';
 }
 
@@ -289,7 +315,12 @@ export function builtinVerdict(
     verdict: { is_true_positive: j.isTruePositive, confidence: j.confidence, source: 'builtin' },
   });
   const text = [alert.title, alert.description ?? '', ...alert.detections.map((d) => d.rule_title)].join(' ');
-  const category = categoryOf(tactics, techniques, text);
+  const category = categoryOf(
+    tactics,
+    techniques,
+    text,
+    alert.detections.map((d) => d.engine),
+  );
   const severity = severityOf(final.score);
   const r = facts.roles;
   const evidence: Evidence[] = [];

@@ -31,6 +31,8 @@ export function techniqueIds(list: readonly string[] | undefined): string[] {
  */
 export function inputFromSecurityAlert(sa: SecurityAlert, assets: AssetContext): AnalysisInput {
   const severity = wazuhSeverity(sa.rule_level);
+  // The seed's default: an alert sent without a time happened when it was sent.
+  const time = sa.timestamp ?? new Date().toISOString();
   const eventId = stableUuid('analyze', sa.alert_id);
   const observables: NormalisedEvent['observables'] = [];
   if (sa.source_ip) observables.push({ type: 'ip', value: sa.source_ip, name: 'src_endpoint.ip' });
@@ -41,7 +43,7 @@ export function inputFromSecurityAlert(sa: SecurityAlert, assets: AssetContext):
     id: eventId,
     source: 'analyze',
     source_event_id: sa.alert_id,
-    time: sa.timestamp,
+    time,
     ingested_at: new Date().toISOString(),
     ...ocsfClass(2004),
     activity_name: sa.rule_description,
@@ -91,8 +93,8 @@ export function inputFromSecurityAlert(sa: SecurityAlert, assets: AssetContext):
     entities: eventEntities(event),
     mitre_techniques: techniques,
     mitre_tactics: techniquesAndTactics(detection.tags).tactics,
-    first_seen: sa.timestamp,
-    last_seen: sa.timestamp,
+    first_seen: time,
+    last_seen: time,
     created_at: now,
     updated_at: now,
   };

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Correlator, itemKey } from '../correlate/index.ts';
 import { buildDetectors } from '../detect/index.ts';
 import { MlService } from '../detect/ml/service.ts';
+import { isBaselineFeed } from '../detect/noise/baseline.ts';
 import { detectStage } from '../detect/stage.ts';
 import {
   type AlertCandidate,
@@ -148,6 +149,9 @@ export function createDetectHandler(deps: DetectDeps) {
           if (seen.has(key) || fresh.has(key)) continue;
           fresh.add(key);
         }
+        // Noise control's baselines live in the store's cloud_baselines table, which the Lambda variant does not
+        // have yet: rule detections keep their rule's level here (docs/aws.md, "What differs").
+        if (isBaselineFeed(item)) continue;
         if (isWindowFeed(item)) {
           const list = feeds.get(item.detector) ?? [];
           list.push(item);

@@ -1,3 +1,5 @@
+import { type BaselineFeed, isBaselineFeed } from '../detect/noise/baseline.ts';
+import type { NoiseControl, NoiseOutcome } from '../detect/noise/persisted.ts';
 import {
   type AlertCandidate,
   type DetectionWindows,
@@ -372,6 +374,12 @@ export interface CorrelateStageOptions {
    */
   windows?: readonly DetectionWindows[];
   /**
+   * Noise control: the cloud baselines the detect stage's feeds grow (kept
+   * in the store, in this transaction) and the rarity that moves the level
+   * of each candidate before it becomes an alert.
+   */
+  noise?: NoiseControl;
+  /**
    * How long the key of a processed item is kept, in ms of processing
    * (measured from the newest key, so downtime does not age them; default a
    * day). A redelivered item is recognised within it: far longer than any
@@ -389,14 +397,38 @@ export interface CorrelateStageOptions {
  */
 export function itemKey(item: DetectOutput): string | undefined {
   if (isWindowFeed(item)) return `w:${item.detector}:${item.rule_id}:${item.event.id}`;
+  if (isBaselineFeed(item)) return `b:${item.id}`;
   const ids = item.events.length > 0 ? item.events.map((e) => e.id) : item.detection.event_ids;
   if (ids.length === 0) return undefined;
   return `c:${fingerprint(item.detection.rule_id, ...[...new Set(ids)].sort())}`;
 }
 
+/** The parts a baseline feed may carry (`src/detect/noise/observe.ts`), and the row marking the baselines' start. */
+const BASELINE_PARTS = new Set(['identity', 'api', 'region', 'user_agent', 'baseline']);
+
 function malformed(item: unknown): string | undefined {
   if (typeof item !== 'object' || item === null) return 'not an object';
   const o = item as Record<string, unknown>;
+  if (o.kind === 'baseline_feed') {
+    if (typeof o.id !== 'string' || !Array.isArray(o.observations))
+      return 'a baseline feed without id or observations';
+    for (const x of o.observations as unknown[]) {
+      const r = x as Record<string, unknown> | null;
+      if (
+        typeof r?.identity !== 'string' ||
+        r.identity.length > 4096 ||
+        !BASELINE_PARTS.has(r.dim as string) ||
+        typeof r.value !== 'string' ||
+        r.value.length > 4096 ||
+        !Number.isFinite(r.first) ||
+        !Number.isFinite(r.last) ||
+        !Number.isInteger(r.count) ||
+        !Array.isArray(r.earliest)
+      )
+        return 'a baseline observation without identity, part, times and count';
+    }
+    return undefined;
+  }
   if (o.kind === 'window_feed') {
     const ev = o.event as Record<string, unknown> | undefined;
     if (typeof o.detector !== 'string' || typeof o.rule_id !== 'string')
@@ -495,8 +527,12 @@ export function correlateStage(
   const turn = new Mutex();
   const startedAt = Date.now();
   /** One batch in one transaction; the windows in memory follow its outcome. */
-  const correlateBatch = async (items: DetectOutput[], store: Store): Promise<CorrelateResult> => {
+  const correlateBatch = async (
+    items: DetectOutput[],
+    store: Store,
+  ): Promise<CorrelateResult & { moved: NoiseOutcome }> => {
     let saved = -1;
+    let moved: NoiseOutcome = { raised: 0, lowered: 0 };
     try {
       const res = await store.transaction(async (tx) => {
         const head = await tx.correlation.lock();
@@ -508,18 +544,21 @@ export function correlateStage(
         const fresh = new Set<string>();
         const candidates: AlertCandidate[] = [];
         const feeds = new Map<string, WindowFeed[]>();
+        const baselineFeeds: BaselineFeed[] = [];
         for (const { item, key } of keyed) {
           if (key !== undefined) {
             if (seen.has(key) || fresh.has(key)) continue;
             fresh.add(key);
           }
-          if (isWindowFeed(item)) {
+          if (isBaselineFeed(item)) baselineFeeds.push(item);
+          else if (isWindowFeed(item)) {
             const list = feeds.get(item.detector) ?? [];
             list.push(item);
             feeds.set(item.detector, list);
           } else candidates.push(item);
         }
         for (const [name, list] of feeds) candidates.push(...windows.get(name)!.offer(list));
+        if (options.noise) moved = await options.noise.apply(tx.baselines, candidates, baselineFeeds);
         const result = await correlator.correlateDetailed(candidates, tx);
         if (enqueue) {
           for (const a of result.alerts)
@@ -532,7 +571,7 @@ export function correlateStage(
         if (Date.now() - startedAt > INBOX_PRUNE_AFTER_MS)
           await tx.inbox.prune(CORRELATE_INBOX, keepMs, Math.max(1000, 2 * fresh.size));
         await tx.inbox.record(CORRELATE_INBOX, [...fresh]);
-        return result;
+        return { ...result, moved };
       });
       copy.committed(saved);
       return res;
@@ -564,7 +603,9 @@ export function correlateStage(
       // until its outcome (commit, or rollback and reload) is known.
       const r = await turn.run(() => correlateBatch(items, ctx.store));
       if (enqueue && r.alerts.length) options.onQueued?.();
-      const { alertsRaised, incidents, timeToDetect } = correlateMetrics(ctx.metrics);
+      const { alertsRaised, incidents, timeToDetect, levelChanges } = correlateMetrics(ctx.metrics);
+      if (r.moved.raised) levelChanges.inc({ direction: 'raised' }, r.moved.raised);
+      if (r.moved.lowered) levelChanges.inc({ direction: 'lowered' }, r.moved.lowered);
       for (const a of r.alerts) {
         const outcome = a.status === 'suppressed' ? 'suppressed' : a.count > 1 ? 'deduplicated' : 'new';
         alertsRaised.inc({ severity: a.severity, outcome });

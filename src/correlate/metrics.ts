@@ -5,8 +5,8 @@ export const TIME_TO_DETECT_BUCKETS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 1
 
 /**
  * The correlator's metrics: alerts raised or folded into one already
- * raised, incidents opened or grown, and how long after its events an alert
- * was raised.
+ * raised, incidents opened or grown, how long after its events an alert
+ * was raised, and levels noise control moved before alerts were raised.
  *
  * @example correlateMetrics(runtime.metrics).alertsRaised.inc({ severity: 'high', outcome: 'new' })
  */
@@ -26,5 +26,10 @@ export const correlateMetrics = defineMetrics('correlate', (m) => ({
     help: 'Time from the earliest event of a new alert (its first_seen, event time) to the alert being raised, by severity',
     labelNames: ['severity'] as const,
     buckets: TIME_TO_DETECT_BUCKETS,
+  }),
+  levelChanges: m.counter({
+    name: 'aisoc_detection_level_changes_total',
+    help: 'Rule detections whose level noise control moved by the rarity of their call, by direction (raised, lowered)',
+    labelNames: ['direction'] as const,
   }),
 }));

@@ -6,7 +6,7 @@ import { freshDatabase, postgresAvailable } from '../../test/helpers/postgres.ts
 import { type AppConfig, loadConfig } from '../app-config.ts';
 import { buildDetectors } from '../detect/index.ts';
 import { replaySync } from '../detect/replay.ts';
-import type { DetectOutput, Detector } from '../detect/types.ts';
+import { type DetectOutput, type Detector, isWindowFeed } from '../detect/types.ts';
 import type { AnyStage, StageContext } from '../pipeline/stage.ts';
 import { eventStages } from '../runtime.ts';
 import type { NormalisedEvent } from '../schema/event.ts';
@@ -106,6 +106,87 @@ function cloudtrail(id: number, eventName: string, minute: number): NormalisedEv
   return out;
 }
 
+/** A CloudTrail call by `user` at `minute` past 09:00 (the noise-control runs). */
+function call(
+  id: number,
+  user: string,
+  eventName: string,
+  minute: number,
+  extra: object = {},
+): NormalisedEvent[] {
+  const record = {
+    eventVersion: '1.08',
+    eventID: `7a0c1f1a-0000-4000-8000-0000000${String(id).padStart(5, '0')}`,
+    eventTime: `2026-03-09T09:${pad(minute)}:00Z`,
+    eventSource:
+      eventName === 'StopLogging'
+        ? 'cloudtrail.amazonaws.com'
+        : eventName === 'ListBuckets'
+          ? 's3.amazonaws.com'
+          : 'ec2.amazonaws.com',
+    eventName,
+    awsRegion: 'eu-west-1',
+    sourceIPAddress: '192.0.2.44',
+    userAgent: 'aws-cli/2.15.0 Python/3.11.6',
+    recipientAccountId: '111122223333',
+    userIdentity: {
+      type: 'IAMUser',
+      accountId: '111122223333',
+      arn: `arn:aws:iam::111122223333:user/${user}`,
+      userName: user,
+    },
+    requestParameters:
+      eventName === 'DescribeInstanceAttribute'
+        ? { instanceId: 'i-1', attribute: 'userData' }
+        : { name: 'main' },
+    ...extra,
+  };
+  const out: NormalisedEvent[] = [];
+  for (const item of replaySync([{ name: 'ct', source: 'cloudtrail', records: [record] }], { sources }))
+    if (item.kind === 'events') out.push(...item.events);
+  return out;
+}
+
+/** Ten minutes of learning, then a familiar call, a call new for a known identity, and a new identity. */
+function noiseInput(): NormalisedEvent[] {
+  return [
+    ...call(1, 'mallory', 'ListBuckets', 0),
+    ...call(2, 'mallory', 'StopLogging', 1),
+    ...call(3, 'mallory', 'ListBuckets', 8),
+    // After the learning window (10 minutes from 09:00).
+    ...call(4, 'mallory', 'StopLogging', 15),
+    ...call(5, 'mallory', 'DescribeInstanceAttribute', 16),
+    ...call(6, 'eve', 'DescribeInstanceAttribute', 17),
+  ];
+}
+
+const noiseConfig = loadConfig({
+  env: {},
+  // Alerts fold only within a minute here, so each call below is an alert of its own.
+  overrides: {
+    log_level: 'silent',
+    detect: { noise: { learning_window_ms: 10 * 60_000 } },
+    correlate: { dedupe_window_ms: 60_000 },
+  },
+});
+
+/** The level of each alert's detection, with the rule's own and the rarity verdict, by rule title and user. */
+async function levels(store: Store) {
+  const alerts = (await store.alerts.list({ limit: 1000 })).items;
+  return alerts
+    .flatMap((a) =>
+      a.detections.map((d) => ({
+        rule: d.rule_title,
+        user: a.entities.find((e) => e.type === 'user')?.value,
+        first: a.first_seen,
+        level: d.level,
+        rule_level: d.rule_level ?? null,
+        rarity: d.rarity?.verdict ?? null,
+      })),
+    )
+    .sort((x, y) => x.first.localeCompare(y.first) || x.rule.localeCompare(y.rule));
+}
+
 /** The input of the equality runs: two brute forces (one then a login), repeated alerts that fold, quiet traffic. */
 function input(): NormalisedEvent[] {
   return [
@@ -169,6 +250,7 @@ async function state(store: Store) {
     incidents: (await store.incidents.list({ limit: 1000 })).items,
     triage: await store.work.count(TRIAGE_TOPIC),
     windows: await store.correlation.count(),
+    baselines: await store.baselines.list(),
   };
 }
 
@@ -194,11 +276,15 @@ describe('the correlate stage on the embedded store', () => {
       ...cloudtrail(10, 'StopLogging', 20),
       ...cloudtrail(11, 'StopLogging', 21),
     ]);
-    expect(first.filter((o) => 'kind' in o)).toHaveLength(6);
+    expect(first.filter(isWindowFeed)).toHaveLength(6);
+    expect(first.filter((o) => 'kind' in o && o.kind === 'baseline_feed')).toHaveLength(1);
     await correlateOn(w, first);
     const before = await state(store);
     expect(before.alerts.map((a) => a.count)).toEqual([2]);
     expect(before.windows).toBeGreaterThan(0);
+    expect(before.baselines.find((r) => r.dim === 'api' && r.value === 'cloudtrail:StopLogging')?.count).toBe(
+      2,
+    );
     // Delivered again, whole and in part, and to another process.
     await correlateOn(w, first);
     await correlateOn(w, first.slice(2));
@@ -249,9 +335,27 @@ describe('the correlate stage on the embedded store', () => {
 
   it('refuses what is not a detect output, and a window step no windows here take', async () => {
     const w = await worker(store);
-    const step = (await detectOn(w, syslog(failures('203.0.113.30', 1)))).find((o) => 'kind' in o)!;
+    const step = (await detectOn(w, syslog(failures('203.0.113.30', 1)))).find(isWindowFeed)!;
     const r = await w.correlate.process(
-      [{ nonsense: true }, { ...step, detector: 'elsewhere' }, 'text', null] as unknown[],
+      [
+        { nonsense: true },
+        { ...step, detector: 'elsewhere' },
+        'text',
+        null,
+        {
+          kind: 'baseline_feed',
+          id: 'x',
+          observations: [{ identity: 'a', dim: 'api', value: 'v', first: 'then' }],
+        },
+        { kind: 'baseline_feed', observations: [] },
+        {
+          kind: 'baseline_feed',
+          id: 'y',
+          observations: [
+            { identity: 'a', dim: 'password', value: 'v', first: 1, last: 1, count: 1, earliest: [1] },
+          ],
+        },
+      ] as unknown[],
       w.ctx,
     );
     expect(r.outputs).toEqual([]);
@@ -260,7 +364,79 @@ describe('the correlate stage on the embedded store', () => {
       'AISOC_ERR_CONFIG',
       'AISOC_ERR_VALIDATION',
       'AISOC_ERR_VALIDATION',
+      'AISOC_ERR_VALIDATION',
+      'AISOC_ERR_VALIDATION',
+      'AISOC_ERR_VALIDATION',
     ]);
+    expect(await store.baselines.list()).not.toContainEqual(expect.objectContaining({ identity: 'a' }));
+  });
+});
+
+describe('noise control in the correlate stage', () => {
+  it('lowers a familiar call, raises a call new for a known identity, leaves learning and new identities as they are', async () => {
+    const store = await openStore({});
+    try {
+      const w = await worker(store, noiseConfig);
+      for (const b of chunks(noiseInput(), 2)) await correlateOn(w, await detectOn(w, b));
+      expect(await levels(store)).toEqual([
+        // 09:01, learning: the rule's level (test status caps nothing below high).
+        expect.objectContaining({
+          rule: 'CloudTrail trail stopped or deleted',
+          first: '2026-03-09T09:01:00.000Z',
+          level: 'high',
+          rarity: 'learning',
+        }),
+        // 09:15: mallory stopped logging before, with the same tool, from the same region: one level lower.
+        expect.objectContaining({
+          rule: 'CloudTrail trail stopped or deleted',
+          first: '2026-03-09T09:15:00.000Z',
+          level: 'medium',
+          rule_level: 'high',
+          rarity: 'familiar',
+        }),
+        // 09:16: mallory, watched for sixteen minutes, reads user data for the first time: one level higher.
+        expect.objectContaining({
+          rule: 'EC2 instance user data read',
+          user: 'mallory',
+          level: 'medium',
+          rule_level: 'low',
+          rarity: 'new',
+        }),
+        // 09:17: eve is new; her own history is not a learning window long, so nothing says what is rare for her.
+        expect.objectContaining({
+          rule: 'EC2 instance user data read',
+          user: 'eve',
+          level: 'low',
+          rule_level: null,
+          rarity: 'new',
+        }),
+      ]);
+      const familiar = (await store.alerts.list({ limit: 100 })).items
+        .flatMap((a) => a.detections)
+        .find((d) => d.rarity?.verdict === 'familiar');
+      expect(familiar?.level_reasons?.join(' ')).toMatch(/lowered from high/);
+      expect(familiar?.rarity?.identity).toBe('arn:aws:iam::111122223333:user/mallory');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('keeps no baselines when it is off, and moves no level', async () => {
+    const store = await openStore({});
+    try {
+      const off = loadConfig({
+        env: {},
+        overrides: { log_level: 'silent', detect: { noise: { enabled: false } } },
+      });
+      const w = await worker(store, off);
+      const out = await detectOn(w, noiseInput());
+      expect(out.some((o) => 'kind' in o && o.kind === 'baseline_feed')).toBe(false);
+      await correlateOn(w, out);
+      expect(await store.baselines.count()).toBe(0);
+      expect((await levels(store)).every((l) => l.rule_level === null && l.rarity === null)).toBe(true);
+    } finally {
+      await store.close();
+    }
   });
 });
 
@@ -379,6 +555,26 @@ describe.runIf(await postgresAvailable())('the correlate stage shared by process
     };
     await Promise.all([run(a, forA), run(b, forB)]);
     expect(await snapshot(a.ctx.store)).toEqual(expected);
+  });
+
+  it('shares one baseline among processes: the levels of one process over the input split over two running at once', async () => {
+    const events = noiseInput();
+    const one = await open(await database());
+    const single = await worker(one, noiseConfig);
+    for (const b of chunks(events, 1)) await correlateOn(single, await detectOn(single, b));
+    const expected = await levels(one);
+    expect(expected.map((l) => l.rarity)).toEqual(['learning', 'familiar', 'new', 'new']);
+
+    const url = await database();
+    const [a, b] = [await worker(await open(url), noiseConfig), await worker(await open(url), noiseConfig)];
+    // In event-time order, alternately to each process, each batch delivered twice (once to each).
+    for (const [i, e] of events.entries()) {
+      const out = await detectOn(i % 2 ? a : b, [e]);
+      await Promise.all([correlateOn(a, out), correlateOn(b, out)]);
+    }
+    expect(await levels(a.ctx.store)).toEqual(expected);
+    const rows = await a.ctx.store.baselines.list();
+    expect(rows.find((r) => r.identity.endsWith('user/mallory') && r.dim === 'identity')?.count).toBe(5);
   });
 
   it('takes the stage lock: no two batches correlate at once, in one process or two, so one fingerprint is one alert', async () => {

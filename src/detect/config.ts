@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { declaredSectionsOf } from '../config/sections.ts';
 import { DETECTOR_FACTORIES } from './index.ts';
+import { NoiseConfig } from './noise/config.ts';
 import type { DetectorFactory } from './types.ts';
 
 /** The fields of `detect` that no detector's registry line contributes (they predate `detect.<type>` sections). */
@@ -9,10 +10,13 @@ const DETECT_FIELDS = {
     .enum(['informational', 'low', 'medium', 'high', 'critical'])
     .default('medium')
     .describe('Least severity of an upstream verdict (Wazuh, Suricata, GuardDuty) that raises an alert'),
+  noise: NoiseConfig.default(NoiseConfig.parse({})),
 };
 
 /** The values of {@link DETECT_FIELDS}, as every detector factory sees them. */
-export type DetectFields = { [K in keyof typeof DETECT_FIELDS]: z.infer<(typeof DETECT_FIELDS)[K]> };
+export type DetectFields = {
+  [K in Exclude<keyof typeof DETECT_FIELDS, 'noise'>]: z.infer<(typeof DETECT_FIELDS)[K]>;
+};
 
 /**
  * The `detect` section over a detector registry: its own fields, then one

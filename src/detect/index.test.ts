@@ -55,9 +55,12 @@ describe('the detector registry', () => {
     for (const [key, factory] of Object.entries(DETECTOR_FACTORIES)) expect(factory.type).toBe(key);
     const detect = detectConfigOf(DETECTOR_FACTORIES).parse({});
     const detectors = await buildDetectors(detect, { ...ctx(), detect, ml });
-    expect(detectors.map((d) => d.name)).toEqual(['upstream', 'sigma', 'ml']);
+    expect(detectors.map((d) => d.name)).toEqual(['upstream', 'sigma', 'resource_policy', 'ml']);
     const off = detectConfigOf(DETECTOR_FACTORIES).parse({ sigma: { enabled: false } });
-    expect((await buildDetectors(off, { ...ctx(), detect: off })).map((d) => d.name)).toEqual(['upstream']);
+    expect((await buildDetectors(off, { ...ctx(), detect: off })).map((d) => d.name)).toEqual([
+      'upstream',
+      'resource_policy',
+    ]);
   });
 
   it('parses each section again, so an extended registry is checked too, naming detect.<type>.<field>', async () => {

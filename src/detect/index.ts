@@ -1,5 +1,6 @@
 import { parseSection } from '../config/sections.ts';
 import { mlDetectorFactory } from './ml/detector.ts';
+import { resourcePolicyDetectorFactory } from './policy/index.ts';
 import { sigmaDetectorFactory } from './sigma/index.ts';
 import type { Detector, DetectorContext, DetectorFactory } from './types.ts';
 import { upstreamDetectorFactory } from './upstream.ts';
@@ -23,6 +24,7 @@ export {
 export const DETECTOR_FACTORIES = {
   upstream: upstreamDetectorFactory,
   sigma: sigmaDetectorFactory,
+  resource_policy: resourcePolicyDetectorFactory,
   ml: mlDetectorFactory,
 } as const satisfies Record<string, DetectorFactory<unknown>>;
 

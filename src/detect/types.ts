@@ -6,6 +6,7 @@ import type { NormalisedEvent } from '../schema/event.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { DetectFields } from './config.ts';
 import type { MlService } from './ml/service.ts';
+import type { BaselineFeed } from './noise/baseline.ts';
 
 /**
  * One rule a detector runs, as the console lists it (`GET /rules`) and counts
@@ -66,10 +67,10 @@ export interface WindowFeed {
   values: Record<string, string>;
 }
 
-/** What the detect stage hands the correlate stage: candidates, and steps for its windows. */
-export type DetectOutput = AlertCandidate | WindowFeed;
+/** What the detect stage hands the correlate stage: candidates, steps for its windows, and what a batch adds to the cloud baselines. */
+export type DetectOutput = AlertCandidate | WindowFeed | BaselineFeed;
 
-/** Whether a detect output is a window step (else a candidate). */
+/** Whether a detect output is a window step. */
 export function isWindowFeed(item: DetectOutput): item is WindowFeed {
   return (item as Partial<WindowFeed>).kind === 'window_feed';
 }

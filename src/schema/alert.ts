@@ -1,7 +1,35 @@
 import { z } from 'zod';
 import { Entity, SeverityName, Timestamp } from './common.ts';
 
-export const DetectionEngine = z.enum(['sigma', 'ml', 'upstream', 'correlation', 'analyst', 'manual']);
+export const DetectionEngine = z
+  .enum(['sigma', 'rule', 'ml', 'upstream', 'correlation', 'analyst', 'manual'])
+  .describe(
+    'sigma: a Sigma rule; rule: a rule written as code (detect/<type>); ml: a model; upstream: the source product’s verdict',
+  );
+
+/** How rare a detection's call was for the identity that made it, by the cloud baselines (`detect.noise`). */
+export const Rarity = z
+  .object({
+    verdict: z
+      .enum(['learning', 'new', 'seen', 'familiar'])
+      .describe(
+        'learning: the baselines are younger than the learning window; new: the identity, API, region or user agent is first seen; familiar: every one of them seen before (often enough); seen: in between',
+      ),
+    score: z
+      .number()
+      .min(0)
+      .max(1)
+      .describe(
+        '1 / (1 + n), n the fewest earlier calls sharing a part of this one (1: something first seen)',
+      ),
+    first_seen: z
+      .array(z.enum(['identity', 'api', 'region', 'user_agent']))
+      .default([])
+      .describe('The parts of the call first seen for the identity'),
+    identity: z.string().describe('The identity the baseline is kept for (a role, not its session)'),
+  })
+  .describe('The rarity of the call behind a detection, for its identity');
+export type Rarity = z.infer<typeof Rarity>;
 
 /** One reason an alert exists: a rule that matched, a model that scored, an upstream verdict. */
 export const Detection = z
@@ -9,7 +37,17 @@ export const Detection = z
     engine: DetectionEngine.describe('What produced the detection'),
     rule_id: z.string().describe('Rule, model or upstream signature id'),
     rule_title: z.string(),
-    level: SeverityName.describe('Severity the rule or model assigns'),
+    level: SeverityName.describe(
+      'Severity of the detection: the rule’s level, capped by its status, set by configuration or moved by rarity (rule_level and level_reasons say how)',
+    ),
+    rule_level: SeverityName.optional().describe(
+      'The level the rule itself states, when the detection’s level differs from it',
+    ),
+    level_reasons: z
+      .array(z.string())
+      .optional()
+      .describe('Why the level differs from the rule’s: a status cap, a configured override, rarity'),
+    rarity: Rarity.optional(),
     tags: z.array(z.string()).default([]).describe('Rule tags, e.g. attack.t1078, attack.initial_access'),
     confidence: z.number().min(0).max(1).optional().describe('Model or rule confidence, 0–1'),
     description: z.string().optional(),

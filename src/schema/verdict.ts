@@ -6,10 +6,69 @@ import { SeverityName, TechniqueId, Timestamp } from './common.ts';
  * Field names are a public contract (Wazuh integrations and Shuffle workflows
  * send them); do not rename.
  */
+const ALERT_TIME =
+  /^(\d{4}-\d{2}-\d{2})(?:[Tt _](\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$/;
+
+/**
+ * The instant a submitted alert's `timestamp` names, in the forms the seed
+ * reads (its clients send what they have): ISO 8601 with `Z`, `+hh:mm`,
+ * `+hhmm` (Wazuh writes `2024-01-15T10:30:00.000+0000`) or `+hh`; without a
+ * zone (read as UTC); a space instead of the `T`; a date alone (midnight
+ * UTC); or Unix time as a number or a string of digits, in seconds, or in
+ * milliseconds beyond 2×10¹⁰ (as pydantic reads it). Undefined for anything
+ * else.
+ *
+ * @example
+ * readAlertTime('2024-01-15T10:30:00.000+0000') // '2024-01-15T10:30:00.000Z'
+ * readAlertTime(1705314600) // '2024-01-15T10:30:00.000Z'
+ */
+export function readAlertTime(value: string | number): string | undefined {
+  let ms: number;
+  const text = typeof value === 'string' ? value.trim() : undefined;
+  if (typeof value === 'number' || /^-?\d+(\.\d+)?$/.test(text ?? '')) {
+    const n = Number(value);
+    ms = Math.abs(n) > 2e10 ? n : n * 1000;
+  } else {
+    const m = ALERT_TIME.exec(text ?? '');
+    if (!m) return undefined;
+    const [, date = '', time = '00:00:00', zone] = m;
+    const hms = time.length === 5 ? `${time}:00` : time.replace(',', '.');
+    let offset = 'Z';
+    if (zone && zone.toUpperCase() !== 'Z') {
+      const digits = zone.slice(1).replace(':', '');
+      offset = `${zone[0]}${digits.slice(0, 2)}:${digits.slice(2, 4) || '00'}`;
+    }
+    // Date.parse reads at most milliseconds; a finer fraction is cut, not refused.
+    ms = Date.parse(`${date}T${hms.replace(/(\.\d{3})\d+/, '$1')}${offset}`);
+    // Date.parse rolls 2024-02-30 over to March 1st: the calendar date must exist.
+    const [y, mo, d] = date.split('-').map(Number) as [number, number, number];
+    const day = new Date(Date.UTC(y, mo - 1, d));
+    if (day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d) return undefined;
+  }
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return undefined;
+  return new Date(ms).toISOString();
+}
+
+/** A submitted alert's time: one of the forms {@link readAlertTime} reads, as an ISO-8601 UTC instant. */
+export const AlertTime = z.union([z.string().max(64), z.number()]).transform((v, ctx) => {
+  const iso = readAlertTime(v);
+  if (iso === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'must be an ISO-8601 time (2024-01-15T10:30:00Z, +hh:mm, +hhmm, or no zone for UTC) or Unix seconds',
+    });
+    return z.NEVER;
+  }
+  return iso;
+});
+
 export const SecurityAlert = z
   .object({
     alert_id: z.string().min(1).max(256).describe('Caller-chosen alert id'),
-    timestamp: Timestamp,
+    timestamp: AlertTime.optional().describe(
+      'When the alert happened (optional, as in the seed: the time of the request when absent); ISO 8601 with or without a zone (UTC), or Unix seconds',
+    ),
     rule_id: z.string().max(256).optional(),
     rule_description: z.string().max(4096).describe('Rule or alert description'),
     rule_level: z.number().int().min(0).max(15).describe('Wazuh-style level 0–15'),
@@ -30,19 +89,25 @@ export const SecurityAlert = z
   .describe('An alert submitted for triage (the seed API contract)');
 export type SecurityAlert = z.infer<typeof SecurityAlert>;
 
-export const AlertCategory = z.enum([
-  'malware',
-  'intrusion_attempt',
-  'data_exfiltration',
-  'privilege_escalation',
-  'lateral_movement',
-  'command_and_control',
-  'reconnaissance',
-  'denial_of_service',
-  'policy_violation',
-  'credential_access',
-  'other',
-]);
+export const AlertCategory = z
+  .enum([
+    'malware',
+    'intrusion_attempt',
+    'data_exfiltration',
+    'privilege_escalation',
+    'lateral_movement',
+    'command_and_control',
+    'reconnaissance',
+    'denial_of_service',
+    'policy_violation',
+    'credential_access',
+    'persistence',
+    'anomaly',
+    'other',
+  ])
+  .describe(
+    "The seed's triage categories: malware, intrusion_attempt, data_exfiltration, privilege_escalation, lateral_movement, command_and_control, reconnaissance, denial_of_service, policy_violation, credential_access, persistence, anomaly, other",
+  );
 export type AlertCategory = z.infer<typeof AlertCategory>;
 
 export const Ioc = z.object({

@@ -516,6 +516,26 @@ CREATE INDEX alerts_updated_idx ON alerts (updated_at, id);
 CREATE INDEX incidents_updated_idx ON incidents (updated_at, id);
 `,
   },
+  {
+    version: 10,
+    name: 'cloud_baselines',
+    sql: `
+-- Noise control (docs/noise.md): per identity, the APIs, regions and user-agent families of its cloud calls, when
+-- first and last seen (event time) and how often. Written only by the correlate stage, in the transaction of the
+-- batch that observed them and under its lock, so every worker reads and grows one baseline. The row
+-- ('', 'baseline', '') marks when the baselines began (the learning window runs from it).
+CREATE TABLE cloud_baselines (
+  identity   text NOT NULL,
+  dim        text NOT NULL,
+  value      text NOT NULL,
+  first_seen timestamptz NOT NULL,
+  last_seen  timestamptz NOT NULL,
+  calls      bigint NOT NULL,
+  PRIMARY KEY (identity, dim, value)
+);
+CREATE INDEX cloud_baselines_last_seen_idx ON cloud_baselines (last_seen);
+`,
+  },
 ];
 
 /**

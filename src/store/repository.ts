@@ -7,6 +7,7 @@
 import { ActionRepository } from './repos/actions.ts';
 import { AlertRepository, IncidentRepository } from './repos/alerts.ts';
 import { AuditRepository } from './repos/audit.ts';
+import { BaselineRepository } from './repos/baselines.ts';
 import { CaseRepository } from './repos/cases.ts';
 import { ChangeFeedRepository } from './repos/changes.ts';
 import { CorrelationWindowRepository } from './repos/correlation.ts';
@@ -35,6 +36,7 @@ export {
   IncidentRepository,
 } from './repos/alerts.ts';
 export { type AuditInput, AuditRepository } from './repos/audit.ts';
+export { type BaselineRecord, BaselineRepository } from './repos/baselines.ts';
 export { CaseRepository } from './repos/cases.ts';
 export {
   type ChangeCursor,
@@ -118,6 +120,8 @@ export class Repositories {
   readonly changes: ChangeFeedRepository;
   /** The console's counts: overview, coverage, rule hits, source activity. */
   readonly stats: StatsRepository;
+  /** Noise control's first-seen baselines of cloud calls. */
+  readonly baselines: BaselineRepository;
 
   /**
    * @param partitions the store's event partitions (one per database)
@@ -147,6 +151,7 @@ export class Repositories {
     this.inbox = new StageInboxRepository(db);
     this.changes = new ChangeFeedRepository(db);
     this.stats = new StatsRepository(db);
+    this.baselines = new BaselineRepository(db);
   }
 }
 

@@ -12,6 +12,10 @@ export function toCandidate(m: SigmaMatch): AlertCandidate {
     tags: r.tags,
     event_ids: m.events.map((e) => e.id),
   };
+  if (r.ruleLevel && r.levelReason) {
+    detection.rule_level = r.ruleLevel;
+    detection.level_reasons = [r.levelReason];
+  }
   let description = r.description;
   if (r.kind === 'correlation' && m.count !== undefined) {
     const group = Object.entries(m.group ?? {})

@@ -74,6 +74,7 @@ export const SigmaHqConfig = z
   })
   .describe('SigmaHQ rules: release to fetch, verification, the curated subset enabled');
 export type SigmaHqConfig = z.infer<typeof SigmaHqConfig>;
+const Level = z.enum(['informational', 'low', 'medium', 'high', 'critical']);
 
 export const SigmaConfig = z
   .strictObject({
@@ -91,6 +92,22 @@ export const SigmaConfig = z
       .enum(['informational', 'low', 'medium', 'high', 'critical'])
       .default('low')
       .describe('Least rule level that raises an alert (informational rules are for enrichment)'),
+    status_caps: z
+      .strictObject({
+        experimental: Level.optional(),
+        test: Level.optional(),
+        stable: Level.optional(),
+      })
+      .default({ experimental: 'low', test: 'high' })
+      .describe(
+        "The highest default level of a rule of each status. Sigma's own words: experimental rules 'could lead to many false positives' (low: 'relevant in high numbers or combination', reviewed regularly); test rules 'could require some fine tuning' (at most high: only a stable rule may say critical, 'indicates an incident'). Rarity may still raise a level; an override wins",
+      ),
+    level_overrides: z
+      .record(z.string().min(1), Level)
+      .default({})
+      .describe(
+        'Levels set by configuration, by rule id or title, over the rule’s own and its status cap (informational turns a rule into context: it raises no alert)',
+      ),
     skip_deprecated: z
       .boolean()
       .default(true)

@@ -81,6 +81,8 @@ export function loadRuleSet(
     placeholders: config.placeholders,
     unknownPlaceholder: config.unknown_placeholder,
     skipDeprecated: config.skip_deprecated,
+    statusCaps: config.status_caps,
+    levelOverrides: config.level_overrides,
   })
     .loadPaths(paths)
     .finish();

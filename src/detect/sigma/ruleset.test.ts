@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { toCandidate } from './candidate.ts';
 import { SigmaEngine } from './engine.ts';
 import { matchingRules, ruleSetFromText, testEvent } from './testing.ts';
 
@@ -117,5 +118,64 @@ filter:
     expect(matchingRules(engine, testEvent({ A: 'x', Host: 'laptop' }))).toEqual([
       '11111111-1111-4111-8111-111111111111',
     ]);
+  });
+});
+
+describe('the level of a rule: status caps and configured overrides', () => {
+  const rule = (id: string, title: string, status: string, level: string) => `title: ${title}
+id: ${id}
+status: ${status}
+logsource: {product: test}
+detection:
+  sel: {A: x}
+  condition: sel
+level: ${level}
+`;
+  const text = [
+    rule('a0000000-0000-4000-8000-000000000001', 'Experimental high', 'experimental', 'high'),
+    rule('a0000000-0000-4000-8000-000000000002', 'Test critical', 'test', 'critical'),
+    rule('a0000000-0000-4000-8000-000000000003', 'Test medium', 'test', 'medium'),
+    rule('a0000000-0000-4000-8000-000000000004', 'Stable critical', 'stable', 'critical'),
+    rule('a0000000-0000-4000-8000-000000000005', 'Experimental low', 'experimental', 'low'),
+  ].join('---\n');
+  const caps = { experimental: 'low', test: 'high' } as const;
+  const levels = (options: Parameters<typeof ruleSetFromText>[1]) =>
+    Object.fromEntries(
+      ruleSetFromText(text, options).rules.map((r) => [r.title, [r.level, r.ruleLevel ?? null]]),
+    );
+
+  it('caps a rule’s default level by its status, keeping its own level beside', () => {
+    expect(levels({ statusCaps: caps })).toEqual({
+      'Experimental high': ['low', 'high'],
+      'Test critical': ['high', 'critical'],
+      'Test medium': ['medium', null],
+      'Stable critical': ['critical', null],
+      'Experimental low': ['low', null],
+    });
+    const set = ruleSetFromText(text, { statusCaps: caps });
+    expect(set.rules[0]?.levelReason).toMatch(/status experimental caps the rule's level at low/);
+  });
+
+  it('sets levels by id or by title, over the cap', () => {
+    const l = levels({
+      statusCaps: caps,
+      levelOverrides: { 'a0000000-0000-4000-8000-000000000001': 'critical', 'Test medium': 'informational' },
+    });
+    expect(l['Experimental high']).toEqual(['critical', 'high']);
+    expect(l['Test medium']).toEqual(['informational', 'medium']);
+    expect(l['Test critical']).toEqual(['high', 'critical']);
+  });
+
+  it('carries the rule’s own level and the reason into the detection', () => {
+    const engine = new SigmaEngine(ruleSetFromText(text, { statusCaps: caps }));
+    const matches = engine.process([testEvent({ A: 'x' })]);
+    const d = matches.map((m) => toCandidate(m).detection).find((x) => x.rule_title === 'Experimental high');
+    expect(d).toMatchObject({
+      level: 'low',
+      rule_level: 'high',
+      level_reasons: [expect.stringMatching(/experimental/)],
+    });
+    const plain = matches.map((m) => toCandidate(m).detection).find((x) => x.rule_title === 'Test medium');
+    expect(plain?.rule_level).toBeUndefined();
   });
 });

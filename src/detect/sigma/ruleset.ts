@@ -24,7 +24,12 @@ interface RuleMeta {
   id: string;
   name?: string;
   title: string;
+  /** The level alerts carry: the rule's own, capped by its status or set by configuration. */
   level: SigmaLevel;
+  /** The level the rule states, when {@link level} differs from it. */
+  ruleLevel?: SigmaLevel;
+  /** Why {@link level} differs from the rule's own (a status cap, a configured override). */
+  levelReason?: string;
   status?: SigmaStatus;
   tags: string[];
   description?: string;
@@ -79,6 +84,10 @@ export interface RuleSetOptions {
   unknownPlaceholder?: 'empty' | 'reject';
   /** Skip rules with status deprecated or unsupported (they are counted, not loaded). */
   skipDeprecated?: boolean;
+  /** The highest default level of a rule of each status (`detect.sigma.status_caps`). */
+  statusCaps?: Readonly<Partial<Record<SigmaStatus, SigmaLevel>>>;
+  /** Levels set by configuration, by rule id or title (`detect.sigma.level_overrides`); they win over caps. */
+  levelOverrides?: Readonly<Record<string, SigmaLevel>>;
 }
 
 export interface LoadStats {
@@ -287,20 +296,56 @@ export class RuleSet {
     },
     id: string,
   ): RuleMeta {
+    const own = r.level ?? 'medium';
+    const { level, reason } = this.levelOf(id, r.title, own, r.status);
     const meta: RuleMeta = {
       id,
       title: r.title,
-      level: r.level ?? 'medium',
+      level,
       tags: r.tags ?? [],
       falsepositives: asList(r.falsepositives),
       file: doc.file,
       line: doc.line,
       doc: doc.value as Record<string, unknown>,
     };
+    if (reason) {
+      meta.ruleLevel = own;
+      meta.levelReason = reason;
+    }
     if (r.name) meta.name = r.name;
     if (r.status) meta.status = r.status;
     if (r.description) meta.description = r.description;
     return meta;
+  }
+
+  /**
+   * A rule's level: a configured override (by id, else by title) as set;
+   * else its own level, capped by its status. A rule still in testing may
+   * not claim the certainty of a stable one.
+   */
+  private levelOf(
+    id: string,
+    title: string,
+    own: SigmaLevel,
+    status: SigmaStatus | undefined,
+  ): { level: SigmaLevel; reason?: string } {
+    const overrides = this.options.levelOverrides ?? {};
+    const set = Object.hasOwn(overrides, id)
+      ? overrides[id]
+      : Object.hasOwn(overrides, title)
+        ? overrides[title]
+        : undefined;
+    if (set !== undefined)
+      return set === own
+        ? { level: own }
+        : { level: set, reason: `set to ${set} by detect.sigma.level_overrides` };
+    const cap = status ? this.options.statusCaps?.[status] : undefined;
+    if (cap !== undefined && LEVEL_ORDER.indexOf(cap) < LEVEL_ORDER.indexOf(own))
+      return {
+        level: cap,
+        reason: `status ${status} caps the rule's level at ${cap} (detect.sigma.status_caps)`,
+      };
+    return { level: own };
   }
 
   private register(rule: CompiledRule | CompiledCorrelation, doc: RuleFileDoc): void {

@@ -31,6 +31,19 @@ const AnalyzeOut = StoredVerdict.extend({
   cached: z.boolean().describe('Whether a cached verdict was returned (force=false only)'),
 });
 
+/**
+ * The seed answers every field of a TriageResponse, the optional ones as
+ * null rather than absent: workflows built for it read them by path.
+ */
+export function withSeedNulls(r: z.infer<typeof TriageResponse>): z.infer<typeof TriageResponse> {
+  return {
+    ...r,
+    false_positive_reason: r.false_positive_reason ?? null,
+    ml_prediction: r.ml_prediction ?? null,
+    ml_confidence: r.ml_confidence ?? null,
+  };
+}
+
 /** The seed's triage API (`/analyze`, `/batch`) and analysis of stored alerts and incidents. */
 export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -63,7 +76,7 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
           response: { 200: TriageResponse, 400: ErrorBody },
         },
       },
-      async (req) => (await responseOf(deps).analyst.analyzeSecurityAlert(req.body)).response,
+      async (req) => withSeedNulls((await responseOf(deps).analyst.analyzeSecurityAlert(req.body)).response),
     );
 
     app.post(
@@ -74,7 +87,7 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
         schema: {
           summary: `Triage up to ${BATCH_MAX} alerts with bounded concurrency`,
           tags: ['analyst'],
-          body: z.array(SecurityAlert).min(1).max(BATCH_MAX),
+          body: z.array(SecurityAlert).max(BATCH_MAX),
           response: {
             200: z.object({
               total: z.number(),
@@ -104,7 +117,7 @@ export function analyzeRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
               await yieldToEventLoop();
               const sa = req.body[i]!;
               try {
-                results[i] = (await analyst.analyzeSecurityAlert(sa)).response;
+                results[i] = withSeedNulls((await analyst.analyzeSecurityAlert(sa)).response);
               } catch (err) {
                 errors.push({ alert_id: sa.alert_id, error: describeError(err) });
               }

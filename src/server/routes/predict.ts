@@ -94,7 +94,8 @@ export function predictRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
         schema: {
           summary: 'Score one feature vector',
           tags: ['ml'],
-          body: z.strictObject({ features: Features, model_name: ModelName }),
+          // Fields the seed's clients send beside these are ignored, as the seed (pydantic) ignores them.
+          body: z.object({ features: Features, model_name: ModelName }),
           response: { 200: PredictionBody.extend(Timing), 400: ErrorBody, 404: ErrorBody },
         },
       },
@@ -108,7 +109,7 @@ export function predictRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
         schema: {
           summary: 'Score up to 1,000 feature vectors with one model',
           tags: ['ml'],
-          body: z.strictObject({
+          body: z.object({
             features: z.array(Features).min(1).max(1000).describe('Feature vectors (at most 1,000)'),
             model_name: ModelName,
           }),
