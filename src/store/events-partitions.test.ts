@@ -197,6 +197,34 @@ for (const engine of engines) {
       });
     });
 
+    it(`keeps a row of a few KiB ${engine.name === 'pglite' ? 'inline and uncompressed' : 'as the server does (compressed out of line)'}, in a day partition and in the catch-all`, async () => {
+      // Text that compresses well, so the server's default (pglz past ~2 KiB) visibly moves it to the TOAST table.
+      const raw = { message: 'x'.repeat(5000) };
+      const events = [
+        makeEvent({ source: 'part-toast', time: at(0, 2), raw }),
+        makeEvent({ source: 'part-toast', time: '1971-01-01T00:00:00.000Z', raw }),
+      ];
+      await store.events.insert(events);
+      for (const [id, table] of Object.entries(
+        await tablesOf(
+          store,
+          events.map((e) => e.id),
+        ),
+      )) {
+        const r = await store.client.query<{ inline: boolean; compressed: boolean }>(
+          `SELECT pg_column_size(raw) >= 5000 AS inline, pg_column_compression(raw) IS NOT NULL AS compressed
+           FROM "${table}" WHERE id = $1`,
+          [id],
+        );
+        expect(r.rows[0], table).toEqual(
+          engine.name === 'pglite'
+            ? { inline: true, compressed: false }
+            : { inline: false, compressed: true },
+        );
+      }
+      expect((await store.events.get(events[1]!.id))?.raw).toEqual(raw);
+    });
+
     it('inserts again into a day whose partition retention dropped', async () => {
       const e = makeEvent({ source: 'part-d', time: at(-25), ingested_at: at(-25) });
       const { stored } = await store.events.insert([e]);

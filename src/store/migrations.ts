@@ -2,9 +2,10 @@ import type { SqlClient } from './sql.ts';
 
 /**
  * One ordered list of migrations for both engines. Append only: a released
- * migration is never edited; a change is a new entry.
+ * migration is never edited; a change is a new entry. `pglite` runs after
+ * `sql` on the embedded engine only (settings that suit it and not a server).
  */
-export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string; pglite?: string }> = [
   {
     version: 1,
     name: 'core',
@@ -536,6 +537,26 @@ CREATE TABLE cloud_baselines (
 CREATE INDEX cloud_baselines_last_seen_idx ON cloud_baselines (last_seen);
 `,
   },
+  {
+    version: 11,
+    name: 'events_inline_rows',
+    sql: '',
+    pglite: `
+-- On the embedded engine an event's row stays whole and uncompressed up to a page (EVENT_TOAST_TARGET in
+-- src/store/repos/event-partitions.ts, which new partitions are made with): compressing a 2-8 KiB row (pglz) and
+-- moving it to the TOAST table was a sixth of an insert's work (docs/ARCHITECTURE.md, Storage). The rows stored
+-- before keep their form; PostgreSQL servers keep their defaults.
+DO $$
+DECLARE t text;
+BEGIN
+  FOR t IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass
+  LOOP
+    EXECUTE format('ALTER TABLE %I SET (toast_tuple_target = 8160)', t);
+  END LOOP;
+END
+$$;
+`,
+  },
 ];
 
 /**
@@ -557,6 +578,8 @@ export async function migrate(db: SqlClient, options: { upTo?: number } = {}): P
     for (const m of MIGRATIONS) {
       if (done.has(m.version) || m.version > (options.upTo ?? Number.POSITIVE_INFINITY)) continue;
       for (const statement of splitStatements(m.sql)) await tx.query(statement);
+      if (m.pglite && db.engine === 'pglite')
+        for (const statement of splitStatements(m.pglite)) await tx.query(statement);
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       applied.push(m.version);
     }
