@@ -52,6 +52,24 @@ export function toPgJson(value: unknown): string {
   return out;
 }
 
+/**
+ * {@link toPgJson} as a `jsonb` parameter in PostgreSQL's binary format (a
+ * version byte, 1, then the JSON text in UTF-8), for a large batch. Both
+ * drivers send a buffer parameter as binary, and the server reads it with
+ * `jsonb_recv`, the same parser as text; the point is the client side:
+ * PGlite measures and encodes a text parameter in JavaScript, character by
+ * character (twice), where `Buffer` encodes natively.
+ *
+ * @example await db.query('SELECT jsonb_array_length($1::jsonb)', [toPgJsonb([1, 2])])
+ */
+export function toPgJsonb(value: unknown): Buffer {
+  const text = toPgJson(value);
+  const buf = Buffer.allocUnsafe(1 + Buffer.byteLength(text));
+  buf[0] = 1;
+  buf.write(text, 1);
+  return buf;
+}
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what is looked for.
 const UNSAFE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 

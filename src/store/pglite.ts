@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, type Transaction, types } from '@electric-sql/pglite';
 import { AisocError } from '../errors.ts';
 import { acquireDirLock } from './lock.ts';
 import { ensurePrivateDir, privatiseTree } from './private-dir.ts';
@@ -38,6 +38,17 @@ function wrapTx(tx: Transaction): Queryable {
     },
   };
 }
+
+/**
+ * A `json`/`jsonb` parameter given as bytes is sent as it is, in binary
+ * format (`toPgJsonb` in json.ts); anything else as PGlite would.
+ */
+const jsonSerializer =
+  (oid: number) =>
+  (value: unknown): string =>
+    // PGlite's writer sends bytes a serializer returns as a binary parameter; the type names only text.
+    ArrayBuffer.isView(value) ? (value as unknown as string) : types.serializers[oid]!(value);
+const SERIALIZERS = { [types.JSON]: jsonSerializer(types.JSON), [types.JSONB]: jsonSerializer(types.JSONB) };
 
 /** The environment variable naming a template for new embedded databases (see {@link templateFromEnv}). */
 export const TEMPLATE_ENV = 'AISOC_PGLITE_TEMPLATE';
@@ -109,6 +120,7 @@ export async function openPglite(
     const template = fresh ? templateFromEnv() : undefined;
     if (dir && fresh && !template) await createInProcess(dir);
     db = await PGlite.create(dir, {
+      serializers: SERIALIZERS,
       ...(template ? { loadDataDir: template } : {}),
       ...(options.sharedBuffersMb
         ? {

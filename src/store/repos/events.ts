@@ -2,7 +2,7 @@ import { AisocError } from '../../errors.ts';
 import { yieldToEventLoop } from '../../loop.ts';
 import { parseCidr, parseIp } from '../../net/ip.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
-import { toPgJson } from '../json.ts';
+import { toPgJsonb } from '../json.ts';
 import { fromJson, type Queryable, toNumber } from '../sql.ts';
 import {
   attached,
@@ -297,7 +297,7 @@ export class EventRepository {
        FROM (SELECT * FROM v WHERE NOT EXISTS (SELECT 1 FROM ${CATCHALL_PARTITION} x WHERE x.id = v.id) ORDER BY n) s
        ON CONFLICT DO NOTHING
        RETURNING seq, id`,
-      [toPgJson(payload)],
+      [toPgJsonb(payload)],
     );
   }
 
@@ -321,7 +321,7 @@ export class EventRepository {
        ORDER BY n
        ON CONFLICT DO NOTHING
        RETURNING seq, id`,
-      [toPgJson(payload), partitions],
+      [toPgJsonb(payload), partitions],
     );
   }
 
