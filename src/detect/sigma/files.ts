@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { SigmaIssue } from './issues.ts';
+import type { ParseCache } from './parse-cache.ts';
 import { type LocatedDoc, parseYamlDocs } from './yaml-doc.ts';
 
 /** Rule files are YAML; `<rule>.samples.yml` files hold test samples, not rules. */
@@ -59,8 +60,8 @@ export interface RuleFileDoc extends LocatedDoc {
   index: number;
 }
 
-/** Read one rule file into its YAML documents; unreadable files become an issue. */
-export function readRuleFile(file: string): { docs: RuleFileDoc[]; issue?: SigmaIssue } {
+/** Read one rule file into its YAML documents (through `cache` when given); unreadable files become an issue. */
+export function readRuleFile(file: string, cache?: ParseCache): { docs: RuleFileDoc[]; issue?: SigmaIssue } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -70,12 +71,12 @@ export function readRuleFile(file: string): { docs: RuleFileDoc[]; issue?: Sigma
       issue: { kind: 'invalid', file, message: `cannot read the file: ${(err as Error).message}` },
     };
   }
-  return { docs: parseRuleText(text, file) };
+  return { docs: parseRuleText(text, file, cache) };
 }
 
 /** Parse rule text (one or more YAML documents); empty documents are dropped. */
-export function parseRuleText(text: string, file: string): RuleFileDoc[] {
-  return parseYamlDocs(text)
+export function parseRuleText(text: string, file: string, cache?: ParseCache): RuleFileDoc[] {
+  return (cache ? cache.docs(text) : parseYamlDocs(text))
     .map((d, index) => ({ ...d, file, index }))
     .filter((d) => d.error || (d.value !== null && d.value !== undefined));
 }

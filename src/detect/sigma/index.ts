@@ -9,6 +9,7 @@ import { SigmaConfig } from './config.ts';
 import { BUILTIN_PIPELINES_DIR, BUILTIN_RULES_DIR } from './content.ts';
 import { SigmaEngine, type SigmaMatch } from './engine.ts';
 import { FieldRegistry } from './fields.ts';
+import { ParseCache, parseCacheFile } from './parse-cache.ts';
 import { loadPipelineDir, Pipelines } from './pipeline.ts';
 import { RuleSet } from './ruleset.ts';
 import { installedManifest, installedRulesDir } from './update.ts';
@@ -53,7 +54,10 @@ export function buildSigma(
     if (existsSync(installed)) dirs.push(installed);
   }
   dirs.push(...config.rule_dirs, ...(options.ruleDirs ?? []));
-  const ruleSet = loadRuleSet(dirs, config, options.pipelineDirs);
+  // With a data directory, parsed files are kept in its cache between starts.
+  const cache = options.dataDir !== undefined ? ParseCache.open(parseCacheFile(options.dataDir)) : undefined;
+  const ruleSet = loadRuleSet(dirs, config, options.pipelineDirs, cache);
+  cache?.save();
   const engine = new SigmaEngine(ruleSet, {
     correlation: { maxGroups: config.correlation_max_groups, maxEvents: config.correlation_max_events },
   });
@@ -70,11 +74,12 @@ export function loadRuleSet(
   paths: readonly string[],
   config: SigmaConfig,
   pipelineDirs: readonly string[] = [],
+  parseCache?: ParseCache,
 ): RuleSet {
   const registry = new FieldRegistry();
   const pipelines = new Pipelines(registry);
   for (const dir of [BUILTIN_PIPELINES_DIR, ...config.pipeline_dirs, ...pipelineDirs]) {
-    for (const { file, doc } of loadPipelineDir(dir)) pipelines.add(doc, file);
+    for (const { file, doc } of loadPipelineDir(dir, parseCache)) pipelines.add(doc, file);
   }
   return new RuleSet(pipelines, registry, {
     regexEngine: config.regex_engine,
@@ -83,6 +88,7 @@ export function loadRuleSet(
     skipDeprecated: config.skip_deprecated,
     statusCaps: config.status_caps,
     levelOverrides: config.level_overrides,
+    ...(parseCache ? { parseCache } : {}),
   })
     .loadPaths(paths)
     .finish();

@@ -6,6 +6,7 @@ import { AisocError } from '../../errors.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
 import { type Accessor, compilePath, type FieldRegistry, type FieldSpace, scalarString } from './fields.ts';
 import type { LogSource } from './model.ts';
+import type { ParseCache } from './parse-cache.ts';
 
 /**
  * Processing pipelines as data (`content/sigma/pipelines/*.yaml`): which of
@@ -233,10 +234,11 @@ export function describeLogsource(ls: Partial<Record<(typeof LOGSOURCE_KEYS)[num
 }
 
 /** Read and validate one pipeline file, naming the field at fault. */
-export function loadPipelineFile(file: string): PipelineDoc {
+export function loadPipelineFile(file: string, cache?: ParseCache): PipelineDoc {
   let value: unknown;
   try {
-    value = parseYaml(readFileSync(file, 'utf8'));
+    const text = readFileSync(file, 'utf8');
+    value = cache ? cache.value(text) : parseYaml(text);
   } catch (err) {
     throw new AisocError('AISOC_ERR_CONFIG', `${file}: ${(err as Error).message}`, { file });
   }
@@ -253,9 +255,9 @@ export function loadPipelineFile(file: string): PipelineDoc {
 }
 
 /** Every `*.yaml`/`*.yml` pipeline in a directory, sorted by name. */
-export function loadPipelineDir(dir: string): Array<{ file: string; doc: PipelineDoc }> {
+export function loadPipelineDir(dir: string, cache?: ParseCache): Array<{ file: string; doc: PipelineDoc }> {
   return readdirSync(dir)
     .filter((f) => /\.ya?ml$/.test(f))
     .sort()
-    .map((f) => ({ file: join(dir, f), doc: loadPipelineFile(join(dir, f)) }));
+    .map((f) => ({ file: join(dir, f), doc: loadPipelineFile(join(dir, f), cache) }));
 }

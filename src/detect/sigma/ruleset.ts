@@ -15,6 +15,7 @@ import {
   type SigmaLevel,
   type SigmaStatus,
 } from './model.ts';
+import type { ParseCache } from './parse-cache.ts';
 import { type Branch, Pipelines } from './pipeline.ts';
 import type { RegexEngine } from './regex.ts';
 
@@ -88,6 +89,8 @@ export interface RuleSetOptions {
   statusCaps?: Readonly<Partial<Record<SigmaStatus, SigmaLevel>>>;
   /** Levels set by configuration, by rule id or title (`detect.sigma.level_overrides`); they win over caps. */
   levelOverrides?: Readonly<Record<string, SigmaLevel>>;
+  /** Parsed files kept between loads (`parse-cache.ts`). */
+  parseCache?: ParseCache;
 }
 
 export interface LoadStats {
@@ -146,7 +149,7 @@ export class RuleSet {
     const { files, issues } = listRuleFiles(paths);
     this.issues.push(...issues);
     for (const f of files) {
-      const { docs, issue } = readRuleFile(f);
+      const { docs, issue } = readRuleFile(f, this.options.parseCache);
       this.files++;
       if (issue) this.issues.push(issue);
       for (const d of docs) this.addDoc(d);

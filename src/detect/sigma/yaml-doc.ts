@@ -82,24 +82,84 @@ export function parseYamlDocs(text: string): LocatedDoc[] {
     const firstError = doc.errors[0];
     let value: unknown = null;
     if (!firstError) value = toPlain(doc.contents, [], 0);
-    const located: LocatedDoc = {
-      value,
-      line: startLine,
-      lineOf(path) {
-        for (let n = path.length; n > 0; n--) {
-          const l = lines.get(keyOf(path.slice(0, n)));
-          if (l) return l;
-        }
-        return startLine;
-      },
-    };
-    if (firstError) {
-      located.error = {
-        message: firstError.message.split('\n')[0] ?? firstError.message,
-        line: lineAt(firstError.pos?.[0]) || startLine,
-      };
-    }
-    out.push(located);
+    out.push(
+      locatedDoc(
+        value,
+        startLine,
+        lines,
+        firstError
+          ? {
+              message: firstError.message.split('\n')[0] ?? firstError.message,
+              line: lineAt(firstError.pos?.[0]) || startLine,
+            }
+          : undefined,
+      ),
+    );
   }
   return out;
+}
+
+/** The line of every map key and sequence item of each document, for {@link toStoredDocs}. */
+const LINES = new WeakMap<LocatedDoc, ReadonlyMap<string, number>>();
+
+function locatedDoc(
+  value: unknown,
+  line: number,
+  lines: ReadonlyMap<string, number>,
+  error?: { message: string; line: number },
+): LocatedDoc {
+  const located: LocatedDoc = {
+    value,
+    line,
+    lineOf(path) {
+      for (let n = path.length; n > 0; n--) {
+        const l = lines.get(keyOf(path.slice(0, n)));
+        if (l) return l;
+      }
+      return line;
+    },
+  };
+  if (error) located.error = error;
+  LINES.set(located, lines);
+  return located;
+}
+
+/** A parsed document as JSON can hold it (the parse cache's entries). */
+export interface StoredDoc {
+  value: unknown;
+  line: number;
+  /** [path key, line] of every map key and sequence item. */
+  lines: Array<[string, number]>;
+  error?: { message: string; line: number };
+}
+
+/**
+ * Whether JSON gives `v` back exactly: finite numbers other than -0, plain
+ * objects and arrays, strings, booleans and null. (A YAML `.inf`, or a key
+ * `__proto__` that replaced an object's prototype, does not survive.)
+ */
+export function jsonExact(v: unknown, depth = 0): boolean {
+  if (depth > 80) return false;
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v) && !Object.is(v, -0);
+  if (Array.isArray(v)) return v.every((x) => jsonExact(x, depth + 1));
+  if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)
+    return Object.values(v as Record<string, unknown>).every((x) => jsonExact(x, depth + 1));
+  return false;
+}
+
+/** Documents from {@link parseYamlDocs} as JSON-safe data, or undefined when JSON would change them. */
+export function toStoredDocs(docs: readonly LocatedDoc[]): StoredDoc[] | undefined {
+  const out: StoredDoc[] = [];
+  for (const d of docs) {
+    const lines = LINES.get(d);
+    if (!lines || !jsonExact(d.value)) return undefined;
+    out.push({ value: d.value, line: d.line, lines: [...lines], ...(d.error ? { error: d.error } : {}) });
+  }
+  return out;
+}
+
+/** Documents back from {@link toStoredDocs}' data: the same values, lines and errors. */
+export function fromStoredDocs(stored: readonly StoredDoc[]): LocatedDoc[] {
+  return stored.map((d) => locatedDoc(d.value, d.line, new Map(d.lines), d.error));
 }
