@@ -16,6 +16,8 @@ import { STAMP_FILE, sourceStamp } from './sources.mjs';
 
 const root = new URL('../', import.meta.url);
 const distMain = new URL('dist/cli/main.js', root);
+// The same command bundled (scripts/build-dist.mjs): one file per lazily loaded part instead of ~500 modules.
+const distBundle = new URL('dist/bundle/main.js', root);
 const srcDir = new URL('src/', root);
 
 function distIsCurrent() {
@@ -40,7 +42,7 @@ if (mode === 'dist') {
   process.setSourceMapsEnabled(true);
   // Node 22.1 and later keep compiled code between starts (in the OS's temporary directory); Node 20 has no such cache.
   module.enableCompileCache?.();
-  await import(distMain.href);
+  await import((existsSync(distBundle) ? distBundle : distMain).href);
 } else if (mode === 'src') {
   let register;
   try {

@@ -160,7 +160,81 @@ for (const entry of workers) {
   writeFileSync(out, result.outputFiles[0].text);
 }
 
-// 3. The stamp, then the swap.
+// 3. One bundle of the command and what it loads at start, in dist/bundle/ (split at the CLI's lazy
+// imports, so `--version` loads no server): Node 20 has no compile cache, and loading the ~500 modules of
+// the server and its dependencies one file at a time was half of a server's start. The compiled modules
+// above stay beside it (workers, the .mjs helpers and the source maps name them). A module's
+// `import.meta.url` is rewritten to its own file's URL, so paths it resolves (content/, workers, the
+// console) are the same from the bundle. Dependencies that read files beside their own sources, load
+// native code or resolve modules at run time stay external.
+const EXTERNAL = [
+  '@electric-sql/pglite',
+  '@electric-sql/pglite/*',
+  'pino',
+  'pino-*',
+  'thread-stream',
+  '@aws-sdk/*',
+  '@smithy/*',
+  '@fastify/swagger',
+  '@fastify/swagger-ui',
+  '@fastify/static',
+  'esbuild',
+  'typescript',
+  'tsx',
+  'tsx/*',
+];
+const bundleDir = join(tmp, 'bundle');
+const ownUrl = {
+  name: 'own-import-meta-url',
+  setup(build) {
+    build.onLoad({ filter: /\.js$/ }, (args) => {
+      if (!args.path.startsWith(`${tmp}/`) || args.path.startsWith(`${bundleDir}/`)) return undefined;
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes('import.meta.url')) return undefined;
+      const rel = relative(bundleDir, args.path).split('\\').join('/');
+      return {
+        contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(rel)}, import.meta.url).href`),
+        loader: 'js',
+        resolveDir: dirname(args.path),
+      };
+    });
+  },
+};
+const bundled = await esbuild
+  .build({
+    entryPoints: [join(tmp, 'cli/main.js')],
+    bundle: true,
+    splitting: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outdir: bundleDir,
+    external: EXTERNAL,
+    plugins: [ownUrl],
+    // CommonJS dependencies call require(): give the ESM output one.
+    banner: {
+      js: "import { createRequire as __aisocRequire } from 'node:module'; const require = __aisocRequire(import.meta.url);",
+    },
+    sourcemap: 'linked',
+    sourcesContent: false,
+    metafile: true,
+    logLevel: 'silent',
+    absWorkingDir: root,
+  })
+  .catch((err) => fail(`The bundle of dist/ failed: ${err.message}`));
+// A bundled dependency that finds files next to its own sources would look for them next to the bundle.
+for (const [file, out] of Object.entries(bundled.metafile.outputs)) {
+  if (!file.endsWith('.js')) continue;
+  const text = readFileSync(join(root, file), 'utf8');
+  for (const m of text.matchAll(/^\s*[^/*\s].*\b(__dirname|__filename)\b/gm)) {
+    const input = Object.keys(out.inputs).find((i) => readFileSync(join(root, i), 'utf8').includes(m[1]));
+    fail(
+      `${file}: bundled code uses ${m[1]} (from ${input ?? 'a dependency'}): add its package to EXTERNAL.`,
+    );
+  }
+}
+
+// 4. The stamp, then the swap.
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 writeFileSync(
   join(tmp, STAMP_FILE),

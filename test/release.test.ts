@@ -74,8 +74,8 @@ describe('the release build (dist/)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe(PKG.version);
     const pkgs = loaded(log);
-    // The probe saw the process (commander answers --version); tsx never came in.
-    expect(pkgs).toContain('commander');
+    // The probe saw the process from start to exit (commander, bundled, answers --version); tsx never came in.
+    expect(readProbe(log).map((r) => r.via)).toEqual(expect.arrayContaining(['start', 'exit']));
     expect(pkgs.filter((p) => DEV_ONLY.includes(p))).toEqual([]);
     // The same command from the sources, as the launcher runs them when dist/ is out of date.
     const src = node([BIN, '--version'], { AISOC_RUN: 'src' });
@@ -174,6 +174,12 @@ describe('the launcher (bin/aisoc.mjs) runs dist/ only when it was built from th
         JSON.stringify({ sources: sourceStamp(join(dir, 'src')) }),
       );
       expect(run().stdout).toBe('dist\n');
+      // The bundle of the same build, when there is one, is what runs.
+      mkdirSync(join(dir, 'dist/bundle'));
+      writeFileSync(join(dir, 'dist/bundle/main.js'), "console.log('bundle');\n");
+      expect(run().stdout).toBe('bundle\n');
+      expect(run({ AISOC_RUN: 'src' }).stdout).toBe('src\n');
+      rmSync(join(dir, 'dist/bundle'), { recursive: true });
       // A damaged stamp is a stale build.
       writeFileSync(join(dir, 'dist', STAMP_FILE), '{"sources": ');
       expect(run().stdout).toBe('src\n');
@@ -230,6 +236,7 @@ describe('npm pack', () => {
       'bin/sources.mjs',
       'dist/cli/main.js',
       'dist/cli/main.js.map',
+      'dist/bundle/main.js',
       `dist/${STAMP_FILE}`,
       'dist/store/pglite-init.mjs',
       ...stamp.workers.map((w) => `dist/${w.replace(/\.ts$/, '.bundle.cjs')}`),
@@ -254,7 +261,11 @@ describe('npm pack', () => {
     const builtins = new Set(builtinModules);
     const missing: string[] = [];
     for (const f of files.filter((p) => /^dist\/.*\.(js|mjs)$/.test(p))) {
-      const text = readFileSync(join(REPO, f), 'utf8');
+      // Code lines only: bundled dependencies keep JSDoc such as `@param {import('./index.js').X}`.
+      const text = readFileSync(join(REPO, f), 'utf8')
+        .split('\n')
+        .filter((l) => !/^\s*(\*|\/\/|\/\*)/.test(l))
+        .join('\n');
       for (const m of text.matchAll(
         /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|\bimport\(['"]([^'"]+)['"]\)/g,
       )) {
