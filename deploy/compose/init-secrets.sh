@@ -23,6 +23,7 @@ umask 022
 # name: random | empty
 for spec in \
   postgres_password:random \
+  nats_password:random \
   grafana_admin_password:random \
   aisoc_admin_key:random \
   aisoc_webhook_secret:random \

@@ -43,7 +43,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Record<stri
     .map((s) => s.trim())
     .filter((s) => s !== '');
   const pipeline: Record<string, unknown> = {};
-  if (nats.length > 0) pipeline.nats = { servers: nats };
+  const natsSection: Record<string, unknown> = {};
+  if (nats.length > 0) natsSection.servers = nats;
+  // pipeline.nats credentials: from the environment (or secrets files the container turns into it), not the file.
+  for (const [name, key] of [
+    ['AISOC_NATS_USER', 'user'],
+    ['AISOC_NATS_PASSWORD', 'password'],
+    ['AISOC_NATS_TOKEN', 'token'],
+    ['AISOC_NATS_NKEY_SEED_FILE', 'nkey_seed_file'],
+    ['AISOC_NATS_CREDS_FILE', 'creds_file'],
+    ['AISOC_NATS_CA_FILE', 'tls_ca_file'],
+  ] as const)
+    if (env[name]) natsSection[key] = env[name];
+  if (Object.keys(natsSection).length > 0) pipeline.nats = natsSection;
   // pipeline.runner: checked against the registry like any value of the file.
   if (env.AISOC_PIPELINE_RUNNER) pipeline.runner = env.AISOC_PIPELINE_RUNNER;
   if (Object.keys(pipeline).length > 0) out.pipeline = pipeline;

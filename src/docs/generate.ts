@@ -54,7 +54,7 @@ export function configDoc(): string {
     '',
     GENERATED,
     '',
-    'Settings are read once at start-up from a YAML or JSON file (`--config FILE` or `AISOC_CONFIG`), then the environment (`AISOC_DATA_DIR`, `AISOC_DATABASE_URL`, `AISOC_NATS_URL`, `AISOC_PIPELINE_RUNNER`, `AISOC_LOG_LEVEL`), then command-line flags. Unknown keys are errors, reported with the field path.',
+    'Settings are read once at start-up from a YAML or JSON file (`--config FILE` or `AISOC_CONFIG`), then the environment (`AISOC_DATA_DIR`, `AISOC_DATABASE_URL`, `AISOC_NATS_URL`, the NATS credentials `AISOC_NATS_USER`/`AISOC_NATS_PASSWORD`, `AISOC_NATS_TOKEN`, `AISOC_NATS_NKEY_SEED_FILE`, `AISOC_NATS_CREDS_FILE` and `AISOC_NATS_CA_FILE`, `AISOC_PIPELINE_RUNNER`, `AISOC_LOG_LEVEL`), then command-line flags. Unknown keys are errors, reported with the field path.',
     '',
     configTable(),
     '',

@@ -140,6 +140,9 @@ describe('compose.yaml', () => {
     for (const [name, role] of Object.entries(roles)) {
       const s = services(doc)[name]!;
       const env = Object.fromEntries(Object.entries(s.environment as Obj).map(([k, v]) => [k, String(v)]));
+      // As the image's entrypoint (deploy/docker/aisoc.sh) does: AISOC_X_FILE becomes AISOC_X, read from the secret.
+      for (const k of Object.keys(env))
+        if (/^AISOC_[A-Z0-9_]+_FILE$/.test(k)) env[k.slice(0, -'_FILE'.length)] = `secret of ${k}`;
       const mounts = (s.configs as Array<{ source: string; target: string }>).map((c) => ({
         target: c.target,
         file: join(COMPOSE_DIR, configs[c.source]!.file),
@@ -152,6 +155,13 @@ describe('compose.yaml', () => {
         if (role !== 'all') {
           expect(config.database_url).toBe('postgres://aisoc@postgres:5432/aisoc');
           expect(config.pipeline.nats.servers).toEqual(['nats://nats:4222']);
+          // NATS is authenticated, with the password from the nats_password secret the service mounts.
+          expect(config.pipeline.nats).toMatchObject({
+            user: 'aisoc',
+            password: 'secret of AISOC_NATS_PASSWORD_FILE',
+          });
+          expect(env.AISOC_NATS_PASSWORD_FILE).toBe('/run/secrets/nats_password');
+          expect(s.secrets as string[]).toContain('nats_password');
         }
       }
       // AISOC_CONFIG names one of the mounted files.
@@ -189,12 +199,20 @@ describe('compose.yaml', () => {
     );
   });
 
-  it('nats.conf is accepted by nats-server', () => {
+  it('nats.conf is accepted by nats-server, and needs the password from the environment', () => {
     if (!tool('nats-server')) return;
-    const r = spawnSync('nats-server', ['-c', join(COMPOSE_DIR, 'nats/nats.conf'), '-t'], {
-      encoding: 'utf8',
-    });
-    expect(r.status, r.stderr + r.stdout).toBe(0);
+    const check = (env: NodeJS.ProcessEnv) =>
+      spawnSync('nats-server', ['-c', join(COMPOSE_DIR, 'nats/nats.conf'), '-t'], { encoding: 'utf8', env });
+    const { NATS_PASSWORD: _, ...without } = process.env;
+    const ok = check({ ...without, NATS_PASSWORD: 'from-the-secret' });
+    expect(ok.status, ok.stderr + ok.stdout).toBe(0);
+    const missing = check(without);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr + missing.stdout).toMatch(/NATS_PASSWORD/);
+    // The server reads it from the nats_password secret it mounts.
+    const nats = services(load('compose.yaml').doc).nats!;
+    expect((nats.command as string[]).join(' ')).toContain('$(cat /run/secrets/nats_password)');
+    expect(nats.secrets as string[]).toEqual(['nats_password']);
   });
 
   it('the Caddyfile of the tls profile is valid for caddy', () => {

@@ -77,7 +77,12 @@ function exited(child: ChildProcess): Promise<void> {
  * try { … connect to nats.url … await nats.kill(); await nats.restart(); } finally { await nats.close(); }
  */
 export async function startNatsServer(
-  opts: { dir?: string; port?: number; timeoutMs?: number } = {},
+  opts: {
+    dir?: string;
+    port?: number;
+    timeoutMs?: number /** More flags (`--user u --pass p`, `-c file`). */;
+    args?: string[];
+  } = {},
 ): Promise<NatsServer> {
   const ownsDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'aisoc-nats-'));
@@ -87,7 +92,8 @@ export async function startNatsServer(
   let child: ChildProcess | undefined;
 
   const launch = async (): Promise<void> => {
-    const proc = spawn(NATS_SERVER_BIN, ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], {
+    const args = ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port), ...(opts.args ?? [])];
+    const proc = spawn(NATS_SERVER_BIN, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;

@@ -46,6 +46,22 @@ describe('pipeline.nats', () => {
     ]);
   });
 
+  it('takes credentials from the environment, one way at a time, user and password together', async () => {
+    const c = loadConfig({
+      env: { AISOC_NATS_USER: 'aisoc', AISOC_NATS_PASSWORD: 'pw', AISOC_NATS_CA_FILE: '/etc/ca.pem' },
+    });
+    expect(c.pipeline.nats).toMatchObject({ user: 'aisoc', password: 'pw', tls_ca_file: '/etc/ca.pem' });
+    expect(loadConfig({ env: { AISOC_NATS_TOKEN: 't0k' } }).pipeline.nats.token).toBe('t0k');
+    const alone = await failure(() => loadConfig({ env: { AISOC_NATS_USER: 'aisoc' } }));
+    expect(alone.field).toBe('pipeline.nats.password');
+    expect(alone.message).toMatch(/user and password go together/);
+    const two = await failure(() =>
+      loadConfig({ env: { AISOC_NATS_TOKEN: 't', AISOC_NATS_CREDS_FILE: '/x.creds' } }),
+    );
+    expect(two.field).toBe('pipeline.nats.creds_file');
+    expect(two.message).toMatch(/one way to authenticate at a time: token and creds_file/);
+  });
+
   it('takes the runner from AISOC_PIPELINE_RUNNER, checked against the registry', async () => {
     const c = loadConfig({ env: { AISOC_PIPELINE_RUNNER: 'nats', AISOC_NATS_URL: 'nats://n.example:4222' } });
     expect(c.pipeline.runner).toBe('nats');

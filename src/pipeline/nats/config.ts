@@ -126,6 +126,47 @@ export const NatsRunnerConfig = z
       .describe(
         'A batch still in its stage after this long stops reporting progress, so JetStream gives its messages to another worker, in ms',
       ),
+    user: z
+      .string()
+      .min(1)
+      .max(1024)
+      .optional()
+      .describe('User name to authenticate with (with password); env AISOC_NATS_USER'),
+    password: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe(
+        'Password of user; env AISOC_NATS_PASSWORD (the container reads AISOC_NATS_PASSWORD_FILE). Keep it out of the config file',
+      ),
+    token: z
+      .string()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe('Authentication token; env AISOC_NATS_TOKEN (in the container, AISOC_NATS_TOKEN_FILE)'),
+    nkey_seed_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'File holding the NKey seed (SU…) of a user the server knows by its public key; env AISOC_NATS_NKEY_SEED_FILE',
+      ),
+    creds_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A credentials file (user JWT and NKey seed, as nsc writes it) for servers with decentralised (operator) authentication; env AISOC_NATS_CREDS_FILE',
+      ),
+    tls_ca_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'CA certificates (PEM) to verify tls:// servers with, instead of the system’s; env AISOC_NATS_CA_FILE',
+      ),
     dead_letter_max_age_ms: z
       .number()
       .int()
@@ -136,6 +177,24 @@ export const NatsRunnerConfig = z
       ),
   })
   .superRefine((c, ctx) => {
+    if ((c.user === undefined) !== (c.password === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [c.user === undefined ? 'user' : 'password'],
+        message: 'user and password go together: set both or neither',
+      });
+    const ways = [
+      c.user !== undefined && 'user/password',
+      c.token !== undefined && 'token',
+      c.nkey_seed_file !== undefined && 'nkey_seed_file',
+      c.creds_file !== undefined && 'creds_file',
+    ].filter((w): w is string => w !== false);
+    if (ways.length > 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: [ways[1] === 'user/password' ? 'user' : ways[1]!],
+        message: `one way to authenticate at a time: ${ways.join(' and ')} are both set`,
+      });
     if (c.max_deliver <= c.backoff_ms.length + 1) {
       ctx.addIssue({
         code: 'custom',

@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, nkeys } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../../test/helpers/builders.ts';
 import { type NatsServer, natsServerAvailable, startNatsServer } from '../../../test/helpers/nats.ts';
 import { freshDatabase, postgresAvailable } from '../../../test/helpers/postgres.ts';
+import { tempDir } from '../../../test/helpers/runtime.ts';
 import { AisocError, isBackpressure } from '../../errors.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
 import { openStore } from '../../store/index.ts';
@@ -405,6 +408,93 @@ describe.skipIf(!ready)('the NATS JetStream runner', () => {
       expect(err).toBeInstanceOf(AisocError);
       expect((err as AisocError).field).toBe('pipeline.nats.servers');
       expect((err as AisocError).message).toContain(refused.url);
+    });
+
+    describe('on a server that requires authentication', () => {
+      const secured: NatsServer[] = [];
+      afterAll(async () => {
+        for (const s of secured) await s.close();
+      });
+      async function server(args: string[]): Promise<NatsServer> {
+        const s = await startNatsServer({ args });
+        secured.push(s);
+        return s;
+      }
+      async function attempt(s: NatsServer, section: Partial<NatsRunnerConfig>) {
+        const env = await environment(() => s, section);
+        cleanups.push(() => env.close());
+        const runner = createRunner(
+          'nats',
+          {
+            store: env.store,
+            logger: silentLogger(),
+            metrics: createMetrics({ defaultMetrics: false }),
+            config: PipelineConfig.parse({ nats: { ...env.section, connect_timeout_ms: 2000 } }),
+            stages: [collector()],
+          },
+          tracking,
+        );
+        const err = await runner.start().then(
+          () => undefined,
+          (e: unknown) => e as AisocError,
+        );
+        if (!err) {
+          cleanups.push(() => runner.stop(2000));
+          expect(await runner.submit({ events: [makeEvent()], deadLetters: [] })).toMatchObject({
+            stored: 1,
+          });
+        }
+        return err;
+      }
+
+      it('connects with user and password; refuses wrong ones and none, naming the field, never echoing the secret', async () => {
+        const s = await server(['--user', 'aisoc', '--pass', 'correct-horse']);
+        expect(await attempt(s, { user: 'aisoc', password: 'correct-horse' })).toBeUndefined();
+        const wrong = await attempt(s, { user: 'aisoc', password: 'battery-staple' });
+        expect(wrong).toBeInstanceOf(AisocError);
+        expect(wrong?.field).toBe('pipeline.nats.user');
+        expect(wrong?.message).toMatch(/refused these credentials/);
+        expect(wrong?.message).not.toContain('battery-staple');
+        const none = await attempt(s, {});
+        expect(none?.field).toBe('pipeline.nats.user');
+        expect(none?.message).toMatch(/without credentials: set pipeline.nats.user and password, token/);
+      });
+
+      it('connects with a token', async () => {
+        const s = await server(['--auth', 's3cr3t-token-value']);
+        expect(await attempt(s, { token: 's3cr3t-token-value' })).toBeUndefined();
+        const wrong = await attempt(s, { token: 'guess' });
+        expect(wrong?.field).toBe('pipeline.nats.token');
+        expect(wrong?.message).not.toContain('guess');
+      });
+
+      it('connects with an NKey seed file; a missing or foreign file is an error naming the field', async () => {
+        const { dir, cleanup } = tempDir('aisoc-nkey-');
+        cleanups.push(async () => cleanup());
+        const user = nkeys.createUser();
+        const conf = join(dir, 'server.conf');
+        writeFileSync(conf, `authorization { users = [ { nkey: "${user.getPublicKey()}" } ] }\n`);
+        const seedFile = join(dir, 'user.nk');
+        writeFileSync(seedFile, `${new TextDecoder().decode(user.getSeed())}\n`, { mode: 0o600 });
+        const s = await server(['-c', conf]);
+        expect(await attempt(s, { nkey_seed_file: seedFile })).toBeUndefined();
+        const other = join(dir, 'other.nk');
+        writeFileSync(other, new TextDecoder().decode(nkeys.createUser().getSeed()));
+        expect((await attempt(s, { nkey_seed_file: other }))?.field).toBe('pipeline.nats.nkey_seed_file');
+        const missing = await attempt(s, { nkey_seed_file: join(dir, 'absent.nk') });
+        expect(missing?.field).toBe('pipeline.nats.nkey_seed_file');
+        expect(missing?.message).toMatch(/cannot read .*absent\.nk \(ENOENT\)/);
+        const junk = join(dir, 'junk.nk');
+        writeFileSync(junk, 'not a seed\n');
+        expect((await attempt(s, { nkey_seed_file: junk }))?.message).toMatch(
+          /does not hold a user NKey seed/,
+        );
+        const creds = join(dir, 'user.creds');
+        writeFileSync(creds, 'just text\n');
+        const badCreds = await attempt(s, { creds_file: creds });
+        expect(badCreds?.field).toBe('pipeline.nats.creds_file');
+        expect(badCreds?.message).toMatch(/not a NATS credentials file/);
+      });
     });
 
     it('bounds retention by age alone: the stream, not the events table, holds unprocessed events', async () => {

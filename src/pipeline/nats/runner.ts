@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type {
   ConsumerConfig,
   ConsumerMessages,
@@ -6,7 +7,7 @@ import type {
   PubAck,
   StreamConfig,
 } from '@nats-io/jetstream';
-import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import type { ConnectionOptions, MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { canonicalHash } from '../../analyst/cache-key.ts';
 import { AisocError, describeError } from '../../errors.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
@@ -154,6 +155,67 @@ async function loadClient(): Promise<NatsClient> {
   return client;
 }
 
+/**
+ * The authentication and TLS options of a connection, from `pipeline.nats`:
+ * user and password, a token, an NKey seed file or a credentials file (at
+ * most one), and a CA file for tls:// servers. A file that cannot be read is
+ * an error naming its field, before any connection is tried.
+ */
+export function connectionSecurity(
+  config: NatsRunnerConfig,
+  core: Pick<typeof import('@nats-io/transport-node'), 'credsAuthenticator' | 'nkeyAuthenticator'>,
+): Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator' | 'tls'> {
+  const read = (field: 'nkey_seed_file' | 'creds_file' | 'tls_ca_file', path: string): Uint8Array => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new AisocError(
+        'AISOC_ERR_CONFIG',
+        `pipeline.nats.${field}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? describeError(err)}).`,
+        { field: `pipeline.nats.${field}`, cause: err },
+      );
+    }
+  };
+  const out: Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator' | 'tls'> = {};
+  if (config.user !== undefined && config.password !== undefined) {
+    out.user = config.user;
+    out.pass = config.password;
+  }
+  if (config.token !== undefined) out.token = config.token;
+  if (config.nkey_seed_file !== undefined) {
+    const seed = new TextDecoder().decode(read('nkey_seed_file', config.nkey_seed_file)).trim();
+    if (!/^SU[A-Z2-7]{56}$/.test(seed))
+      throw new AisocError(
+        'AISOC_ERR_CONFIG',
+        `pipeline.nats.nkey_seed_file: ${config.nkey_seed_file} does not hold a user NKey seed (one line starting SU).`,
+        { field: 'pipeline.nats.nkey_seed_file' },
+      );
+    out.authenticator = core.nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
+  if (config.creds_file !== undefined) {
+    const creds = read('creds_file', config.creds_file);
+    const text = new TextDecoder().decode(creds);
+    if (!/-----BEGIN NATS USER JWT-----/.test(text) || !/-----BEGIN USER NKEY SEED-----/.test(text))
+      throw new AisocError(
+        'AISOC_ERR_CONFIG',
+        `pipeline.nats.creds_file: ${config.creds_file} is not a NATS credentials file (a user JWT and an NKey seed).`,
+        { field: 'pipeline.nats.creds_file' },
+      );
+    out.authenticator = core.credsAuthenticator(creds);
+  }
+  if (config.tls_ca_file !== undefined)
+    out.tls = { ca: new TextDecoder().decode(read('tls_ca_file', config.tls_ca_file)) };
+  return out;
+}
+
+/** Which setting a refused authentication names. */
+function authField(config: NatsRunnerConfig): string {
+  if (config.token !== undefined) return 'pipeline.nats.token';
+  if (config.nkey_seed_file !== undefined) return 'pipeline.nats.nkey_seed_file';
+  if (config.creds_file !== undefined) return 'pipeline.nats.creds_file';
+  return 'pipeline.nats.user';
+}
+
 /** The client, once a runner of this process has started (everything that calls this runs after `start`). */
 function lib(): NatsClient {
   if (!client) throw new AisocError('AISOC_ERR_STREAM_UNAVAILABLE', 'The NATS runner is not started.');
@@ -224,6 +286,7 @@ export class NatsRunner implements PipelineRunner {
     if (this.started) return;
     const { servers, connect_timeout_ms, request_timeout_ms } = this.config;
     const { js, core, publisher } = await loadClient();
+    const security = connectionSecurity(this.config, core);
     let nc: NatsConnection;
     try {
       nc = await core.connect({
@@ -232,8 +295,17 @@ export class NatsRunner implements PipelineRunner {
         name: `aisoc-${this.role}-${process.pid}`,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 1000,
+        ...security,
       });
     } catch (err) {
+      if (err instanceof core.AuthorizationError || /authori[sz]ation violation/i.test(describeError(err))) {
+        const field = authField(this.config);
+        throw new AisocError(
+          'AISOC_ERR_CONFIG',
+          `${field}: the NATS server at ${servers.join(', ')} refused ${security.user || security.token || security.authenticator ? 'these credentials' : 'a connection without credentials: set pipeline.nats.user and password, token, nkey_seed_file or creds_file (or their AISOC_NATS_* variables)'}.`,
+          { field, cause: err },
+        );
+      }
       throw new AisocError(
         'AISOC_ERR_STREAM_UNAVAILABLE',
         `pipeline.nats.servers: no NATS server answered at ${servers.join(', ')} (${describeError(err)}).`,
