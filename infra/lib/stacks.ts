@@ -228,6 +228,8 @@ interface DetectionProps extends Common {
 export class DetectionStack extends Stack {
   readonly records: dynamodb.Table;
   readonly state: dynamodb.Table;
+  /** Noise control's first-seen baselines of cloud calls (src/aws/baselines.ts); the detection function's alone. */
+  readonly baselines: dynamodb.Table;
   readonly detector: AisocFunction;
 
   constructor(scope: Construct, id: string, props: DetectionProps) {
@@ -252,6 +254,8 @@ export class DetectionStack extends Stack {
       sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
     });
     this.state = table('CorrelationState', true);
+    // TTL `expires_at` = a row's last call + detect.noise.forget_after_ms: DynamoDB forgets rows, no scan prunes.
+    this.baselines = table('Baselines', false);
     const stateMachineArn = `arn:aws:states:${region}:${account}:stateMachine:${NAMES.stateMachine}`;
     this.detector = new AisocFunction(this, 'Detect', {
       name: 'detect',
@@ -263,6 +267,7 @@ export class DetectionStack extends Stack {
       environment: {
         AISOC_RECORDS_TABLE: this.records.tableName,
         AISOC_STATE_TABLE: this.state.tableName,
+        AISOC_BASELINES_TABLE: this.baselines.tableName,
         AISOC_DEAD_LETTER_QUEUE_URL: f.detectDlq.queueUrl,
         AISOC_STATE_MACHINE_ARN: stateMachineArn,
         AISOC_EVENTS_TTL_DAYS: '30',
@@ -284,6 +289,8 @@ export class DetectionStack extends Stack {
       'dynamodb:DeleteItem',
       'dynamodb:Query',
     ]);
+    // Read and written under the correlate lock (the state table's), in batches: no other call.
+    grantRecords(role, this.baselines, ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }),
     );
