@@ -537,6 +537,8 @@ export class OrchestrationStack extends Stack {
         execution: sfn.JsonPath.executionId,
         subject: sfn.JsonPath.objectAt('$.subject'),
         action: sfn.JsonPath.objectAt('$.action'),
+        // What the analyst said and who said it (Bedrock, or the built-in analyst and why): the person decides.
+        verdict: sfn.JsonPath.objectAt('$.verdict'),
         how: 'aws stepfunctions send-task-success --task-token TOKEN --task-output \'{"approved":true,"approved_by":"you@example.com"}\' (or "approved":false)',
       }),
       resultPath: '$.approval',
@@ -574,6 +576,8 @@ export class OrchestrationStack extends Stack {
       itemSelector: {
         subject: sfn.JsonPath.objectAt('$.subject'),
         action: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+        // Read by the person asked and recorded with the remediation; never read by the Policy Choice.
+        verdict: sfn.JsonPath.objectAt('$.analysis.verdict'),
       },
       maxConcurrency: 1,
       resultPath: '$.remediations',
