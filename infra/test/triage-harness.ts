@@ -275,7 +275,7 @@ export async function deployment(definition: AslDefinition, deploy: DeployConfig
     const dir = mkdtempSync(join(tmpdir(), 'aisoc-harness-records-'));
     const out = files.map((f, n) => {
       const records = cloudTrailRecords(f);
-      records.forEach((r, i) => edit(r, i));
+      for (const [i, r] of records.entries()) edit(r, i);
       const path = join(dir, `${n}.json`);
       writeFileSync(path, JSON.stringify(records));
       return path;
