@@ -171,7 +171,8 @@ describe.skipIf(!stratus)('the synthesised state machine, run locally with the r
       analyst: `bedrock:${MODEL}`,
       checked: true,
       disputed: false,
-      summary: converseReply(req!).output!.message!.content![0]!.toolUse!.input!.summary,
+      summary: (converseReply(req!).output!.message!.content![0]!.toolUse!.input as { summary: string })
+        .summary,
     });
     expect(verdict.fallback_reason).toBeUndefined();
     // The stored verdict cites the event the model cited (R1 in the prompt), by its id.
