@@ -46,7 +46,7 @@ export function stageContentLayer(c: DeployConfig): string {
 }
 
 /** The ATT&CK index, built once per bundle and code version and kept under infra/.build. */
-function knowledgeIndex(c: DeployConfig): string {
+export function knowledgeIndex(c: DeployConfig): string {
   const choice = resolveAttackPath(c.attackBundle ? { attack_path: c.attackBundle } : {});
   if (!choice.path || !existsSync(choice.path))
     throw new Error(

@@ -228,6 +228,8 @@ interface DetectionProps extends Common {
 export class DetectionStack extends Stack {
   readonly records: dynamodb.Table;
   readonly state: dynamodb.Table;
+  /** Noise control's first-seen baselines of cloud calls (src/aws/baselines.ts); the detection function's alone. */
+  readonly baselines: dynamodb.Table;
   readonly detector: AisocFunction;
 
   constructor(scope: Construct, id: string, props: DetectionProps) {
@@ -252,6 +254,8 @@ export class DetectionStack extends Stack {
       sortKey: { name: 'gsi1sk', type: dynamodb.AttributeType.STRING },
     });
     this.state = table('CorrelationState', true);
+    // TTL `expires_at` = a row's last call + detect.noise.forget_after_ms: DynamoDB forgets rows, no scan prunes.
+    this.baselines = table('Baselines', false);
     const stateMachineArn = `arn:aws:states:${region}:${account}:stateMachine:${NAMES.stateMachine}`;
     this.detector = new AisocFunction(this, 'Detect', {
       name: 'detect',
@@ -263,6 +267,7 @@ export class DetectionStack extends Stack {
       environment: {
         AISOC_RECORDS_TABLE: this.records.tableName,
         AISOC_STATE_TABLE: this.state.tableName,
+        AISOC_BASELINES_TABLE: this.baselines.tableName,
         AISOC_DEAD_LETTER_QUEUE_URL: f.detectDlq.queueUrl,
         AISOC_STATE_MACHINE_ARN: stateMachineArn,
         AISOC_EVENTS_TTL_DAYS: '30',
@@ -284,6 +289,8 @@ export class DetectionStack extends Stack {
       'dynamodb:DeleteItem',
       'dynamodb:Query',
     ]);
+    // Read and written under the correlate lock (the state table's), in batches: no other call.
+    grantRecords(role, this.baselines, ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem']);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions: ['states:StartExecution'], resources: [stateMachineArn] }),
     );
@@ -530,6 +537,8 @@ export class OrchestrationStack extends Stack {
         execution: sfn.JsonPath.executionId,
         subject: sfn.JsonPath.objectAt('$.subject'),
         action: sfn.JsonPath.objectAt('$.action'),
+        // What the analyst said and who said it (Bedrock, or the built-in analyst and why): the person decides.
+        verdict: sfn.JsonPath.objectAt('$.verdict'),
         how: 'aws stepfunctions send-task-success --task-token TOKEN --task-output \'{"approved":true,"approved_by":"you@example.com"}\' (or "approved":false)',
       }),
       resultPath: '$.approval',
@@ -567,6 +576,8 @@ export class OrchestrationStack extends Stack {
       itemSelector: {
         subject: sfn.JsonPath.objectAt('$.subject'),
         action: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+        // Read by the person asked and recorded with the remediation; never read by the Policy Choice.
+        verdict: sfn.JsonPath.objectAt('$.analysis.verdict'),
       },
       maxConcurrency: 1,
       resultPath: '$.remediations',

@@ -48,7 +48,7 @@ describe('every resource is accounted for', () => {
       'AWS::Lambda::Permission': 3,
     });
     expect(count(s.templates.detection)).toEqual({
-      'AWS::DynamoDB::Table': 2,
+      'AWS::DynamoDB::Table': 3,
       'AWS::Lambda::LayerVersion': 1,
       'AWS::Logs::LogGroup': 1,
       'AWS::IAM::Role': 1,
@@ -190,9 +190,9 @@ describe('ingestion', () => {
 });
 
 describe('detection', () => {
-  it('both tables: KMS, TTL on expires_at, point-in-time recovery, retained', () => {
+  it('the three tables (records, correlation state, baselines): KMS, TTL on expires_at, point-in-time recovery, retained', () => {
     const tables = s.templates.detection.findResources('AWS::DynamoDB::Table');
-    expect(Object.keys(tables)).toHaveLength(2);
+    expect(Object.keys(tables)).toHaveLength(3);
     for (const t of Object.values(tables)) {
       expect(t.DeletionPolicy).toBe('Retain');
       expect(t.Properties).toMatchObject({
@@ -202,6 +202,28 @@ describe('detection', () => {
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
       });
     }
+  });
+  it('the baselines table: keyed by pk alone, the deployment key, its name in the detection function only', () => {
+    const tables = s.templates.detection.findResources('AWS::DynamoDB::Table');
+    const [id, table] = Object.entries(tables).find(([k]) => k.startsWith('Baselines'))!;
+    expect(table.Properties).toMatchObject({
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: {
+        SSEEnabled: true,
+        SSEType: 'KMS',
+        KMSMasterKeyId: { 'Fn::ImportValue': expect.stringMatching(/Key/) },
+      },
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    expect(table.Properties.GlobalSecondaryIndexes).toBeUndefined();
+    const fns = Object.values(s.templates.detection.findResources('AWS::Lambda::Function'));
+    expect(fns.map((f) => f.Properties.Environment.Variables.AISOC_BASELINES_TABLE)).toEqual([{ Ref: id }]);
+    // No other stack names it: nothing exports it.
+    for (const name of ['foundation', 'ingestion', 'orchestration'] as const)
+      expect(JSON.stringify(s.templates[name].toJSON())).not.toMatch(/Baselines/);
   });
   it('the Kinesis consumer reports partial batch failures, bisects, and sends what fails to the DLQ', () => {
     s.templates.detection.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -285,6 +307,20 @@ describe('IAM: least privilege', () => {
     ]);
     expect(byRole(s.templates.orchestration, 'AnalyseFnRole')).toContain('bedrock:InvokeModel');
     expect(byRole(s.templates.detection, 'DetectRole')).toContain('states:StartExecution');
+  });
+  it('the baselines table: BatchGetItem and BatchWriteItem by the detection function, on that table alone', () => {
+    const tables = s.templates.detection.findResources('AWS::DynamoDB::Table');
+    const id = Object.keys(tables).find((k) => k.startsWith('Baselines'))!;
+    const arn = { 'Fn::GetAtt': [id, 'Arn'] };
+    const on = Object.values(s.templates)
+      .flatMap((t) => statements(t))
+      .filter(({ s: st }) => JSON.stringify(st.Resource).includes(id));
+    expect(on).toEqual([
+      {
+        policy: expect.stringMatching(/^DetectRole/),
+        s: { Action: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'], Effect: 'Allow', Resource: arn },
+      },
+    ]);
   });
   it('Bedrock is the configured model only; StartExecution is the triage state machine only', () => {
     const bedrock = statements(s.templates.orchestration).find(({ s: st }) =>

@@ -1,29 +1,37 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  type ConverseCommandInput,
+  type ConverseCommandOutput,
+} from '@aws-sdk/client-bedrock-runtime';
 import { GetAccessKeyLastUsedCommand, IAMClient, ListAccessKeysCommand } from '@aws-sdk/client-iam';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { AnalystService } from '../../src/analyst/service.ts';
-import { loadConfig } from '../../src/app-config.ts';
-import { createAnalyseHandler } from '../../src/aws/analyse.ts';
+import { analyseDeps, createAnalyseHandler } from '../../src/aws/analyse.ts';
+import { DynamoBaselines } from '../../src/aws/baselines.ts';
 import { createDetectHandler } from '../../src/aws/detect.ts';
+import { functionConfig } from '../../src/aws/env.ts';
 import { DynamoRecords } from '../../src/aws/records.ts';
 import { createRemediateHandler } from '../../src/aws/remediate.ts';
 import { createIndexHandler, createStoreHandler } from '../../src/aws/results.ts';
 import { createScoreHandler } from '../../src/aws/score.ts';
 import { CorrelationState } from '../../src/aws/state.ts';
-import { CONTENT_DIR } from '../../src/content.ts';
 import { Correlator } from '../../src/correlate/index.ts';
 import { buildDetectors } from '../../src/detect/index.ts';
-import { ACTION_FACTORIES } from '../../src/respond/actions/index.ts';
-import { loadPlaybooks } from '../../src/respond/playbooks/load.ts';
-import { actionInfos } from '../../src/respond/setup.ts';
+import { NoiseControl } from '../../src/detect/noise/persisted.ts';
+import type { ModelAnswer } from '../../src/schema/verdict.ts';
 import { SourceRegistry } from '../../src/sources/index.ts';
 import { normaliseRecords } from '../../src/sources/normalise.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { cloudTrailRecords, kinesisBatch } from '../../test/helpers/aws-events.ts';
 import { memoryDynamo } from '../../test/helpers/memory-dynamo.ts';
+import { type DeployConfig, productConfig } from '../lib/config.ts';
+import { knowledgeIndex } from '../lib/content.ts';
 import { AslInterpreter } from './asl-interpreter.ts';
 import { type AslDefinition, FUNCTION_ARN_PREFIX } from './synth.ts';
 
@@ -36,7 +44,69 @@ export const mocks = {
   sfn: mockClient(SFNClient),
   sqs: mockClient(SQSClient),
   iam: mockClient(IAMClient),
+  bedrock: mockClient(BedrockRuntimeClient),
 };
+
+/** The Converse requests the analyse function sent, in order. */
+export const converseInputs = (): ConverseCommandInput[] =>
+  mocks.bedrock.commandCalls(ConverseCommand).map((c) => c.args[0].input);
+
+/** The first ATT&CK technique the prompt's retrieved context lists (the knowledge index's answer). */
+export function retrievedTechnique(prompt: string): string | undefined {
+  return /## ATT&CK context \(retrieved\)\n\n- (T\d{4}(?:\.\d{3})?) /.exec(prompt)?.[1];
+}
+
+/**
+ * What Bedrock's Converse API returns when Claude calls the verdict tool
+ * (the shape of a real response: the tool-use block, stop reason, usage and
+ * latency), the verdict citing the prompt's first record and its
+ * `cloud.operation`, and the first technique the retrieval put in the
+ * prompt. `answer` changes fields of the verdict.
+ */
+export function converseReply(
+  input: ConverseCommandInput,
+  answer: Partial<ModelAnswer> = {},
+): ConverseCommandOutput {
+  const prompt = input.messages?.[0]?.content?.[0]?.text ?? '';
+  const technique = retrievedTechnique(prompt);
+  const verdict: ModelAnswer = {
+    severity: 'high',
+    category: 'credential_access',
+    confidence: 0.9,
+    summary: 'An access key of the identity was used to read credentials it does not normally read.',
+    detailed_analysis:
+      'The calls come from one identity, with a tool that is not the account usual tooling, against secrets and parameters.',
+    potential_impact: 'The secrets read give the actor further access.',
+    is_true_positive: true,
+    false_positive_reason: null,
+    iocs: [],
+    mitre_techniques: technique ? [technique] : [],
+    recommendations: [{ action: 'Disable the access key', priority: 1, rationale: 'It made the calls.' }],
+    investigation_priority: 1,
+    evidence: [{ claim: 'The identity called the API.', event_ids: ['R1'], fields: ['cloud.operation'] }],
+    ...answer,
+  };
+  return {
+    $metadata: { httpStatusCode: 200, requestId: 'b1f6e7a4-0c55-4a3e-9d0e-6f1f4a6c2d11', attempts: 1 },
+    output: {
+      message: {
+        role: 'assistant',
+        content: [
+          {
+            toolUse: { toolUseId: 'tooluse_kZJMlvQmRJ6eAyJE5GIl7Q', name: 'triage_verdict', input: verdict },
+          },
+        ],
+      },
+    },
+    stopReason: 'tool_use',
+    usage: {
+      inputTokens: Math.ceil(prompt.length / 4),
+      outputTokens: 412,
+      totalTokens: Math.ceil(prompt.length / 4) + 412,
+    },
+    metrics: { latencyMs: 2310 },
+  };
+}
 
 /** The access keys the ingested events used: IAM (mocked) lists them as the owner's, Active. */
 let keys: string[] = [];
@@ -52,19 +122,28 @@ export function resetMocks(): void {
   mocks.iam.on(ListAccessKeysCommand).callsFake(() => ({
     AccessKeyMetadata: keys.map((k) => ({ AccessKeyId: k, Status: 'Active', UserName: ACCESS_KEY_OWNER })),
   }));
+  mocks.bedrock.on(ConverseCommand).callsFake((input: ConverseCommandInput) => converseReply(input));
+}
+
+/** The product configuration the CDK app writes into the content layer, read as the functions read it. */
+function layerConfig(deploy: DeployConfig) {
+  const file = join(mkdtempSync(join(tmpdir(), 'aisoc-harness-')), 'aisoc.json');
+  writeFileSync(file, JSON.stringify(productConfig(deploy)));
+  return functionConfig({ AISOC_CONFIG: file });
 }
 
 /**
- * The deployment in one process: the real handlers of src/aws (detect,
- * score, analyse with the built-in analyst, remediate in dry run, store,
- * index), over one in-memory DynamoDB, bound to the synthesised state
- * machine's Task states by their function's logical id.
+ * The deployment in one process: the real handlers of src/aws (detect with
+ * noise control, score, analyse with the Bedrock Converse backend over the
+ * packaged knowledge index, remediate in dry run, store, index), built from
+ * the configuration the CDK app writes for `deploy` (its context), over one
+ * in-memory DynamoDB, bound to the synthesised state machine's Task states
+ * by their function's logical id. Bedrock Runtime is aws-sdk-client-mock
+ * (`mocks.bedrock`, answering {@link converseReply} unless a test says
+ * otherwise); the LLM backend's back-off sleeps are recorded, not slept.
  */
-export async function deployment(
-  definition: AslDefinition,
-  opts: { actions?: string[]; allowList?: string[] } = {},
-) {
-  const config = loadConfig({ env: {} });
+export async function deployment(definition: AslDefinition, deploy: DeployConfig) {
+  const config = layerConfig(deploy);
   const logger = silentLogger();
   const metrics = createMetrics({ defaultMetrics: false });
   const db = memoryDynamo();
@@ -89,31 +168,38 @@ export async function deployment(
     holder: () => 'detect',
     leaseMs: 300_000,
     lockWaitMs: 1000,
+    noise: {
+      control: new NoiseControl(config.detect.noise),
+      baselines: new DynamoBaselines({
+        db: db.client,
+        table: 'baselines',
+        forgetAfterMs: config.detect.noise.forget_after_ms,
+      }),
+    },
   });
-  const actions = opts.actions ?? ['aws.iam.disable_access_key'];
-  const actionSettings = Object.fromEntries(actions.map((a) => [a, { region: 'eu-west-1' }]));
+  const llmSleeps: number[] = [];
+  const analyse = createAnalyseHandler(
+    await analyseDeps(config, {
+      records,
+      knowledgeIndex: new Uint8Array(readFileSync(knowledgeIndex(deploy))),
+      logger,
+      metrics,
+      clock: {
+        now: () => Date.now(),
+        sleep: async (ms) => {
+          llmSleeps.push(ms);
+        },
+        random: () => 0.5,
+      },
+    }),
+  );
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {
     ScoreFn: createScoreHandler({ records, state, assets: config.analyst.assets, now: () => new Date(NOW) }),
-    AnalyseFn: createAnalyseHandler({
-      records,
-      analyst: new AnalystService({
-        store: records,
-        llm: null,
-        assets: config.analyst.assets,
-        metrics,
-        logger,
-      }),
-      playbooks: loadPlaybooks([join(CONTENT_DIR, 'playbooks')], actionInfos(ACTION_FACTORIES)).playbooks,
-      configured: actions,
-      assets: config.analyst.assets,
-      threshold: 80,
-      dryRun: true,
-      logger,
-    }),
+    AnalyseFn: analyse,
     RemediateFn: createRemediateHandler({
-      actions: actionSettings,
-      allowList: opts.allowList ?? [],
-      dryRun: true,
+      actions: config.respond.actions,
+      allowList: deploy.remediationAllowList,
+      dryRun: config.respond.dry_run,
       logger,
       metrics,
     }),
@@ -181,7 +267,37 @@ export async function deployment(
       .map((c) => ({ name: c.args[0].input.name!, input: JSON.parse(c.args[0].input.input!) as unknown }));
   }
 
-  return { db, interpreter, handlers, calls, approvals, nextApproval, sleeps, indexed, ingest, records };
+  /** CloudTrail records of these files, each changed by `edit` first (an attacker's text in a field, say). */
+  async function ingestEdited(
+    edit: (record: Record<string, unknown>, i: number) => void,
+    ...files: string[]
+  ) {
+    const dir = mkdtempSync(join(tmpdir(), 'aisoc-harness-records-'));
+    const out = files.map((f, n) => {
+      const records = cloudTrailRecords(f);
+      for (const [i, r] of records.entries()) edit(r, i);
+      const path = join(dir, `${n}.json`);
+      writeFileSync(path, JSON.stringify(records));
+      return path;
+    });
+    return ingest(...out);
+  }
+
+  return {
+    db,
+    config,
+    interpreter,
+    handlers,
+    calls,
+    approvals,
+    nextApproval,
+    sleeps,
+    llmSleeps,
+    indexed,
+    ingest,
+    ingestEdited,
+    records,
+  };
 }
 
 function allTaskResources(d: { States: Record<string, Record<string, unknown>> }): string[] {

@@ -4,8 +4,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from 'pino';
 import { analystKnowledge } from '../analyst/knowledge-port.ts';
 import { createLlmBackend } from '../analyst/llm/index.ts';
+import type { LlmClock } from '../analyst/llm/types.ts';
 import type { AssetContext } from '../analyst/priority.ts';
 import { AnalystService } from '../analyst/service.ts';
+import type { AppConfig } from '../app-config.ts';
 import { CONTENT_DIR, PRODUCT_ROOT } from '../content.ts';
 import { KnowledgeBase } from '../knowledge/kb.ts';
 import { ACTION_FACTORIES } from '../respond/actions/index.ts';
@@ -16,7 +18,7 @@ import { CORE_STEPS, type Playbook } from '../respond/playbooks/model.ts';
 import { render } from '../respond/playbooks/template.ts';
 import { actionInfos, loadRunContext } from '../respond/setup.ts';
 import { createLogger } from '../telemetry/logger.ts';
-import { createMetrics } from '../telemetry/metrics.ts';
+import { createMetrics, type Metrics } from '../telemetry/metrics.ts';
 import { awsEnv, functionConfig } from './env.ts';
 import { DynamoRecords } from './records.ts';
 import { parseInput, TriageInput } from './subject.ts';
@@ -55,6 +57,8 @@ export interface AnalyseResult {
     checked: boolean;
     disputed: boolean;
     summary: string;
+    /** Why the configured LLM's verdict did not stand and the built-in analyst's does (Bedrock failed, or failed the evidence check twice). */
+    fallback_reason?: string;
   };
   plan: PlannedAction[];
   /** Steps not planned, and why (a condition that does not hold, an action this deployment does not run). */
@@ -124,6 +128,7 @@ export function createAnalyseHandler(deps: AnalyseDeps) {
         checked: outcome.checked,
         disputed: v.disputed ?? false,
         summary: v.summary,
+        ...(outcome.fallback_reason ? { fallback_reason: outcome.fallback_reason } : {}),
       },
       plan,
       skipped,
@@ -134,52 +139,88 @@ export function createAnalyseHandler(deps: AnalyseDeps) {
 /** Where the CDK app puts the prebuilt ATT&CK index in the content layer. */
 export const KNOWLEDGE_INDEX_FILE = 'knowledge/knowledge-index.bin';
 
-let built: ReturnType<typeof createAnalyseHandler> | undefined;
+/** What {@link analyseDeps} needs beside the configuration. */
+export interface AnalyseSetup {
+  records: DynamoRecords;
+  /** The knowledge index packaged in the content layer ({@link KNOWLEDGE_INDEX_FILE}). */
+  knowledgeIndex: Uint8Array;
+  logger: Logger;
+  metrics: Metrics;
+  /** The LLM backend's clock (its back-off sleeps); default the system's. */
+  clock?: LlmClock;
+}
+
+/**
+ * The analyse function's parts from the product configuration, as its
+ * entry point builds them: the knowledge base over the packaged index, the
+ * configured LLM backend (Bedrock Converse in this deployment) with the
+ * built-in analyst beside it, and the playbooks.
+ */
+export async function analyseDeps(config: AppConfig, setup: AnalyseSetup): Promise<AnalyseDeps> {
+  const { records, logger, metrics } = setup;
+  const kb = new KnowledgeBase({
+    config: { ...config.knowledge, load: 'lazy', cache_index: false, persist: false },
+    snapshot: setup.knowledgeIndex,
+    logger,
+    metrics,
+  });
+  await kb.ready();
+  const actions = ACTION_FACTORIES.filter((f) => Object.hasOwn(config.respond.actions, f.type));
+  return {
+    records,
+    analyst: new AnalystService({
+      store: records,
+      knowledge: analystKnowledge(kb, logger),
+      llm: createLlmBackend(config.analyst, {
+        logger,
+        metrics,
+        ...(setup.clock ? { clock: setup.clock } : {}),
+      }),
+      assets: config.analyst.assets,
+      metrics,
+      logger,
+      cacheTtlMs: config.analyst.cache_ttl_ms,
+    }),
+    playbooks: loadPlaybooks(
+      [
+        ...(config.respond.builtin_playbooks ? [join(CONTENT_DIR, 'playbooks')] : []),
+        ...config.respond.playbook_dirs,
+      ],
+      actionInfos(ACTION_FACTORIES),
+    ).playbooks,
+    configured: actions.map((f) => f.type),
+    assets: config.analyst.assets,
+    threshold: config.respond.threshold,
+    dryRun: config.respond.dry_run,
+    logger,
+  };
+}
+
+let built: Promise<ReturnType<typeof createAnalyseHandler>> | undefined;
+
+async function build(): Promise<ReturnType<typeof createAnalyseHandler>> {
+  const config = functionConfig();
+  const env = awsEnv(['records_table', 'events_ttl_days']);
+  const records = new DynamoRecords({
+    db: new DynamoDBClient({}),
+    table: env.records_table,
+    eventsTtlDays: env.events_ttl_days,
+  });
+  return createAnalyseHandler(
+    await analyseDeps(config, {
+      records,
+      knowledgeIndex: new Uint8Array(readFileSync(join(PRODUCT_ROOT, KNOWLEDGE_INDEX_FILE))),
+      logger: createLogger({ level: config.log_level }),
+      metrics: createMetrics({ defaultMetrics: false }),
+    }),
+  );
+}
 
 /** The Lambda entry point (Orchestration stack, the Analyse state). */
 export async function handler(input: unknown): Promise<AnalyseResult> {
-  if (!built) {
-    const config = functionConfig();
-    const env = awsEnv(['records_table', 'events_ttl_days']);
-    const logger = createLogger({ level: config.log_level });
-    const metrics = createMetrics({ defaultMetrics: false });
-    const records = new DynamoRecords({
-      db: new DynamoDBClient({}),
-      table: env.records_table,
-      eventsTtlDays: env.events_ttl_days,
-    });
-    const kb = new KnowledgeBase({
-      config: { ...config.knowledge, load: 'lazy', cache_index: false, persist: false },
-      snapshot: new Uint8Array(readFileSync(join(PRODUCT_ROOT, KNOWLEDGE_INDEX_FILE))),
-      logger,
-      metrics,
-    });
-    await kb.ready();
-    const actions = ACTION_FACTORIES.filter((f) => Object.hasOwn(config.respond.actions, f.type));
-    built = createAnalyseHandler({
-      records,
-      analyst: new AnalystService({
-        store: records,
-        knowledge: analystKnowledge(kb, logger),
-        llm: createLlmBackend(config.analyst, { logger, metrics }),
-        assets: config.analyst.assets,
-        metrics,
-        logger,
-        cacheTtlMs: config.analyst.cache_ttl_ms,
-      }),
-      playbooks: loadPlaybooks(
-        [
-          ...(config.respond.builtin_playbooks ? [join(CONTENT_DIR, 'playbooks')] : []),
-          ...config.respond.playbook_dirs,
-        ],
-        actionInfos(ACTION_FACTORIES),
-      ).playbooks,
-      configured: actions.map((f) => f.type),
-      assets: config.analyst.assets,
-      threshold: config.respond.threshold,
-      dryRun: config.respond.dry_run,
-      logger,
-    });
-  }
-  return built(input);
+  built ??= build();
+  built.catch(() => {
+    built = undefined;
+  });
+  return (await built)(input);
 }

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { Correlator, itemKey } from '../correlate/index.ts';
 import { buildDetectors } from '../detect/index.ts';
 import { MlService } from '../detect/ml/service.ts';
-import { isBaselineFeed } from '../detect/noise/baseline.ts';
+import { type BaselineFeed, isBaselineFeed } from '../detect/noise/baseline.ts';
+import { NoiseControl, type NoiseOutcome } from '../detect/noise/persisted.ts';
 import { detectStage } from '../detect/stage.ts';
 import {
   type AlertCandidate,
@@ -22,6 +23,7 @@ import { NormalisedEvent } from '../schema/event.ts';
 import type { Incident } from '../schema/incident.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import { createMetrics } from '../telemetry/metrics.ts';
+import { DynamoBaselines } from './baselines.ts';
 import { recordText, sendDeadLetters } from './dead-letters.ts';
 import { awsEnv, functionConfig } from './env.ts';
 import { DynamoRecords } from './records.ts';
@@ -36,6 +38,13 @@ import { FUNCTION_TIMEOUT_S } from './timeouts.ts';
  * alerts and incidents in DynamoDB, under a lock, skipping what the inbox
  * says was processed (Kinesis delivers a batch again after a failure), and
  * starts the triage state machine for each incident that changed.
+ *
+ * Noise control (`detect.noise`, on by default) runs as in `aisoc serve`:
+ * the detect stage reports what each batch's cloud calls add to the
+ * first-seen baselines, and under the same lock `NoiseControl.apply` moves
+ * the candidates' levels by rarity against the baselines table
+ * (src/aws/baselines.ts) and grows it; the feed's key goes into the inbox
+ * with the others, so a batch delivered again adds nothing twice.
  *
  * It reports partial batch failures: a record that is not an event (or that
  * a detector fails on) goes to the dead-letter queue and is not failed; when
@@ -72,6 +81,8 @@ export interface DetectDeps {
   leaseMs: number;
   /** How long a batch waits for the lock before it is reported failed, ms. */
   lockWaitMs: number;
+  /** Noise control and its baselines table; absent when `detect.noise.enabled` is false. */
+  noise?: { control: NoiseControl; baselines: DynamoBaselines };
 }
 
 /** The execution name of an incident's triage: one per set of alerts, so a redelivered batch starts none twice. */
@@ -100,7 +111,7 @@ function decode(data: string): { event?: NormalisedEvent; error?: { reason: stri
 }
 
 export function createDetectHandler(deps: DetectDeps) {
-  const stage = detectStage(deps.detectors);
+  const stage = detectStage(deps.detectors, { observe: deps.noise !== undefined });
   // The detect stage reads nothing of its context (src/detect/stage.ts): it only runs the detectors.
   const stageCtx = {} as StageContext;
 
@@ -144,15 +155,14 @@ export function createDetectHandler(deps: DetectDeps) {
       const fresh = new Set<string>();
       const candidates: AlertCandidate[] = [];
       const feeds = new Map<string, WindowFeed[]>();
+      const baselineFeeds: BaselineFeed[] = [];
       for (const { item, key } of keyed) {
         if (key !== undefined) {
           if (seen.has(key) || fresh.has(key)) continue;
           fresh.add(key);
         }
-        // Noise control's baselines live in the store's cloud_baselines table, which the Lambda variant does not
-        // have yet: rule detections keep their rule's level here (docs/aws.md, "What differs").
-        if (isBaselineFeed(item)) continue;
-        if (isWindowFeed(item)) {
+        if (isBaselineFeed(item)) baselineFeeds.push(item);
+        else if (isWindowFeed(item)) {
           const list = feeds.get(item.detector) ?? [];
           list.push(item);
           feeds.set(item.detector, list);
@@ -163,6 +173,14 @@ export function createDetectHandler(deps: DetectDeps) {
         const w = byName.get(name);
         if (w) candidates.push(...w.offer(list));
       }
+      // Rarity moves the candidates' levels, then the baselines grow: under the lock, as the correlate stage does.
+      let moved: NoiseOutcome = { raised: 0, lowered: 0 };
+      if (deps.noise)
+        moved = await deps.noise.control.apply(
+          deps.noise.baselines.forBatch(baselineFeeds.map((f) => f.id)),
+          candidates,
+          baselineFeeds,
+        );
       // The analyst reads the events an alert cites: keep them beside the alerts.
       const cited = new Map<string, NormalisedEvent>();
       for (const c of candidates)
@@ -177,6 +195,8 @@ export function createDetectHandler(deps: DetectDeps) {
           created: result.created,
           folded: result.folded,
           incidents: result.incidents.length,
+          levels_raised: moved.raised,
+          levels_lowered: moved.lowered,
         },
         'Correlated a batch.',
       );
@@ -255,6 +275,16 @@ async function build(): Promise<ReturnType<typeof createDetectHandler>> {
   const logger = createLogger({ level: config.log_level });
   const metrics = createMetrics({ defaultMetrics: false });
   const db = new DynamoDBClient({});
+  const noise = config.detect.noise.enabled
+    ? {
+        control: new NoiseControl(config.detect.noise),
+        baselines: new DynamoBaselines({
+          db,
+          table: awsEnv(['baselines_table']).baselines_table,
+          forgetAfterMs: config.detect.noise.forget_after_ms,
+        }),
+      }
+    : undefined;
   const ml = config.ml.enabled ? await MlService.open(config.ml, { metrics, logger }) : undefined;
   const detectors = await buildDetectors(config.detect, {
     logger,
@@ -285,6 +315,7 @@ async function build(): Promise<ReturnType<typeof createDetectHandler>> {
     holder: () => `${process.env.AWS_LAMBDA_LOG_STREAM_NAME ?? 'local'}:${Date.now()}`,
     leaseMs: timeoutMs,
     lockWaitMs: Math.min(60_000, timeoutMs / 4),
+    ...(noise ? { noise } : {}),
   });
 }
 

@@ -13,6 +13,7 @@ import { AisocError } from '../errors.ts';
 export const AWS_ENV = {
   records_table: 'AISOC_RECORDS_TABLE',
   state_table: 'AISOC_STATE_TABLE',
+  baselines_table: 'AISOC_BASELINES_TABLE',
   stream_name: 'AISOC_STREAM_NAME',
   dead_letter_queue_url: 'AISOC_DEAD_LETTER_QUEUE_URL',
   state_machine_arn: 'AISOC_STATE_MACHINE_ARN',
@@ -27,6 +28,7 @@ type EnvKey = keyof typeof AWS_ENV;
 const CHECKS: Record<EnvKey, z.ZodType<unknown>> = {
   records_table: z.string().regex(/^[\w.-]{3,255}$/, 'must be a DynamoDB table name'),
   state_table: z.string().regex(/^[\w.-]{3,255}$/, 'must be a DynamoDB table name'),
+  baselines_table: z.string().regex(/^[\w.-]{3,255}$/, 'must be a DynamoDB table name'),
   stream_name: z.string().regex(/^[\w.-]{1,128}$/, 'must be a Kinesis stream name'),
   dead_letter_queue_url: z.url({ protocol: /^https$/ }),
   state_machine_arn: z.string().regex(/^arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:[\w-]{1,80}$/),
@@ -40,6 +42,7 @@ const CHECKS: Record<EnvKey, z.ZodType<unknown>> = {
 export type AwsEnv = {
   records_table: string;
   state_table: string;
+  baselines_table: string;
   stream_name: string;
   dead_letter_queue_url: string;
   state_machine_arn: string;

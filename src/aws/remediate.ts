@@ -35,6 +35,8 @@ export const RemediateInput = z.discriminatedUnion('mode', [
     item: z.object({
       subject: z.object({ type: z.literal('incident'), id: z.string() }),
       action: Action,
+      /** The analyst's verdict the plan came with: recorded with the result, never a permission. */
+      verdict: z.object({ id: z.string().optional(), analyst: z.string() }).optional(),
       approval: z
         .object({
           approved: z.boolean(),
@@ -58,6 +60,8 @@ export interface RemediateResult extends ActionResult {
   dry_run: boolean;
   /** Who or what allowed the run: a person, or the allow-list. */
   allowed_by: string;
+  /** The verdict the run answered (its id, and who wrote it: `bedrock:<model>` or `builtin`). */
+  verdict?: { id?: string; analyst: string };
 }
 
 export interface RemediateDeps {
@@ -93,7 +97,7 @@ export function createRemediateHandler(deps: RemediateDeps) {
       });
       return { ...r, type: a.type, dry_run: deps.dryRun, allowed_by: `person:${input.requested_by}` };
     }
-    const { action: planned, approval } = input.item;
+    const { action: planned, approval, verdict } = input.item;
     let allowedBy: string;
     if (approval?.approved === true && approval.approved_by) allowedBy = `person:${approval.approved_by}`;
     else if (planned.approval === 'auto' && deps.allowList.includes(planned.type))
@@ -109,8 +113,11 @@ export function createRemediateHandler(deps: RemediateDeps) {
       dryRun: deps.dryRun,
       idempotencyKey: `${input.execution}:${fingerprint(planned.type, JSON.stringify(planned.input))}`,
     });
-    deps.logger.info({ type: a.type, status: r.status, allowed_by: allowedBy }, 'Ran a remediation.');
-    return { ...r, type: a.type, dry_run: deps.dryRun, allowed_by: allowedBy };
+    const on = verdict
+      ? { verdict: { ...(verdict.id ? { id: verdict.id } : {}), analyst: verdict.analyst } }
+      : {};
+    deps.logger.info({ type: a.type, status: r.status, allowed_by: allowedBy, ...on }, 'Ran a remediation.');
+    return { ...r, type: a.type, dry_run: deps.dryRun, allowed_by: allowedBy, ...on };
   };
 }
 

@@ -20,6 +20,8 @@ type Item = Record<string, AttributeValue>;
  * the table's key or on `gsi1` with `=` and `>=`), and nothing else: any
  * other expression throws, so a handler that starts using one fails its
  * test until this learns it. Every call is kept on the mock (`mock.calls()`).
+ * `fault` makes calls fail on purpose: it sees each call (command name and
+ * input) and may return the error to throw.
  */
 export function memoryDynamo() {
   const tables = new Map<string, Map<string, Item>>();
@@ -32,9 +34,18 @@ export function memoryDynamo() {
   const keyOf = (k: Item) => JSON.stringify([k.pk?.S, k.sk?.S ?? null]);
   const fail = (m: string) => new ConditionalCheckFailedException({ message: m, $metadata: {} });
   const mock = mockClient(DynamoDBClient);
+  let fault: ((command: string, input: Record<string, unknown>) => Error | undefined) | undefined;
+  const check = (command: string, input: Record<string, unknown>) => {
+    const err = fault?.(command, input);
+    if (err) throw err;
+  };
 
-  mock.on(GetItemCommand).callsFake((i) => ({ Item: table(i.TableName).get(keyOf(i.Key)) }));
+  mock.on(GetItemCommand).callsFake((i) => {
+    check('GetItem', i);
+    return { Item: table(i.TableName).get(keyOf(i.Key)) };
+  });
   mock.on(PutItemCommand).callsFake((i) => {
+    check('PutItem', i);
     const t = table(i.TableName);
     const k = keyOf(i.Item);
     const before = t.get(k);
@@ -46,6 +57,7 @@ export function memoryDynamo() {
     return {};
   });
   mock.on(DeleteItemCommand).callsFake((i) => {
+    check('DeleteItem', i);
     const t = table(i.TableName);
     const k = keyOf(i.Key);
     if (i.ConditionExpression === 'holder = :me') {
@@ -55,6 +67,7 @@ export function memoryDynamo() {
     return {};
   });
   mock.on(BatchGetItemCommand).callsFake((i) => {
+    check('BatchGetItem', i);
     const Responses: Record<string, Item[]> = {};
     for (const [name, req] of Object.entries(i.RequestItems as Record<string, { Keys: Item[] }>))
       Responses[name] = req.Keys.flatMap((k) => {
@@ -64,6 +77,7 @@ export function memoryDynamo() {
     return { Responses, UnprocessedKeys: {} };
   });
   mock.on(BatchWriteItemCommand).callsFake((i) => {
+    check('BatchWriteItem', i);
     for (const [name, reqs] of Object.entries(
       i.RequestItems as Record<string, Array<{ PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }>>,
     ))
@@ -74,6 +88,7 @@ export function memoryDynamo() {
     return { UnprocessedItems: {} };
   });
   mock.on(QueryCommand).callsFake((i) => {
+    check('Query', i);
     const m = /^(\w+) = :pk(?: AND (\w+) (=|>=) :(\w+))?$/.exec(i.KeyConditionExpression ?? '');
     if (!m) throw new Error(`memoryDynamo: key condition ${i.KeyConditionExpression}`);
     const [, hash, range, op, value] = m;
@@ -98,6 +113,10 @@ export function memoryDynamo() {
       region: 'eu-west-1',
       credentials: { accessKeyId: 'AKID', secretAccessKey: 'x' },
     }),
+    /** Fail calls on purpose: `f` sees each call and returns the error to throw (undefined: none). */
+    fault: (f: typeof fault) => {
+      fault = f;
+    },
     /** The items of a table (by `pk`, then `sk`). */
     items: (name: string) => [...table(name).values()],
     get: (name: string, pk: string, sk?: string) => table(name).get(JSON.stringify([pk, sk ?? null])),
