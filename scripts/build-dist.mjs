@@ -178,6 +178,8 @@ const EXTERNAL = [
   '@fastify/swagger',
   '@fastify/swagger-ui',
   '@fastify/static',
+  // Loaded only by the NATS runner (lazily); bundled, its client failed to connect.
+  '@nats-io/*',
   'esbuild',
   'typescript',
   'tsx',

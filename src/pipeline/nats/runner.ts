@@ -298,7 +298,10 @@ export class NatsRunner implements PipelineRunner {
         ...security,
       });
     } catch (err) {
-      if (err instanceof core.AuthorizationError || /authori[sz]ation violation/i.test(describeError(err))) {
+      const refused =
+        (typeof core.AuthorizationError === 'function' && err instanceof core.AuthorizationError) ||
+        /authori[sz]ation violation/i.test(describeError(err));
+      if (refused) {
         const field = authField(this.config);
         throw new AisocError(
           'AISOC_ERR_CONFIG',
