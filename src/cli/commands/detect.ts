@@ -175,6 +175,7 @@ export function registerDetect(program: Command): void {
             ruleDirs: opts.rules,
             builtin: opts.builtin,
             ...(opts.sigmahq ? { dataDir: config.data_dir } : {}),
+            levelOverrides: config.detect.level_overrides,
           });
           const stats = ruleSet.stats();
           const problems = ruleSet.issues.filter((i) => i.kind !== 'warning');
