@@ -156,12 +156,13 @@ describe('the configuration assembled from the registries', () => {
     );
   });
 
-  it('has one detect section per registered detector that declares a schema, beside upstream_min_severity and noise', () => {
+  it('has one detect section per registered detector that declares a schema, beside upstream_min_severity, level_overrides and noise', () => {
     const detect = AppConfig.shape.detect.unwrap();
     const declared = Object.entries(DETECTOR_FACTORIES).filter(([, f]) => 'configSchema' in f);
     expect(declared.map(([type]) => type)).toEqual(['sigma', 'resource_policy']);
     expect(Object.keys(detect.shape)).toEqual([
       'upstream_min_severity',
+      'level_overrides',
       'noise',
       ...declared.map(([type]) => type),
     ]);

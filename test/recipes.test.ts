@@ -191,7 +191,7 @@ describe('the new components bring their config sections with their registry lin
     const err = await thrown(() =>
       buildDetectors(
         { upstream_min_severity: 'medium', login_burst: { min_failures: 1 } },
-        { ...ctx, detect: { upstream_min_severity: 'medium' } },
+        { ...ctx, detect: { upstream_min_severity: 'medium', level_overrides: {} } },
         REGISTRIES.detectors,
       ),
     );

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { declaredSectionsOf } from '../config/sections.ts';
 import { DETECTOR_FACTORIES } from './index.ts';
+import { LevelOverrides } from './levels.ts';
 import { NoiseConfig } from './noise/config.ts';
 import type { DetectorFactory } from './types.ts';
 
@@ -10,6 +11,9 @@ const DETECT_FIELDS = {
     .enum(['informational', 'low', 'medium', 'high', 'critical'])
     .default('medium')
     .describe('Least severity of an upstream verdict (Wazuh, Suricata, GuardDuty) that raises an alert'),
+  level_overrides: LevelOverrides.default({}).describe(
+    'Levels set by configuration, by rule id or title, for every rule: Sigma rules (where detect.sigma.level_overrides, read first, also sets them) and rules written as code (engine rule: the resource-policy rule). The detection records the rule’s own level and the reason; a Sigma rule set below detect.sigma.min_level raises no alert, a code rule set to informational raises an informational one (context). Models and upstream verdicts keep their own levels',
+  ),
   noise: NoiseConfig.default(NoiseConfig.parse({})),
 };
 

@@ -12,7 +12,7 @@ import { describeDetectorConformance } from './testing/conformance.ts';
 const ctx = () => ({
   logger: silentLogger(),
   metrics: createMetrics({ defaultMetrics: false }),
-  detect: { upstream_min_severity: 'medium' as const },
+  detect: { upstream_min_severity: 'medium' as const, level_overrides: {} },
 });
 
 /** A CloudTrail event whose trail was stopped: the built-in pack's "CloudTrail trail stopped or deleted". */

@@ -1,4 +1,5 @@
 import { parseSection } from '../config/sections.ts';
+import { withLevelOverrides } from './levels.ts';
 import { mlDetectorFactory } from './ml/detector.ts';
 import { resourcePolicyDetectorFactory } from './policy/index.ts';
 import { sigmaDetectorFactory } from './sigma/index.ts';
@@ -48,7 +49,9 @@ export async function buildDetectors(
     const section = factory.configSchema
       ? parseSection(factory.configSchema, detect[type], `detect.${type}`)
       : undefined;
-    detectors.push(...(await factory.create(section, ctx)));
+    const built = await factory.create(section, ctx);
+    // Rules written as code take `detect.level_overrides` on their detections (Sigma's take it as they compile).
+    detectors.push(...built.map((d) => withLevelOverrides(d, ctx.detect.level_overrides ?? {})));
   }
   return detectors;
 }

@@ -4,6 +4,20 @@ import { describe, expect, it } from 'vitest';
 import { BIN, REPO } from '../../../test/helpers/process.ts';
 
 const FIXTURES = join(REPO, 'src/detect/sigma/fixtures');
+const OWN_FIXTURES = join(REPO, 'src/cli/commands/fixtures');
+
+interface Line {
+  rule: { id: string; title: string; level: string; engine: string };
+  rule_level?: string;
+  level_reasons?: string[];
+  rarity?: { verdict: string; score: number; identity: string };
+  events: Array<{ source: string; id: string }>;
+}
+const lines = (stdout: string): Line[] =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
 
 /** Run the real CLI; stdout, stderr and the exit code. */
 function aisoc(...args: string[]): { stdout: string; stderr: string; status: number | null } {
@@ -57,6 +71,56 @@ describe('aisoc detect', () => {
     expect(rows[1]).toContain('windows:4242');
     expect(r.stderr).toContain('broken.yml:8: invalid: unknown value modifier "endswithh"');
     expect(r.stderr).toMatch(/2 events, 0 bad records/);
+  });
+
+  it('runs the resource-policy rule serve runs: a bucket policy granting another account is an alert', () => {
+    const r = aisoc('detect', join(OWN_FIXTURES, 'detect-bucket-policy.json'));
+    expect(r.status).toBe(0);
+    expect(lines(r.stdout)).toEqual([
+      expect.objectContaining({
+        rule: expect.objectContaining({
+          id: 'e6a1d0c4-5b7f-4c21-9f3e-7a0d2b1c9e55',
+          title: 'Resource policy grants access to another account or to everyone',
+          level: 'medium',
+          engine: 'rule',
+        }),
+        events: [expect.objectContaining({ id: '7a1d0c4e-0000-4000-8000-000000000002' })],
+      }),
+    ]);
+    expect(r.stderr).toMatch(/1 {2}medium Resource policy grants access/);
+  });
+
+  it('lowers a familiar call of the same identity once the baselines have learnt, unless --no-noise', () => {
+    // detect-noise.yaml: a learning window of five minutes; ops-bot stops logging at 09:00 and again at 09:20.
+    const config = join(OWN_FIXTURES, 'detect-noise.yaml');
+    const file = join(OWN_FIXTURES, 'detect-familiar-call.json');
+    const on = aisoc('--config', config, 'detect', file);
+    expect(on.status).toBe(0);
+    const [first, second] = lines(on.stdout);
+    // The first call falls in the learning window: it keeps the rule's level.
+    expect(first).toMatchObject({ rule: { level: 'high' }, rarity: { verdict: 'learning' } });
+    expect(first?.rule_level).toBeUndefined();
+    expect(second).toMatchObject({
+      rule: { title: 'CloudTrail trail stopped or deleted', level: 'medium' },
+      rule_level: 'high',
+      rarity: { verdict: 'familiar', score: 0.5, identity: 'arn:aws:iam::111122223333:user/ops-bot' },
+      events: [expect.objectContaining({ id: '7a1d0c4e-0000-4000-8000-000000000013' })],
+    });
+    expect(second?.level_reasons).toEqual([
+      expect.stringMatching(
+        /seen on an earlier call of arn:aws:iam::111122223333:user\/ops-bot; lowered from high$/,
+      ),
+    ]);
+    expect(on.stderr).toContain(
+      'Noise control moved 1 level (1 lowered, 0 raised; the baselines learn for 5 min',
+    );
+
+    const off = aisoc('--config', config, 'detect', '--no-noise', file);
+    expect(off.status).toBe(0);
+    const plain = lines(off.stdout);
+    expect(plain.map((l) => l.rule.level)).toEqual(['high', 'high']);
+    expect(plain.every((l) => l.rule_level === undefined && l.rarity === undefined)).toBe(true);
+    expect(off.stderr).toContain('Noise control off (--no-noise)');
   });
 
   it('fails with a message for an unknown source type', () => {

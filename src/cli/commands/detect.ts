@@ -1,16 +1,20 @@
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import { buildDetectors, DETECTOR_FACTORIES, type DetectorFactory } from '../../detect/index.ts';
+import { MemoryBaselines } from '../../detect/noise/baseline.ts';
 import { type ReplayDetector, replay } from '../../detect/replay.ts';
-import { buildSigma, type SigmaMatch, sigmaReplayDetector } from '../../detect/sigma/index.ts';
+import { buildSigma, type SigmaMatch, sigmaReplayDetector, toCandidate } from '../../detect/sigma/index.ts';
 import { formatIssue } from '../../detect/sigma/issues.ts';
 import type { AlertCandidate } from '../../detect/types.ts';
 import { upstreamDetector } from '../../detect/upstream.ts';
 import { AisocError, describeError } from '../../errors.ts';
+import type { Detection, Rarity } from '../../schema/alert.ts';
 import { SEVERITY_ORDER, type SeverityName, severityRank } from '../../schema/common.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
 import { SourceRegistry } from '../../sources/index.ts';
 import { expandInputs } from '../../sources/inputs.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
+import { createMetrics } from '../../telemetry/metrics.ts';
 import { action, commandConfig, progress, say } from '../common.ts';
 
 /** One event of an alert, by the id its source gives it. */
@@ -26,7 +30,14 @@ export interface AlertEventRef {
 
 /** One line of `aisoc detect` output. */
 export interface DetectLine {
-  rule: { id: string; title: string; level: SeverityName; tags: string[]; engine: 'sigma' | 'upstream' };
+  /** `level` is the detection's: the rule's own, capped, overridden or moved by rarity (`rule_level` then says the rule's). */
+  rule: { id: string; title: string; level: SeverityName; tags: string[]; engine: Detection['engine'] };
+  /** The rule's own level, when the detection's level differs from it. */
+  rule_level?: SeverityName;
+  /** Why the level differs: a status cap, a configured override, rarity. */
+  level_reasons?: string[];
+  /** The rarity of the call behind a cloud detection, as noise control judged it. */
+  rarity?: Rarity;
   time: string;
   events: AlertEventRef[];
   /** File (or archive entry) the events came from. */
@@ -34,6 +45,29 @@ export interface DetectLine {
   /** Correlations: the group that fired and the count that met the condition. */
   group?: Record<string, string>;
   count?: number;
+}
+
+/**
+ * The detector kinds this command builds itself, from its flags: Sigma (with
+ * `--rules`, `--no-builtin`, `--no-sigmahq`, and raw matches, so correlation
+ * lines keep their group and count) and upstream verdicts (`--no-upstream`,
+ * `--min-level`). Every other registered kind is built as `serve` builds it,
+ * from `detect.<type>` (the resource-policy rule; ML models need the served
+ * models, which an offline hunt does not open, so their factory builds none).
+ */
+const BUILT_HERE = new Set(['sigma', 'upstream']);
+
+/** The registry without the kinds {@link BUILT_HERE}. */
+function registeredElsewhere(): Record<string, DetectorFactory<unknown>> {
+  return Object.fromEntries(Object.entries(DETECTOR_FACTORIES).filter(([type]) => !BUILT_HERE.has(type)));
+}
+
+/** A detection found in one batch, waiting for noise control before it is printed. */
+interface Found {
+  candidate: AlertCandidate;
+  file: string;
+  /** Sigma's raw match (correlation group and count). */
+  match?: SigmaMatch;
 }
 
 function eventRef(e: NormalisedEvent): AlertEventRef {
@@ -51,6 +85,18 @@ interface Summary {
   errors: Array<{ file: string; message: string }>;
 }
 
+/** A span of time as people read it: `7 days`, `2 h`, `90 s`. */
+function spanText(ms: number): string {
+  const units: Array<[number, string]> = [
+    [86_400_000, ' days'],
+    [3_600_000, ' h'],
+    [60_000, ' min'],
+    [1000, ' s'],
+  ];
+  for (const [size, unit] of units) if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms} ms`;
+}
+
 function tableLine(l: DetectLine): string {
   const first = l.events[0];
   const ev = first
@@ -64,7 +110,7 @@ export function registerDetect(program: Command): void {
   program
     .command('detect')
     .description(
-      'Hunt offline: scan files with the Sigma rules (built-in pack plus --rules) and upstream verdicts, without a server or database; one JSON line per alert on stdout, a summary on stderr',
+      'Hunt offline: scan files with the Sigma rules (built-in pack plus --rules), the code rules (resource policies) and upstream verdicts, with noise control, as serve raises them but without a server or database; one JSON line per alert on stdout, a summary on stderr',
     )
     .argument('<files...>', 'files, directories or glob patterns (.json, NDJSON, logs, .gz, .zip)')
     .option(
@@ -81,7 +127,14 @@ export function registerDetect(program: Command): void {
       '--no-upstream',
       'do not pass through verdicts of the source product (Suricata, Wazuh, GuardDuty)',
     )
-    .option('--min-level <level>', 'least level reported (default: detect.sigma.min_level)')
+    .option(
+      '--min-level <level>',
+      'least rule level reported (default: detect.sigma.min_level); noise control may then move a level below it',
+    )
+    .option(
+      '--no-noise',
+      'no noise control: rarity does not move levels (as detect.noise.enabled: false; status caps and overrides still apply)',
+    )
     .action(
       action(
         async (
@@ -94,6 +147,7 @@ export function registerDetect(program: Command): void {
             sigmahq: boolean;
             upstream: boolean;
             minLevel?: string;
+            noise: boolean;
           },
           cmd: Command,
         ) => {
@@ -121,6 +175,7 @@ export function registerDetect(program: Command): void {
             ruleDirs: opts.rules,
             builtin: opts.builtin,
             ...(opts.sigmahq ? { dataDir: config.data_dir } : {}),
+            levelOverrides: config.detect.level_overrides,
           });
           const stats = ruleSet.stats();
           const problems = ruleSet.issues.filter((i) => i.kind !== 'warning');
@@ -131,6 +186,21 @@ export function registerDetect(program: Command): void {
             `Loaded ${stats.detection} Sigma rules and ${stats.correlation} correlations (${stats.runnable} run on our sources; ${stats.invalid} invalid, ${stats.unsupported} unsupported) in ${Math.round(performance.now() - t0)} ms.`,
           );
           const min = severityRank(minLevel);
+          // The code rules serve runs (detect.<type>), with their level overrides.
+          const others = await buildDetectors(
+            config.detect,
+            {
+              logger: silentLogger(),
+              metrics: createMetrics({ defaultMetrics: false }),
+              detect: config.detect,
+              dataDir: config.data_dir,
+            },
+            registeredElsewhere(),
+          );
+          // Noise control as serve applies it, over each batch in event time, the baselines in memory.
+          const baselines =
+            opts.noise && config.detect.noise.enabled ? new MemoryBaselines(config.detect.noise) : undefined;
+          const moved = { raised: 0, lowered: 0 };
           const summary: Summary = {
             alerts: 0,
             by_level: {},
@@ -145,32 +215,44 @@ export function registerDetect(program: Command): void {
             summary.by_rule.set(key, (summary.by_rule.get(key) ?? 0) + 1);
             process.stdout.write(`${opts.format === 'table' ? tableLine(line) : JSON.stringify(line)}\n`);
           };
-          const emitSigma = (m: SigmaMatch, file: string) => {
-            if (severityRank(m.rule.level) < min) return;
-            const line: DetectLine = {
-              rule: {
-                id: m.rule.id,
-                title: m.rule.title,
-                level: m.rule.level,
-                tags: m.rule.tags,
-                engine: 'sigma',
-              },
-              time: m.time,
-              events: m.events.map(eventRef),
-              file,
-            };
-            if (m.group) line.group = m.group;
-            if (m.count !== undefined) line.count = m.count;
-            out(line);
-          };
-          const emitUpstream = (c: AlertCandidate, file: string) => {
+          const emit = ({ candidate: c, file, match }: Found) => {
             const d = c.detection;
-            out({
-              rule: { id: d.rule_id, title: d.rule_title, level: d.level, tags: d.tags, engine: 'upstream' },
-              time: c.events[c.events.length - 1]?.time ?? '',
+            const line: DetectLine = {
+              rule: { id: d.rule_id, title: d.rule_title, level: d.level, tags: d.tags, engine: d.engine },
+              time: match?.time ?? c.events[c.events.length - 1]?.time ?? '',
               events: c.events.map(eventRef),
               file,
-            });
+            };
+            if (match?.group) line.group = match.group;
+            if (match?.count !== undefined) line.count = match.count;
+            if (d.rule_level) line.rule_level = d.rule_level;
+            if (d.level_reasons?.length) line.level_reasons = d.level_reasons;
+            if (d.rarity) line.rarity = d.rarity;
+            out(line);
+          };
+          // A batch's events and what the detectors found in them (and, after a document's last batch, the
+          // correlations its end closed): judged together by noise control, then printed.
+          let batch: { events: NormalisedEvent[]; found: Found[] } = { events: [], found: [] };
+          const settle = () => {
+            if (baselines) {
+              const m = baselines.process(
+                batch.events,
+                batch.found.map((f) => f.candidate),
+              );
+              moved.raised += m.raised;
+              moved.lowered += m.lowered;
+            }
+            for (const f of batch.found) emit(f);
+            batch = { events: [], found: [] };
+          };
+          const take = (alert: SigmaMatch | AlertCandidate, file: string) => {
+            if ('detection' in alert) {
+              // Upstream verdicts were filtered by their detector; code rules by the least level here.
+              if (alert.detection.engine !== 'upstream' && severityRank(alert.detection.level) < min) return;
+              batch.found.push({ candidate: alert, file });
+            } else if (severityRank(alert.rule.level) >= min) {
+              batch.found.push({ candidate: toCandidate(alert), file, match: alert });
+            }
           };
           if (opts.format === 'table') {
             process.stdout.write(
@@ -182,6 +264,7 @@ export function registerDetect(program: Command): void {
             sigmaReplayDetector(engine, { expireEachDocument: true }),
           ];
           if (opts.upstream) detectors.push(upstreamDetector({ minSeverity: minLevel }));
+          detectors.push(...others);
           const run = replay(paths, {
             sources: registry,
             detectors,
@@ -207,13 +290,14 @@ export function registerDetect(program: Command): void {
                 summary.by_source[item.source] = (summary.by_source[item.source] ?? 0) + item.normalised;
                 break;
               case 'events':
+                settle();
+                batch.events = item.events;
                 bar.update(
                   `${run.counts.files}/${paths.length} files, ${run.counts.events} events, ${summary.alerts} alerts`,
                 );
                 break;
               case 'alert':
-                if ('detection' in item.alert) emitUpstream(item.alert, item.file);
-                else emitSigma(item.alert, item.file);
+                take(item.alert, item.file);
                 break;
               case 'detector-error':
                 if (!failed.has(item.detector))
@@ -222,6 +306,7 @@ export function registerDetect(program: Command): void {
                 break;
             }
           }
+          settle();
           bar.done();
           const seconds = (performance.now() - t0) / 1000;
           const levels = SEVERITY_ORDER.filter((l) => summary.by_level[l])
@@ -231,6 +316,11 @@ export function registerDetect(program: Command): void {
           const { counts } = run;
           say(
             `Scanned ${counts.files} files (${counts.documents} documents): ${counts.events} events, ${counts.deadLetters} bad records, ${counts.skippedRecords} skipped, in ${seconds.toFixed(1)} s; ${summary.alerts} alerts${levels ? ` (${levels})` : ''}.`,
+          );
+          say(
+            baselines
+              ? `Noise control moved ${moved.raised + moved.lowered} level${moved.raised + moved.lowered === 1 ? '' : 's'} (${moved.lowered} lowered, ${moved.raised} raised; the baselines learn for ${spanText(config.detect.noise.learning_window_ms)} of event time).`
+              : `Noise control off${opts.noise ? ' (detect.noise.enabled: false)' : ' (--no-noise)'}: no level moved by rarity.`,
           );
           for (const [s, n] of Object.entries(summary.by_source)) say(`  ${s}: ${n} events`);
           const top = [...summary.by_rule].sort((a, b) => b[1] - a[1]).slice(0, 15);

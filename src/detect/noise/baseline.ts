@@ -325,14 +325,18 @@ export class MemoryBaselines {
   private readonly rows = new Map<string, BaselineRow>();
   constructor(private readonly settings: NoiseSettings) {}
 
-  /** Judge the candidates of a batch against what came before, then remember the batch. */
-  process(events: readonly NormalisedEvent[], candidates: readonly AlertCandidate[]): void {
+  /** Judge the candidates of a batch against what came before, then remember the batch: how many levels moved. */
+  process(
+    events: readonly NormalisedEvent[],
+    candidates: readonly AlertCandidate[],
+  ): { raised: number; lowered: number } {
     const feed = observeBatch(events);
     const feeds = feed ? [feed] : [];
     const stored = keysOf(feeds, candidates).flatMap((k) => this.rows.get(rowKey(k)) ?? []);
     const view = new BaselineView(stored, feeds, this.settings);
-    adjustCandidates(candidates, view, this.settings);
+    const moved = adjustCandidates(candidates, view, this.settings);
     for (const r of view.changes()) this.rows.set(rowKey(r), r);
+    return moved;
   }
 
   get size(): number {

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../app-config.ts';
 import { SourceRegistry } from '../../sources/index.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
+import { createMetrics } from '../../telemetry/metrics.ts';
+import { buildDetectors } from '../index.ts';
 import { replaySync } from '../replay.ts';
 import { describeDetectorConformance } from '../testing/conformance.ts';
 import type { AlertCandidate } from '../types.ts';
@@ -303,5 +305,61 @@ describe('the resource-policy rule', () => {
     expect(principalAccount(`arn:aws-us-gov:iam::${OTHER}:user/u`)).toBe(OTHER);
     expect(principalAccount('s3.amazonaws.com')).toBeUndefined();
     expect(principalAccount('12345')).toBeUndefined();
+  });
+});
+
+describe('levels set by configuration for the resource-policy rule', () => {
+  const grant = () =>
+    call('s3.amazonaws.com', 'PutBucketPolicy', {
+      bucketName: 'payroll',
+      bucketPolicy: policy(statement({ AWS: `arn:aws:iam::${OTHER}:root` })),
+    });
+  /** The resource-policy detector as the runtime builds it from `detect`. */
+  async function built(detect: object) {
+    const config = loadConfig({ env: {}, overrides: { detect: { ...detect, sigma: { enabled: false } } } });
+    const ctx = {
+      logger: silentLogger(),
+      metrics: createMetrics({ defaultMetrics: false }),
+      detect: config.detect,
+    };
+    const found = (await buildDetectors(config.detect, ctx)).find((d) => d.name === 'resource_policy');
+    if (!found) throw new Error('no resource_policy detector');
+    return found;
+  }
+
+  it.each([
+    ['by title', { [RESOURCE_POLICY_RULE.title]: 'low' }],
+    ['by id', { [RESOURCE_POLICY_RULE.id]: 'low' }],
+  ])('detect.level_overrides sets its level %s, recorded as a Sigma rule’s is', async (_how, overrides) => {
+    const detector = await built({ level_overrides: overrides });
+    const [c] = run([grant()], detector);
+    expect(c?.detection).toMatchObject({
+      engine: 'rule',
+      level: 'low',
+      rule_level: 'medium',
+      level_reasons: ['set to low by detect.level_overrides'],
+    });
+    // The rule list (GET /rules) shows the level it alerts at.
+    expect(detector.rules?.()).toEqual([
+      expect.objectContaining({ id: RESOURCE_POLICY_RULE.id, level: 'low' }),
+    ]);
+  });
+
+  it('leaves the level and records nothing when no override names it, or when it sets the same level', async () => {
+    for (const overrides of [{ 'Some other rule': 'critical' }, { [RESOURCE_POLICY_RULE.title]: 'medium' }]) {
+      const [c] = run([grant()], await built({ level_overrides: overrides }));
+      expect(c?.detection.level).toBe('medium');
+      expect(c?.detection.rule_level).toBeUndefined();
+      expect(c?.detection.level_reasons).toBeUndefined();
+    }
+  });
+
+  it('refuses a level that is not one, naming the field', () => {
+    expect(() =>
+      loadConfig({
+        env: {},
+        overrides: { detect: { level_overrides: { [RESOURCE_POLICY_RULE.id]: 'severe' } } },
+      }),
+    ).toThrow(/detect\.level_overrides/);
   });
 });

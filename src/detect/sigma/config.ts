@@ -106,7 +106,7 @@ export const SigmaConfig = z
       .record(z.string().min(1), Level)
       .default({})
       .describe(
-        'Levels set by configuration, by rule id or title, over the rule’s own and its status cap (informational turns a rule into context: it raises no alert)',
+        'Levels set by configuration for Sigma rules, by rule id or title, over the rule’s own and its status cap (informational turns a rule into context: it raises no alert). Read before detect.level_overrides, which sets the level of any rule, Sigma or code',
       ),
     skip_deprecated: z
       .boolean()

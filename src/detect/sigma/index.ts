@@ -33,6 +33,8 @@ export interface BuildOptions {
   pipelineDirs?: readonly string[];
   /** The data directory: the SigmaHQ rules `aisoc rules update` installed there load too (`sigmahq.load`). */
   dataDir?: string;
+  /** Levels set for every rule (`detect.level_overrides`), read after `detect.sigma.level_overrides`. */
+  levelOverrides?: Readonly<Record<string, SeverityName>>;
 }
 
 /**
@@ -56,7 +58,7 @@ export function buildSigma(
   dirs.push(...config.rule_dirs, ...(options.ruleDirs ?? []));
   // With a data directory, parsed files are kept in its cache between starts.
   const cache = options.dataDir !== undefined ? ParseCache.open(parseCacheFile(options.dataDir)) : undefined;
-  const ruleSet = loadRuleSet(dirs, config, options.pipelineDirs, cache);
+  const ruleSet = loadRuleSet(dirs, config, options.pipelineDirs, cache, options.levelOverrides);
   cache?.save();
   const engine = new SigmaEngine(ruleSet, {
     correlation: { maxGroups: config.correlation_max_groups, maxEvents: config.correlation_max_events },
@@ -75,6 +77,7 @@ export function loadRuleSet(
   config: SigmaConfig,
   pipelineDirs: readonly string[] = [],
   parseCache?: ParseCache,
+  generalLevelOverrides?: Readonly<Record<string, SeverityName>>,
 ): RuleSet {
   const registry = new FieldRegistry();
   const pipelines = new Pipelines(registry);
@@ -88,6 +91,7 @@ export function loadRuleSet(
     skipDeprecated: config.skip_deprecated,
     statusCaps: config.status_caps,
     levelOverrides: config.level_overrides,
+    ...(generalLevelOverrides ? { generalLevelOverrides } : {}),
     ...(parseCache ? { parseCache } : {}),
   })
     .loadPaths(paths)
@@ -172,9 +176,17 @@ export function sigmaReplayDetector(
  *
  * @example const detectors = [...sigmaDetectors(config.detect.sigma, logger)];
  */
-export function sigmaDetectors(config: SigmaConfig, logger: Logger, dataDir?: string): Detector[] {
+export function sigmaDetectors(
+  config: SigmaConfig,
+  logger: Logger,
+  dataDir?: string,
+  levelOverrides?: Readonly<Record<string, SeverityName>>,
+): Detector[] {
   if (!config.enabled) return [];
-  const { engine, ruleSet } = buildSigma(config, dataDir === undefined ? {} : { dataDir });
+  const { engine, ruleSet } = buildSigma(config, {
+    ...(dataDir === undefined ? {} : { dataDir }),
+    ...(levelOverrides ? { levelOverrides } : {}),
+  });
   const installed = dataDir !== undefined && config.sigmahq.load ? installedManifest(dataDir) : undefined;
   if (installed)
     logger.info(
@@ -205,5 +217,6 @@ export const sigmaDetectorFactory = {
   description:
     'Sigma rules compiled into matchers (the built-in pack, the SigmaHQ rules aisoc rules update installed, and detect.sigma.rule_dirs)',
   configSchema: SigmaConfig,
-  create: (section: SigmaConfig, ctx) => sigmaDetectors(section, ctx.logger, ctx.dataDir),
+  create: (section: SigmaConfig, ctx) =>
+    sigmaDetectors(section, ctx.logger, ctx.dataDir, ctx.detect.level_overrides),
 } satisfies DetectorFactory<SigmaConfig>;

@@ -166,6 +166,24 @@ level: ${level}
     expect(l['Test critical']).toEqual(['high', 'critical']);
   });
 
+  it('takes detect.level_overrides too, after the Sigma key, and names the key that set a level', () => {
+    const set = ruleSetFromText(text, {
+      statusCaps: caps,
+      levelOverrides: { 'Test medium': 'informational' },
+      generalLevelOverrides: { 'Test medium': 'critical', 'Stable critical': 'low' },
+    });
+    const by = new Map(set.rules.map((r) => [r.title, r]));
+    expect(by.get('Test medium')).toMatchObject({
+      level: 'informational',
+      levelReason: 'set to informational by detect.sigma.level_overrides',
+    });
+    expect(by.get('Stable critical')).toMatchObject({
+      level: 'low',
+      ruleLevel: 'critical',
+      levelReason: 'set to low by detect.level_overrides',
+    });
+  });
+
   it('carries the rule’s own level and the reason into the detection', () => {
     const engine = new SigmaEngine(ruleSetFromText(text, { statusCaps: caps }));
     const matches = engine.process([testEvent({ A: 'x' })]);

@@ -1,4 +1,5 @@
 import type { ZodError } from 'zod';
+import { overrideOf } from '../levels.ts';
 import { type CompileContext, type CompiledDetection, compileDetection, type Match } from './compile.ts';
 import { FieldRegistry } from './fields.ts';
 import { listRuleFiles, type RuleFileDoc, readRuleFile } from './files.ts';
@@ -89,6 +90,8 @@ export interface RuleSetOptions {
   statusCaps?: Readonly<Partial<Record<SigmaStatus, SigmaLevel>>>;
   /** Levels set by configuration, by rule id or title (`detect.sigma.level_overrides`); they win over caps. */
   levelOverrides?: Readonly<Record<string, SigmaLevel>>;
+  /** Levels set for every rule (`detect.level_overrides`), by rule id or title: read after {@link levelOverrides}. */
+  generalLevelOverrides?: Readonly<Record<string, SigmaLevel>>;
   /** Parsed files kept between loads (`parse-cache.ts`). */
   parseCache?: ParseCache;
 }
@@ -322,7 +325,8 @@ export class RuleSet {
   }
 
   /**
-   * A rule's level: a configured override (by id, else by title) as set;
+   * A rule's level: a configured override (by id, else by title; those of
+   * `detect.sigma.level_overrides` before those of `detect.level_overrides`) as set;
    * else its own level, capped by its status. A rule still in testing may
    * not claim the certainty of a stable one.
    */
@@ -332,16 +336,17 @@ export class RuleSet {
     own: SigmaLevel,
     status: SigmaStatus | undefined,
   ): { level: SigmaLevel; reason?: string } {
-    const overrides = this.options.levelOverrides ?? {};
-    const set = Object.hasOwn(overrides, id)
-      ? overrides[id]
-      : Object.hasOwn(overrides, title)
-        ? overrides[title]
-        : undefined;
+    const sigma = overrideOf(this.options.levelOverrides ?? {}, id, title);
+    const general =
+      sigma === undefined ? overrideOf(this.options.generalLevelOverrides ?? {}, id, title) : undefined;
+    const set = sigma ?? general;
     if (set !== undefined)
       return set === own
         ? { level: own }
-        : { level: set, reason: `set to ${set} by detect.sigma.level_overrides` };
+        : {
+            level: set,
+            reason: `set to ${set} by ${sigma !== undefined ? 'detect.sigma.level_overrides' : 'detect.level_overrides'}`,
+          };
     const cap = status ? this.options.statusCaps?.[status] : undefined;
     if (cap !== undefined && LEVEL_ORDER.indexOf(cap) < LEVEL_ORDER.indexOf(own))
       return {

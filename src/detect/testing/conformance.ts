@@ -57,7 +57,7 @@ export function describeDetectorConformance(o: DetectorConformanceOptions): void
     const ctx: DetectorContext = {
       logger: silentLogger(),
       metrics: createMetrics({ defaultMetrics: false }),
-      detect: { upstream_min_severity: 'medium' },
+      detect: { upstream_min_severity: 'medium', level_overrides: {} },
       ...o.ctx,
     };
     return factory.create(section, ctx);

@@ -50,6 +50,10 @@ export interface RuleSummary {
 export interface SourceInfo {
   type: string;
   description: string;
+  /** Detection rules that read its events (Sigma rules and correlations); 0 with no verdicts: it raises no alert. */
+  rules?: number;
+  /** Which of its records carry the product's own verdict (passed through as alerts); null when none. */
+  verdicts?: string | null;
   events_last_hour?: number;
   per_s?: number;
   last_event_at?: string | null;

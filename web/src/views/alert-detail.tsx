@@ -11,7 +11,13 @@ import { type Citation, EventViewer, VerdictPanel } from '../components/verdict-
 import { ApiError, api } from '../lib/api.ts';
 import { useAuth } from '../lib/auth.tsx';
 import { paths } from '../lib/links.ts';
-import type { Alert, AlertDetail as AlertDetailT, NormalisedEvent, StoredVerdict } from '../lib/types.ts';
+import type {
+  Alert,
+  AlertDetail as AlertDetailT,
+  Detection,
+  NormalisedEvent,
+  StoredVerdict,
+} from '../lib/types.ts';
 import '../components/widgets.css';
 import './detail.css';
 
@@ -29,6 +35,48 @@ function alertTimeline(a: AlertDetailT): TimelineItem[] {
   if (a.count > 1) items.push({ at: a.updated_at, what: `Folded ${a.count} identical detections` });
   if (a.verdict) items.push({ at: a.verdict.created_at, what: `Verdict by ${a.verdict.analyst}` });
   return items.sort((x, y) => x.at.localeCompare(y.at));
+}
+
+const RARITY_TEXT: Record<NonNullable<Detection['rarity']>['verdict'], string> = {
+  learning: 'the baselines were still learning',
+  new: 'first seen for this identity',
+  seen: 'seen before, not yet familiar',
+  familiar: 'familiar for this identity',
+};
+
+/**
+ * Why a detection's level is not its rule's own: the rule's level, each reason (a status cap, a configured
+ * override, rarity) and the rarity of the call behind it. Reasons and identities are text from the data
+ * (an identity name is the attacker's to choose): rendered as text, never as markup.
+ */
+function LevelMoved({ detection: d }: { detection: Detection }) {
+  const own = d.rule_level !== undefined && d.rule_level !== d.level ? d.rule_level : undefined;
+  if (own === undefined && !d.level_reasons?.length && !d.rarity) return null;
+  return (
+    <div className="level-moved">
+      {own !== undefined && (
+        <p>
+          Level moved: the rule says <SeverityBadge severity={own} />, this detection is{' '}
+          <SeverityBadge severity={d.level} />.
+        </p>
+      )}
+      {d.level_reasons && d.level_reasons.length > 0 && (
+        <ul aria-label="Why the level moved">
+          {d.level_reasons.map((r, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: the reasons are a fixed list per detection; equal texts may repeat.
+            <li key={i}>{r}</li>
+          ))}
+        </ul>
+      )}
+      {d.rarity && (
+        <p className="muted">
+          Rarity: {d.rarity.verdict} ({RARITY_TEXT[d.rarity.verdict]}), score {d.rarity.score}
+          {d.rarity.first_seen.length > 0 && `; first seen: ${d.rarity.first_seen.join(', ')}`}; identity{' '}
+          <code>{d.rarity.identity}</code>
+        </p>
+      )}
+    </div>
+  );
 }
 
 export default function AlertDetail() {
@@ -184,6 +232,7 @@ export default function AlertDetail() {
                   ({d.engine} <code>{d.rule_id}</code>
                   {d.confidence !== undefined && `, ${Math.round(d.confidence * 100)}%`})
                 </span>
+                <LevelMoved detection={d} />
               </li>
             ))}
           </ul>

@@ -8,7 +8,15 @@ import axe from 'axe-core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { keyStore } from '../lib/api.ts';
 import { fakeApi, renderView } from '../lib/b-test-harness.tsx';
-import type { Alert, AuditEntry, Case, Incident, NormalisedEvent } from '../lib/types.ts';
+import type {
+  Alert,
+  AlertDetail as AlertDetailT,
+  AuditEntry,
+  Case,
+  Incident,
+  NormalisedEvent,
+} from '../lib/types.ts';
+import AlertDetail from './alert-detail.tsx';
 import Audit from './audit.tsx';
 import CaseDetail from './case-detail.tsx';
 import Cases from './cases.tsx';
@@ -124,7 +132,17 @@ function api(scopes: Parameters<typeof fakeApi>[0]) {
     .on('GET /events', { items: [event], total: 1 })
     .on('GET /events/:id', event)
     .on('GET /sources', {
-      items: [{ type: 'cloudtrail', description: 'AWS', per_s: 1, events_last_hour: 3600 }],
+      items: [
+        {
+          type: 'cloudtrail',
+          description: 'AWS',
+          rules: 3,
+          verdicts: null,
+          per_s: 1,
+          events_last_hour: 3600,
+        },
+        { type: 'generic', description: 'Any JSON', rules: 0, verdicts: null, per_s: 0, events_last_hour: 0 },
+      ],
     })
     .on('GET /rules', {
       items: [
@@ -177,6 +195,33 @@ function api(scopes: Parameters<typeof fakeApi>[0]) {
 }
 
 describe('axe over the views', () => {
+  it('an alert whose detection level was moved, with its reasons and rarity', async () => {
+    const detail: AlertDetailT = {
+      ...alert,
+      detections: [
+        {
+          engine: 'sigma',
+          rule_id: 'r1',
+          rule_title: 'Root login',
+          level: 'medium',
+          rule_level: 'high',
+          level_reasons: [
+            'rarity 0.5: every part of the call seen on an earlier call of root; lowered from high',
+          ],
+          rarity: { verdict: 'familiar', score: 0.5, first_seen: [], identity: 'root' },
+          tags: [],
+          event_ids: [],
+        },
+      ],
+      events: [],
+      verdict: null,
+    };
+    api(['analyst']).on('GET /alerts/:id', detail);
+    renderView(AlertDetail, '/alerts/$id', `/alerts/${U(1)}`);
+    await screen.findByRole('list', { name: 'Why the level moved' });
+    expect(await violations()).toEqual([]);
+  });
+
   it('incidents, cases and a case being closed as a false positive', async () => {
     api(['analyst']);
     renderView(Incidents, '/incidents', '/incidents');

@@ -131,6 +131,59 @@ describe('alert detail', () => {
     expect(techniqueUrl(' T1078')).toBeNull();
   });
 
+  it('shows a detection whose level was moved: the rule’s level, the reasons as text and the rarity', async () => {
+    const payload = '<img src=x onerror=alert(1)>';
+    const identity = `arn:aws:iam::111122223333:user/${payload}`;
+    serveAlert(['read'], {
+      detections: [
+        {
+          engine: 'sigma',
+          rule_id: 'rule-moved',
+          rule_title: 'CloudTrail trail stopped or deleted',
+          level: 'medium',
+          rule_level: 'high',
+          level_reasons: [
+            `rarity 0.5: every part of the call seen on an earlier call of ${identity}; lowered from high`,
+          ],
+          rarity: { verdict: 'familiar', score: 0.5, first_seen: [], identity },
+          tags: [],
+          event_ids: [],
+        },
+        {
+          engine: 'rule',
+          rule_id: 'rule-kept',
+          rule_title: 'Resource policy grants access to another account or to everyone',
+          level: 'medium',
+          tags: [],
+          event_ids: [],
+        },
+      ],
+    });
+    const { container } = renderRoute(`/alerts/${alert.id}`);
+    await screen.findByRole('heading', { level: 1, name: alert.title });
+    const moved = screen.getByText('CloudTrail trail stopped or deleted').closest('li') as HTMLElement;
+    // Severity marks (aria-hidden) precede each level.
+    expect(within(moved).getByText(/^Level moved/).textContent).toMatch(
+      /^Level moved: the rule says \W*high, this detection is \W*medium\.$/,
+    );
+    const reasons = within(moved).getByRole('list', { name: 'Why the level moved' });
+    expect(
+      within(reasons)
+        .getAllByRole('listitem')
+        .map((li) => li.textContent),
+    ).toEqual([
+      `rarity 0.5: every part of the call seen on an earlier call of ${identity}; lowered from high`,
+    ]);
+    expect(within(moved).getByText(/^Rarity:/).textContent).toBe(
+      `Rarity: familiar (familiar for this identity), score 0.5; identity ${identity}`,
+    );
+    // The attacker-chosen name is text, not an element.
+    expect(container.querySelector('img')).toBeNull();
+    // A detection at its rule's own level says nothing more.
+    const kept = screen.getByText(/^Resource policy grants/).closest('li') as HTMLElement;
+    expect(within(kept).queryByText(/Level moved|Rarity/)).toBeNull();
+  });
+
   it('shows the priority breakdown and the recommendations in order', async () => {
     serveAlert(['read']);
     renderRoute(`/alerts/${alert.id}`);

@@ -44,11 +44,39 @@ function server() {
         {
           type: 'cloudtrail',
           description: 'AWS CloudTrail',
+          rules: 1234,
+          verdicts: null,
           events_last_hour: 3600,
           per_s: 1.25,
           last_event_at: '2026-01-10T10:00:00.000Z',
         },
-        { type: 'zeek', description: 'Zeek logs', events_last_hour: 0, per_s: 0, last_event_at: null },
+        {
+          type: 'zeek',
+          description: 'Zeek logs',
+          rules: 0,
+          verdicts: null,
+          events_last_hour: 0,
+          per_s: 0,
+          last_event_at: null,
+        },
+        {
+          type: 'guardduty',
+          description: 'GuardDuty findings',
+          rules: 0,
+          verdicts: 'every finding',
+          events_last_hour: 0,
+          per_s: 0,
+          last_event_at: null,
+        },
+        {
+          type: 'generic',
+          description: `${INJECTION} (source)`,
+          rules: 0,
+          verdicts: null,
+          events_last_hour: 0,
+          per_s: 0,
+          last_event_at: null,
+        },
       ],
     })
     .on('GET /dead-letters', { items: [letter], total: 1 });
@@ -91,7 +119,9 @@ describe('rules, sources and dead letters', () => {
     const sourcesTab = screen.getByRole('tab', { name: 'Sources' });
     await waitFor(() => expect(sourcesTab.getAttribute('aria-selected')).toBe('true'));
     expect(document.activeElement).toBe(sourcesTab);
-    const table = await screen.findByRole('table', { name: 'Sources and their rates' });
+    const table = await screen.findByRole('table', {
+      name: 'Sources, the rules that read them and their rates',
+    });
     const zeek = within(table).getByText('zeek').closest('tr') as HTMLElement;
     expect(zeek.textContent).toContain('never');
     expect(within(table).getByText('1.25')).toBeTruthy();
@@ -109,5 +139,27 @@ describe('rules, sources and dead letters', () => {
         offset: '0',
       }),
     );
+  });
+
+  it('shows how many rules read each source and marks the sources no rule reads', async () => {
+    server();
+    const { container } = renderView(Rules, '/rules', '/rules?tab=sources');
+    const table = await screen.findByRole('table', {
+      name: 'Sources, the rules that read them and their rates',
+    });
+    const row = (type: string) => within(table).getByText(type).closest('tr') as HTMLElement;
+    const cells = (type: string) => [...row(type).querySelectorAll('td')].map((td) => td.textContent);
+    // The third column counts the rules that read the source.
+    expect(cells('cloudtrail')[2]).toBe('1,234');
+    expect(cells('zeek')[2]).toBe('0: no rule reads it');
+    // GuardDuty's own findings alert, so no rule reading it is not a blind spot.
+    expect(cells('guardduty')[2]).toBe('0: its own verdicts only');
+    expect(cells('generic')[2]).toBe('0: no rule reads it');
+    const note = screen.getByText(/no verdict of their own/);
+    expect(note.textContent).toBe(
+      'No rule reads zeek, generic, and they carry no verdict of their own: their events raise no alert.',
+    );
+    expect(within(table).getByText(/\(source\)$/).textContent).toBe(`${INJECTION} (source)`);
+    for (const tag of ['img', 'script']) expect(container.querySelector(tag)).toBeNull();
   });
 });

@@ -202,24 +202,55 @@ function RuleList() {
   );
 }
 
+/** Sources no rule reads and that carry no verdict of their own: their events raise no alert. */
+function unwatched(s: SourceInfo): boolean {
+  return s.rules === 0 && !s.verdicts;
+}
+
+function RuleCount({ source: s }: { source: SourceInfo }) {
+  if (s.rules === undefined) return <>—</>;
+  if (s.rules > 0) return <>{s.rules.toLocaleString()}</>;
+  return (
+    <span className={unwatched(s) ? 'rules-none' : undefined}>
+      0{unwatched(s) ? ': no rule reads it' : ': its own verdicts only'}
+    </span>
+  );
+}
+
 function SourceList() {
   const sources = useQuery({
     queryKey: ['sources'],
     queryFn: ({ signal }) => api<{ items: SourceInfo[] }>('/sources', { signal }),
   });
+  const none = (sources.data?.items ?? []).filter(unwatched);
   return (
     <>
       <h2>Sources</h2>
       <ErrorNote error={sources.error} />
       {sources.isPending && <p className="loading">Loading sources…</p>}
+      {none.length > 0 && (
+        <p className="rules-unwatched">
+          No rule reads{' '}
+          {none.map((s, i) => (
+            <span key={s.type}>
+              {i > 0 && ', '}
+              <code>{s.type}</code>
+            </span>
+          ))}
+          , and {none.length === 1 ? 'it carries' : 'they carry'} no verdict of{' '}
+          {none.length === 1 ? 'its' : 'their'} own: {none.length === 1 ? 'its' : 'their'} events raise no
+          alert.
+        </p>
+      )}
       {sources.data && (
         <TableWrap label="Source list">
           <table>
-            <caption className="visually-hidden">Sources and their rates</caption>
+            <caption className="visually-hidden">Sources, the rules that read them and their rates</caption>
             <thead>
               <tr>
                 <th scope="col">Source</th>
                 <th scope="col">Description</th>
+                <th scope="col">Rules</th>
                 <th scope="col">Events, last hour</th>
                 <th scope="col">Per second (5 min)</th>
                 <th scope="col">Last event</th>
@@ -232,6 +263,9 @@ function SourceList() {
                     <code>{s.type}</code>
                   </td>
                   <td className="b-wrap">{s.description}</td>
+                  <td className="num">
+                    <RuleCount source={s} />
+                  </td>
                   <td className="num">{s.events_last_hour?.toLocaleString() ?? '—'}</td>
                   <td className="num">
                     {s.per_s === undefined
