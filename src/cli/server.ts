@@ -110,6 +110,9 @@ export async function startServer(
     role,
     // Retention and input belong to the API processes; the stages and triage to the workers.
     retention: role !== 'worker',
+    // The knowledge base loads in the background once the server listens (below): its index is tens of
+    // megabytes to read and hash, which would only delay the first answer to /health.
+    warmKnowledge: false,
     response: true,
     worker: role !== 'api',
   });
@@ -126,6 +129,7 @@ export async function startServer(
     }
     // Start-up held the event loop (database, rules, routes); that is not load, so admission starts afresh.
     runtime.pressure.reset();
+    if (config.knowledge.load === 'background') runtime.knowledge.start();
     const url = listeningUrl(app, config);
     logger.info({ url, store: runtime.store.engine, data_dir: config.data_dir }, 'The server is listening.');
     logCoverage(runtime, logger);
