@@ -87,6 +87,29 @@ export interface FramedRecord {
   value: unknown;
   /** 1-based line of the record in the body (NDJSON and lines), for error messages. */
   line?: number;
+  /**
+   * Length of the JSON text `value` was parsed from, alone, when that text
+   * holds at most {@link MAX_DEPTH} opening brackets (so the value cannot
+   * nest deeper). No string or key in the value is longer, and its size as
+   * `scanRecord` counts it is no larger: `normaliseRecords` then knows a
+   * short record is within the limits without walking it (see `textWithin`).
+   * Set by the JSON framing for an NDJSON line or a body of one object.
+   */
+  textLength?: number;
+}
+
+/**
+ * `text.length` when `text` holds at most {@link MAX_DEPTH} `{` and `[` in
+ * all (brackets inside strings count too: a bound, not a parse), else
+ * undefined. Each search is one native scan of the line.
+ */
+function shallowLength(text: string): number | undefined {
+  let n = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1))
+    if (++n > MAX_DEPTH) return undefined;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1))
+    if (++n > MAX_DEPTH) return undefined;
+  return text.length;
 }
 
 /**
@@ -119,7 +142,7 @@ export function frameBody(text: string, framing: Framing): FramedRecord[] {
   try {
     const value: unknown = JSON.parse(trimmed);
     if (Array.isArray(value)) return value.map((v) => ({ value: v }));
-    return [{ value }];
+    return [{ value, textLength: shallowLength(trimmed) }];
   } catch (wholeError) {
     if (!trimmed.includes('\n')) {
       throw new AisocError(
@@ -137,7 +160,7 @@ export function frameBody(text: string, framing: Framing): FramedRecord[] {
     const line = lines[i]!.trim();
     if (line === '') continue;
     try {
-      out.push({ value: JSON.parse(line), line: i + 1 });
+      out.push({ value: JSON.parse(line), line: i + 1, textLength: shallowLength(line) });
     } catch (err) {
       throw new AisocError(
         'AISOC_ERR_BAD_JSON',

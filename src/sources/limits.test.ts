@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../test/helpers/builders.ts';
 import { type TestServer, testServer } from '../../test/helpers/runtime.ts';
 import { loadConfig } from '../app-config.ts';
 import { NormalisedEvent } from '../schema/event.ts';
 import { silentLogger } from '../telemetry/logger.ts';
-import { MAX_DEPTH } from './framing.ts';
+import { frameBody, MAX_DEPTH } from './framing.ts';
 import { SourceRegistry } from './index.ts';
 import {
   cutText,
@@ -15,6 +16,7 @@ import {
   recordsWithin,
   scanEnvelope,
   scanRecord,
+  textWithin,
   truncationMarker,
 } from './limits.ts';
 import { normaliseRecords } from './normalise.ts';
@@ -296,6 +298,57 @@ describe('size limits from config', () => {
       true,
     );
     expect(bytes(sl.message!)).toBeLessThanOrEqual(4096);
+  });
+});
+
+describe('a record whose text the framing measured (textWithin)', () => {
+  it('is within the limits only where scanRecord would say so, for any JSON value and any limits', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 40 });
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        text,
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('value'), { maxLength: 5 }),
+        fc.dictionary(text, tie('value'), { maxKeys: 5 }),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(
+        json,
+        fc.integer({ min: 3, max: 200 }),
+        fc.integer({ min: 6, max: 2000 }),
+        (v, field, raw) => {
+          const limits = { maxFieldBytes: field, maxRawBytes: raw };
+          const framed = frameBody(JSON.stringify(v), 'json');
+          // An array body is framed element by element, with no text of its own.
+          if (Array.isArray(v)) return;
+          expect(framed[0]!.textLength).toBe(JSON.stringify(v).length);
+          if (textWithin(framed[0]!.textLength, limits))
+            expect(scanRecord(v, MAX_DEPTH, limits)).toBe('within');
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('gives no text length to a line with more opening brackets than a record may nest, and the line is still refused for depth', () => {
+    const deep = `${'['.repeat(MAX_DEPTH + 1)}${']'.repeat(MAX_DEPTH + 1)}`;
+    const inString = JSON.stringify({ ts: 1, s: '{'.repeat(MAX_DEPTH + 1) });
+    const framed = frameBody(`{"ts":1}\n${JSON.stringify({ d: JSON.parse(deep) })}\n${inString}`, 'json');
+    expect(framed.map((f) => f.textLength)).toEqual([8, undefined, undefined]);
+    const source = new SourceRegistry({}, silentLogger()).get('generic');
+    const r = normaliseRecords(source, framed, '2030-01-01T00:00:00.000Z');
+    expect(r.deadLetters.map((d) => d.reason)).toEqual([`The record nests deeper than ${MAX_DEPTH} levels`]);
+  });
+
+  it('is judged against the limits given: a field limit below the text length leaves the record to the walk', () => {
+    expect(textWithin(21_845, DEFAULT_EVENT_LIMITS)).toBe(true);
+    expect(textWithin(21_846, DEFAULT_EVENT_LIMITS)).toBe(false);
+    expect(textWithin(1000, { maxFieldBytes: 65_536, maxRawBytes: 5999 })).toBe(false);
+    expect(textWithin(undefined, DEFAULT_EVENT_LIMITS)).toBe(false);
   });
 });
 

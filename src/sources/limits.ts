@@ -327,6 +327,25 @@ export function scanRecord(value: unknown, maxDepth: number, limits: EventLimits
 }
 
 /**
+ * Whether a record parsed alone from a JSON text of `textLength` characters
+ * that cannot nest too deep (see `FramedRecord.textLength`) is certainly
+ * within `limits`, the verdict {@link scanRecord} would give it, without the
+ * walk: a parsed string or key is never longer than the text it came from
+ * (escapes only shorten), and the units `scanRecord` counts (strings, keys
+ * plus 4, array lengths) never exceed the text's characters (quotes,
+ * colons, commas and brackets).
+ *
+ * @example textWithin(400, DEFAULT_EVENT_LIMITS) // true
+ */
+export function textWithin(textLength: number | undefined, limits: EventLimits): boolean {
+  return (
+    textLength !== undefined &&
+    textLength <= Math.floor(limits.maxFieldBytes / 3) &&
+    textLength * 6 <= limits.maxRawBytes
+  );
+}
+
+/**
  * A raw record (or the unmapped fields, which copy parts of it) held to the
  * limits: long texts cut, and the whole kept as the start of its JSON text
  * when that is still above `limits.maxRawBytes`.

@@ -8,9 +8,11 @@ import {
   DEFAULT_EVENT_LIMITS,
   type EventLimits,
   limitEvent,
+  type RecordScan,
   recordsWithin,
   scanEnvelope,
   scanRecord,
+  textWithin,
 } from './limits.ts';
 import type { Source } from './types.ts';
 
@@ -171,12 +173,17 @@ function normaliseRange(
 ): void {
   const unwrap = source.unwrap;
   for (let i = from; i < to; i++) {
-    const { value, line } = framed[i]!;
+    const f = framed[i]!;
+    const value = f.value;
+    const line = f.line;
     // One walk: the depth check every record needs before source code reads it, and the size
     // check of the raw record that limitEvent would otherwise make again per event (for an
-    // envelope, of each record in it).
-    const scan =
-      unwrap === undefined ? scanRecord(value, MAX_DEPTH, limits) : scanEnvelope(value, MAX_DEPTH, limits);
+    // envelope, of each record in it). None for a record whose text the framing measured short
+    // and shallow: the walk could only say `within`.
+    let scan: RecordScan;
+    if (unwrap !== undefined) scan = scanEnvelope(value, MAX_DEPTH, limits);
+    else if (textWithin(f.textLength, limits)) scan = 'within';
+    else scan = scanRecord(value, MAX_DEPTH, limits);
     if (scan === 'deep') {
       out.received++;
       fail(
