@@ -200,6 +200,25 @@ describe('ingest journal', () => {
     expect(t.runtime.runner.stats().journal).toMatchObject({ pending_frames: 0, pending_bytes: 0 });
   });
 
+  it('dead-letters a frame the store keeps refusing and loads the frames after it', async () => {
+    const d = dir();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const journal = new Journal({ dir: d, segmentBytes: 64 << 20, logger: silentLogger(), metrics });
+    await journal.open(0);
+    const frames = [[makeEvent()], [makeEvent({ time: 'not a time' })], [makeEvent(), makeEvent()]];
+    for (const events of frames)
+      await journal.append(Buffer.from(JSON.stringify({ events, deadLetters: [] })), events.length);
+    await journal.close();
+    const t = await server(d);
+    await t.runtime.runner.drain(60_000);
+    expect(await storedIds(t)).toEqual([frames[0]![0]!.id, frames[2]![0]!.id, frames[2]![1]!.id].sort());
+    const { items } = await t.runtime.store.deadLetters.list({ source: 'journal' });
+    expect(items).toHaveLength(1);
+    expect(items[0]).toMatchObject({ stage: 'journal', code: 'AISOC_ERR_STORE' });
+    expect(items[0]!.reason).toContain('not a timestamp');
+    expect(JSON.parse(items[0]!.record).events[0].id).toBe(frames[1]![0]!.id);
+  }, 60_000);
+
   it('moves aside damage found while loading, after the start-up check', async () => {
     const d = dir();
     const metrics = createMetrics({ defaultMetrics: false });

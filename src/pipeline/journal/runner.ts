@@ -4,7 +4,7 @@ import { AisocError, describeError, isBackpressure } from '../../errors.ts';
 import type { NormalisedEvent } from '../../schema/event.ts';
 import type { DeadLetterInput } from '../../store/index.ts';
 import { admitQueue, DrainWaiters } from '../execution.ts';
-import { admissionMetrics, journalMetrics } from '../metrics.ts';
+import { admissionMetrics, journalMetrics, pipelineMetrics } from '../metrics.ts';
 import type { PipelineRunner, PipelineStats, RunnerContext, SubmitInput, SubmitResult } from '../runner.ts';
 import type { JournalConfig } from './config.ts';
 import { FRAME_HEADER_BYTES } from './frame.ts';
@@ -12,6 +12,11 @@ import { Journal } from './journal.ts';
 
 /** The journal loader's checkpoint in `pipeline_offsets`: the journal position the store holds everything before. */
 export const JOURNAL_OFFSET = 'journal-loader';
+
+/** Failures at one position after which frames are loaded one at a time. */
+const SINGLE_AFTER_FAILURES = 3;
+/** Failures at one position (the last ones of a single frame) after which that frame is dead-lettered. */
+const SET_ASIDE_AFTER_FAILURES = 6;
 
 /** What a frame's payload holds: one ingest request, normalised. */
 interface FramePayload {
@@ -201,6 +206,7 @@ export class JournaledRunner implements PipelineRunner {
   private async loadLoop(): Promise<void> {
     const { logger } = this.ctx;
     let failures = 0;
+    let failedAt = -1;
     while (!this.stopping) {
       const from = this.journal.loadedTo;
       if (from >= this.journal.durableEnd) {
@@ -212,24 +218,69 @@ export class JournaledRunner implements PipelineRunner {
         continue;
       }
       try {
-        const loaded = await this.loadFrom(from);
+        // After repeated failures at one position, frames go one at a time, to find the one at fault.
+        const loaded = await this.loadFrom(from, failedAt === from && failures >= SINGLE_AFTER_FAILURES);
         if (!loaded) return;
         failures = 0;
+        failedAt = -1;
       } catch (err) {
+        if (failedAt !== from) {
+          failedAt = from;
+          failures = 0;
+        }
         failures++;
         logger.error(
-          { err: describeError(err), position: from },
+          { err: describeError(err), position: from, attempt: failures },
           'Loading the ingest journal into the store failed; it is tried again.',
         );
+        if (failures >= SET_ASIDE_AFTER_FAILURES) {
+          // One frame the store keeps refusing must not hold back everything behind it.
+          await this.setAside(from, err).catch((e: unknown) =>
+            logger.error({ err: describeError(e) }, 'A journal frame could not be dead-lettered.'),
+          );
+          continue;
+        }
         await this.pause(Math.min(5_000, 100 * 2 ** failures));
       }
     }
   }
 
-  /** Load the frames at `from` (one transaction's worth); false when stopped before they were. */
-  private async loadFrom(from: number): Promise<boolean> {
+  /**
+   * The frame at `from`, which the store refused alone again and again: kept
+   * whole in the dead-letter table with the reason, and passed, in one
+   * transaction.
+   */
+  private async setAside(from: number, err: unknown): Promise<void> {
+    const { store, logger, config } = this.ctx;
+    const { frames } = await this.journal.read(from, 1);
+    const frame = frames[0];
+    if (!frame) return;
+    const record = frame.payload.subarray(0, config.dead_letter_record_bytes).toString('utf8');
+    await store.transaction(async (tx) => {
+      await tx.deadLetters.insert([
+        {
+          source: 'journal',
+          stage: 'journal',
+          code: 'AISOC_ERR_STORE',
+          reason: `The store refused this ingest journal frame (${frame.events} events) ${SET_ASIDE_AFTER_FAILURES} times: ${describeError(err)}`,
+          record,
+        },
+      ]);
+      await tx.offsets.set(JOURNAL_OFFSET, frame.end);
+    });
+    pipelineMetrics(this.ctx.metrics).deadLetters.inc({ stage: 'journal', source: 'journal' });
+    logger.error(
+      { position: frame.start, events: frame.events, err: describeError(err) },
+      'The store keeps refusing a journal frame; it is kept in the dead-letter table and loading goes on.',
+    );
+    this.metrics.journalFramesLoaded.inc();
+    await this.journal.loaded(frame.end, 1, frame.events);
+  }
+
+  /** Load the frames at `from` (one transaction's worth, or one frame); false when stopped before they were. */
+  private async loadFrom(from: number, single = false): Promise<boolean> {
     const { config, logger, store } = this.ctx;
-    const read = await this.journal.read(from, this.opts.config.load_batch_bytes);
+    const read = await this.journal.read(from, single ? 1 : this.opts.config.load_batch_bytes);
     const events: NormalisedEvent[] = [];
     const deadLetters: DeadLetterInput[] = [];
     let next = read.frames.length > 0 ? from : read.next;
