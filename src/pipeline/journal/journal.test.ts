@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeEvent } from '../../../test/helpers/builders.ts';
+import { captureLogs } from '../../../test/helpers/log-capture.ts';
 import { type TestServer, tempDir, testServer } from '../../../test/helpers/runtime.ts';
 import { loadConfig } from '../../app-config.ts';
 import { AisocError } from '../../errors.ts';
@@ -17,6 +18,11 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+/** Wait until `check` holds, looking again at each turn of the event loop's timers. */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 10));
+}
 
 function dir(): string {
   const t = tempDir('aisoc-journal-');
@@ -311,6 +317,58 @@ describe('ingest journal', () => {
     expect(await t.runtime.store.deadLetters.count()).toBe(2);
     expect(await t.runtime.store.events.count()).toBe(0);
   });
+
+  it('stops within its drain timeout and loads what is left at the next start, once', async () => {
+    const data = dir();
+    const config = loadConfig({
+      env: {},
+      overrides: {
+        data_dir: data,
+        pipeline: {
+          queue_capacity: 1,
+          max_event_loop_delay_ms: 0,
+          max_rss_bytes: 0,
+          journal: { enabled: true },
+        },
+      },
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const stuck: AnyStage = {
+      name: 'stuck',
+      async process(batch) {
+        await gate;
+        return { outputs: batch };
+      },
+    };
+    const log = captureLogs('warn');
+    const first = await openRuntime(config, { stages: [stuck], logger: log.logger });
+    const events = Array.from({ length: 5 }, () => makeEvent());
+    for (const e of events) await first.runner.submit({ events: [e], deadLetters: [] });
+    // The first event is loaded and held by the stage; the loader waits for room for the next.
+    await until(
+      () => first.runner.stats().journal!.pending_frames === 4 && first.runner.stats().pending === 5,
+    );
+    const stopping = first.runner.stop(100);
+    await until(() => log.lines.some((l) => String(l.msg).includes('not fully loaded before stop')));
+    release();
+    await stopping;
+    await first.close();
+    expect(segments(join(data, 'journal')).length).toBeGreaterThan(0);
+
+    const second = await openRuntime(config, { logger: silentLogger() });
+    try {
+      await second.runner.drain(30_000);
+      expect((await storedIds({ runtime: second })).sort()).toEqual(events.map((e) => e.id).sort());
+      // The four frames the first process had not loaded, and only those.
+      expect(await metric(second.metrics, 'aisoc_journal_frames_loaded_total')).toBe(4);
+      expect(second.runner.stats().journal).toMatchObject({ pending_frames: 0, pending_bytes: 0 });
+    } finally {
+      await second.close();
+    }
+  }, 60_000);
 
   it('refuses pipeline.journal.enabled with the nats runner, naming the field', async () => {
     const config = loadConfig({
