@@ -201,6 +201,8 @@ export class Journal {
     } finally {
       await fh.close();
     }
+    // Kept before the checkpoint passes the damage and the segment holding it is deleted.
+    await this.syncDir();
     this.skips.set(start, start + bytes.length);
     this.metrics.journalCorruptBytes.inc(bytes.length);
     this.opts.logger.error(
@@ -310,13 +312,20 @@ export class Journal {
     const path = join(this.opts.dir, name);
     this.fd = await open(path, 'a', 0o600);
     this.segments.push({ base, name, path, size: 0 });
+    await this.syncDir();
+    this.updateGauges();
+  }
+
+  /** fsync the directory, so a file created in it is there after a crash. */
+  private async syncDir(): Promise<void> {
+    // Windows cannot open a directory to sync it (and NTFS journals its metadata).
+    if (process.platform === 'win32') return;
     const dir = await open(this.opts.dir, 'r');
     try {
       await dir.sync();
     } finally {
       await dir.close();
     }
-    this.updateGauges();
   }
 
   /**
