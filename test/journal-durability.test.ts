@@ -52,9 +52,13 @@ describe('ingest journal: an acknowledged event survives kill -9', () => {
   const { dir, cleanup } = tempDir();
   afterAll(cleanup);
   const config = join(dir, 'journal.json');
+  // A queue of one request's events makes the loader wait for the stages after each frame, so the
+  // journal runs ahead of the store and the kill leaves acknowledged frames for the restart to load.
   writeFileSync(
     config,
-    JSON.stringify({ pipeline: { journal: { enabled: true, segment_bytes: 256 * 1024 } } }),
+    JSON.stringify({
+      pipeline: { queue_capacity: SIZE, journal: { enabled: true, segment_bytes: 256 * 1024 } },
+    }),
   );
   const env = { AISOC_ADMIN_KEY: ADMIN, AISOC_CONFIG: config };
 
@@ -88,6 +92,16 @@ describe('ingest journal: an acknowledged event survives kill -9', () => {
 
     const restarted = await startServe(dir, env);
     try {
+      // The restart loads frames acknowledged before the kill and not yet in the store.
+      const replayed = async () => {
+        const text = await (await fetch(`${restarted.url}/metrics`, { headers: auth })).text();
+        return Number(/^aisoc_journal_frames_loaded_total (\d+)/m.exec(text)?.[1] ?? 0);
+      };
+      const replayDeadline = Date.now() + 60_000;
+      while ((await replayed()) === 0) {
+        expect(Date.now()).toBeLessThan(replayDeadline);
+        await new Promise((r) => setTimeout(r, 100));
+      }
       // The clients resend what was not acknowledged, until it is.
       for (const req of unacked) await sendUntilAcked(restarted.url, batch(req));
       // Wait until the journal is loaded and the pipeline has processed it all.
