@@ -27,7 +27,14 @@ import { KnowledgeBase } from './knowledge/kb.ts';
 import { knowledgeMetrics } from './knowledge/metrics.ts';
 import { EVENTS_OFFSET } from './pipeline/embedded.ts';
 import { IngestService } from './pipeline/ingest.ts';
-import { admissionMetrics, ingestMetrics, pipelineMetrics, retentionMetrics } from './pipeline/metrics.ts';
+import { assertJournalRunner, withJournal } from './pipeline/journal/runner.ts';
+import {
+  admissionMetrics,
+  ingestMetrics,
+  journalMetrics,
+  pipelineMetrics,
+  retentionMetrics,
+} from './pipeline/metrics.ts';
 import { PressureMonitor, type PressureSample } from './pipeline/pressure.ts';
 import type { PipelineRunner, RunnerRole } from './pipeline/runner.ts';
 import { createRunner, RUNNERS, type RunnerFactory } from './pipeline/runners.ts';
@@ -59,6 +66,7 @@ const COMPONENT_METRICS: ReadonlyArray<(metrics: Metrics) => unknown> = [
   wazuhMetrics,
   ingestMetrics,
   pipelineMetrics,
+  journalMetrics,
   correlateMetrics,
   retentionMetrics,
   admissionMetrics,
@@ -175,6 +183,7 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   const runnerFactory = Object.hasOwn(registries.runners, config.pipeline.runner)
     ? registries.runners[config.pipeline.runner]
     : undefined;
+  assertJournalRunner(config.pipeline.runner, config.pipeline.journal.enabled);
   if (runnerFactory?.requiresPostgres && (options.inMemory || !config.database_url)) {
     throw new AisocError(
       'AISOC_ERR_CONFIG',
@@ -218,18 +227,20 @@ export async function openRuntime(config: AppConfig, options: RuntimeOptions = {
   if (options.shedLoad ?? options.retention) pressure.start();
   let runner: PipelineRunner;
   try {
-    runner = createRunner(
-      config.pipeline.runner,
-      {
-        store,
-        logger: log('pipeline'),
-        metrics,
-        config: config.pipeline,
-        stages,
-        pressure,
-        role: options.role ?? 'all',
-      },
-      registries.runners,
+    const runnerContext = {
+      store,
+      logger: log('pipeline'),
+      metrics,
+      config: config.pipeline,
+      stages,
+      pressure,
+      role: options.role ?? 'all',
+    };
+    // With pipeline.journal.enabled, ingestion is acknowledged from the journal and loaded behind (journal/runner.ts).
+    runner = withJournal(
+      createRunner(config.pipeline.runner, runnerContext, registries.runners),
+      runnerContext,
+      config,
     );
     await runner.start();
     // The stages this process runs, on /metrics at zero from the start: the NoEventsProcessed alert

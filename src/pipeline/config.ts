@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { declaredSectionsOf, keysOf } from '../config/sections.ts';
+import { declaredSectionsOf, keysOf, section } from '../config/sections.ts';
 import { DEFAULT_EVENT_LIMITS, MIN_FIELD_BYTES, MIN_RAW_BYTES } from '../sources/limits.ts';
+import { JournalConfig } from './journal/config.ts';
 import type { RunnerFactory } from './runner.ts';
 import { RUNNERS } from './runners.ts';
 
@@ -109,6 +110,7 @@ export function pipelineConfigOf<R extends Record<string, RunnerFactory<unknown>
           `Pipeline runner (env AISOC_PIPELINE_RUNNER): ${choices}; more runners register in src/pipeline/runners.ts`,
         ),
       ...PIPELINE_FIELDS,
+      journal: section(JournalConfig),
       ...declaredSectionsOf(runners),
     })
     .describe('Pipeline runner');

@@ -85,6 +85,8 @@ export async function storeSubmissions(
     }
     for (let i = 0; i < letters.length; i += INSERT_SLICE)
       await tx.deadLetters.insert(letters.slice(i, i + INSERT_SLICE));
+    const checkpoint = inputs.findLast((input) => input.checkpoint !== undefined)?.checkpoint;
+    if (checkpoint) await tx.offsets.set(checkpoint.name, checkpoint.seq);
     return rows;
   });
   const counter = pipelineMetrics(opts.metrics).deadLetters;

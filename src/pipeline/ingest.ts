@@ -11,7 +11,7 @@ import type { Source } from '../sources/types.ts';
 import { wazuhMetrics } from '../sources/wazuh/metrics.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { admissionMetrics, ingestMetrics } from './metrics.ts';
-import type { PipelineRunner } from './runner.ts';
+import type { PipelineRunner, SubmitResult } from './runner.ts';
 
 export interface IngestOutcome {
   source: string;
@@ -24,6 +24,12 @@ export interface IngestOutcome {
   dead_letters: number;
   /** Records counted but not stored as events (digest files, statistics records). */
   skipped: number;
+  /**
+   * Present (true) when `pipeline.journal` is on: the events are durable in
+   * the ingest journal and load into the store shortly; `stored` counts
+   * them, and duplicates of events stored earlier are dropped as they load.
+   */
+  journaled?: boolean;
   /** The first errors, for the caller; every one is in the dead-letter table. */
   errors: RecordError[];
 }
@@ -180,7 +186,7 @@ export class IngestService {
       throw err;
     }
     const n = await normaliseRecordsYielding(source, framed, new Date().toISOString(), this.limits);
-    let submitted: { stored: number; duplicates: number; dead_letters: number };
+    let submitted: SubmitResult;
     try {
       submitted = await runner.submit({ events: n.events, deadLetters: n.deadLetters });
     } catch (err) {
@@ -204,6 +210,7 @@ export class IngestService {
       skipped: n.skipped,
       errors: n.errors,
     };
+    if (submitted.journaled) outcome.journaled = true;
     if (n.events.length === 0 && n.skipped === 0 && n.deadLetters.length > 0) {
       const first = n.errors[0];
       throw new AisocError(

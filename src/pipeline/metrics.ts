@@ -65,6 +65,52 @@ export const pipelineMetrics = defineMetrics('pipeline', (m) => ({
 }));
 
 /**
+ * The durable ingest journal (`pipeline.journal`): what is appended and
+ * fsynced, what waits to be loaded into the store, and damage found.
+ *
+ * @example journalMetrics(runtime.metrics).journalFsyncs.inc()
+ */
+export const journalMetrics = defineMetrics('journal', (m) => ({
+  journalPendingBytes: m.gauge({
+    name: 'aisoc_journal_pending_bytes',
+    help: 'Journal bytes acknowledged but not yet loaded into the store',
+  }),
+  journalPendingFrames: m.gauge({
+    name: 'aisoc_journal_pending_frames',
+    help: 'Journal frames (one per ingest request) acknowledged but not yet loaded into the store',
+  }),
+  journalSegments: m.gauge({
+    name: 'aisoc_journal_segments',
+    help: 'Journal segment files on disk',
+  }),
+  journalFsyncs: m.counter({
+    name: 'aisoc_journal_fsyncs_total',
+    help: 'Journal fdatasync calls (one per group of appended frames)',
+  }),
+  journalGroupFrames: m.histogram({
+    name: 'aisoc_journal_fsync_group_frames',
+    help: 'Frames made durable by one fdatasync (group commit)',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+  }),
+  journalFramesAppended: m.counter({
+    name: 'aisoc_journal_frames_appended_total',
+    help: 'Frames appended to the journal and fsynced',
+  }),
+  journalFramesLoaded: m.counter({
+    name: 'aisoc_journal_frames_loaded_total',
+    help: 'Journal frames loaded into the store',
+  }),
+  journalCorruptBytes: m.counter({
+    name: 'aisoc_journal_corrupt_bytes_total',
+    help: 'Damaged journal bytes moved aside to .corrupt files (not loaded)',
+  }),
+  journalTornTails: m.counter({
+    name: 'aisoc_journal_torn_tails_total',
+    help: 'Unacknowledged partial frames cut off the end of the journal at start',
+  }),
+}));
+
+/**
  * Retention of the events log (events the pipeline has processed, past
  * `retention.events_days`).
  *

@@ -11,12 +11,37 @@ export interface SubmitInput {
   events: NormalisedEvent[];
   /** Records rejected while decoding, stored in the same transaction as the events. */
   deadLetters: DeadLetterInput[];
+  /**
+   * A consumer's checkpoint written in the same transaction as the events
+   * (the journal loader's position), so what is loaded and how far the
+   * loader got commit together. The last one of a group commit is written.
+   */
+  checkpoint?: { name: string; seq: number };
 }
 
 export interface SubmitResult {
+  /** New events stored; for a journaled submission, events made durable in the journal. */
   stored: number;
   duplicates: number;
   dead_letters: number;
+  /**
+   * Durable in the ingest journal (`pipeline.journal`), not yet in the
+   * store: duplicates of events stored earlier are dropped when it is loaded.
+   */
+  journaled?: boolean;
+}
+
+/** The ingest journal's part of {@link PipelineStats}, when `pipeline.journal.enabled`. */
+export interface JournalStats {
+  /** Bytes acknowledged (or being fsynced) and not yet loaded into the store. */
+  pending_bytes: number;
+  /** Frames (one per ingest request) acknowledged and not yet loaded. */
+  pending_frames: number;
+  /** Events in those frames. */
+  pending_events: number;
+  segments: number;
+  /** Journal position the store holds everything before. */
+  checkpoint: number;
 }
 
 export interface StageStats {
@@ -36,6 +61,7 @@ export interface PipelineStats {
   processed: number;
   checkpoint: number;
   stages: StageStats[];
+  journal?: JournalStats;
 }
 
 /**

@@ -7,10 +7,22 @@ import { ErrorBody } from './common.ts';
 const Outcome = z.object({
   source: z.string(),
   received: z.number().describe('Records found in the body'),
-  stored: z.number().describe('New events stored (durable before this response)'),
-  duplicates: z.number().describe('Events already stored, not stored twice'),
+  stored: z
+    .number()
+    .describe(
+      'New events stored (durable before this response); with journaled: true, events made durable in the ingest journal, of which duplicates of events stored earlier are dropped when the journal is loaded',
+    ),
+  duplicates: z
+    .number()
+    .describe('Events already stored, not stored twice (journaled: only duplicates within this request)'),
   dead_letters: z.number().describe('Records rejected, kept in the dead-letter table with a reason'),
   skipped: z.number().describe('Records counted but not stored as events (digests, statistics)'),
+  journaled: z
+    .boolean()
+    .optional()
+    .describe(
+      'Present and true when pipeline.journal is on: the events are durable in the ingest journal and load into the store shortly after (GET /pipeline shows journal.pending_frames); until then GET /events does not show them',
+    ),
   errors: z.array(
     z.object({
       at: z.string(),
@@ -41,7 +53,7 @@ export function ingestRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
         schema: {
           summary: 'Ingest telemetry for a source',
           description:
-            'The body is JSON, a JSON array, or NDJSON (gzip/deflate/br accepted via Content-Encoding). Events are durable when the response arrives. Malformed bodies are refused whole; records that fail normalisation go to the dead-letter table.',
+            'The body is JSON, a JSON array, or NDJSON (gzip/deflate/br accepted via Content-Encoding). Events are durable when the response arrives: committed to the store, or, with pipeline.journal on (journaled: true in the response), fsynced to the ingest journal, from which they load into the store shortly after, dropping duplicates of events stored earlier. Malformed bodies are refused whole; records that fail normalisation go to the dead-letter table.',
           tags: ['ingest'],
           params: z.object({
             source: z

@@ -31,6 +31,20 @@ export function pipelineRoutes(deps: ServerDeps): FastifyPluginAsyncZod {
                   queued_batches: z.number(),
                 }),
               ),
+              journal: z
+                .object({
+                  pending_bytes: z
+                    .number()
+                    .describe('Journal bytes acknowledged and not yet loaded into the store'),
+                  pending_frames: z
+                    .number()
+                    .describe('Journal frames (one per ingest request) not yet loaded'),
+                  pending_events: z.number().describe('Events in those frames (counted in pending too)'),
+                  segments: z.number().describe('Segment files on disk'),
+                  checkpoint: z.number().describe('Journal position the store holds everything before'),
+                })
+                .optional()
+                .describe('The ingest journal, when pipeline.journal.enabled'),
             }),
           },
         },

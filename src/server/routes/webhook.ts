@@ -98,10 +98,20 @@ export function verifyWebhookSignature(
 const Outcome = z.object({
   source: z.string(),
   received: z.number().describe('Alerts found in the body'),
-  stored: z.number().describe('New events stored (durable before this response)'),
+  stored: z
+    .number()
+    .describe(
+      'New events stored (durable before this response); with journaled: true, events made durable in the ingest journal, of which duplicates of alerts stored earlier are dropped when the journal is loaded',
+    ),
   duplicates: z.number().describe('Alerts already stored (a resent alert), not stored twice'),
   dead_letters: z.number().describe('Alerts rejected, kept in the dead-letter table with a reason'),
   skipped: z.number(),
+  journaled: z
+    .boolean()
+    .optional()
+    .describe(
+      'Present and true when pipeline.journal is on: durable in the ingest journal, loaded into the store shortly after',
+    ),
   errors: z.array(
     z.object({
       at: z.string(),
