@@ -1,7 +1,8 @@
 /**
  * The analyst console end to end: a real `aisoc demo` server fed with the demo scenario, Debian's
  * Chromium, and what an analyst and two responders do in it. Every step waits on what the page shows.
- * Screenshots of the main views go to docs/console/ (the README shows one).
+ * Screenshots of the main views go to a temporary directory, or to docs/console/ (the README shows one)
+ * with AISOC_UPDATE_SCREENSHOTS=1, so a test run does not rewrite tracked files.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,8 @@ import { collectErrors, launchChromium, seriousAxeViolations, signedInContext } 
 import { REPO } from '../helpers/process.ts';
 import { call, type DemoServer, startDemoServer } from './demo-server.ts';
 
-const SHOTS = join(REPO, 'docs', 'console');
+const UPDATE_SHOTS = process.env.AISOC_UPDATE_SCREENSHOTS === '1';
+const SHOTS = UPDATE_SHOTS ? join(REPO, 'docs', 'console') : mkdtempSync(join(tmpdir(), 'aisoc-e2e-shots-'));
 /**
  * Why the first responder asks to block an address. The demo's playbook already asks to block the brute-force
  * source, and an equal request is the same request (one idempotency key), so this one names another address.
@@ -120,6 +122,7 @@ afterAll(async () => {
   await browser?.close();
   await server?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (!UPDATE_SHOTS) rmSync(SHOTS, { recursive: true, force: true });
 });
 
 describe('the analyst console', () => {
