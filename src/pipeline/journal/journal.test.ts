@@ -223,6 +223,10 @@ describe('ingest journal', () => {
     expect(items[0]).toMatchObject({ stage: 'journal', code: 'AISOC_ERR_STORE' });
     expect(items[0]!.reason).toContain('not a timestamp');
     expect(JSON.parse(items[0]!.record).events[0].id).toBe(frames[1]![0]!.id);
+    // The whole frame is kept on disk, where the reason says.
+    const kept = /kept in (\S+)$/.exec(items[0]!.reason)?.[1];
+    expect(kept).toBeDefined();
+    expect(JSON.parse(readFileSync(kept!, 'utf8')).events[0].id).toBe(frames[1]![0]!.id);
   }, 60_000);
 
   it('moves aside damage found while loading, after the start-up check', async () => {

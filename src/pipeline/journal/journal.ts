@@ -190,6 +190,23 @@ export class Journal {
     }
   }
 
+  /**
+   * Keep a frame the store refused, whole, in `rejected-<position>.frame`
+   * (fsynced, with the directory), before the checkpoint passes it; the path.
+   */
+  async keepRejected(frame: JournalFrame): Promise<string> {
+    const path = join(this.opts.dir, `rejected-${frame.start}.frame`);
+    const fh = await open(path, 'w', 0o600);
+    try {
+      await fh.writeFile(frame.payload);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await this.syncDir();
+    return path;
+  }
+
   /** Keep damaged bytes in `<segment>.<offset>.corrupt`, and skip them from now on. */
   private async moveAside(seg: Segment, start: number, bytes: Buffer): Promise<void> {
     const offset = start - seg.base;

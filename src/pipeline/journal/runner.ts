@@ -18,6 +18,19 @@ const SINGLE_AFTER_FAILURES = 3;
 /** Failures at one position (the last ones of a single frame) after which that frame is dead-lettered. */
 const SET_ASIDE_AFTER_FAILURES = 6;
 
+/**
+ * Whether the store refused a load for what it holds (an invalid value: SQLSTATE
+ * classes 22 and 23, or our validation error), not because it is down or busy.
+ */
+function refusedForContent(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'AISOC_ERR_VALIDATION') return true;
+    if (typeof code === 'string' && /^(22|23)[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return false;
+}
+
 /** What a frame's payload holds: one ingest request, normalised. */
 interface FramePayload {
   events: NormalisedEvent[];
@@ -233,11 +246,15 @@ export class JournaledRunner implements PipelineRunner {
           { err: describeError(err), position: from, attempt: failures },
           'Loading the ingest journal into the store failed; it is tried again.',
         );
-        if (failures >= SET_ASIDE_AFTER_FAILURES) {
-          // One frame the store keeps refusing must not hold back everything behind it.
-          await this.setAside(from, err).catch((e: unknown) =>
-            logger.error({ err: describeError(e) }, 'A journal frame could not be dead-lettered.'),
-          );
+        if (failures >= SET_ASIDE_AFTER_FAILURES && refusedForContent(err)) {
+          // One frame the store keeps refusing for what it holds must not hold back everything behind it.
+          // A store that is down or busy refuses everything alike: those are waited out, never set aside.
+          try {
+            await this.setAside(from, err);
+          } catch (e) {
+            logger.error({ err: describeError(e) }, 'A journal frame could not be dead-lettered.');
+            await this.pause(5_000);
+          }
           continue;
         }
         await this.pause(Math.min(5_000, 100 * 2 ** failures));
@@ -255,6 +272,8 @@ export class JournaledRunner implements PipelineRunner {
     const { frames } = await this.journal.read(from, 1);
     const frame = frames[0];
     if (!frame) return;
+    // The whole frame is kept on disk (fsynced) before the checkpoint passes it: the dead letter holds its start.
+    const kept = await this.journal.keepRejected(frame);
     const record = frame.payload.subarray(0, config.dead_letter_record_bytes).toString('utf8');
     await store.transaction(async (tx) => {
       await tx.deadLetters.insert([
@@ -262,7 +281,7 @@ export class JournaledRunner implements PipelineRunner {
           source: 'journal',
           stage: 'journal',
           code: 'AISOC_ERR_STORE',
-          reason: `The store refused this ingest journal frame (${frame.events} events) ${SET_ASIDE_AFTER_FAILURES} times: ${describeError(err)}`,
+          reason: `The store refused this ingest journal frame (${frame.events} events) ${SET_ASIDE_AFTER_FAILURES} times: ${describeError(err)}; the whole frame is kept in ${kept}`,
           record,
         },
       ]);
