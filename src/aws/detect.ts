@@ -2,20 +2,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from 'pino';
-import { Correlator, itemKey } from '../correlate/index.ts';
+import { Correlator, itemKey, sortOutputs } from '../correlate/index.ts';
 import { buildDetectors } from '../detect/index.ts';
 import { MlService } from '../detect/ml/service.ts';
-import { type BaselineFeed, isBaselineFeed } from '../detect/noise/baseline.ts';
 import { NoiseControl, type NoiseOutcome } from '../detect/noise/persisted.ts';
 import { detectStage } from '../detect/stage.ts';
-import {
-  type AlertCandidate,
-  type DetectionWindows,
-  type DetectOutput,
-  type Detector,
-  isWindowFeed,
-  type WindowFeed,
-} from '../detect/types.ts';
+import type { DetectionWindows, DetectOutput, Detector } from '../detect/types.ts';
 import { describeError } from '../errors.ts';
 import { fingerprint } from '../ids.ts';
 import type { StageContext } from '../pipeline/stage.ts';
@@ -152,22 +144,7 @@ export function createDetectHandler(deps: DetectDeps) {
       await deps.state.restoreWindows(deps.windows);
       const keyed = outputs.map((item) => ({ item, key: itemKey(item) }));
       const seen = await deps.state.seen(keyed.flatMap((k) => (k.key ? [k.key] : [])));
-      const fresh = new Set<string>();
-      const candidates: AlertCandidate[] = [];
-      const feeds = new Map<string, WindowFeed[]>();
-      const baselineFeeds: BaselineFeed[] = [];
-      for (const { item, key } of keyed) {
-        if (key !== undefined) {
-          if (seen.has(key) || fresh.has(key)) continue;
-          fresh.add(key);
-        }
-        if (isBaselineFeed(item)) baselineFeeds.push(item);
-        else if (isWindowFeed(item)) {
-          const list = feeds.get(item.detector) ?? [];
-          list.push(item);
-          feeds.set(item.detector, list);
-        } else candidates.push(item);
-      }
+      const { candidates, feeds, baselineFeeds, fresh } = sortOutputs(keyed, seen);
       const byName = new Map(deps.windows.map((w) => [w.detector, w]));
       for (const [name, list] of feeds) {
         const w = byName.get(name);

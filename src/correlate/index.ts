@@ -403,6 +403,46 @@ export function itemKey(item: DetectOutput): string | undefined {
   return `c:${fingerprint(item.detection.rule_id, ...[...new Set(ids)].sort())}`;
 }
 
+/** A batch of detect outputs, sorted by kind, with what had been processed before left out. */
+export interface SortedOutputs {
+  candidates: AlertCandidate[];
+  /** Window steps per detector. */
+  feeds: Map<string, WindowFeed[]>;
+  baselineFeeds: BaselineFeed[];
+  /** The keys of what is processed now (once each), to record in the inbox with the batch's results. */
+  fresh: Set<string>;
+}
+
+/**
+ * Sort the outputs of a batch for the correlate step: skip any whose key
+ * (`itemKey`) is in `seen` or came earlier in the batch, then split into
+ * candidates, window steps per detector and baseline feeds. The pipeline's
+ * correlate stage and the AWS detection function share it.
+ *
+ * @example
+ * const keyed = outputs.map((item) => ({ item, key: itemKey(item) }));
+ * const { candidates, feeds, baselineFeeds, fresh } = sortOutputs(keyed, await inbox.seen(keys));
+ */
+export function sortOutputs(
+  keyed: ReadonlyArray<{ item: DetectOutput; key: string | undefined }>,
+  seen: ReadonlySet<string>,
+): SortedOutputs {
+  const out: SortedOutputs = { candidates: [], feeds: new Map(), baselineFeeds: [], fresh: new Set() };
+  for (const { item, key } of keyed) {
+    if (key !== undefined) {
+      if (seen.has(key) || out.fresh.has(key)) continue;
+      out.fresh.add(key);
+    }
+    if (isBaselineFeed(item)) out.baselineFeeds.push(item);
+    else if (isWindowFeed(item)) {
+      const list = out.feeds.get(item.detector) ?? [];
+      list.push(item);
+      out.feeds.set(item.detector, list);
+    } else out.candidates.push(item);
+  }
+  return out;
+}
+
 /** The parts a baseline feed may carry (`src/detect/noise/observe.ts`), and the row marking the baselines' start. */
 const BASELINE_PARTS = new Set(['identity', 'api', 'region', 'user_agent', 'baseline']);
 
@@ -541,22 +581,7 @@ export function correlateStage(
         const seen = await tx.inbox.seen(CORRELATE_INBOX, [
           ...new Set(keyed.flatMap((k) => (k.key ? [k.key] : []))),
         ]);
-        const fresh = new Set<string>();
-        const candidates: AlertCandidate[] = [];
-        const feeds = new Map<string, WindowFeed[]>();
-        const baselineFeeds: BaselineFeed[] = [];
-        for (const { item, key } of keyed) {
-          if (key !== undefined) {
-            if (seen.has(key) || fresh.has(key)) continue;
-            fresh.add(key);
-          }
-          if (isBaselineFeed(item)) baselineFeeds.push(item);
-          else if (isWindowFeed(item)) {
-            const list = feeds.get(item.detector) ?? [];
-            list.push(item);
-            feeds.set(item.detector, list);
-          } else candidates.push(item);
-        }
+        const { candidates, feeds, baselineFeeds, fresh } = sortOutputs(keyed, seen);
         for (const [name, list] of feeds) candidates.push(...windows.get(name)!.offer(list));
         if (options.noise) moved = await options.noise.apply(tx.baselines, candidates, baselineFeeds);
         const result = await correlator.correlateDetailed(candidates, tx);
