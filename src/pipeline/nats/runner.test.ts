@@ -429,7 +429,7 @@ describe.skipIf(!ready)('the NATS JetStream runner', () => {
             store: env.store,
             logger: silentLogger(),
             metrics: createMetrics({ defaultMetrics: false }),
-            config: PipelineConfig.parse({ nats: { ...env.section, connect_timeout_ms: 2000 } }),
+            config: PipelineConfig.parse({ nats: { ...env.section, connect_timeout_ms: 30_000 } }),
             stages: [collector()],
           },
           tracking,
